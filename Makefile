@@ -1,0 +1,38 @@
+# Bora — run `make help` for the targets.
+SHELL := /bin/bash
+GO ?= go
+PKGS := ./...
+SEEDS ?= 200
+EXAMPLE ?= events/examples/showcase.yaml
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## Show this help.
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: run
+run: ## Run the example workflow on the embedded backends, with live progress.
+	$(GO) run ./functions/bora run $(EXAMPLE)
+
+.PHONY: test
+test: ## Run every test: vet, unit, contract, simulation, conformance, end to end on the emulator.
+	$(GO) vet $(PKGS)
+	$(GO) test -race -count=1 $(PKGS)
+
+.PHONY: sim
+sim: ## Run the deterministic simulation over SEEDS seeds (make sim SEEDS=1000).
+	$(GO) test -count=1 -run 'TestSimulation$$' ./internal/runtime/ -args -seeds=$(SEEDS) -v-summary
+
+.PHONY: bench
+bench: ## Run the benchmarks and print their figures.
+	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+.PHONY: build
+build: ## Build the Lambda bootstrap zips (arm64 and amd64) into dist/.
+	./scripts/build-lambdas
+
+.PHONY: lint
+lint: ## Check formatting and vet.
+	@test -z "$$(gofmt -l .)" || (gofmt -l . && exit 1)
+	$(GO) vet $(PKGS)

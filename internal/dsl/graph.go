@@ -1,0 +1,122 @@
+package dsl
+
+import "github.com/borawf/bora/internal/expr"
+
+// This file holds the compiled, immutable form of a workflow: what the engine
+// walks. A Bundle comes from Load; nothing in it changes after compilation.
+
+// Bundle is every workflow of one document (a file of workflows or a workbook).
+type Bundle struct {
+	File      string
+	Name      string               // workbook name; empty for a plain file
+	Workflows map[string]*Workflow // by name; a workbook's are also reachable as "book.wf"
+	Order     []string             // names in document order
+	Source    []byte               // the document as loaded, for pinning definition versions
+}
+
+// Workflow types.
+const (
+	Direct  = "direct"
+	Reverse = "reverse"
+)
+
+// Workflow is one compiled workflow.
+type Workflow struct {
+	Name          string
+	Type          string // Direct or Reverse
+	Description   string
+	Tags          []string
+	Input         []Param
+	Output        *expr.Template // nil when absent
+	OutputOnError *expr.Template // nil when absent
+	Vars          *expr.Template // a map; nil when absent
+	Tasks         map[string]*Task
+	Order         []string // task names in document order
+	// Start lists, for a direct workflow, the tasks no transition leads to,
+	// in document order. Empty for a reverse workflow.
+	Start []string
+	Pos   Pos
+}
+
+// Param is one workflow input.
+type Param struct {
+	Name       string
+	Default    any // a JSON-like value; meaningful when HasDefault
+	HasDefault bool
+}
+
+// Task is one compiled task with task-defaults already merged in.
+type Task struct {
+	Name        string
+	Description string
+	// Exactly one of Action and Workflow is set; a task with neither runs
+	// std.noop (Action is then the constant "std.noop"). Either may be an
+	// expression.
+	Action   *expr.Template
+	Workflow *expr.Template
+	// Input is a map template (from `input:` or the inline form), or an
+	// expression that yields a map. Nil when empty.
+	Input          *expr.Template
+	Publish        *expr.Template // a map template; nil when absent
+	PublishOnError *expr.Template
+
+	OnSuccess  []Transition
+	OnError    []Transition
+	OnComplete []Transition
+
+	// Join is 0 for no join, JoinAll for `join: all`, or N for `join: N`.
+	Join int
+	// Inbound lists the distinct tasks with a transition to this one, in
+	// document order; a join of `all` waits for each of them.
+	Inbound []string
+
+	WithItems   []WithItem     // empty when the task has no with-items
+	Concurrency *expr.Template // nil: unlimited
+
+	Retry       *Retry         // nil: no retry
+	Timeout     *expr.Template // seconds; nil: none
+	WaitBefore  *expr.Template // seconds
+	WaitAfter   *expr.Template // seconds
+	PauseBefore *expr.Template // bool
+	FailOn      *expr.Template // bool condition evaluated after success
+	SafeRerun   *expr.Template // bool
+	KeepResult  *expr.Template // bool; nil means true
+
+	Requires []string // reverse workflows: tasks that must finish first
+	Pos      Pos
+}
+
+// JoinAll is Task.Join for `join: all`.
+const JoinAll = -1
+
+// Transition is one entry of on-success, on-error or on-complete.
+type Transition struct {
+	// Target is the next task's name, or empty when Command is set.
+	Target string
+	// Command is "", "fail", "succeed" or "pause".
+	Command string
+	// Msg is the command's `msg` (fail, succeed); nil when absent.
+	Msg *expr.Template
+	// When is the condition (`name: <% cond %>`); nil means always.
+	When *expr.Template
+	Pos  Pos
+}
+
+// WithItem is one `name in <% source %>` clause.
+type WithItem struct {
+	Var    string
+	Source *expr.Template // yields a list
+}
+
+// Retry is a task's retry policy. Count and Delay may be expressions.
+type Retry struct {
+	Count      *expr.Template // int
+	Delay      *expr.Template // seconds
+	BreakOn    *expr.Template // nil: none
+	ContinueOn *expr.Template // nil: none
+}
+
+// Pos is a 1-based line and column in the source document.
+type Pos struct {
+	Line, Col int
+}

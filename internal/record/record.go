@@ -1,0 +1,236 @@
+// Package record holds the data that Bora persists and sends: the execution
+// head, task executions, work units (the attempts-bearing part of a task), and
+// the messages between engine and workers. It is plain data with no I/O, shared
+// by the engine (which decides), the worker, the store and queue ports and
+// their adapters, so that all of them speak of one shape.
+//
+// All JSON-like values (inputs, results, contexts) are held as json.RawMessage
+// so that every adapter stores exactly the bytes the engine produced.
+package record
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// ExecState is the state of an execution.
+type ExecState string
+
+// Execution states. RUNNING ⇄ PAUSED; SUCCESS, ERROR and CANCELLED are final.
+const (
+	ExecRunning   ExecState = "RUNNING"
+	ExecPaused    ExecState = "PAUSED"
+	ExecSuccess   ExecState = "SUCCESS"
+	ExecError     ExecState = "ERROR"
+	ExecCancelled ExecState = "CANCELLED"
+)
+
+// Terminal reports whether no further transition can happen.
+func (s ExecState) Terminal() bool {
+	return s == ExecSuccess || s == ExecError || s == ExecCancelled
+}
+
+// State is the state of a task execution or of a work unit.
+type State string
+
+// Task execution and unit states (DESIGN.md §2).
+const (
+	Waiting   State = "WAITING"   // join not yet satisfied
+	Delayed   State = "DELAYED"   // wait-before or retry delay; a timer is due
+	Scheduled State = "SCHEDULED" // a task message was sent or is due
+	Running   State = "RUNNING"   // claimed by a worker under a lease
+	Paused    State = "PAUSED"    // unclaimed work of a paused execution
+	Success   State = "SUCCESS"
+	Error     State = "ERROR"
+	Cancelled State = "CANCELLED"
+)
+
+// Terminal reports whether the state is final.
+func (s State) Terminal() bool { return s == Success || s == Error || s == Cancelled }
+
+// Execution is the head of one execution (pk=EX#<id>, sk=META).
+// The store indexes State and times; Engine is opaque engine bookkeeping.
+type Execution struct {
+	ID        string
+	Workflow  string // name of the workflow run (in the pinned definition)
+	DefName   string // definition name (WF#<name>)
+	DefVer    int    // pinned definition version (V#<n>)
+	ParentID  string // parent execution for a sub-workflow, else empty
+	ParentKey string // the parent's unit key (task execution key and item), else empty
+
+	State     ExecState
+	StateInfo string
+	Version   int64 // bumped by every committed engine step; 0 when created
+
+	Input  json.RawMessage // object
+	Env    json.RawMessage // object or null
+	Params json.RawMessage // object or null: task_name (reverse), env, etc.
+	Output json.RawMessage // set when final
+
+	Engine json.RawMessage // engine bookkeeping: active tasks, counters, applied events, outbox
+
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Task is one task execution (pk=EX#<id>, sk=T#<name>#<n>). The engine creates
+// it once and writes its final fields once; nothing else writes it.
+type Task struct {
+	ExecID string
+	Key    string // "<name>#<n>", n counting from 1 per name
+	Name   string
+	Seq    int // creation order within the execution (start order)
+
+	State     State
+	StateInfo string
+	Items     int             // number of units (1 unless with-items; 0 for an empty with-items)
+	WithItems bool            // true when the task has with-items (result is a list)
+	Inbound   json.RawMessage // inbound context (object)
+	Published json.RawMessage // published variables (object), when final
+	Result    json.RawMessage // result, when final (a list for with-items)
+	Error     json.RawMessage // error, when final and failed
+	ChildID   string          // sub-workflow execution, when the task runs one
+
+	CreatedAt  time.Time
+	FinishedAt time.Time
+}
+
+// Final reports whether the task's final fields were written.
+func (t *Task) Final() bool { return t.State.Terminal() }
+
+// UnitKey names one work unit: an item of a task execution.
+type UnitKey struct {
+	ExecID string
+	Task   string // task execution key "<name>#<n>"
+	Item   int    // item index; 0 for a task without with-items
+}
+
+func (k UnitKey) String() string { return fmt.Sprintf("%s/%s/%d", k.ExecID, k.Task, k.Item) }
+
+// Unit is the attempts-bearing work of one item of a task execution
+// (pk=EX#<id>, sk=U#<name>#<n>#<item>). The engine creates it and moves it
+// between attempts; a worker writes only its claim and its outcome, each
+// conditional on state, attempt and fence.
+type Unit struct {
+	UnitKey
+	State   State
+	Attempt int    // 1-based
+	Fence   string // token of the current attempt; changes whenever it is (re)scheduled
+
+	Action  string          // action name, resolved by the engine
+	Input   json.RawMessage // action input (object)
+	Timeout time.Duration   // per attempt; 0 means none
+	// Due is when the reconciler should look at the unit: SCHEDULED, when
+	// its message is overdue; DELAYED, when its timer fires; RUNNING, when
+	// the worker's lease expires. Zero in the other states.
+	Due      time.Time
+	Result   json.RawMessage // when SUCCESS
+	Error    json.RawMessage // when ERROR
+	Started  time.Time
+	Finished time.Time
+}
+
+// EventKind is the kind of an engine event.
+type EventKind string
+
+// Engine event kinds (DESIGN.md §2).
+const (
+	EventStart       EventKind = "start"
+	EventAttemptDone EventKind = "attempt-done"
+	EventTimer       EventKind = "timer"
+	EventCommand     EventKind = "command"
+	EventChildDone   EventKind = "child-done"
+)
+
+// Event is a message on the engine queue. ID is deterministic, so that a
+// re-sent event is recognised as the same one.
+type Event struct {
+	ID     string    `json:"id"`
+	Kind   EventKind `json:"kind"`
+	ExecID string    `json:"execution_id"`
+
+	// attempt-done, timer (unit timers)
+	Task    string `json:"task,omitempty"` // task execution key
+	Item    int    `json:"item,omitempty"`
+	Attempt int    `json:"attempt,omitempty"`
+	Fence   string `json:"fence,omitempty"`
+
+	// timer
+	Timer string `json:"timer,omitempty"` // what the timer is for: "wait-before", "retry", "wait-after", "timeout", ...
+
+	// command
+	Command *Command `json:"command,omitempty"`
+
+	// child-done
+	Child *ChildDone `json:"child,omitempty"`
+}
+
+// Command is a user's request on an execution.
+type Command struct {
+	Op   string          `json:"op"`             // pause, resume, cancel, rerun
+	Task string          `json:"task,omitempty"` // rerun: task execution key
+	Env  json.RawMessage `json:"env,omitempty"`  // rerun: new env, optional
+	Msg  string          `json:"msg,omitempty"`
+}
+
+// Command ops.
+const (
+	OpPause  = "pause"
+	OpResume = "resume"
+	OpCancel = "cancel"
+	OpRerun  = "rerun"
+)
+
+// ChildDone reports a sub-workflow's end to its parent.
+type ChildDone struct {
+	ID        string          `json:"id"`
+	State     ExecState       `json:"state"`
+	StateInfo string          `json:"state_info,omitempty"`
+	Output    json.RawMessage `json:"output,omitempty"`
+}
+
+// TaskMessage is a message on the task queue: a reference to a unit's
+// attempt. The worker reads the action and input when it claims the unit.
+type TaskMessage struct {
+	ExecID  string `json:"execution_id"`
+	Task    string `json:"task"`
+	Item    int    `json:"item"`
+	Attempt int    `json:"attempt"`
+	Fence   string `json:"fence"`
+	Action  string `json:"action"`
+}
+
+// Key returns the unit the message refers to.
+func (m TaskMessage) Key() UnitKey { return UnitKey{ExecID: m.ExecID, Task: m.Task, Item: m.Item} }
+
+// TimerMessage is a message on the timer queue: an event to deliver to the
+// engine queue once Due has passed. Its consumer re-delays it while Due is
+// further away than the queue's maximum delay.
+type TimerMessage struct {
+	Due   time.Time `json:"due"`
+	Event Event     `json:"event"`
+}
+
+// Expect is the condition of a unit write.
+type Expect struct {
+	States  []State // current state must be one of these
+	Attempt int     // current attempt must equal this (0: any)
+	Fence   string  // current fence must equal this ("": any)
+}
+
+// UnitChange is what a conditional unit write sets. Zero fields are left
+// alone, except that State is always set and Due is always set (a zero Due
+// clears it: the unit leaves the reconciler's index).
+type UnitChange struct {
+	State    State
+	Attempt  int
+	Fence    string
+	Due      time.Time
+	Started  time.Time
+	Finished time.Time
+	Result   []byte // set on SUCCESS (JSON)
+	Error    []byte // set on ERROR (JSON)
+	// ClearOutcome removes Result and Error (a new attempt starts clean).
+	ClearOutcome bool
+}
