@@ -234,3 +234,19 @@ type UnitChange struct {
 	// ClearOutcome removes Result and Error (a new attempt starts clean).
 	ClearOutcome bool
 }
+
+// DoneEvent is the attempt-done event for one attempt of a unit. Its id is
+// derived from the attempt and fence, so every party that ends the attempt
+// (the worker, or the reconciler when a lease expires) sends the same event,
+// and the engine queue deduplicates it.
+func DoneEvent(k UnitKey, attempt int, fence string) Event {
+	return Event{
+		ID:      fmt.Sprintf("done/%s/%s/%d/%d/%s", k.ExecID, k.Task, k.Item, attempt, fence),
+		Kind:    EventAttemptDone,
+		ExecID:  k.ExecID,
+		Task:    k.Task,
+		Item:    k.Item,
+		Attempt: attempt,
+		Fence:   fence,
+	}
+}
