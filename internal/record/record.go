@@ -250,3 +250,23 @@ func DoneEvent(k UnitKey, attempt int, fence string) Event {
 		Fence:   fence,
 	}
 }
+
+// TimerEvent tells the engine that a DELAYED unit's wait (wait-before, a
+// retry delay) is over. The engine sends it through the timer queue when it
+// delays a unit, and the reconciler sends the same event when that timer is
+// overdue, so a timer fired twice is applied once.
+func TimerEvent(k UnitKey, attempt int, fence string) Event {
+	return Event{
+		ID:      fmt.Sprintf("timer/%s/%s/%d/%d/%s", k.ExecID, k.Task, k.Item, attempt, fence),
+		Kind:    EventTimer,
+		ExecID:  k.ExecID,
+		Task:    k.Task,
+		Item:    k.Item,
+		Attempt: attempt,
+		Fence:   fence,
+		Timer:   TimerUnit,
+	}
+}
+
+// TimerUnit is Event.Timer for the end of a DELAYED unit's wait.
+const TimerUnit = "unit"
