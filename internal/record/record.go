@@ -270,3 +270,22 @@ func TimerEvent(k UnitKey, attempt int, fence string) Event {
 
 // TimerUnit is Event.Timer for the end of a DELAYED unit's wait.
 const TimerUnit = "unit"
+
+// LostError is the error recorded for an attempt whose worker was lost (its
+// lease expired before it recorded an outcome). The engine re-runs such an
+// attempt when the task is marked safe-rerun; otherwise it is an ordinary
+// task error.
+func LostError(msg string) json.RawMessage {
+	b, _ := json.Marshal(map[string]string{"type": lostType, "message": msg})
+	return b
+}
+
+// IsLost reports whether an attempt's error is a LostError.
+func IsLost(raw json.RawMessage) bool {
+	var v struct {
+		Type string `json:"type"`
+	}
+	return json.Unmarshal(raw, &v) == nil && v.Type == lostType
+}
+
+const lostType = "lost-worker"
