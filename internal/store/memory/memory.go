@@ -1,0 +1,308 @@
+// Package memory is an in-memory Store: the reference adapter for the
+// deterministic simulation and for tests that need a store without a file.
+// It passes storetest like every adapter; it keeps nothing across restarts.
+package memory
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/borawf/bora/internal/record"
+	"github.com/borawf/bora/internal/store"
+)
+
+// Store is an in-memory store.Store. Records are copied in and out, so
+// callers never share memory with it.
+type Store struct {
+	mu    sync.Mutex
+	defs  map[string][][]byte
+	execs map[string]*record.Execution
+	tasks map[string]map[string]*record.Task // exec → key → task
+	units map[record.UnitKey]*record.Unit
+}
+
+// New returns an empty store.
+func New() *Store {
+	return &Store{
+		defs:  map[string][][]byte{},
+		execs: map[string]*record.Execution{},
+		tasks: map[string]map[string]*record.Task{},
+		units: map[record.UnitKey]*record.Unit{},
+	}
+}
+
+var _ store.Store = (*Store)(nil)
+
+func (s *Store) PutDefinition(_ context.Context, name string, src []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	vs := s.defs[name]
+	if n := len(vs); n > 0 && string(vs[n-1]) == string(src) {
+		return n, nil
+	}
+	s.defs[name] = append(vs, slices.Clone(src))
+	return len(s.defs[name]), nil
+}
+
+func (s *Store) GetDefinition(_ context.Context, name string, ver int) ([]byte, int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	vs := s.defs[name]
+	if ver == 0 {
+		ver = len(vs)
+	}
+	if ver < 1 || ver > len(vs) {
+		return nil, 0, fmt.Errorf("definition %s v%d: %w", name, ver, store.ErrNotFound)
+	}
+	return slices.Clone(vs[ver-1]), ver, nil
+}
+
+func (s *Store) CreateExecution(_ context.Context, e *record.Execution) error {
+	if err := checkSize("execution "+e.ID, e); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.execs[e.ID]; ok {
+		return fmt.Errorf("execution %s: %w", e.ID, store.ErrExists)
+	}
+	s.execs[e.ID] = clone(e)
+	return nil
+}
+
+func (s *Store) GetExecution(_ context.Context, id string) (*record.Execution, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.execs[id]
+	if !ok {
+		return nil, fmt.Errorf("execution %s: %w", id, store.ErrNotFound)
+	}
+	return clone(e), nil
+}
+
+func (s *Store) CommitExecution(_ context.Context, e *record.Execution) error {
+	if err := checkSize("execution "+e.ID, e); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cur, ok := s.execs[e.ID]
+	if !ok {
+		return fmt.Errorf("commit execution %s: %w", e.ID, store.ErrNotFound)
+	}
+	if cur.Version != e.Version-1 {
+		return fmt.Errorf("commit execution %s at version %d, found %d: %w", e.ID, e.Version, cur.Version, store.ErrConflict)
+	}
+	s.execs[e.ID] = clone(e)
+	return nil
+}
+
+func (s *Store) ListExecutions(_ context.Context, q store.ListQuery) ([]*record.Execution, string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var all []*record.Execution
+	for _, e := range s.execs {
+		if q.State != "" && e.State != q.State {
+			continue
+		}
+		if q.TopLevel && e.ParentID != "" {
+			continue
+		}
+		all = append(all, e)
+	}
+	sort.Slice(all, func(i, j int) bool {
+		if !all[i].CreatedAt.Equal(all[j].CreatedAt) {
+			return all[i].CreatedAt.After(all[j].CreatedAt)
+		}
+		return all[i].ID > all[j].ID
+	})
+	start := 0
+	if q.Cursor != "" {
+		n, err := strconv.Atoi(q.Cursor)
+		if err != nil || n < 0 {
+			return nil, "", fmt.Errorf("list executions: bad cursor %q", q.Cursor)
+		}
+		start = min(n, len(all))
+	}
+	limit := q.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	end := min(start+limit, len(all))
+	page := make([]*record.Execution, 0, end-start)
+	for _, e := range all[start:end] {
+		page = append(page, clone(e))
+	}
+	next := ""
+	if end < len(all) {
+		next = strconv.Itoa(end)
+	}
+	return page, next, nil
+}
+
+func (s *Store) CreateTask(_ context.Context, t *record.Task) error {
+	if err := checkSize("task "+t.ExecID+"/"+t.Key, t); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := s.tasks[t.ExecID]
+	if m == nil {
+		m = map[string]*record.Task{}
+		s.tasks[t.ExecID] = m
+	}
+	if _, ok := m[t.Key]; ok {
+		return fmt.Errorf("task %s/%s: %w", t.ExecID, t.Key, store.ErrExists)
+	}
+	m[t.Key] = clone(t)
+	return nil
+}
+
+func (s *Store) FinishTask(_ context.Context, t *record.Task) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cur, ok := s.tasks[t.ExecID][t.Key]
+	if !ok {
+		return fmt.Errorf("finish task %s/%s: %w", t.ExecID, t.Key, store.ErrNotFound)
+	}
+	if cur.Final() {
+		return fmt.Errorf("finish task %s/%s: already %s: %w", t.ExecID, t.Key, cur.State, store.ErrConflict)
+	}
+	next := clone(cur)
+	next.State, next.StateInfo = t.State, t.StateInfo
+	next.Published, next.Result, next.Error = t.Published, t.Result, t.Error
+	next.ChildID, next.FinishedAt = t.ChildID, t.FinishedAt
+	if err := checkSize("task "+t.ExecID+"/"+t.Key, next); err != nil {
+		return err
+	}
+	s.tasks[t.ExecID][t.Key] = clone(next)
+	return nil
+}
+
+func (s *Store) GetTask(_ context.Context, execID, key string) (*record.Task, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.tasks[execID][key]
+	if !ok {
+		return nil, fmt.Errorf("task %s/%s: %w", execID, key, store.ErrNotFound)
+	}
+	return clone(t), nil
+}
+
+func (s *Store) ListTasks(_ context.Context, execID string) ([]*record.Task, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*record.Task, 0, len(s.tasks[execID]))
+	for _, t := range s.tasks[execID] {
+		out = append(out, clone(t))
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Seq < out[j].Seq })
+	return out, nil
+}
+
+func (s *Store) CreateUnit(_ context.Context, u *record.Unit) error {
+	if err := checkSize("unit "+u.UnitKey.String(), u); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.units[u.UnitKey]; ok {
+		return fmt.Errorf("unit %s: %w", u.UnitKey, store.ErrExists)
+	}
+	s.units[u.UnitKey] = clone(u)
+	return nil
+}
+
+func (s *Store) GetUnit(_ context.Context, k record.UnitKey) (*record.Unit, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u, ok := s.units[k]
+	if !ok {
+		return nil, fmt.Errorf("unit %s: %w", k, store.ErrNotFound)
+	}
+	return clone(u), nil
+}
+
+func (s *Store) ListUnits(_ context.Context, execID, task string) ([]*record.Unit, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []*record.Unit
+	for k, u := range s.units {
+		if k.ExecID == execID && k.Task == task {
+			out = append(out, clone(u))
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Item < out[j].Item })
+	return out, nil
+}
+
+func (s *Store) UpdateUnit(_ context.Context, k record.UnitKey, x record.Expect, c record.UnitChange) (*record.Unit, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cur, ok := s.units[k]
+	if !ok {
+		return nil, fmt.Errorf("update unit %s: %w", k, store.ErrNotFound)
+	}
+	if err := store.Check(cur, x); err != nil {
+		return nil, fmt.Errorf("update unit %s: %w", k, err)
+	}
+	next := clone(cur)
+	store.Apply(next, c)
+	if err := checkSize("unit "+k.String(), next); err != nil {
+		return nil, err
+	}
+	s.units[k] = next
+	return clone(next), nil
+}
+
+func (s *Store) DueUnits(_ context.Context, now time.Time, limit int) ([]*record.Unit, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []*record.Unit
+	for _, u := range s.units {
+		if store.Pending(u.State) && !u.Due.IsZero() && !u.Due.After(now) {
+			out = append(out, clone(u))
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].Due.Equal(out[j].Due) {
+			return out[i].Due.Before(out[j].Due)
+		}
+		return out[i].UnitKey.String() < out[j].UnitKey.String()
+	})
+	if limit > 0 && len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}
+
+// clone deep-copies a record through JSON, so stored values never alias the
+// caller's.
+func clone[T any](v *T) *T {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("memory store: encode %T: %v", v, err))
+	}
+	out := new(T)
+	if err := json.Unmarshal(b, out); err != nil {
+		panic(fmt.Sprintf("memory store: decode %T: %v", v, err))
+	}
+	return out
+}
+
+func checkSize(what string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	if len(b) > store.MaxItemBytes {
+		return &store.TooLargeError{What: what, Size: len(b), Limit: store.MaxItemBytes}
+	}
+	return nil
+}
