@@ -1,0 +1,116 @@
+// Package reconcile finds work that is stuck and heals it through the normal
+// event path: a task message that never arrived is sent again, a timer that
+// was lost fires, and an attempt whose worker vanished (its lease expired)
+// ends in ERROR exactly as a worker would end it — a conditional write of the
+// outcome, then the attempt-done event (DESIGN.md §2, invariant 3).
+//
+// Every action it takes is idempotent: a re-sent task message fails its claim
+// if the unit moved on, the lease-expiry write is conditional on the attempt
+// and fence, and the events it sends carry the same ids as the originals.
+package reconcile
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/borawf/bora/internal/queue"
+	"github.com/borawf/bora/internal/record"
+	"github.com/borawf/bora/internal/store"
+)
+
+// Reconciler sweeps for overdue units.
+type Reconciler struct {
+	Store  store.Store
+	Tasks  queue.Queue // task queue
+	Events queue.Queue // engine queue
+	Log    *slog.Logger
+	Now    func() time.Time
+	// Batch is the most units one sweep looks at. Default 500.
+	Batch int
+}
+
+// Report counts what one sweep did.
+type Report struct {
+	Resent  int // task messages sent again for overdue SCHEDULED units
+	Fired   int // timer events sent for overdue DELAYED units
+	Expired int // RUNNING attempts ended because their lease expired
+}
+
+func (r *Reconciler) defaults() {
+	if r.Log == nil {
+		r.Log = slog.New(slog.DiscardHandler)
+	}
+	if r.Now == nil {
+		r.Now = time.Now
+	}
+	r.Batch = cmp.Or(r.Batch, 500)
+}
+
+// Sweep heals every overdue unit it finds, up to Batch.
+func (r *Reconciler) Sweep(ctx context.Context) (Report, error) {
+	r.defaults()
+	var rep Report
+	now := r.Now()
+	units, err := r.Store.DueUnits(ctx, now, r.Batch)
+	if err != nil {
+		return rep, fmt.Errorf("find overdue units: %w", err)
+	}
+	var tasks, events []queue.Out
+	for _, u := range units {
+		log := r.Log.With("execution_id", u.ExecID, "task", u.Task, "item", u.Item, "attempt", u.Attempt)
+		switch u.State {
+		case record.Scheduled:
+			body, err := json.Marshal(record.TaskMessage{ExecID: u.ExecID, Task: u.Task, Item: u.Item, Attempt: u.Attempt, Fence: u.Fence, Action: u.Action})
+			if err != nil {
+				return rep, err
+			}
+			tasks = append(tasks, queue.Out{Body: body})
+			rep.Resent++
+			log.Info("task message overdue: sent again")
+		case record.Delayed:
+			ev := record.TimerEvent(u.UnitKey, u.Attempt, u.Fence)
+			body, err := json.Marshal(ev)
+			if err != nil {
+				return rep, err
+			}
+			events = append(events, queue.Out{Body: body, Group: ev.ExecID, DedupID: ev.ID})
+			rep.Fired++
+			log.Info("timer overdue: fired")
+		case record.Running:
+			errValue := record.LostError(fmt.Sprintf("the worker running attempt %d was lost: its lease expired at %s", u.Attempt, u.Due.UTC().Format(time.RFC3339)))
+			_, err := r.Store.UpdateUnit(ctx, u.UnitKey,
+				record.Expect{States: []record.State{record.Running}, Attempt: u.Attempt, Fence: u.Fence},
+				record.UnitChange{State: record.Error, Error: errValue, Finished: now})
+			if errors.Is(err, store.ErrConflict) {
+				continue // the worker finished after all, or the attempt moved on
+			}
+			if err != nil {
+				return rep, fmt.Errorf("end lost attempt of %s: %w", u.UnitKey, err)
+			}
+			ev := record.DoneEvent(u.UnitKey, u.Attempt, u.Fence)
+			body, err := json.Marshal(ev)
+			if err != nil {
+				return rep, err
+			}
+			events = append(events, queue.Out{Body: body, Group: ev.ExecID, DedupID: ev.ID})
+			rep.Expired++
+			log.Warn("lease expired: attempt ended in ERROR")
+		}
+	}
+	if len(tasks) > 0 {
+		if err := r.Tasks.Send(ctx, tasks...); err != nil {
+			return rep, fmt.Errorf("resend task messages: %w", err)
+		}
+	}
+	if len(events) > 0 {
+		if err := r.Events.Send(ctx, events...); err != nil {
+			return rep, fmt.Errorf("send events: %w", err)
+		}
+	}
+	return rep, nil
+}
