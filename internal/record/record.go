@@ -124,9 +124,12 @@ type Unit struct {
 	// Due is when the reconciler should look at the unit: SCHEDULED, when
 	// its message is overdue; DELAYED, when its timer fires; RUNNING, when
 	// the worker's lease expires. Zero in the other states.
-	Due      time.Time
-	Result   json.RawMessage // when SUCCESS
-	Error    json.RawMessage // when ERROR
+	Due    time.Time
+	Result json.RawMessage // when SUCCESS
+	Error  json.RawMessage // when ERROR
+	// NoRetry is set with ERROR when the action marked its error final
+	// (action.NonRetryable, an unknown action): no retry policy applies.
+	NoRetry  bool
 	Started  time.Time
 	Finished time.Time
 }
@@ -231,6 +234,8 @@ type UnitChange struct {
 	Finished time.Time
 	Result   []byte // set on SUCCESS (JSON)
 	Error    []byte // set on ERROR (JSON)
+	// NoRetry sets Unit.NoRetry (with ERROR); ClearOutcome clears it.
+	NoRetry bool
 	// ClearOutcome removes Result and Error (a new attempt starts clean).
 	ClearOutcome bool
 }
