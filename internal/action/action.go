@@ -1,0 +1,129 @@
+// Package action holds Bora's actions: the Go interface a task's action
+// implements, the registry a worker looks actions up in, and the standard
+// actions of the Mistral workflow language (std.noop, std.echo, std.fail,
+// std.sleep, std.http, std.test_dict).
+//
+// # Adding an action
+//
+// An action is any value with a Run method, or a plain function wrapped in
+// Func. Register it under the name workflows use in `action:`, in the
+// registry the worker is built with:
+//
+//	reg := action.NewRegistry()
+//	err := reg.Register("billing.charge", action.Func(func(ctx context.Context, in action.Input) (any, error) {
+//		return charge(ctx, in.Params["customer"], in.IdempotencyKey)
+//	}))
+//
+// Run receives the task's input as Params (JSON-like values: nil, bool,
+// int64, float64, string, []any, map[string]any) and returns a JSON-encodable
+// result, which becomes the task's result. Returning an error fails the
+// attempt; the task's retry policy then decides whether it runs again.
+//
+//   - Wrap the error with NonRetryable when another attempt cannot help
+//     (bad input, a permanent refusal): Bora records the attempt as final.
+//   - Return a *Failure to fail with structured error data, as std.fail does
+//     with `error_data`: the data, not a message, is the task's error.
+//   - Any other error is recorded as its message.
+//
+// Run must honour ctx: it is cancelled when the task's timeout passes or the
+// worker runs out of time.
+//
+// # Idempotency
+//
+// Bora runs an action at least once per attempt it claims, and exactly once
+// in the absence of crashes, but a worker can die after the action's side
+// effect and before the outcome is recorded; the attempt is then retried.
+// Input.IdempotencyKey is the same for every run of one attempt of one item
+// of one task execution, and different for every other. Pass it to the
+// systems an action changes (as an Idempotency-Key header, a conditional
+// write, a client token) so that a repeated run changes nothing twice.
+//
+// Names starting with "std." are reserved for the standard actions.
+package action
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+)
+
+// Input is what one run of an action receives.
+type Input struct {
+	// Params is the action's input: the task's `input:` after evaluation.
+	Params map[string]any
+	// IdempotencyKey identifies the attempt (execution, task execution,
+	// item, attempt); it is stable across redeliveries of that attempt.
+	IdempotencyKey string
+	// ExecutionID is the workflow execution the task belongs to.
+	ExecutionID string
+	// Task is the task execution key ("<name>#<n>").
+	Task string
+	// Item is the with-items index, 0 for a task without with-items.
+	Item int
+	// Attempt counts from 1; a retry is a new attempt.
+	Attempt int
+}
+
+// Action is one kind of work a task can run.
+type Action interface {
+	Run(ctx context.Context, in Input) (any, error)
+}
+
+// Func adapts a function to Action.
+type Func func(ctx context.Context, in Input) (any, error)
+
+// Run calls f.
+func (f Func) Run(ctx context.Context, in Input) (any, error) { return f(ctx, in) }
+
+// NonRetryableError marks an error after which the task is not retried,
+// whatever its retry policy says.
+type NonRetryableError struct{ Err error }
+
+func (e *NonRetryableError) Error() string { return e.Err.Error() }
+func (e *NonRetryableError) Unwrap() error { return e.Err }
+
+// NonRetryable marks err as final for its task: no retry policy applies.
+// It returns nil for a nil err.
+func NonRetryable(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &NonRetryableError{Err: err}
+}
+
+// IsNonRetryable reports whether err, or an error it wraps, was marked by
+// NonRetryable.
+func IsNonRetryable(err error) bool {
+	var nr *NonRetryableError
+	return errors.As(err, &nr)
+}
+
+// Failure fails an action with structured error data: the task's error is
+// Data itself (any JSON-like value), not a message.
+type Failure struct{ Data any }
+
+func (f *Failure) Error() string {
+	if s, ok := f.Data.(string); ok {
+		return s
+	}
+	b, err := json.Marshal(f.Data)
+	if err != nil {
+		return fmt.Sprintf("%v", f.Data)
+	}
+	return string(b)
+}
+
+// ErrorValue returns the JSON-like value Bora records as a task's error for
+// an action error: a *Failure's Data (found through wrapping), else the
+// error's message. It returns nil for a nil err.
+func ErrorValue(err error) any {
+	if err == nil {
+		return nil
+	}
+	var f *Failure
+	if errors.As(err, &f) {
+		return f.Data
+	}
+	return err.Error()
+}

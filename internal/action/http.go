@@ -1,0 +1,437 @@
+package action
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// std.http sends one HTTP request, as Mistral's std.http does with Python
+// requests:
+//
+//   - url (required); method (default GET).
+//   - params: query parameters, an object (a list value repeats the key,
+//     null values are left out) or a ready-made query string.
+//   - body: the request body; an object or list is sent as its JSON text
+//     (with no Content-Type, as Mistral does). json: a value sent as JSON
+//     with Content-Type application/json. Only one of the two may be given.
+//   - headers, cookies: objects of scalar values.
+//   - auth: basic authentication, "user:password" (as in Mistral) or
+//     [user, password].
+//   - timeout: seconds for the whole exchange.
+//   - allow_redirects: follow redirects; false by default, because Mistral
+//     passes None to requests, which then does not follow them.
+//   - proxies: {"http": url, "https": url, "all": url}.
+//   - verify: false skips TLS certificate verification; a string is the
+//     path of a PEM bundle of trusted CAs.
+//
+// The result is {content, status, headers, url, reason, encoding, cookies,
+// elapsed}; content is the body decoded from JSON when it parses as JSON
+// (whatever its Content-Type, as requests' resp.json() does), else its
+// text. A status outside 200..306 fails the action with that same object
+// as the task's error, as in Mistral.
+
+var httpSignature = Signature{
+	Required: []string{"url"},
+	Optional: []string{"method", "params", "body", "json", "headers", "cookies", "auth", "timeout", "allow_redirects", "proxies", "verify"},
+}
+
+// MaxHTTPResponseBytes bounds the response body std.http reads.
+const MaxHTTPResponseBytes = 8 << 20
+
+// sharedTransport serves requests with default TLS and proxy settings, so
+// that they reuse connections.
+var sharedTransport = newTransport()
+
+func newTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.Proxy = http.ProxyFromEnvironment
+	return t
+}
+
+func runHTTP(ctx context.Context, p params) (any, error) {
+	req, client, cleanup, err := buildHTTP(ctx, p)
+	if err != nil {
+		return nil, badParam(err)
+	}
+	defer cleanup()
+
+	start := time.Now()
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("Failed to send HTTP request: %w", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxHTTPResponseBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("Failed to read HTTP response: %w", err)
+	}
+	if len(body) > MaxHTTPResponseBytes {
+		return nil, NonRetryable(fmt.Errorf("std.http: the response body of %s is over %d bytes", req.URL.Redacted(), MaxHTTPResponseBytes))
+	}
+	elapsed := time.Since(start)
+
+	encoding := responseEncoding(resp.Header.Get("Content-Type"))
+	result := map[string]any{
+		"content":  responseContent(body),
+		"status":   int64(resp.StatusCode),
+		"headers":  flatHeaders(resp.Header),
+		"url":      resp.Request.URL.String(),
+		"reason":   strings.TrimSpace(strings.TrimPrefix(resp.Status, strconv.Itoa(resp.StatusCode))),
+		"encoding": nil,
+		"cookies":  responseCookies(resp),
+		"elapsed":  elapsed.Seconds(),
+	}
+	if encoding != "" {
+		result["encoding"] = encoding
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 306 {
+		return nil, &Failure{Data: result}
+	}
+	return result, nil
+}
+
+func buildHTTP(ctx context.Context, p params) (*http.Request, *http.Client, func(), error) {
+	rawURL, err := p.str("url", "")
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	u, err := url.Parse(rawURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, nil, nil, fmt.Errorf("std.http: parameter \"url\" must be an absolute http or https URL, got %s", describeValue(rawURL))
+	}
+	method, err := p.str("method", "GET")
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	method = strings.ToUpper(strings.TrimSpace(method))
+	if method == "" || strings.ContainsAny(method, " \t\r\n") {
+		return nil, nil, nil, p.typeErr("method", "an HTTP method such as GET or POST", p.m["method"])
+	}
+	if err := addQuery(u, p); err != nil {
+		return nil, nil, nil, err
+	}
+
+	if truthy(p.m["body"]) && truthy(p.m["json"]) {
+		return nil, nil, nil, errors.New("std.http: only one of the parameters 'json' and 'body' can be passed")
+	}
+	var body io.Reader
+	contentType := ""
+	switch {
+	case p.present("body"):
+		b, err := bodyBytes(p.m["body"])
+		if err != nil {
+			return nil, nil, nil, p.typeErr("body", "JSON-encodable", p.m["body"])
+		}
+		body = bytes.NewReader(b)
+	case p.present("json"):
+		b, err := json.Marshal(p.m["json"])
+		if err != nil {
+			return nil, nil, nil, p.typeErr("json", "JSON-encodable", p.m["json"])
+		}
+		body = bytes.NewReader(b)
+		contentType = "application/json"
+	}
+
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), body)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("std.http: %w", err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	if err := setHeaders(req, p); err != nil {
+		return nil, nil, nil, err
+	}
+	if err := setCookies(req, p); err != nil {
+		return nil, nil, nil, err
+	}
+	if err := setAuth(req, p); err != nil {
+		return nil, nil, nil, err
+	}
+
+	timeout, err := p.seconds("timeout", 0)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	follow, err := p.boolean("allow_redirects", false)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	transport, cleanup, err := transportFor(p)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	client := &http.Client{Transport: transport, Timeout: timeout}
+	if !follow {
+		client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	}
+	return req, client, cleanup, nil
+}
+
+func addQuery(u *url.URL, p params) error {
+	v, ok := p.m["params"]
+	if !ok || v == nil {
+		return nil
+	}
+	var extra string
+	switch q := v.(type) {
+	case string:
+		extra = strings.TrimPrefix(q, "?")
+	case map[string]any:
+		vals := url.Values{}
+		for k, e := range q {
+			switch e := e.(type) {
+			case nil:
+			case []any:
+				for _, x := range e {
+					s, ok := scalarString(x)
+					if !ok {
+						return p.typeErr("params", "an object of scalar or list-of-scalar values", q)
+					}
+					vals.Add(k, s)
+				}
+			default:
+				s, ok := scalarString(e)
+				if !ok {
+					return p.typeErr("params", "an object of scalar or list-of-scalar values", q)
+				}
+				vals.Add(k, s)
+			}
+		}
+		extra = vals.Encode()
+	default:
+		return p.typeErr("params", "an object or a query string", v)
+	}
+	switch {
+	case extra == "":
+	case u.RawQuery == "":
+		u.RawQuery = extra
+	default:
+		u.RawQuery += "&" + extra
+	}
+	return nil
+}
+
+func bodyBytes(v any) ([]byte, error) {
+	if s, ok := v.(string); ok {
+		return []byte(s), nil
+	}
+	return json.Marshal(v)
+}
+
+func setHeaders(req *http.Request, p params) error {
+	h, err := p.object("headers")
+	if err != nil {
+		return err
+	}
+	for k, v := range h {
+		if v == nil {
+			continue
+		}
+		s, ok := scalarString(v)
+		if !ok {
+			return p.typeErr("headers", "an object of scalar values", h)
+		}
+		if strings.EqualFold(k, "Host") {
+			req.Host = s
+			continue
+		}
+		req.Header.Set(k, s)
+	}
+	return nil
+}
+
+func setCookies(req *http.Request, p params) error {
+	c, err := p.object("cookies")
+	if err != nil {
+		return err
+	}
+	for k, v := range c {
+		s, ok := scalarString(v)
+		if !ok {
+			return p.typeErr("cookies", "an object of scalar values", c)
+		}
+		req.AddCookie(&http.Cookie{Name: k, Value: s})
+	}
+	return nil
+}
+
+func setAuth(req *http.Request, p params) error {
+	v, ok := p.m["auth"]
+	if !ok || v == nil {
+		return nil
+	}
+	const want = `"user:password" or a list [user, password]`
+	switch a := v.(type) {
+	case string:
+		user, pass, ok := strings.Cut(a, ":")
+		if !ok {
+			return p.typeErr("auth", want, v)
+		}
+		req.SetBasicAuth(user, pass)
+	case []any:
+		if len(a) != 2 {
+			return p.typeErr("auth", want, v)
+		}
+		user, ok1 := a[0].(string)
+		pass, ok2 := a[1].(string)
+		if !ok1 || !ok2 {
+			return p.typeErr("auth", want, v)
+		}
+		req.SetBasicAuth(user, pass)
+	default:
+		return p.typeErr("auth", want, v)
+	}
+	return nil
+}
+
+// transportFor returns the shared transport, or a dedicated one when the
+// request asks for its own TLS or proxy settings; cleanup releases it.
+func transportFor(p params) (http.RoundTripper, func(), error) {
+	proxies, err := p.object("proxies")
+	if err != nil {
+		return nil, nil, err
+	}
+	verify, hasVerify := p.m["verify"]
+	custom := len(proxies) > 0
+	var tlsConf *tls.Config
+	switch v := verify.(type) {
+	case nil:
+	case bool:
+		if !v {
+			tlsConf = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // the workflow asked for verify: false
+			custom = true
+		}
+	case string:
+		pem, err := os.ReadFile(v)
+		if err != nil {
+			return nil, nil, fmt.Errorf("std.http: parameter \"verify\": read CA bundle: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, nil, fmt.Errorf("std.http: parameter \"verify\": %s holds no PEM certificate", v)
+		}
+		tlsConf = &tls.Config{RootCAs: pool}
+		custom = true
+	default:
+		if hasVerify {
+			return nil, nil, p.typeErr("verify", "true, false or the path of a CA bundle", verify)
+		}
+	}
+	if !custom {
+		return sharedTransport, func() {}, nil
+	}
+	t := newTransport()
+	if tlsConf != nil {
+		t.TLSClientConfig = tlsConf
+	}
+	if len(proxies) > 0 {
+		byScheme := map[string]*url.URL{}
+		for k, v := range proxies {
+			s, ok := v.(string)
+			if !ok {
+				return nil, nil, p.typeErr("proxies", "an object of proxy URLs", proxies)
+			}
+			pu, err := url.Parse(s)
+			if err != nil || pu.Host == "" {
+				return nil, nil, p.typeErr("proxies", "an object of proxy URLs", proxies)
+			}
+			byScheme[strings.ToLower(k)] = pu
+		}
+		t.Proxy = func(r *http.Request) (*url.URL, error) {
+			if pu, ok := byScheme[r.URL.Scheme]; ok {
+				return pu, nil
+			}
+			if pu, ok := byScheme["all"]; ok {
+				return pu, nil
+			}
+			return http.ProxyFromEnvironment(r)
+		}
+	}
+	return t, t.CloseIdleConnections, nil
+}
+
+// responseEncoding mirrors requests' Response.encoding: the charset of the
+// Content-Type, else ISO-8859-1 for text/* and utf-8 for JSON, else none.
+func responseEncoding(contentType string) string {
+	if contentType == "" {
+		return ""
+	}
+	mt, ps, err := mime.ParseMediaType(contentType)
+	if err != nil {
+		return ""
+	}
+	if cs := ps["charset"]; cs != "" {
+		return strings.Trim(cs, `"'`)
+	}
+	switch {
+	case strings.HasPrefix(mt, "text/"):
+		return "ISO-8859-1"
+	case mt == "application/json":
+		return "utf-8"
+	}
+	return ""
+}
+
+func responseContent(body []byte) any {
+	if v, err := decodeJSON(body); err == nil {
+		return v
+	}
+	return bodyText(body)
+}
+
+func decodeJSON(b []byte) (any, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errors.New("trailing data")
+	}
+	return normalizeNumbers(v), nil
+}
+
+// bodyText returns the body as text: as UTF-8 when it is valid UTF-8, else
+// read as Latin-1, which maps every byte to a character and loses nothing.
+func bodyText(b []byte) string {
+	if utf8.Valid(b) {
+		return string(b)
+	}
+	r := make([]rune, len(b))
+	for i, c := range b {
+		r[i] = rune(c)
+	}
+	return string(r)
+}
+
+func flatHeaders(h http.Header) map[string]any {
+	out := make(map[string]any, len(h))
+	for k, vs := range h {
+		out[k] = strings.Join(vs, ", ")
+	}
+	return out
+}
+
+func responseCookies(resp *http.Response) map[string]any {
+	out := map[string]any{}
+	for _, c := range resp.Cookies() {
+		out[c.Name] = c.Value
+	}
+	return out
+}

@@ -1,0 +1,423 @@
+// Package worker runs the actions of task messages: the worker side of the
+// protocol in DESIGN.md §2.
+//
+// For each task message the worker
+//
+//  1. claims the unit: SCHEDULED → RUNNING, conditional on the message's
+//     attempt and fence, under a lease. A message that loses the claim is
+//     stale (paused, cancelled, superseded or a duplicate) and runs nothing;
+//     if the attempt already ended, its attempt-done event is sent again,
+//     since the delivery that ran it may have died before notifying.
+//  2. runs the unit's action with its input, extending the lease (and the
+//     message's visibility, through the caller's heartbeat) while it runs,
+//     and bounding it by the unit's timeout and the caller's deadline.
+//  3. records the outcome: RUNNING → SUCCESS with the result or ERROR with
+//     the error, conditional on the attempt and fence. Losing that write
+//     means the attempt was ended elsewhere (an expired lease); nothing
+//     more is done.
+//  4. notifies the engine with the attempt-done event, whose id is fixed by
+//     the attempt and fence, so re-sends are deduplicated.
+//
+// The worker writes nothing else (invariant 1): the engine reads the
+// outcome from the unit and decides what follows.
+package worker
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"time"
+
+	"github.com/borawf/bora/internal/action"
+	"github.com/borawf/bora/internal/queue"
+	"github.com/borawf/bora/internal/record"
+	"github.com/borawf/bora/internal/store"
+)
+
+// Defaults of Worker's optional fields.
+const (
+	DefaultLease  = time.Minute
+	DefaultMargin = 5 * time.Second
+	DefaultGrace  = 2 * time.Second
+)
+
+// valueOverhead is what a unit item holds besides its input and outcome
+// (keys, state, fence, times, action name), with room to spare.
+const valueOverhead = 2 * 1024
+
+// Worker runs task messages. Store, Events and Actions are required; the
+// other fields have defaults. A Worker is safe for concurrent use.
+type Worker struct {
+	Store   store.Store
+	Events  queue.Queue // the engine queue: attempt-done events go there
+	Actions *action.Registry
+	Log     *slog.Logger // default slog.Default()
+
+	// Lease is how long a claim holds without renewal; the worker renews
+	// it every Lease/3 while the action runs. Default DefaultLease.
+	Lease time.Duration
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+	// Margin is kept free before the caller's deadline (a Lambda
+	// invocation's) to record and notify. Default DefaultMargin.
+	Margin time.Duration
+	// Grace is how long an action may take to return once its context
+	// is done before the worker records the attempt without it (the
+	// action's goroutine is then abandoned). Default DefaultGrace.
+	Grace time.Duration
+	// MaxValueBytes bounds a recorded result or error. The store's item
+	// limit bounds it anyway (less the unit's input); 0 means that bound.
+	MaxValueBytes int
+}
+
+// Validate reports every missing or invalid field.
+func (w *Worker) Validate() error {
+	var errs []error
+	if w.Store == nil {
+		errs = append(errs, errors.New("worker: Store is required"))
+	}
+	if w.Events == nil {
+		errs = append(errs, errors.New("worker: Events is required"))
+	}
+	if w.Actions == nil {
+		errs = append(errs, errors.New("worker: Actions is required"))
+	}
+	if w.Lease < 0 {
+		errs = append(errs, fmt.Errorf("worker: Lease is %v, must not be negative", w.Lease))
+	}
+	if w.Margin < 0 {
+		errs = append(errs, fmt.Errorf("worker: Margin is %v, must not be negative", w.Margin))
+	}
+	if w.Grace < 0 {
+		errs = append(errs, fmt.Errorf("worker: Grace is %v, must not be negative", w.Grace))
+	}
+	if w.MaxValueBytes < 0 {
+		errs = append(errs, fmt.Errorf("worker: MaxValueBytes is %d, must not be negative", w.MaxValueBytes))
+	}
+	return errors.Join(errs...)
+}
+
+// config is the worker with defaults filled in.
+func (w *Worker) config() *Worker {
+	c := *w
+	c.Log = cmp.Or(c.Log, slog.Default())
+	c.Lease = cmp.Or(c.Lease, DefaultLease)
+	c.Margin = cmp.Or(c.Margin, DefaultMargin)
+	c.Grace = cmp.Or(c.Grace, DefaultGrace)
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return &c
+}
+
+// DoneEvent is the attempt-done event of one attempt of a unit, the same
+// whoever ends the attempt (record.DoneEvent).
+func DoneEvent(k record.UnitKey, attempt int, fence string) record.Event {
+	return record.DoneEvent(k, attempt, fence)
+}
+
+// IdempotencyKey is the key an action receives for one attempt of a unit:
+// the same on every run of that attempt, different for any other.
+func IdempotencyKey(k record.UnitKey, attempt int) string {
+	return fmt.Sprintf("%s/%s/%d/%d", k.ExecID, k.Task, k.Item, attempt)
+}
+
+// Handle runs one task message. heartbeat, when not nil, is called with
+// the lease duration every Lease/3 while the action runs, to keep the
+// message hidden (SQS ChangeMessageVisibility); its errors are logged.
+//
+// Handle returns nil when the message is done with: it ran and its outcome
+// was recorded and announced, or it was stale. It returns an error when the
+// message must be delivered again (a store or queue failure, or ctx ended
+// before the outcome could be recorded).
+func (w *Worker) Handle(ctx context.Context, m record.TaskMessage, heartbeat func(time.Duration) error) error {
+	c := w.config()
+	log := c.Log.With("execution_id", m.ExecID, "task", m.Task, "attempt", m.Attempt, "item", m.Item)
+	k := m.Key()
+
+	now := c.Now()
+	u, err := c.Store.UpdateUnit(ctx, k,
+		record.Expect{States: []record.State{record.Scheduled}, Attempt: m.Attempt, Fence: m.Fence},
+		record.UnitChange{State: record.Running, Due: now.Add(c.Lease), Started: now})
+	if err != nil {
+		if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) {
+			return c.unclaimed(ctx, log, k, m.Attempt, m.Fence)
+		}
+		return fmt.Errorf("claim unit %s attempt %d: %w", k, m.Attempt, err)
+	}
+	log.Debug("claimed", "action", u.Action)
+
+	out, ok := c.run(ctx, log, u, heartbeat)
+	if !ok {
+		// The caller's context ended: leave the attempt RUNNING. Its lease
+		// expires and the reconciler ends it; this message, redelivered,
+		// finds it claimed.
+		return fmt.Errorf("run unit %s attempt %d: %w", k, u.Attempt, context.Cause(ctx))
+	}
+	return c.finish(ctx, log, u, out)
+}
+
+// unclaimed handles a message whose claim failed.
+func (c *Worker) unclaimed(ctx context.Context, log *slog.Logger, k record.UnitKey, attempt int, fence string) error {
+	u, err := c.Store.GetUnit(ctx, k)
+	if errors.Is(err, store.ErrNotFound) {
+		log.Debug("stale task message: no such unit")
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read unit %s after a lost claim: %w", k, err)
+	}
+	if u.Attempt == attempt && u.Fence == fence && (u.State == record.Success || u.State == record.Error) {
+		// An earlier delivery ran this attempt; it may have died before
+		// notifying. The event id is fixed, so a second one is harmless.
+		log.Debug("attempt already ended; notifying again", "state", u.State)
+		return c.notify(ctx, k, attempt, fence)
+	}
+	log.Debug("stale task message", "state", u.State, "unit_attempt", u.Attempt, "same_fence", u.Fence == fence)
+	return nil
+}
+
+// Causes of the end of an action's context.
+var (
+	errLeaseLost      = errors.New("the lease was lost: the attempt was ended elsewhere")
+	errWorkerDeadline = errors.New("the worker's time limit was reached")
+)
+
+// timeoutError is the cause of a unit's timeout.
+type timeoutError struct{ d time.Duration }
+
+func (e *timeoutError) Error() string {
+	return fmt.Sprintf("timed out after %s seconds", formatSeconds(e.d))
+}
+
+type outcome struct {
+	val any
+	err error
+}
+
+// run runs the unit's action. ok is false when the caller's own context
+// ended (the process is stopping): then nothing should be recorded.
+func (c *Worker) run(ctx context.Context, log *slog.Logger, u *record.Unit, heartbeat func(time.Duration) error) (out outcome, ok bool) {
+	act, ok := c.Actions.Lookup(u.Action)
+	if !ok {
+		return outcome{err: action.NonRetryable(fmt.Errorf("unknown action %q: no action of that name is registered with the worker", u.Action))}, true
+	}
+	params, err := action.DecodeParams(u.Input)
+	if err != nil {
+		return outcome{err: action.NonRetryable(fmt.Errorf("action %s: %w", u.Action, err))}, true
+	}
+	in := action.Input{
+		Params:         params,
+		IdempotencyKey: IdempotencyKey(u.UnitKey, u.Attempt),
+		ExecutionID:    u.ExecID,
+		Task:           u.Task,
+		Item:           u.Item,
+		Attempt:        u.Attempt,
+	}
+
+	runCtx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	if dl, ok := ctx.Deadline(); ok {
+		var stop context.CancelFunc
+		runCtx, stop = context.WithDeadlineCause(runCtx, dl.Add(-c.Margin), errWorkerDeadline)
+		defer stop()
+	}
+	if u.Timeout > 0 {
+		var stop context.CancelFunc
+		runCtx, stop = context.WithTimeoutCause(runCtx, u.Timeout, &timeoutError{d: u.Timeout})
+		defer stop()
+	}
+
+	start := time.Now()
+	done := make(chan outcome, 1)
+	go func() {
+		defer func() {
+			if p := recover(); p != nil {
+				log.Error("action panicked", "action", u.Action, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+				done <- outcome{err: fmt.Errorf("action %s panicked: %v", u.Action, p)}
+			}
+		}()
+		v, err := act.Run(runCtx, in)
+		done <- outcome{val: v, err: err}
+	}()
+
+	tick := time.NewTicker(max(c.Lease/3, time.Millisecond))
+	defer tick.Stop()
+wait:
+	for {
+		select {
+		case out = <-done:
+			break wait
+		case <-tick.C:
+			c.extend(runCtx, log, u, heartbeat, cancel)
+		case <-runCtx.Done():
+			grace := time.NewTimer(c.Grace)
+			select {
+			case out = <-done:
+				grace.Stop()
+			case <-grace.C:
+				log.Warn("action did not return after its context ended; abandoning it", "action", u.Action)
+				out = outcome{err: context.Cause(runCtx)}
+			}
+			break wait
+		}
+	}
+
+	if out.err == nil || runCtx.Err() == nil {
+		return out, true
+	}
+	// The action failed after its context ended: say why it ended.
+	cause := context.Cause(runCtx)
+	var te *timeoutError
+	switch {
+	case errors.As(cause, &te):
+		return outcome{err: fmt.Errorf("action %s %w", u.Action, te)}, true
+	case errors.Is(cause, errWorkerDeadline):
+		return outcome{err: fmt.Errorf("action %s stopped after %s seconds: %w", u.Action, formatSeconds(time.Since(start)), errWorkerDeadline)}, true
+	case errors.Is(cause, errLeaseLost):
+		return outcome{err: fmt.Errorf("action %s stopped: %w", u.Action, errLeaseLost)}, true
+	case ctx.Err() != nil:
+		return outcome{}, false
+	}
+	return out, true
+}
+
+// extend renews the lease and the message's visibility. A lost lease means
+// the attempt was ended elsewhere: the action is stopped.
+func (c *Worker) extend(ctx context.Context, log *slog.Logger, u *record.Unit, heartbeat func(time.Duration) error, stop context.CancelCauseFunc) {
+	if heartbeat != nil {
+		if err := heartbeat(c.Lease); err != nil {
+			log.Warn("heartbeat failed", "err", err)
+		}
+	}
+	_, err := c.Store.UpdateUnit(ctx, u.UnitKey,
+		record.Expect{States: []record.State{record.Running}, Attempt: u.Attempt, Fence: u.Fence},
+		record.UnitChange{State: record.Running, Due: c.Now().Add(c.Lease)})
+	switch {
+	case err == nil:
+	case errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound):
+		log.Warn("lease lost; stopping the action", "err", err)
+		stop(errLeaseLost)
+	case ctx.Err() != nil:
+	default:
+		log.Warn("lease extension failed", "err", err)
+	}
+}
+
+// finish records the outcome and notifies the engine.
+func (c *Worker) finish(ctx context.Context, log *slog.Logger, u *record.Unit, out outcome) error {
+	limit := store.MaxItemBytes - len(u.Input) - valueOverhead
+	if c.MaxValueBytes > 0 {
+		limit = min(limit, c.MaxValueBytes)
+	}
+	ch := outcomeChange(u, out, limit)
+	ch.Finished = c.Now()
+
+	x := record.Expect{States: []record.State{record.Running}, Attempt: u.Attempt, Fence: u.Fence}
+	_, err := c.Store.UpdateUnit(ctx, u.UnitKey, x, ch)
+	var tooLarge *store.TooLargeError
+	if errors.As(err, &tooLarge) {
+		// The store measured the whole item over its limit: record that.
+		what := "result"
+		if ch.State == record.Error {
+			what = "error"
+		}
+		ch = errorChange(action.NonRetryable(fmt.Errorf("the %s of action %s does not fit in a task record: %w", what, u.Action, tooLarge)))
+		ch.Finished = c.Now()
+		_, err = c.Store.UpdateUnit(ctx, u.UnitKey, x, ch)
+	}
+	if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) {
+		log.Info("attempt was ended elsewhere; outcome dropped", "err", err)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("record unit %s attempt %d: %w", u.UnitKey, u.Attempt, err)
+	}
+	if ch.State == record.Success {
+		log.Info("attempt succeeded", "action", u.Action)
+	} else {
+		log.Info("attempt failed", "action", u.Action, "error", clip(ch.Error, 512), "no_retry", ch.NoRetry)
+	}
+	return c.notify(ctx, u.UnitKey, u.Attempt, u.Fence)
+}
+
+// outcomeChange turns an action's outcome into the unit write that records
+// it. Values over limit bytes become an ERROR that says so; nothing is
+// truncated.
+func outcomeChange(u *record.Unit, out outcome, limit int) record.UnitChange {
+	runErr := out.err
+	if runErr == nil {
+		b, err := json.Marshal(out.val)
+		switch {
+		case err != nil:
+			runErr = action.NonRetryable(fmt.Errorf("the result of action %s is not JSON-encodable: %v", u.Action, err))
+		case len(b) > limit:
+			runErr = action.NonRetryable(fmt.Errorf("the result of action %s is %d bytes, over the %d-byte limit of a task result", u.Action, len(b), limit))
+		default:
+			return record.UnitChange{State: record.Success, Result: b}
+		}
+	}
+	ch := errorChange(runErr)
+	if len(ch.Error) > limit {
+		ch = errorChange(action.NonRetryable(fmt.Errorf("the error of action %s is %d bytes, over the %d-byte limit of a task error", u.Action, len(ch.Error), limit)))
+	}
+	return ch
+}
+
+func errorChange(err error) record.UnitChange {
+	b, merr := json.Marshal(action.ErrorValue(err))
+	if merr != nil {
+		b, _ = json.Marshal(err.Error())
+	}
+	return record.UnitChange{State: record.Error, Error: b, NoRetry: action.IsNonRetryable(err)}
+}
+
+// notify sends the attempt-done event of an attempt to the engine queue.
+func (c *Worker) notify(ctx context.Context, k record.UnitKey, attempt int, fence string) error {
+	ev := DoneEvent(k, attempt, fence)
+	body, err := json.Marshal(ev)
+	if err != nil {
+		return fmt.Errorf("encode event %s: %w", ev.ID, err)
+	}
+	if err := c.Events.Send(ctx, queue.Out{Body: body, Group: k.ExecID, DedupID: ev.ID}); err != nil {
+		return fmt.Errorf("send event %s: %w", ev.ID, err)
+	}
+	return nil
+}
+
+// Fail ends a RUNNING attempt whose worker was lost (its lease expired):
+// it records ERROR with record.LostError(reason), conditional on the
+// unit's attempt and fence, and sends the attempt-done event, as a worker
+// would. If the attempt has already ended it only re-sends that event, and
+// if the unit has moved on it does nothing. Fail needs Store and Events.
+func (w *Worker) Fail(ctx context.Context, u *record.Unit, reason string) error {
+	c := w.config()
+	log := c.Log.With("execution_id", u.ExecID, "task", u.Task, "attempt", u.Attempt, "item", u.Item)
+	_, err := c.Store.UpdateUnit(ctx, u.UnitKey,
+		record.Expect{States: []record.State{record.Running}, Attempt: u.Attempt, Fence: u.Fence},
+		record.UnitChange{State: record.Error, Error: record.LostError(reason), Finished: c.Now()})
+	if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) {
+		return c.unclaimed(ctx, log, u.UnitKey, u.Attempt, u.Fence)
+	}
+	if err != nil {
+		return fmt.Errorf("fail unit %s attempt %d: %w", u.UnitKey, u.Attempt, err)
+	}
+	log.Info("lost attempt failed", "reason", reason)
+	return c.notify(ctx, u.UnitKey, u.Attempt, u.Fence)
+}
+
+func formatSeconds(d time.Duration) string {
+	return fmt.Sprintf("%g", d.Round(time.Millisecond).Seconds())
+}
+
+// clip returns b as text, cut to at most n bytes for a log line.
+func clip(b []byte, n int) string {
+	if len(b) <= n {
+		return string(b)
+	}
+	return string(b[:n]) + "…"
+}
