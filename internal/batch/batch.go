@@ -1,0 +1,49 @@
+// Package batch hands a batch of queue messages to a handler the way Bora
+// needs on both AWS (a Lambda SQS event) and in the embedded loops: in order,
+// and when a message of a FIFO group fails, every later message of that group
+// in the batch is reported failed without being handled, so the group's order
+// holds when they are delivered again (DESIGN.md §2, "FIFO batches").
+package batch
+
+import "context"
+
+// Message is one message of a batch.
+type Message struct {
+	ID    string // what a failure is reported by (SQS message id, or receipt handle)
+	Group string // FIFO group; empty for standard queues
+	Body  []byte
+	// ReceiveCount is how many times the message was received, this time included.
+	ReceiveCount int
+}
+
+// Failure is a message that must be delivered again.
+type Failure struct {
+	ID      string
+	Err     error // nil when skipped because an earlier message of its group failed
+	Skipped bool
+}
+
+// Process handles msgs in order and returns those that must be delivered
+// again. Handlers of different groups could run in parallel; Process keeps
+// it simple and sequential, which keeps each group's order trivially.
+func Process(ctx context.Context, msgs []Message, h func(context.Context, Message) error) []Failure {
+	var failed []Failure
+	broken := map[string]bool{}
+	for _, m := range msgs {
+		if m.Group != "" && broken[m.Group] {
+			failed = append(failed, Failure{ID: m.ID, Skipped: true})
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			failed = append(failed, Failure{ID: m.ID, Err: err})
+			continue
+		}
+		if err := h(ctx, m); err != nil {
+			failed = append(failed, Failure{ID: m.ID, Err: err})
+			if m.Group != "" {
+				broken[m.Group] = true
+			}
+		}
+	}
+	return failed
+}
