@@ -12,6 +12,27 @@ type Bundle struct {
 	Workflows map[string]*Workflow // by name; a workbook's are also reachable as "book.wf"
 	Order     []string             // names in document order
 	Source    []byte               // the document as loaded, for pinning definition versions
+	// Actions holds the ad-hoc actions of the document, by name (a
+	// workbook's also as "book.name"). Nil when there are none.
+	Actions map[string]*Action
+}
+
+// Action is an ad-hoc action: a named call of another action with some of
+// its input fixed.
+type Action struct {
+	Name        string
+	Description string
+	Tags        []string
+	// Base is the action this one calls (the name only; inline parameters
+	// of `base` are merged into BaseInput, where they win).
+	Base string
+	// BaseInput is the map template passed to Base; `$` is the ad-hoc
+	// action's own input. Nil when empty.
+	BaseInput *expr.Template
+	Input     []Param
+	// Output transforms Base's result (`$` is that result); nil keeps it.
+	Output *expr.Template
+	Pos    Pos
 }
 
 // Workflow types.
@@ -49,6 +70,7 @@ type Param struct {
 type Task struct {
 	Name        string
 	Description string
+	Tags        []string
 	// Exactly one of Action and Workflow is set; a task with neither runs
 	// std.noop (Action is then the constant "std.noop"). Either may be an
 	// expression.
@@ -56,9 +78,17 @@ type Task struct {
 	Workflow *expr.Template
 	// Input is a map template (from `input:` or the inline form), or an
 	// expression that yields a map. Nil when empty.
-	Input          *expr.Template
+	Input *expr.Template
+	// Publish and PublishOnError are map templates (nil when absent). They
+	// already hold the `branch` publishes of on-complete and of on-success
+	// (or on-error), which win over the task's own `publish`.
 	Publish        *expr.Template // a map template; nil when absent
 	PublishOnError *expr.Template
+	// PublishGlobal and PublishGlobalOnError are the `global` publishes of
+	// the on-clauses (on-complete merged under on-success / on-error):
+	// variables written to the execution's global context. Nil when absent.
+	PublishGlobal        *expr.Template
+	PublishGlobalOnError *expr.Template
 
 	OnSuccess  []Transition
 	OnError    []Transition
@@ -82,7 +112,9 @@ type Task struct {
 	SafeRerun   *expr.Template // bool
 	KeepResult  *expr.Template // bool; nil means true
 
-	Requires []string // reverse workflows: tasks that must finish first
+	// Requires lists, for a reverse workflow, the tasks that must finish
+	// first (task-defaults' included), in the order written.
+	Requires []string
 	Pos      Pos
 }
 
@@ -93,7 +125,9 @@ const JoinAll = -1
 type Transition struct {
 	// Target is the next task's name, or empty when Command is set.
 	Target string
-	// Command is "", "fail", "succeed" or "pause".
+	// Command is "", "fail", "succeed", "pause" or "noop". A noop
+	// transition does nothing but counts as taken (an `on-error: noop`
+	// handles the error).
 	Command string
 	// Msg is the command's `msg` (fail, succeed); nil when absent.
 	Msg *expr.Template

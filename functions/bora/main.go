@@ -1,0 +1,98 @@
+// Command bora runs Bora workflows in one process and validates workflow
+// files. Run `bora help` for the commands.
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strings"
+)
+
+// command is one subcommand of the CLI.
+type command struct {
+	name    string
+	summary string
+	run     func(args []string, stdout, stderr io.Writer) int
+}
+
+// commands lists the subcommands in the order `bora help` shows them. Each
+// lives in its own file; adding one is one line here.
+var commands = []command{
+	{"validate", "check workflow files and report every problem", runValidate},
+}
+
+// Exit codes.
+const (
+	exitOK    = 0
+	exitFail  = 1
+	exitUsage = 2
+)
+
+func main() {
+	os.Exit(dispatch(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// dispatch runs the subcommand named by args[0] and returns the exit code.
+func dispatch(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		usage(stderr)
+		return exitUsage
+	}
+	switch name := args[0]; name {
+	case "help", "-h", "-help", "--help":
+		if len(args) > 1 {
+			if c := lookup(args[1]); c != nil {
+				return c.run([]string{"-h"}, stdout, stderr)
+			}
+			fmt.Fprintf(stderr, "bora help: unknown command %q\n", args[1])
+			return exitUsage
+		}
+		usage(stdout)
+		return exitOK
+	default:
+		c := lookup(name)
+		if c == nil {
+			fmt.Fprintf(stderr, "bora: unknown command %q%s\nRun 'bora help' for usage.\n", name, suggestCommand(name))
+			return exitUsage
+		}
+		return c.run(args[1:], stdout, stderr)
+	}
+}
+
+func lookup(name string) *command {
+	for i := range commands {
+		if commands[i].name == name {
+			return &commands[i]
+		}
+	}
+	return nil
+}
+
+// suggestCommand names a command that shares a prefix with name.
+func suggestCommand(name string) string {
+	for _, c := range commands {
+		if len(name) >= 2 && (strings.HasPrefix(c.name, name) || strings.HasPrefix(name, c.name)) {
+			return fmt.Sprintf("; did you mean %q?", c.name)
+		}
+	}
+	return ""
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "Bora runs workflows written in the Mistral workflow language (v2).")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Usage:")
+	fmt.Fprintln(w, "  bora <command> [arguments]")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Commands:")
+	width := 0
+	for _, c := range commands {
+		width = max(width, len(c.name))
+	}
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-*s  %s\n", width, c.name, c.summary)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Run 'bora help <command>' for the details of a command.")
+}

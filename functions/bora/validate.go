@@ -1,0 +1,81 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/borawf/bora/internal/dsl"
+)
+
+// stdin is where `bora validate -` reads; tests replace it.
+var stdin io.Reader = os.Stdin
+
+// runValidate checks workflow files: `FILE: ok` for each valid one (after
+// its warnings), its diagnostics otherwise. Exit 0 when all are valid, 1
+// when any is not, 2 on a usage error.
+func runValidate(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	quiet := fs.Bool("q", false, "print only problems: no `FILE: ok` lines and no warnings")
+	fs.Usage = func() {
+		out := fs.Output()
+		fmt.Fprintln(out, "Usage: bora validate [-q] FILE...")
+		fmt.Fprintln(out)
+		fmt.Fprintln(out, "Validate checks Mistral v2 workflow files (workflows or workbooks) and")
+		fmt.Fprintln(out, "prints every problem as FILE:LINE:COL: message. A file named - is read")
+		fmt.Fprintln(out, "from standard input. Exit status: 0 if every file is valid, 1 if any is")
+		fmt.Fprintln(out, "not, 2 on a usage error.")
+		fmt.Fprintln(out)
+		fmt.Fprintln(out, "Flags:")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(stdout)
+			fs.Usage()
+			return exitOK
+		}
+		return exitUsage
+	}
+	if fs.NArg() == 0 {
+		fmt.Fprintln(stderr, "bora validate: no files given")
+		fs.Usage()
+		return exitUsage
+	}
+	code := exitOK
+	for _, file := range fs.Args() {
+		src, err := readSource(file)
+		if err != nil {
+			fmt.Fprintf(stderr, "%s: %v\n", file, err)
+			code = exitFail
+			continue
+		}
+		name := file
+		if file == "-" {
+			name = "<stdin>"
+		}
+		_, diags := dsl.Load(name, src)
+		for _, d := range diags {
+			if *quiet && d.Severity == dsl.Warning {
+				continue
+			}
+			fmt.Fprintln(stdout, d.String())
+		}
+		if diags.HasErrors() {
+			code = exitFail
+		} else if !*quiet {
+			fmt.Fprintf(stdout, "%s: ok\n", name)
+		}
+	}
+	return code
+}
+
+func readSource(file string) ([]byte, error) {
+	if file == "-" {
+		return io.ReadAll(stdin)
+	}
+	return os.ReadFile(file)
+}
