@@ -1,0 +1,156 @@
+package awsx
+
+import (
+	"context"
+	"maps"
+	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/smithy-go/middleware"
+)
+
+// Op names one API operation of one service, as the SDK names them
+// ("DynamoDB", "UpdateItem"; "SQS", "SendMessageBatch").
+type Op struct {
+	Service   string
+	Operation string
+}
+
+func (o Op) String() string { return o.Service + "." + o.Operation }
+
+// Snapshot is what a Counter has seen.
+type Snapshot struct {
+	// Requests counts HTTP requests per operation, retries included: each
+	// is a request AWS bills.
+	Requests map[Op]int64
+	// ReadUnits and WriteUnits sum DynamoDB's ConsumedCapacity, as reported
+	// by calls made with ReturnConsumedCapacity set (the dynamo store sets
+	// it on every call).
+	ReadUnits  float64
+	WriteUnits float64
+}
+
+// Total is the number of requests made to service ("" for every service).
+func (s Snapshot) Total(service string) int64 {
+	var n int64
+	for op, c := range s.Requests {
+		if service == "" || op.Service == service {
+			n += c
+		}
+	}
+	return n
+}
+
+// Sub returns what happened between prev and s.
+func (s Snapshot) Sub(prev Snapshot) Snapshot {
+	d := Snapshot{
+		Requests:   make(map[Op]int64, len(s.Requests)),
+		ReadUnits:  s.ReadUnits - prev.ReadUnits,
+		WriteUnits: s.WriteUnits - prev.WriteUnits,
+	}
+	for op, c := range s.Requests {
+		if c -= prev.Requests[op]; c != 0 {
+			d.Requests[op] = c
+		}
+	}
+	return d
+}
+
+// Counter counts the AWS requests made by the clients built from a
+// configuration it is attached to. It is safe for concurrent use.
+type Counter struct {
+	mu   sync.Mutex
+	snap Snapshot
+}
+
+// NewCounter returns an empty counter.
+func NewCounter() *Counter {
+	return &Counter{snap: Snapshot{Requests: map[Op]int64{}}}
+}
+
+// Attach makes every client later built from cfg report to c.
+func (c *Counter) Attach(cfg *aws.Config) {
+	cfg.APIOptions = append(cfg.APIOptions, c.AddTo)
+}
+
+// AddTo adds the counting middleware to one operation's stack; it is an
+// SDK API option (func(*middleware.Stack) error).
+func (c *Counter) AddTo(stack *middleware.Stack) error {
+	// The deserialize step runs once per attempt (retries live in the
+	// finalize step before it). Added first, the middleware wraps the
+	// operation's deserializer and so sees its typed output.
+	return stack.Deserialize.Add(middleware.DeserializeMiddlewareFunc("BoraRequestCounter", c.handle), middleware.Before)
+}
+
+func (c *Counter) handle(ctx context.Context, in middleware.DeserializeInput, next middleware.DeserializeHandler) (middleware.DeserializeOutput, middleware.Metadata, error) {
+	out, md, err := next.HandleDeserialize(ctx, in)
+	op := Op{Service: awsmiddleware.GetServiceID(ctx), Operation: awsmiddleware.GetOperationName(ctx)}
+	read, write := consumed(out.Result)
+	c.mu.Lock()
+	c.snap.Requests[op]++
+	c.snap.ReadUnits += read
+	c.snap.WriteUnits += write
+	c.mu.Unlock()
+	return out, md, err
+}
+
+// Snapshot returns a copy of the counts so far.
+func (c *Counter) Snapshot() Snapshot {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := c.snap
+	s.Requests = maps.Clone(c.snap.Requests)
+	return s
+}
+
+// Reset sets every count to zero.
+func (c *Counter) Reset() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.snap = Snapshot{Requests: map[Op]int64{}}
+}
+
+// consumed extracts the capacity units a DynamoDB output reports.
+func consumed(result any) (read, write float64) {
+	switch o := result.(type) {
+	case *dynamodb.GetItemOutput:
+		return units(o.ConsumedCapacity), 0
+	case *dynamodb.QueryOutput:
+		return units(o.ConsumedCapacity), 0
+	case *dynamodb.ScanOutput:
+		return units(o.ConsumedCapacity), 0
+	case *dynamodb.BatchGetItemOutput:
+		return sumUnits(o.ConsumedCapacity), 0
+	case *dynamodb.TransactGetItemsOutput:
+		return sumUnits(o.ConsumedCapacity), 0
+	case *dynamodb.PutItemOutput:
+		return 0, units(o.ConsumedCapacity)
+	case *dynamodb.UpdateItemOutput:
+		return 0, units(o.ConsumedCapacity)
+	case *dynamodb.DeleteItemOutput:
+		return 0, units(o.ConsumedCapacity)
+	case *dynamodb.BatchWriteItemOutput:
+		return 0, sumUnits(o.ConsumedCapacity)
+	case *dynamodb.TransactWriteItemsOutput:
+		return 0, sumUnits(o.ConsumedCapacity)
+	}
+	return 0, 0
+}
+
+func units(c *ddbtypes.ConsumedCapacity) float64 {
+	if c == nil || c.CapacityUnits == nil {
+		return 0
+	}
+	return *c.CapacityUnits
+}
+
+func sumUnits(cs []ddbtypes.ConsumedCapacity) float64 {
+	var n float64
+	for i := range cs {
+		n += units(&cs[i])
+	}
+	return n
+}
