@@ -41,7 +41,10 @@ func Apply(u *record.Unit, c record.UnitChange) {
 		u.Finished = c.Finished
 	}
 	if c.ClearOutcome {
-		u.Result, u.Error = nil, nil
+		u.Result, u.Error, u.NoRetry = nil, nil, false
+	}
+	if c.NoRetry {
+		u.NoRetry = true
 	}
 	if c.Result != nil {
 		u.Result = c.Result
