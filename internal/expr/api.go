@@ -51,6 +51,7 @@ type Refs struct {
 	Tasks     []string // literal task names in task('name') calls
 	Functions []string // names of every function and method called
 	Vars      []string // top-level names read from `$` / `_` (for `$.x.y`, "x")
-	// Dynamic is true when a task() call's argument is not a literal string.
+	// Dynamic is true when a task() call's argument is not a literal string,
+	// or when tasks() is called: the tasks read are known only at run time.
 	Dynamic bool
 }

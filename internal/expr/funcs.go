@@ -1,0 +1,1406 @@
+package expr
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// function is one entry of the library.
+type function struct {
+	name string
+	// min and max bound the number of positional arguments, counting the
+	// receiver of a method call or the value of a filter; max < 0 is unbounded.
+	min, max int
+	// lambda, when > 0, is the index of the first argument that is evaluated
+	// once per element with `$` bound to the element (YAQL only).
+	lambda int
+	// kw allows keyword arguments (nPair); they arrive in kwargs.
+	kw bool
+	// raw lets the first argument be a Jinja undefined (default, tests).
+	raw  bool
+	call func(x *evaluator, n *node, args []any, kw map[string]any, cur any) (any, error)
+}
+
+type simpleFn func(x *evaluator, n *node, args []any) (any, error)
+
+func fn(name string, min, max int, f simpleFn) *function {
+	return &function{name: name, min: min, max: max,
+		call: func(x *evaluator, n *node, args []any, _ map[string]any, _ any) (any, error) {
+			return f(x, n, args)
+		}}
+}
+
+func lambdaFn(name string, min, max int, f func(x *evaluator, n *node, args []any, cur any) (any, error)) *function {
+	return &function{name: name, min: min, max: max, lambda: 1,
+		call: func(x *evaluator, n *node, args []any, _ map[string]any, cur any) (any, error) {
+			return f(x, n, args, cur)
+		}}
+}
+
+var (
+	common      = map[string]*function{} // YAQL and Jinja, call and method form
+	yaqlOnly    = map[string]*function{} // functions taking per-element expressions
+	jinjaOnly   = map[string]*function{} // Python methods Jinja templates call
+	filters     = map[string]*function{} // Jinja filters
+	jinjaTests  = map[string]*function{} // Jinja `is` tests
+	allFuncList []string
+)
+
+func register(m map[string]*function, fs ...*function) {
+	for _, f := range fs {
+		m[f.name] = f
+	}
+}
+
+func alias(m map[string]*function, name, of string) {
+	f := *m[of]
+	f.name = name
+	m[name] = &f
+}
+
+func lookup(d dialect, name string) *function {
+	if f, ok := common[name]; ok {
+		return f
+	}
+	if d == yaql {
+		return yaqlOnly[name]
+	}
+	return jinjaOnly[name]
+}
+
+func lookupFilter(name string) *function {
+	if f, ok := filters[name]; ok {
+		return f
+	}
+	return common[name]
+}
+
+// IsFunction reports whether name is a function, method or filter of the
+// library, in either syntax.
+func IsFunction(name string) bool {
+	return common[name] != nil || yaqlOnly[name] != nil || jinjaOnly[name] != nil || filters[name] != nil
+}
+
+// Functions lists the names of every function, method and filter of the
+// library, sorted.
+func Functions() []string { return slices.Clone(allFuncList) }
+
+func (x *evaluator) call(n *node, cur any) (any, error) {
+	f := n.fn
+	if f == nil {
+		switch {
+		case n.op == nFilter:
+			return nil, x.fail(n, "No filter named %q", n.name)
+		case n.method:
+			return nil, x.fail(n, "Unknown method %q", n.name)
+		}
+		return nil, x.fail(n, "Unknown function %q", n.name)
+	}
+	eager := len(n.args)
+	if f.lambda > 0 && n.op == nCall && eager > f.lambda {
+		eager = f.lambda
+	}
+	var args []any
+	var kw map[string]any
+	if eager > 0 {
+		args = make([]any, 0, eager)
+	}
+	for i, a := range n.args[:eager] {
+		if a.op == nPair {
+			if !f.kw {
+				return nil, x.fail(a, "%s() takes no keyword argument %s", f.name, a.name)
+			}
+			v, err := x.evalDef(a.args[0], cur)
+			if err != nil {
+				return nil, err
+			}
+			if kw == nil {
+				kw = map[string]any{}
+			}
+			kw[a.name] = v
+			continue
+		}
+		var v any
+		var err error
+		if i == 0 && f.raw {
+			v, err = x.eval(a, cur)
+		} else {
+			v, err = x.evalDef(a, cur)
+		}
+		if err != nil {
+			return nil, err
+		}
+		args = append(args, v)
+	}
+	total := len(args) + len(n.args) - eager
+	if total < f.min || f.max >= 0 && total > f.max {
+		return nil, x.fail(n, "%s", arityMsg(f, total))
+	}
+	v, err := f.call(x, n, args, kw, cur)
+	if err != nil {
+		if _, ok := err.(*failure); !ok {
+			err = x.fail(n, "%s", err.Error())
+		}
+		return nil, err
+	}
+	return v, nil
+}
+
+func arityMsg(f *function, got int) string {
+	want := ""
+	switch {
+	case f.max < 0:
+		want = fmt.Sprintf("at least %d", f.min)
+	case f.min == f.max:
+		want = strconv.Itoa(f.min)
+	default:
+		want = fmt.Sprintf("%d to %d", f.min, f.max)
+	}
+	return fmt.Sprintf("%s() takes %s argument(s), %d given", f.name, want, got)
+}
+
+func (x *evaluator) test(n *node, cur any) (any, error) {
+	f := jinjaTests[n.name]
+	v, err := x.eval(n.args[0], cur)
+	if err != nil {
+		return nil, err
+	}
+	args := []any{v}
+	for _, a := range n.args[1:] {
+		av, err := x.evalDef(a, cur)
+		if err != nil {
+			return nil, err
+		}
+		args = append(args, av)
+	}
+	if len(args) < f.min || f.max >= 0 && len(args) > f.max {
+		return nil, x.fail(n, "%s", arityMsg(f, len(args)))
+	}
+	if _, ok := v.(*undefined); ok && n.name != "defined" && n.name != "undefined" {
+		return nil, x.fail(n.args[0], "%s", v.(*undefined).msg)
+	}
+	r, err := f.call(x, n, args, nil, cur)
+	if err != nil {
+		return nil, err
+	}
+	return Truthy(r) != n.negate, nil
+}
+
+// apply evaluates a per-element argument with `$` bound to elem.
+func (x *evaluator) apply(body *node, elem any) (any, error) {
+	if err := x.charge(body, 1); err != nil {
+		return nil, err
+	}
+	return x.evalDef(body, elem)
+}
+
+func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }
+
+func asList(name string, v any) ([]any, error) {
+	if l, ok := v.([]any); ok {
+		return l, nil
+	}
+	return nil, errorf("%s() needs a list, not %s", name, typeName(v))
+}
+
+func asString(name string, v any) (string, error) {
+	if s, ok := v.(string); ok {
+		return s, nil
+	}
+	return "", errorf("%s() needs a string, not %s", name, typeName(v))
+}
+
+func asInt(name string, v any) (int64, error) {
+	switch i := v.(type) {
+	case int64:
+		return i, nil
+	case bool:
+		if i {
+			return 1, nil
+		}
+		return 0, nil
+	}
+	return 0, errorf("%s() needs an integer, not %s", name, typeName(v))
+}
+
+// iterable returns the elements of a list, the sorted keys of a dict or
+// the characters of a string.
+func iterable(name string, v any) ([]any, error) {
+	switch o := v.(type) {
+	case []any:
+		return o, nil
+	case map[string]any:
+		keys := sortedKeys(o)
+		out := make([]any, len(keys))
+		for i, k := range keys {
+			out[i] = k
+		}
+		return out, nil
+	case string:
+		out := make([]any, 0, len(o))
+		for _, r := range o {
+			out = append(out, string(r))
+		}
+		return out, nil
+	}
+	return nil, errorf("%s() needs a list, not %s", name, typeName(v))
+}
+
+// yaqlStr is YAQL's str(): null, true and false in YAQL spelling, the rest
+// as Render.
+func (x *evaluator) str(v any) string {
+	if x.d == yaql {
+		switch b := v.(type) {
+		case nil:
+			return "null"
+		case bool:
+			if b {
+				return "true"
+			}
+			return "false"
+		}
+	}
+	return Render(v)
+}
+
+func (x *evaluator) host(n *node, name string) (Host, error) {
+	if x.c.Host == nil {
+		return nil, x.fail(n, "%s() is not available here: there is no execution context", name)
+	}
+	return x.c.Host, nil
+}
+
+func toInt(v any, lenient bool) (int64, error) {
+	switch o := v.(type) {
+	case int64:
+		return o, nil
+	case float64:
+		if math.IsNaN(o) || math.IsInf(o, 0) || math.Abs(o) >= 9.2e18 {
+			return 0, errorf("cannot convert float %s to integer", pyFloat(o))
+		}
+		return int64(o), nil
+	case bool:
+		if o {
+			return 1, nil
+		}
+		return 0, nil
+	case string:
+		s := strings.TrimSpace(o)
+		if i, err := strconv.ParseInt(strings.ReplaceAll(s, "_", ""), 10, 64); err == nil {
+			return i, nil
+		}
+		if lenient {
+			if f, err := strconv.ParseFloat(s, 64); err == nil {
+				return toInt(f, false)
+			}
+		}
+		return 0, errorf("invalid literal for int(): %s", pyQuote(o))
+	case nil:
+		if lenient {
+			return 0, nil
+		}
+	}
+	return 0, errorf("int() cannot convert %s", typeName(v))
+}
+
+func toFloatValue(v any) (float64, error) {
+	switch o := v.(type) {
+	case int64:
+		return float64(o), nil
+	case float64:
+		return o, nil
+	case bool:
+		if o {
+			return 1, nil
+		}
+		return 0, nil
+	case string:
+		f, err := strconv.ParseFloat(strings.TrimSpace(o), 64)
+		if err != nil && !isRangeErr(err) {
+			return 0, errorf("could not convert string to float: %s", pyQuote(o))
+		}
+		return f, nil
+	}
+	return 0, errorf("float() cannot convert %s", typeName(v))
+}
+
+// hashKey gives values that are equal the same key, for distinct().
+func hashKey(v any) string {
+	switch o := v.(type) {
+	case string:
+		return "s" + o
+	case int64:
+		return "n" + strconv.FormatInt(o, 10)
+	case float64:
+		if o == math.Trunc(o) && math.Abs(o) < 1e18 {
+			return "n" + strconv.FormatInt(int64(o), 10)
+		}
+		return "f" + pyFloat(o)
+	case bool:
+		if o {
+			return "n1"
+		}
+		return "n0"
+	}
+	return "o" + Render(v)
+}
+
+func (x *evaluator) sortList(n *node, l []any, keys []any, desc bool) ([]any, error) {
+	if err := x.charge(n, len(l)); err != nil {
+		return nil, err
+	}
+	idx := make([]int, len(l))
+	for i := range idx {
+		idx[i] = i
+	}
+	if keys == nil {
+		keys = l
+	}
+	var cmpErr error
+	slices.SortStableFunc(idx, func(a, b int) int {
+		c, ok := compare(keys[a], keys[b])
+		if !ok && cmpErr == nil {
+			cmpErr = errorf("cannot compare %s with %s", typeName(keys[a]), typeName(keys[b]))
+		}
+		if desc {
+			return -c
+		}
+		return c
+	})
+	if cmpErr != nil {
+		return nil, cmpErr
+	}
+	out := make([]any, len(l))
+	for i, j := range idx {
+		out[i] = l[j]
+	}
+	return out, nil
+}
+
+func (x *evaluator) extreme(n *node, args []any, sign int) (any, error) {
+	vals := args
+	if len(args) == 1 {
+		l, err := iterable("min/max", args[0])
+		if err != nil {
+			return nil, err
+		}
+		vals = l
+	}
+	if len(vals) == 0 {
+		return nil, errorf("min() and max() need a non-empty list")
+	}
+	if err := x.charge(n, len(vals)); err != nil {
+		return nil, err
+	}
+	best := vals[0]
+	for _, v := range vals[1:] {
+		c, ok := compare(v, best)
+		if !ok {
+			return nil, errorf("cannot compare %s with %s", typeName(v), typeName(best))
+		}
+		if c*sign > 0 {
+			best = v
+		}
+	}
+	return best, nil
+}
+
+func (x *evaluator) join(n *node, l []any, sep string) (any, error) {
+	if err := x.charge(n, len(l)); err != nil {
+		return nil, err
+	}
+	var b strings.Builder
+	for i, e := range l {
+		if i > 0 {
+			b.WriteString(sep)
+		}
+		b.WriteString(x.str(e))
+	}
+	return b.String(), x.chargeBytes(n, b.Len())
+}
+
+// pyFormat implements the common part of Python's str.format: {}, {0},
+// {name}, with {{ and }} as literal braces.
+func (x *evaluator) pyFormat(f string, args []any, kw map[string]any) (string, error) {
+	var b strings.Builder
+	auto := 0
+	for i := 0; i < len(f); i++ {
+		c := f[i]
+		if c == '}' {
+			if i+1 < len(f) && f[i+1] == '}' {
+				i++
+			}
+			b.WriteByte('}')
+			continue
+		}
+		if c != '{' {
+			b.WriteByte(c)
+			continue
+		}
+		if i+1 < len(f) && f[i+1] == '{' {
+			b.WriteByte('{')
+			i++
+			continue
+		}
+		end := strings.IndexByte(f[i:], '}')
+		if end < 0 {
+			return "", errorf("single '{' encountered in format string")
+		}
+		field := f[i+1 : i+end]
+		field, _, _ = strings.Cut(field, ":")
+		field, _, _ = strings.Cut(field, "!")
+		var v any
+		switch {
+		case field == "":
+			if auto >= len(args) {
+				return "", errorf("format(): not enough arguments")
+			}
+			v = args[auto]
+			auto++
+		case isDigit(field[0]):
+			k, err := strconv.Atoi(field)
+			if err != nil || k >= len(args) {
+				return "", errorf("format(): no argument %s", field)
+			}
+			v = args[k]
+		default:
+			val, ok := kw[field]
+			if !ok {
+				return "", errorf("format(): no argument named %s", field)
+			}
+			v = val
+		}
+		b.WriteString(Render(v))
+		i += end
+	}
+	return b.String(), nil
+}
+
+func init() {
+	register(common,
+		// Engine access.
+		fn("task", 0, 1, func(x *evaluator, n *node, a []any) (any, error) {
+			h, err := x.host(n, "task")
+			if err != nil {
+				return nil, err
+			}
+			name := ""
+			if len(a) == 1 && a[0] != nil {
+				if name, err = asString("task", a[0]); err != nil {
+					return nil, err
+				}
+			}
+			return h.Task(name)
+		}),
+		&function{name: "tasks", min: 0, max: 4, kw: true, call: func(x *evaluator, n *node, a []any, kw map[string]any, _ any) (any, error) {
+			h, err := x.host(n, "tasks")
+			if err != nil {
+				return nil, err
+			}
+			names := []string{"workflow_execution_id", "recursive", "state", "flat"}
+			vals := make([]any, len(names))
+			copy(vals, a)
+			for i, nm := range names {
+				if v, ok := kw[nm]; ok {
+					vals[i] = v
+				}
+			}
+			id, _ := vals[0].(string)
+			state, _ := vals[2].(string)
+			l, err := h.Tasks(id, Truthy(vals[1]), state)
+			if err != nil {
+				return nil, err
+			}
+			if l == nil {
+				l = []any{}
+			}
+			return l, nil
+		}},
+		fn("execution", 0, 0, func(x *evaluator, n *node, a []any) (any, error) {
+			h, err := x.host(n, "execution")
+			if err != nil {
+				return nil, err
+			}
+			return h.Execution(), nil
+		}),
+		fn("env", 0, 0, func(x *evaluator, n *node, a []any) (any, error) {
+			h, err := x.host(n, "env")
+			if err != nil {
+				return nil, err
+			}
+			return h.Env(), nil
+		}),
+		fn("uuid", 0, 0, func(x *evaluator, n *node, a []any) (any, error) {
+			h, err := x.host(n, "uuid")
+			if err != nil {
+				return nil, err
+			}
+			return h.UUID(), nil
+		}),
+
+		// Conversions.
+		fn("len", 1, 1, func(x *evaluator, n *node, a []any) (any, error) {
+			switch o := a[0].(type) {
+			case string:
+				return int64(utf8.RuneCountInString(o)), nil
+			case []any:
+				return int64(len(o)), nil
+			case map[string]any:
+				return int64(len(o)), nil
+			}
+			return nil, errorf("len() needs a string, list or dict, not %s", typeName(a[0]))
+		}),
+		fn("str", 1, 1, func(x *evaluator, n *node, a []any) (any, error) {
+			s := x.str(a[0])
+			return s, x.chargeBytes(n, len(s))
+		}),
+		fn("int", 1, 1, func(x *evaluator, n *node, a []any) (any, error) { return toInt(a[0], false) }),
+		fn("float", 1, 1, func(x *evaluator, n *node, a []any) (any, error) { return toFloatValue(a[0]) }),
+		fn("bool", 1, 1, func(x *evaluator, n *node, a []any) (any, error) { return Truthy(a[0]), nil }),
+		fn("json_parse", 1, 1, func(x *evaluator, n *node, a []any) (any, error) {
+			s, err := asString("json_parse", a[0])
+			if err != nil {
+				return nil, err
+			}
+			if err := x.chargeBytes(n, len(s)); err != nil {
+				return nil, err
+			}
+			dec := json.NewDecoder(strings.NewReader(s))
+			dec.UseNumber()
+			var v any
+			if err := dec.Decode(&v); err != nil {
+				return nil, errorf("json_parse(): %v", err)
+			}
+			if dec.More() {
+				return nil, errorf("json_parse(): extra data after the JSON value")
+			}
+			return Normalize(v), nil
+		}),
+		fn("json_dump", 1, 1, func(x *evaluator, n *node, a []any) (any, error) {
+			s := pyJSON(a[0], "    ", false)
+			return s, x.chargeBytes(n, len(s))
+		}),
+		fn("yaml_dump", 1, 1, func(x *evaluator, n *node, a []any) (any, error) {
+			s := yamlDump(a[0])
+			return s, x.chargeBytes(n, len(s))
+		}),
+
+		// Collections.
+		fn("keys", 1, 1, func(x *evaluator, n *node, a []any) (any, error) {
+			m, ok := a[0].(map[string]any)
+			if !ok {
+				return nil, errorf("keys() needs a dict, not %s", typeName(a[0]))
+			}
+			out := make([]any, 0, len(m))
+			for _, k := range sortedKeys(m) {
+				out = append(out, k)
+			}
+			return out, x.charge(n, len(m))
+		}),
+		fn("values", 1, 1, func(x *evaluator, n *node, a []any) (any, error) {
+			m, ok := a[0].(map[string]any)
+			if !ok {
+				return nil, errorf("values() needs a dict, not %s", typeName(a[0]))
+			}
+			out := make([]any, 0, len(m))
+			for _, k := range sortedKeys(m) {
+				out = append(out, m[k])
+			}
+			return out, x.charge(n, len(m))
+		}),
+		fn("items", 1, 1, func(x *evaluator, n *node, a []any) (any, error) {
+			m, ok := a[0].(map[string]any)
+			if !ok {
+				return nil, errorf("items() needs a dict, not %s", typeName(a[0]))
+			}
+			out := make([]any, 0, len(m))
+			for _, k := range sortedKeys(m) {
+				out = append(out, []any{k, m[k]})
+			}
+			return out, x.charge(n, len(m))
+		}),
+		&function{name: "dict", min: 0, max: -1, kw: true, call: func(x *evaluator, n *node, a []any, kw map[string]any, _ any) (any, error) {
+			out := make(map[string]any, len(kw))
+			add := func(p any) error {
+				switch o := p.(type) {
+				case map[string]any:
+					for k, v := range o {
+						out[k] = v
+					}
+					return nil
+				case []any:
+					if len(o) == 2 {
+						out[keyString(o[0])] = o[1]
+						return nil
+					}
+					// A list of pairs.
+					for _, e := range o {
+						pair, ok := e.([]any)
+						if !ok || len(pair) != 2 {
+							return errorf("dict() needs pairs [key, value], not %s", typeName(e))
+						}
+						out[keyString(pair[0])] = pair[1]
+					}
+					return nil
+				}
+				return errorf("dict() needs pairs [key, value] or key => value, not %s", typeName(p))
+			}
+			for _, p := range a {
+				if err := add(p); err != nil {
+					return nil, err
+				}
+			}
+			for k, v := range kw {
+				out[k] = v
+			}
+			return out, x.charge(n, len(out))
+		}},
+		fn("list", 0, -1, func(x *evaluator, n *node, a []any) (any, error) {
+			if x.d == jinja && len(a) == 1 {
+				l, err := iterable("list", a[0])
+				return slices.Clone(l), err
+			}
+			return slices.Clone(a), nil
+		}),
+		fn("toList", 1, 1, func(x *evaluator, n *node, a []any) (any, error) {
+			if a[0] == nil {
+				return []any{}, nil
+			}
+			if _, ok := a[0].(string); ok {
+				return []any{a[0]}, nil
+			}
+			l, err := iterable("toList", a[0])
+			return slices.Clone(l), err
+		}),
+		fn("range", 1, 3, func(x *evaluator, n *node, a []any) (any, error) {
+			var start, stop, step int64 = 0, 0, 1
+			ints := make([]int64, len(a))
+			for i, v := range a {
+				k, err := asInt("range", v)
+				if err != nil {
+					return nil, err
+				}
+				ints[i] = k
+			}
+			switch len(a) {
+			case 1:
+				stop = ints[0]
+			case 2:
+				start, stop = ints[0], ints[1]
+			case 3:
+				start, stop, step = ints[0], ints[1], ints[2]
+			}
+			if step == 0 {
+				return nil, errorf("range() step must not be zero")
+			}
+			var count int64
+			if step > 0 && stop > start {
+				count = (stop - start + step - 1) / step
+			} else if step < 0 && stop < start {
+				count = (start - stop - step - 1) / -step
+			}
+			if count > int64(x.max) {
+				return nil, &failure{pos: n.pos, msg: fmt.Sprintf("evaluation exceeded %d steps", x.max), err: ErrStepLimit}
+			}
+			if err := x.charge(n, int(count)); err != nil {
+				return nil, err
+			}
+			out := make([]any, count)
+			for i := range out {
+				out[i] = start + int64(i)*step
+			}
+			return out, nil
+		}),
+		fn("first", 1, 2, func(x *evaluator, n *node, a []any) (any, error) {
+			l, err := iterable("first", a[0])
+			if err != nil {
+				return nil, err
+			}
+			if len(l) == 0 {
+				if len(a) == 2 {
+					return a[1], nil
+				}
+				return nil, errorf("first(): the collection is empty")
+			}
+			return l[0], nil
+		}),
+		fn("last", 1, 2, func(x *evaluator, n *node, a []any) (any, error) {
+			l, err := iterable("last", a[0])
+			if err != nil {
+				return nil, err
+			}
+			if len(l) == 0 {
+				if len(a) == 2 {
+					return a[1], nil
+				}
+				return nil, errorf("last(): the collection is empty")
+			}
+			return l[len(l)-1], nil
+		}),
+		fn("sum", 1, 2, func(x *evaluator, n *node, a []any) (any, error) {
+			l, err := asList("sum", a[0])
+			if err != nil {
+				return nil, err
+			}
+			var acc any = int64(0)
+			if len(a) == 2 {
+				acc = a[1]
+			}
+			add := &node{op: nAdd, pos: n.pos}
+			for _, e := range l {
+				if acc, err = x.arith(add, acc, e); err != nil {
+					return nil, err
+				}
+			}
+			return acc, x.charge(n, len(l))
+		}),
+		fn("min", 1, -1, func(x *evaluator, n *node, a []any) (any, error) { return x.extreme(n, a, -1) }),
+		fn("max", 1, -1, func(x *evaluator, n *node, a []any) (any, error) { return x.extreme(n, a, 1) }),
+		fn("join", 2, 2, func(x *evaluator, n *node, a []any) (any, error) {
+			l, sepv := a[0], a[1]
+			if _, ok := l.(string); ok {
+				if _, ok := sepv.([]any); ok { // 'sep'.join(list)
+					l, sepv = sepv, l
+				}
+			}
+			list, err := iterable("join", l)
+			if err != nil {
+				return nil, err
+			}
+			sep, err := asString("join", sepv)
+			if err != nil {
+				return nil, err
+			}
+			return x.join(n, list, sep)
+		}),
+		fn("concat", 1, -1, func(x *evaluator, n *node, a []any) (any, error) {
+			if _, ok := a[0].(string); ok {
+				var b strings.Builder
+				for _, v := range a {
+					s, ok := v.(string)
+					if !ok {
+						return nil, errorf("concat() needs all strings or all lists, not %s", typeName(v))
+					}
+					b.WriteString(s)
+				}
+				return b.String(), x.chargeBytes(n, b.Len())
+			}
+			var out []any
+			for _, v := range a {
+				l, ok := v.([]any)
+				if !ok {
+					return nil, errorf("concat() needs all strings or all lists, not %s", typeName(v))
+				}
+				out = append(out, l...)
+			}
+			if out == nil {
+				out = []any{}
+			}
+			return out, x.charge(n, len(out))
+		}),
+		fn("contains", 2, 2, func(x *evaluator, n *node, a []any) (any, error) {
+			return x.contains(n, a[0], a[1])
+		}),
+		fn("containsKey", 2, 2, func(x *evaluator, n *node, a []any) (any, error) {
+			m, ok := a[0].(map[string]any)
+			if !ok {
+				return nil, errorf("containsKey() needs a dict, not %s", typeName(a[0]))
+			}
+			k, ok := a[1].(string)
+			if !ok {
+				return false, nil
+			}
+			_, found := m[k]
+			return found, nil
+		}),
+		fn("containsValue", 2, 2, func(x *evaluator, n *node, a []any) (any, error) {
+			m, ok := a[0].(map[string]any)
+			if !ok {
+				return nil, errorf("containsValue() needs a dict, not %s", typeName(a[0]))
+			}
+			for _, v := range m {
+				if equal(v, a[1]) {
+					return true, nil
+				}
+			}
+			return false, x.charge(n, len(m))
+		}),
+		fn("get", 2, 3, func(x *evaluator, n *node, a []any) (any, error) {
+			m, ok := a[0].(map[string]any)
+			if !ok {
+				return nil, errorf("get() needs a dict, not %s", typeName(a[0]))
+			}
+			if v, ok := m[keyString(a[1])]; ok {
+				return v, nil
+			}
+			if len(a) == 3 {
+				return a[2], nil
+			}
+			return nil, nil
+		}),
+		fn("distinct", 1, 1, func(x *evaluator, n *node, a []any) (any, error) {
+			l, err := asList("distinct", a[0])
+			if err != nil {
+				return nil, err
+			}
+			seen := make(map[string]bool, len(l))
+			out := make([]any, 0, len(l))
+			for _, e := range l {
+				k := hashKey(e)
+				if !seen[k] {
+					seen[k] = true
+					out = append(out, e)
+				}
+			}
+			return out, x.charge(n, len(l))
+		}),
+		fn("reverse", 1, 1, func(x *evaluator, n *node, a []any) (any, error) {
+			if s, ok := a[0].(string); ok {
+				r := []rune(s)
+				slices.Reverse(r)
+				return string(r), nil
+			}
+			l, err := asList("reverse", a[0])
+			if err != nil {
+				return nil, err
+			}
+			out := slices.Clone(l)
+			slices.Reverse(out)
+			return out, x.charge(n, len(l))
+		}),
+		fn("indexOf", 2, 2, func(x *evaluator, n *node, a []any) (any, error) {
+			if s, ok := a[0].(string); ok {
+				sub, err := asString("indexOf", a[1])
+				if err != nil {
+					return nil, err
+				}
+				i := strings.Index(s, sub)
+				if i > 0 {
+					i = utf8.RuneCountInString(s[:i])
+				}
+				return int64(i), nil
+			}
+			l, err := asList("indexOf", a[0])
+			if err != nil {
+				return nil, err
+			}
+			for i, e := range l {
+				if equal(e, a[1]) {
+					return int64(i), nil
+				}
+			}
+			return int64(-1), x.charge(n, len(l))
+		}),
+		fn("isEmpty", 1, 1, func(x *evaluator, n *node, a []any) (any, error) {
+			switch o := a[0].(type) {
+			case nil:
+				return true, nil
+			case string:
+				return o == "", nil
+			case []any:
+				return len(o) == 0, nil
+			case map[string]any:
+				return len(o) == 0, nil
+			}
+			return nil, errorf("isEmpty() needs a string, list or dict, not %s", typeName(a[0]))
+		}),
+		fn("skip", 2, 2, func(x *evaluator, n *node, a []any) (any, error) {
+			l, err := asList("skip", a[0])
+			if err != nil {
+				return nil, err
+			}
+			k, err := asInt("skip", a[1])
+			if err != nil {
+				return nil, err
+			}
+			k = max(0, min(k, int64(len(l))))
+			return slices.Clone(l[k:]), x.charge(n, len(l)-int(k))
+		}),
+		fn("take", 2, 2, func(x *evaluator, n *node, a []any) (any, error) {
+			l, err := asList("take", a[0])
+			if err != nil {
+				return nil, err
+			}
+			k, err := asInt("take", a[1])
+			if err != nil {
+				return nil, err
+			}
+			k = max(0, min(k, int64(len(l))))
+			return slices.Clone(l[:k]), x.charge(n, int(k))
+		}),
+		fn("flatten", 1, 1, func(x *evaluator, n *node, a []any) (any, error) {
+			l, err := asList("flatten", a[0])
+			if err != nil {
+				return nil, err
+			}
+			out := make([]any, 0, len(l))
+			for _, e := range l {
+				if sub, ok := e.([]any); ok {
+					out = append(out, sub...)
+				} else {
+					out = append(out, e)
+				}
+			}
+			return out, x.charge(n, len(out))
+		}),
+
+		// Strings.
+		fn("toUpper", 1, 1, func(x *evaluator, n *node, a []any) (any, error) {
+			s, err := asString("toUpper", a[0])
+			return strings.ToUpper(s), err
+		}),
+		fn("toLower", 1, 1, func(x *evaluator, n *node, a []any) (any, error) {
+			s, err := asString("toLower", a[0])
+			return strings.ToLower(s), err
+		}),
+		fn("replace", 3, 4, func(x *evaluator, n *node, a []any) (any, error) {
+			s, err := asString("replace", a[0])
+			if err != nil {
+				return nil, err
+			}
+			old, err := asString("replace", a[1])
+			if err != nil {
+				return nil, err
+			}
+			repl := x.str(a[2])
+			count := int64(-1)
+			if len(a) == 4 {
+				if count, err = asInt("replace", a[3]); err != nil {
+					return nil, err
+				}
+			}
+			if old == "" && len(s)*len(repl) > x.max*64 {
+				return nil, &failure{pos: n.pos, msg: fmt.Sprintf("evaluation exceeded %d steps", x.max), err: ErrStepLimit}
+			}
+			if old != "" && int64(strings.Count(s, old))*int64(len(repl)) > int64(x.max)*64 {
+				return nil, &failure{pos: n.pos, msg: fmt.Sprintf("evaluation exceeded %d steps", x.max), err: ErrStepLimit}
+			}
+			r := strings.Replace(s, old, repl, int(count))
+			return r, x.chargeBytes(n, len(r))
+		}),
+		fn("split", 1, 3, func(x *evaluator, n *node, a []any) (any, error) {
+			s, err := asString("split", a[0])
+			if err != nil {
+				return nil, err
+			}
+			limit := int64(-1)
+			if len(a) == 3 {
+				if limit, err = asInt("split", a[2]); err != nil {
+					return nil, err
+				}
+			}
+			var parts []string
+			if len(a) < 2 || a[1] == nil {
+				parts = strings.Fields(s)
+				if limit >= 0 && int64(len(parts)) > limit+1 {
+					// Python keeps the rest of the string after maxsplit splits.
+					rest := s
+					parts = parts[:0]
+					for range limit {
+						rest = strings.TrimLeftFunc(rest, unicode.IsSpace)
+						i := strings.IndexFunc(rest, unicode.IsSpace)
+						parts = append(parts, rest[:i])
+						rest = rest[i:]
+					}
+					parts = append(parts, strings.TrimLeftFunc(rest, unicode.IsSpace))
+				}
+			} else {
+				sep, err := asString("split", a[1])
+				if err != nil {
+					return nil, err
+				}
+				if sep == "" {
+					return nil, errorf("split(): empty separator")
+				}
+				n := -1
+				if limit >= 0 {
+					n = int(limit) + 1
+				}
+				parts = strings.SplitN(s, sep, n)
+			}
+			out := make([]any, len(parts))
+			for i, p := range parts {
+				out[i] = p
+			}
+			return out, x.charge(n, len(out))
+		}),
+		&function{name: "format", min: 1, max: -1, kw: true, call: func(x *evaluator, n *node, a []any, kw map[string]any, _ any) (any, error) {
+			f, err := asString("format", a[0])
+			if err != nil {
+				return nil, err
+			}
+			s, err := x.pyFormat(f, a[1:], kw)
+			if err != nil {
+				return nil, err
+			}
+			return s, x.chargeBytes(n, len(s))
+		}},
+		fn("trim", 1, 2, func(x *evaluator, n *node, a []any) (any, error) {
+			s, err := asString("trim", a[0])
+			if err != nil {
+				return nil, err
+			}
+			if len(a) == 2 && a[1] != nil {
+				chars, err := asString("trim", a[1])
+				if err != nil {
+					return nil, err
+				}
+				return strings.Trim(s, chars), nil
+			}
+			return strings.TrimSpace(s), nil
+		}),
+		fn("startsWith", 2, 2, func(x *evaluator, n *node, a []any) (any, error) {
+			s, err := asString("startsWith", a[0])
+			if err != nil {
+				return nil, err
+			}
+			p, err := asString("startsWith", a[1])
+			return strings.HasPrefix(s, p), err
+		}),
+		fn("endsWith", 2, 2, func(x *evaluator, n *node, a []any) (any, error) {
+			s, err := asString("endsWith", a[0])
+			if err != nil {
+				return nil, err
+			}
+			p, err := asString("endsWith", a[1])
+			return strings.HasSuffix(s, p), err
+		}),
+		fn("abs", 1, 1, func(x *evaluator, n *node, a []any) (any, error) {
+			switch o := a[0].(type) {
+			case int64:
+				if o < 0 {
+					if o == math.MinInt64 {
+						return -float64(o), nil
+					}
+					return -o, nil
+				}
+				return o, nil
+			case float64:
+				return math.Abs(o), nil
+			}
+			return nil, errorf("abs() needs a number, not %s", typeName(a[0]))
+		}),
+		fn("round", 1, 2, func(x *evaluator, n *node, a []any) (any, error) {
+			f, ok := num(a[0])
+			if !ok {
+				return nil, errorf("round() needs a number, not %s", typeName(a[0]))
+			}
+			var digits int64
+			if len(a) == 2 {
+				var err error
+				if digits, err = asInt("round", a[1]); err != nil {
+					return nil, err
+				}
+			}
+			if _, isInt := a[0].(int64); isInt && digits >= 0 {
+				return a[0], nil
+			}
+			p := math.Pow(10, float64(digits))
+			r := math.RoundToEven(f*p) / p
+			if len(a) == 1 {
+				return toInt(r, false)
+			}
+			return r, nil
+		}),
+	)
+	alias(common, "count", "len")
+
+	// YAQL functions whose later arguments run once per element.
+	predicate := func(name string, keep bool) *function {
+		return lambdaFn(name, 2, 2, func(x *evaluator, n *node, a []any, cur any) (any, error) {
+			l, err := asList(name, a[0])
+			if err != nil {
+				return nil, err
+			}
+			out := make([]any, 0, len(l))
+			for _, e := range l {
+				v, err := x.apply(n.args[1], e)
+				if err != nil {
+					return nil, err
+				}
+				if Truthy(v) == keep {
+					out = append(out, e)
+				}
+			}
+			return out, nil
+		})
+	}
+	order := func(name string, desc bool, min int) *function {
+		return lambdaFn(name, min, 2, func(x *evaluator, n *node, a []any, cur any) (any, error) {
+			l, err := asList(name, a[0])
+			if err != nil {
+				return nil, err
+			}
+			var keys []any
+			if len(n.args) > 1 {
+				keys = make([]any, len(l))
+				for i, e := range l {
+					if keys[i], err = x.apply(n.args[1], e); err != nil {
+						return nil, err
+					}
+				}
+			}
+			return x.sortList(n, l, keys, desc)
+		})
+	}
+	quantifier := func(name string, all bool) *function {
+		return lambdaFn(name, 1, 2, func(x *evaluator, n *node, a []any, cur any) (any, error) {
+			l, err := asList(name, a[0])
+			if err != nil {
+				return nil, err
+			}
+			for _, e := range l {
+				v := e
+				if len(n.args) > 1 {
+					if v, err = x.apply(n.args[1], e); err != nil {
+						return nil, err
+					}
+				} else if err := x.charge(n, 1); err != nil {
+					return nil, err
+				}
+				if Truthy(v) != all {
+					return !all, nil
+				}
+			}
+			return all, nil
+		})
+	}
+	register(yaqlOnly,
+		lambdaFn("select", 2, 2, func(x *evaluator, n *node, a []any, cur any) (any, error) {
+			l, err := asList("select", a[0])
+			if err != nil {
+				return nil, err
+			}
+			out := make([]any, len(l))
+			for i, e := range l {
+				if out[i], err = x.apply(n.args[1], e); err != nil {
+					return nil, err
+				}
+			}
+			return out, nil
+		}),
+		predicate("where", true),
+		predicate("filter", true),
+		order("orderBy", false, 2),
+		order("orderByDescending", true, 2),
+		order("sort", false, 1),
+		quantifier("any", false),
+		quantifier("all", true),
+	)
+
+	// Python methods that Jinja templates call on values.
+	register(jinjaOnly,
+		fn("upper", 1, 1, func(x *evaluator, n *node, a []any) (any, error) {
+			s, err := asString("upper", a[0])
+			return strings.ToUpper(s), err
+		}),
+		fn("lower", 1, 1, func(x *evaluator, n *node, a []any) (any, error) {
+			s, err := asString("lower", a[0])
+			return strings.ToLower(s), err
+		}),
+		fn("strip", 1, 2, common["trim"].call2()),
+		fn("startswith", 2, 2, common["startsWith"].call2()),
+		fn("endswith", 2, 2, common["endsWith"].call2()),
+	)
+	register(jinjaOnly, func() *function { f := *yaqlOnly["sort"]; f.lambda = 0; return &f }())
+
+	// Jinja filters. Library functions are filters too (value first).
+	register(filters,
+		&function{name: "default", min: 1, max: 3, kw: true, raw: true, call: func(x *evaluator, n *node, a []any, kw map[string]any, _ any) (any, error) {
+			var def any = ""
+			if len(a) > 1 {
+				def = a[1]
+			}
+			boolean := len(a) > 2 && Truthy(a[2]) || Truthy(kw["boolean"])
+			if _, ok := a[0].(*undefined); ok || boolean && !Truthy(a[0]) {
+				return def, nil
+			}
+			return a[0], nil
+		}},
+		fn("length", 1, 1, common["len"].call2()),
+		fn("join", 1, 2, func(x *evaluator, n *node, a []any) (any, error) {
+			l, err := iterable("join", a[0])
+			if err != nil {
+				return nil, err
+			}
+			sep := ""
+			if len(a) == 2 {
+				if sep, err = asString("join", a[1]); err != nil {
+					return nil, err
+				}
+			}
+			return x.join(n, l, sep)
+		}),
+		fn("upper", 1, 1, jinjaOnly["upper"].call2()),
+		fn("lower", 1, 1, jinjaOnly["lower"].call2()),
+		fn("int", 1, 2, func(x *evaluator, n *node, a []any) (any, error) {
+			i, err := toInt(a[0], true)
+			if err != nil {
+				if len(a) == 2 {
+					return a[1], nil
+				}
+				return int64(0), nil
+			}
+			return i, nil
+		}),
+		fn("float", 1, 2, func(x *evaluator, n *node, a []any) (any, error) {
+			f, err := toFloatValue(a[0])
+			if err != nil {
+				if len(a) == 2 {
+					return a[1], nil
+				}
+				return 0.0, nil
+			}
+			return f, nil
+		}),
+		fn("string", 1, 1, func(x *evaluator, n *node, a []any) (any, error) {
+			s := Render(a[0])
+			return s, x.chargeBytes(n, len(s))
+		}),
+		fn("tojson", 1, 2, func(x *evaluator, n *node, a []any) (any, error) {
+			indent := ""
+			if len(a) == 2 {
+				k, err := asInt("tojson", a[1])
+				if err != nil {
+					return nil, err
+				}
+				indent = strings.Repeat(" ", int(max(0, min(k, 16))))
+			}
+			s := pyJSON(a[0], indent, true)
+			return s, x.chargeBytes(n, len(s))
+		}),
+		fn("first", 1, 1, func(x *evaluator, n *node, a []any) (any, error) {
+			l, err := iterable("first", a[0])
+			if err != nil {
+				return nil, err
+			}
+			if len(l) == 0 {
+				return &undefined{msg: "No first item, sequence was empty."}, nil
+			}
+			return l[0], nil
+		}),
+		fn("last", 1, 1, func(x *evaluator, n *node, a []any) (any, error) {
+			l, err := iterable("last", a[0])
+			if err != nil {
+				return nil, err
+			}
+			if len(l) == 0 {
+				return &undefined{msg: "No last item, sequence was empty."}, nil
+			}
+			return l[len(l)-1], nil
+		}),
+		fn("list", 1, 1, func(x *evaluator, n *node, a []any) (any, error) {
+			l, err := iterable("list", a[0])
+			return slices.Clone(l), err
+		}),
+		&function{name: "sort", min: 1, max: 2, kw: true, call: func(x *evaluator, n *node, a []any, kw map[string]any, _ any) (any, error) {
+			l, err := iterable("sort", a[0])
+			if err != nil {
+				return nil, err
+			}
+			desc := len(a) == 2 && Truthy(a[1]) || Truthy(kw["reverse"])
+			if attr, ok := kw["attribute"].(string); ok {
+				keys := make([]any, len(l))
+				for i, e := range l {
+					if m, ok := e.(map[string]any); ok {
+						keys[i] = m[attr]
+					}
+				}
+				return x.sortList(n, l, keys, desc)
+			}
+			return x.sortList(n, l, nil, desc)
+		}},
+		fn("unique", 1, 1, func(x *evaluator, n *node, a []any) (any, error) {
+			l, err := iterable("unique", a[0])
+			if err != nil {
+				return nil, err
+			}
+			return common["distinct"].call(x, n, []any{l}, nil, nil)
+		}),
+		fn("replace", 3, 4, common["replace"].call2()),
+		fn("trim", 1, 2, common["trim"].call2()),
+		fn("capitalize", 1, 1, func(x *evaluator, n *node, a []any) (any, error) {
+			s, err := asString("capitalize", a[0])
+			if err != nil || s == "" {
+				return s, err
+			}
+			r, size := utf8.DecodeRuneInString(s)
+			return string(unicode.ToUpper(r)) + strings.ToLower(s[size:]), nil
+		}),
+	)
+	alias(filters, "d", "default")
+	alias(filters, "count", "length")
+
+	register(jinjaTests,
+		fn("defined", 1, 1, func(x *evaluator, n *node, a []any) (any, error) {
+			_, undef := a[0].(*undefined)
+			return !undef, nil
+		}),
+		fn("undefined", 1, 1, func(x *evaluator, n *node, a []any) (any, error) {
+			_, undef := a[0].(*undefined)
+			return undef, nil
+		}),
+		fn("none", 1, 1, func(x *evaluator, n *node, a []any) (any, error) { return a[0] == nil, nil }),
+		fn("string", 1, 1, func(x *evaluator, n *node, a []any) (any, error) { _, ok := a[0].(string); return ok, nil }),
+		fn("number", 1, 1, func(x *evaluator, n *node, a []any) (any, error) { _, ok := num(a[0]); return ok, nil }),
+		fn("integer", 1, 1, func(x *evaluator, n *node, a []any) (any, error) { _, ok := a[0].(int64); return ok, nil }),
+		fn("float", 1, 1, func(x *evaluator, n *node, a []any) (any, error) { _, ok := a[0].(float64); return ok, nil }),
+		fn("boolean", 1, 1, func(x *evaluator, n *node, a []any) (any, error) { _, ok := a[0].(bool); return ok, nil }),
+		fn("mapping", 1, 1, func(x *evaluator, n *node, a []any) (any, error) {
+			_, ok := a[0].(map[string]any)
+			return ok, nil
+		}),
+		fn("sequence", 1, 1, func(x *evaluator, n *node, a []any) (any, error) {
+			switch a[0].(type) {
+			case []any, string, map[string]any:
+				return true, nil
+			}
+			return false, nil
+		}),
+		fn("true", 1, 1, func(x *evaluator, n *node, a []any) (any, error) { return a[0] == true, nil }),
+		fn("false", 1, 1, func(x *evaluator, n *node, a []any) (any, error) { return a[0] == false, nil }),
+		fn("even", 1, 1, func(x *evaluator, n *node, a []any) (any, error) {
+			i, err := asInt("even", a[0])
+			return i%2 == 0, err
+		}),
+		fn("odd", 1, 1, func(x *evaluator, n *node, a []any) (any, error) {
+			i, err := asInt("odd", a[0])
+			return i%2 != 0, err
+		}),
+		fn("divisibleby", 2, 2, func(x *evaluator, n *node, a []any) (any, error) {
+			i, err := asInt("divisibleby", a[0])
+			if err != nil {
+				return nil, err
+			}
+			d, err := asInt("divisibleby", a[1])
+			if err != nil || d == 0 {
+				return false, err
+			}
+			return i%d == 0, nil
+		}),
+		fn("in", 2, 2, func(x *evaluator, n *node, a []any) (any, error) { return x.contains(n, a[1], a[0]) }),
+	)
+	alias(jinjaTests, "iterable", "sequence")
+
+	seen := map[string]bool{}
+	for _, m := range []map[string]*function{common, yaqlOnly, jinjaOnly, filters} {
+		for name := range m {
+			if !seen[name] {
+				seen[name] = true
+				allFuncList = append(allFuncList, name)
+			}
+		}
+	}
+	slices.Sort(allFuncList)
+}
+
+// call2 adapts a function's implementation for reuse under another name.
+func (f *function) call2() simpleFn {
+	return func(x *evaluator, n *node, a []any) (any, error) { return f.call(x, n, a, nil, nil) }
+}
