@@ -95,4 +95,26 @@ type Effect struct {
 	StartChild *record.Execution `json:",omitempty"`
 	// MoveUnit is a guarded unit change made after the commit (resume).
 	MoveUnit *MoveUnit `json:",omitempty"`
+	// SendUnits is the compact form of many SendTask (and resume MoveUnit)
+	// effects over the units of one task execution, so that a with-items
+	// task of thousands of items keeps the head's outbox small. The engine
+	// uses it only above a handful of units.
+	SendUnits *UnitRange `json:",omitempty"`
+}
+
+// UnitRange asks the runtime to send the task message of every unit of one
+// task execution whose item is in [From, To) and that is SCHEDULED, built
+// from the unit as stored (its attempt, fence and action).
+//
+// With Resume, a unit found PAUSED is first moved, conditionally on its
+// state, attempt and fence, to SCHEDULED with the fence
+// Fence(Event, Task, item, attempt) and the given Due, and its message is
+// sent only if that move succeeded. Units in any other state are skipped.
+type UnitRange struct {
+	ExecID   string
+	Task     string
+	From, To int
+	Resume   bool      `json:",omitempty"`
+	Event    string    `json:",omitempty"`
+	Due      time.Time `json:",omitzero"`
 }

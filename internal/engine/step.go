@@ -1,8 +1,212 @@
 package engine
 
-import "errors"
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
 
-// Step applies one event to an execution.
+	"github.com/borawf/bora/internal/dsl"
+	"github.com/borawf/bora/internal/record"
+)
+
+// ResendAfter is how long a SCHEDULED unit's message may take to be
+// claimed before the reconciler sends it again (the unit's Due).
+const ResendAfter = 5 * time.Minute
+
+// rangeMin is the number of units of one task from which a step sends them
+// with one SendUnits effect instead of one SendTask each.
+const rangeMin = 9
+
+// Step applies one event to an execution. See the package doc.
 func Step(in Input) (Output, error) {
-	return Output{}, errors.New("engine: not implemented yet")
+	if in.Exec == nil {
+		return Output{}, errors.New("step: no execution")
+	}
+	if in.Workflow == nil {
+		return Output{}, fmt.Errorf("step %s: no workflow", in.Event.ID)
+	}
+	b, err := decodeBook(in.Exec.Engine)
+	if err != nil {
+		return Output{}, fmt.Errorf("execution %s: %w", in.Exec.ID, err)
+	}
+	if seen, last := b.applied(in.Event.ID); seen {
+		if last {
+			return Output{After: b.Outbox}, nil
+		}
+		return Output{}, nil
+	}
+	exec := *in.Exec
+	s := &stepper{
+		in:    in,
+		wf:    in.Workflow,
+		ev:    in.Event,
+		exec:  &exec,
+		b:     b,
+		from:  in.Exec.State,
+		tasks: make(map[string]*record.Task),
+		made:  make(map[string]*record.Task),
+	}
+	if s.b.Count == nil {
+		s.b.Count = make(map[string]int)
+	}
+	ok, err := s.dispatch()
+	if err != nil {
+		return Output{}, fmt.Errorf("execution %s: event %s: %w", in.Exec.ID, in.Event.ID, err)
+	}
+	if !ok {
+		return Output{}, nil
+	}
+	if err := s.finalize(); err != nil {
+		return Output{}, fmt.Errorf("execution %s: event %s: %w", in.Exec.ID, in.Event.ID, err)
+	}
+	s.b.remember(in.Event.ID, s.after)
+	raw, err := json.Marshal(s.b)
+	if err != nil {
+		return Output{}, fmt.Errorf("execution %s: encode engine state: %w", in.Exec.ID, err)
+	}
+	s.exec.Engine = raw
+	s.exec.Version = in.Exec.Version + 1
+	s.exec.UpdatedAt = in.Now
+	return Output{Exec: s.exec, Before: s.before, After: s.after}, nil
+}
+
+// stepper holds one step's work in progress.
+type stepper struct {
+	in   Input
+	wf   *dsl.Workflow
+	ev   record.Event
+	exec *record.Execution // the new head
+	b    *book
+	from record.ExecState // the state before the step
+
+	before []Write
+	after  []Effect
+	ops    []*unitOp
+
+	// tasks caches task records read or written in this step; made holds
+	// those created in this step (their CreateTask write, still mutable).
+	tasks map[string]*record.Task
+	made  map[string]*record.Task
+
+	uuids int
+	// overlay holds outcomes of with-items units applied in this step
+	// whose store record this step writes (sub-workflow ends).
+	overlay map[int]*outcome
+	// stopped is set when the execution reached a final state in this step.
+	stopped bool
+}
+
+var noTime time.Time
+
+// dispatch applies the event. It reports false when the event is stale
+// and changes nothing.
+func (s *stepper) dispatch() (bool, error) {
+	switch s.ev.Kind {
+	case record.EventStart:
+		return s.onStart()
+	case record.EventAttemptDone:
+		return s.onDone()
+	case record.EventTimer:
+		return s.onTimer()
+	case record.EventChildDone:
+		return s.onChildDone()
+	case record.EventCommand:
+		return s.onCommand()
+	}
+	return false, fmt.Errorf("unknown event kind %q", s.ev.Kind)
+}
+
+// live reports whether the execution accepts results.
+func (s *stepper) live() bool {
+	return s.exec.State == record.ExecRunning || s.exec.State == record.ExecPaused
+}
+
+// task returns a task record: one written in this step, else from the
+// store (nil when absent).
+func (s *stepper) task(key string) (*record.Task, error) {
+	if t, ok := s.tasks[key]; ok {
+		return t, nil
+	}
+	t, err := s.in.Read.Task(key)
+	if err != nil {
+		if isNotFound(err) {
+			s.tasks[key] = nil
+			return nil, nil
+		}
+		return nil, fmt.Errorf("read task %s: %w", key, err)
+	}
+	s.tasks[key] = t
+	return t, nil
+}
+
+// isNotFound recognises a store's not-found error without importing the
+// store package: the Reader wraps it, and it says so.
+func isNotFound(err error) bool {
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		if e.Error() == "not found" {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *stepper) unitKey(task string, item int) record.UnitKey {
+	return record.UnitKey{ExecID: s.exec.ID, Task: task, Item: item}
+}
+
+// onStart starts a created execution.
+func (s *stepper) onStart() (bool, error) {
+	if s.in.Exec.Version != 0 || s.exec.State != record.ExecRunning || s.b.Seq > 0 {
+		return false, nil
+	}
+	ctx, err := s.startContext()
+	if err != nil {
+		s.stop(record.ExecError, fmt.Sprintf("Failed to evaluate workflow vars: %v", err))
+		return true, nil
+	}
+	if s.wf.Type == dsl.Reverse {
+		return true, s.startReverse(ctx)
+	}
+	if len(s.wf.Start) == 0 {
+		s.stop(record.ExecError, fmt.Sprintf("Workflow %s has no task to start with", s.wf.Name))
+		return true, nil
+	}
+	for _, name := range s.wf.Start {
+		if err := s.startTask(name, ctx, ""); err != nil {
+			return false, err
+		}
+		if s.exec.State.Terminal() {
+			break
+		}
+	}
+	return true, s.settle()
+}
+
+// startContext is the context of the start tasks: the input and the
+// workflow's vars.
+func (s *stepper) startContext() (map[string]any, error) {
+	in := decodeMap(s.exec.Input)
+	if s.wf.Vars == nil {
+		return in, nil
+	}
+	v, err := s.eval(s.wf.Vars, in, nil)
+	if err != nil {
+		return nil, err
+	}
+	vars, ok := v.(map[string]any)
+	if !ok && v != nil {
+		return nil, fmt.Errorf("vars must be a map, not %s", encode(v))
+	}
+	return merge(in, vars), nil
+}
+
+// stop ends the execution in a final state.
+func (s *stepper) stop(state record.ExecState, msg string) {
+	if s.exec.State.Terminal() {
+		return
+	}
+	s.exec.State = state
+	s.exec.StateInfo = msg
+	s.stopped = true
 }

@@ -1,0 +1,253 @@
+package engine
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// book is the engine's bookkeeping, stored as JSON in Execution.Engine. It is
+// rewritten on every step, so it holds only what decisions need and nothing
+// that grows with the number of finished tasks in a linear workflow: no
+// contexts, no results, no per-item structs. Contexts and results live in the
+// task and unit records.
+type book struct {
+	// Seq counts the task executions created (their start order).
+	Seq int `json:"seq,omitempty"`
+	// Count holds, per task name, how many task executions it has had; the
+	// latest is "<name>#<count>".
+	Count map[string]int `json:"n,omitempty"`
+	// Active are the task executions that have not finished, by creation.
+	Active []*run `json:"run,omitempty"`
+	// Joins are join tasks waiting for their inbound branches.
+	Joins []*join `json:"join,omitempty"`
+	// Ends are finished task executions that led nowhere: the workflow's
+	// final context is merged from them.
+	Ends []string `json:"end,omitempty"`
+	// Errs are failed task executions whose error no on-error handled.
+	Errs []string `json:"err,omitempty"`
+	// Backlog holds the transitions that followed a `pause` command; they
+	// are taken on resume. Each is "<from task key>><target>".
+	Backlog []string `json:"blog,omitempty"`
+	// Plan marks, for a reverse workflow, the planned tasks that succeeded
+	// (a bitmap over Workflow.Plan's order).
+	Plan string `json:"plan,omitempty"`
+	// Canc are task executions that ended CANCELLED.
+	Canc []string `json:"canc,omitempty"`
+	// Timers counts the task-level timers set so far (their ids).
+	Timers int `json:"tm,omitempty"`
+	// Applied are short hashes of the last applied events, newest last.
+	Applied []string `json:"ev,omitempty"`
+	// Outbox is the After of the last applied event.
+	Outbox []Effect `json:"out,omitempty"`
+}
+
+// run is one active task execution.
+type run struct {
+	Key string `json:"k"`
+	// Items is the number of units. 1 for a plain task.
+	Items int `json:"i,omitempty"`
+	// WI marks a with-items task (its result is a list).
+	WI bool `json:"w,omitempty"`
+	// Next is how many items have been started (the concurrency window).
+	Next int `json:"x,omitempty"`
+	// Conc is the with-items concurrency; 0 means all at once.
+	Conc int `json:"c,omitempty"`
+	// Done is a bitmap of the items whose outcome was applied.
+	Done bits `json:"d,omitempty"`
+	// NDone counts the set bits of Done.
+	NDone int `json:"nd,omitempty"`
+	// Phase is what the task waits for beyond its units: "" (its units),
+	// phasePause (a resume, pause-before), phaseWait (a wait-before or a
+	// retry delay of a with-items task), phaseAfter (its wait-after).
+	Phase string `json:"p,omitempty"`
+	// Timer is the id of the task-level timer the phase waits for.
+	Timer int `json:"t,omitempty"`
+	// Child marks a task that runs sub-workflows.
+	Child bool `json:"ch,omitempty"`
+	// Act is the action (or sub-workflow) the units run.
+	Act string `json:"act,omitempty"`
+	// Att is the attempt of a with-items task's held units (0 means 1).
+	Att int `json:"at,omitempty"`
+	// WA is set once the task's wait-after has passed.
+	WA bool `json:"wa,omitempty"`
+}
+
+func (r *run) attempt() int { return max(r.Att, 1) }
+
+const (
+	phasePause = "pause"
+	phaseWait  = "wait"
+	phaseAfter = "after"
+)
+
+// join is a join task waiting for its inbound tasks.
+type join struct {
+	Name string `json:"name"`
+	// Arrived lists the task executions that triggered the join, in
+	// arrival order.
+	Arrived []string `json:"from"`
+	// Fired is set once the join started its task; later arrivals are
+	// absorbed until every inbound task has arrived once.
+	Fired bool `json:"fired,omitempty"`
+}
+
+func (b *book) find(key string) (int, *run) {
+	for i, r := range b.Active {
+		if r.Key == key {
+			return i, r
+		}
+	}
+	return -1, nil
+}
+
+func (b *book) joinOf(name string) *join {
+	for _, j := range b.Joins {
+		if j.Name == name {
+			return j
+		}
+	}
+	return nil
+}
+
+func (b *book) latest(name string) string {
+	n := b.Count[name]
+	if n == 0 {
+		return ""
+	}
+	return taskKey(name, n)
+}
+
+func taskKey(name string, n int) string { return name + "#" + strconv.Itoa(n) }
+
+// taskName returns the name part of a task execution key.
+func taskName(key string) string {
+	if i := strings.LastIndexByte(key, '#'); i >= 0 {
+		return key[:i]
+	}
+	return key
+}
+
+func decodeBook(raw json.RawMessage) (*book, error) {
+	b := &book{}
+	if len(raw) == 0 || string(raw) == "null" {
+		return b, nil
+	}
+	if err := json.Unmarshal(raw, b); err != nil {
+		return nil, fmt.Errorf("decode engine state: %w", err)
+	}
+	return b, nil
+}
+
+// maxApplied bounds the memory of applied events.
+const maxApplied = 16
+
+// eventHash is the short form of an event id kept in the head.
+func eventHash(id string) string {
+	s := sha256.Sum256([]byte(id))
+	return base64.RawURLEncoding.EncodeToString(s[:9])
+}
+
+func (b *book) applied(id string) (seen, last bool) {
+	h := eventHash(id)
+	for i, a := range b.Applied {
+		if a == h {
+			return true, i == len(b.Applied)-1
+		}
+	}
+	return false, false
+}
+
+func (b *book) remember(id string, after []Effect) {
+	b.Applied = append(b.Applied, eventHash(id))
+	if n := len(b.Applied); n > maxApplied {
+		b.Applied = append(b.Applied[:0:0], b.Applied[n-maxApplied:]...)
+	}
+	b.Outbox = after
+}
+
+// bits is a bitmap that encodes to JSON as unpadded base64.
+type bits []byte
+
+func (b bits) has(i int) bool {
+	return i/8 < len(b) && b[i/8]&(1<<(i%8)) != 0
+}
+
+func (b *bits) set(i int) {
+	for len(*b) <= i/8 {
+		*b = append(*b, 0)
+	}
+	(*b)[i/8] |= 1 << (i % 8)
+}
+
+func (b bits) MarshalJSON() ([]byte, error) {
+	return json.Marshal(base64.RawStdEncoding.EncodeToString(b))
+}
+
+func (b *bits) UnmarshalJSON(data []byte) error {
+	var s string
+	if err := json.Unmarshal(data, &s); err != nil {
+		return err
+	}
+	v, err := base64.RawStdEncoding.DecodeString(s)
+	if err != nil {
+		return fmt.Errorf("bitmap: %w", err)
+	}
+	*b = v
+	return nil
+}
+
+// planBits encodes a reverse workflow's bitmap in a string field.
+func planBits(s string) bits {
+	v, _ := base64.RawStdEncoding.DecodeString(s)
+	return v
+}
+
+func (b bits) String() string { return base64.RawStdEncoding.EncodeToString(b) }
+
+// digest hashes parts into a short hex token.
+func digest(n int, parts ...string) string {
+	h := sha256.New()
+	var buf [8]byte
+	for _, p := range parts {
+		binary.BigEndian.PutUint64(buf[:], uint64(len(p)))
+		h.Write(buf[:])
+		h.Write([]byte(p))
+	}
+	return hex.EncodeToString(h.Sum(nil))[:n]
+}
+
+// Fence is the token of one attempt of a unit, derived from the event that
+// scheduled it, so that a replayed step writes the same fence.
+func Fence(eventID, task string, item, attempt int) string {
+	return digest(16, eventID, task, strconv.Itoa(item), strconv.Itoa(attempt))
+}
+
+// ChildID is the id of the sub-workflow execution that runs one attempt of
+// a unit of a parent execution. It is shaped like a UUID.
+func ChildID(parentID, task string, item, attempt int) string {
+	h := digest(32, "child", parentID, task, strconv.Itoa(item), strconv.Itoa(attempt))
+	return h[0:8] + "-" + h[8:12] + "-8" + h[13:16] + "-a" + h[17:20] + "-" + h[20:32]
+}
+
+// parentKey names a parent's unit in a child's head.
+func parentKey(task string, item int) string { return task + "/" + strconv.Itoa(item) }
+
+// ParseParentKey splits a child's ParentKey into the parent's task
+// execution key and item.
+func ParseParentKey(s string) (task string, item int, ok bool) {
+	i := strings.LastIndexByte(s, '/')
+	if i < 0 {
+		return "", 0, false
+	}
+	n, err := strconv.Atoi(s[i+1:])
+	if err != nil {
+		return "", 0, false
+	}
+	return s[:i], n, true
+}

@@ -1,0 +1,517 @@
+package engine
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/borawf/bora/internal/dsl"
+	"github.com/borawf/bora/internal/record"
+)
+
+// onDone applies an attempt-done event. Anything stale is ignored: the
+// execution ended, the task is no longer active, the item was counted
+// already, or the unit's stored attempt differs from the event's.
+func (s *stepper) onDone() (bool, error) {
+	if !s.live() {
+		return false, nil
+	}
+	_, r := s.b.find(s.ev.Task)
+	if r == nil || r.Child || r.Phase != "" || s.ev.Item < 0 || s.ev.Item >= r.Items || r.Done.has(s.ev.Item) {
+		return false, nil
+	}
+	u, err := s.readUnit(s.ev.Task, s.ev.Item)
+	if err != nil || u == nil {
+		return false, err
+	}
+	if u.Attempt != s.ev.Attempt || u.Fence != s.ev.Fence || (u.State != record.Success && u.State != record.Error) {
+		return false, nil
+	}
+	o := &outcome{state: u.State, result: u.Result, errv: u.Error, unit: u, expect: u.State}
+	if u.State == record.Error && record.IsLost(u.Error) && s.safeRerun(r) {
+		// The worker was lost and the action may safely run again.
+		x := record.Expect{States: []record.State{record.Error}, Attempt: u.Attempt, Fence: u.Fence}
+		s.moveUnit(u.UnitKey, x, u.Attempt+1, goNow, noTime, r.Act, nil)
+		return true, nil
+	}
+	if err := s.unitDone(r, o); err != nil {
+		return false, err
+	}
+	return true, s.settle()
+}
+
+func (s *stepper) readUnit(task string, item int) (*record.Unit, error) {
+	k := s.unitKey(task, item)
+	u, err := s.in.Read.Unit(k)
+	if err != nil {
+		if isNotFound(err) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("read unit %s: %w", k, err)
+	}
+	return u, nil
+}
+
+func (s *stepper) safeRerun(r *run) bool {
+	t := s.wf.Tasks[taskName(r.Key)]
+	if t == nil || t.SafeRerun == nil {
+		return false
+	}
+	rec, err := s.task(r.Key)
+	if err != nil || rec == nil {
+		return false
+	}
+	ok, err := s.evalBool(t.SafeRerun, decodeMap(rec.Inbound), taskView(rec))
+	return err == nil && ok
+}
+
+// onChildDone applies the end of a sub-workflow to its parent's unit.
+func (s *stepper) onChildDone() (bool, error) {
+	c := s.ev.Child
+	if c == nil || !s.live() {
+		return false, nil
+	}
+	_, r := s.b.find(s.ev.Task)
+	if r == nil || !r.Child || r.Phase != "" || s.ev.Item < 0 || s.ev.Item >= r.Items || r.Done.has(s.ev.Item) {
+		return false, nil
+	}
+	u, err := s.readUnit(s.ev.Task, s.ev.Item)
+	if err != nil || u == nil {
+		return false, err
+	}
+	if u.State != record.Running || ChildID(s.exec.ID, u.Task, u.Item, u.Attempt) != c.ID {
+		return false, nil
+	}
+	o := &outcome{unit: u, expect: record.Running}
+	switch c.State {
+	case record.ExecSuccess:
+		o.state, o.result = record.Success, c.Output
+		if len(o.result) == 0 {
+			o.result = json.RawMessage("null")
+		}
+	case record.ExecCancelled:
+		msg := c.StateInfo
+		if msg == "" {
+			msg = fmt.Sprintf("Cancelled subworkflow [execution_id=%s]", c.ID)
+		}
+		o.state, o.errv = record.Cancelled, encode(msg)
+	default:
+		msg := c.StateInfo
+		if msg == "" {
+			msg = fmt.Sprintf("Failed subworkflow [execution_id=%s]", c.ID)
+		}
+		o.state, o.errv = record.Error, encode(msg)
+	}
+	// The engine records the sub-workflow's outcome on the unit; a retry
+	// planned below turns this same write into the next attempt.
+	op := s.moveUnit(u.UnitKey, record.Expect{States: []record.State{record.Running}, Attempt: u.Attempt, Fence: u.Fence}, u.Attempt, fixed, noTime, r.Act, nil)
+	op.state, op.result, op.errv, op.clear = o.state, o.result, o.errv, false
+	op.fence = u.Fence
+	if err := s.unitDone(r, o); err != nil {
+		return false, err
+	}
+	return true, s.settle()
+}
+
+// onTimer applies a timer: a DELAYED unit's wait is over, or a task-level
+// wait (with-items wait-before or retry delay, wait-after) is.
+func (s *stepper) onTimer() (bool, error) {
+	if !s.live() {
+		return false, nil
+	}
+	_, r := s.b.find(s.ev.Task)
+	if r == nil {
+		return false, nil
+	}
+	if s.ev.Timer == record.TimerUnit {
+		if r.Done.has(s.ev.Item) {
+			return false, nil
+		}
+		u, err := s.readUnit(s.ev.Task, s.ev.Item)
+		if err != nil || u == nil {
+			return false, err
+		}
+		if u.State != record.Delayed || u.Attempt != s.ev.Attempt || u.Fence != s.ev.Fence {
+			return false, nil
+		}
+		var ch *childSpec
+		if r.Child {
+			ch = &childSpec{Workflow: u.Action, Input: u.Input}
+		}
+		x := record.Expect{States: []record.State{record.Delayed}, Attempt: u.Attempt, Fence: u.Fence}
+		op := s.moveUnit(u.UnitKey, x, u.Attempt, goNow, noTime, r.Act, ch)
+		op.clear = false
+		return true, nil
+	}
+	if r.Timer != s.ev.Attempt {
+		return false, nil
+	}
+	switch {
+	case r.Phase == phaseWait && (s.ev.Timer == "wait-before" || s.ev.Timer == "retry"):
+		r.Phase = ""
+		if err := s.fill(r); err != nil {
+			return false, err
+		}
+	case r.Phase == phaseAfter && s.ev.Timer == "wait-after":
+		r.Phase = ""
+		var o *outcome
+		if !r.WI {
+			u, err := s.readUnit(r.Key, 0)
+			if err != nil || u == nil {
+				return false, err
+			}
+			o = &outcome{state: u.State, result: u.Result, errv: u.Error, unit: u, expect: u.State}
+		}
+		if err := s.completeTask(r, o); err != nil {
+			return false, err
+		}
+	default:
+		return false, nil
+	}
+	return true, s.settle()
+}
+
+// onCommand applies a user's command.
+func (s *stepper) onCommand() (bool, error) {
+	c := s.ev.Command
+	if c == nil {
+		return false, nil
+	}
+	switch c.Op {
+	case record.OpPause:
+		if s.exec.State != record.ExecRunning {
+			return false, nil
+		}
+		s.exec.State, s.exec.StateInfo = record.ExecPaused, c.Msg
+		return true, nil
+	case record.OpResume:
+		if s.exec.State != record.ExecPaused {
+			return false, nil
+		}
+		s.setEnv(c.Env)
+		s.exec.State, s.exec.StateInfo = record.ExecRunning, ""
+		if err := s.resume(); err != nil {
+			return false, err
+		}
+		return true, s.settle()
+	case record.OpCancel:
+		if !s.live() {
+			return false, nil
+		}
+		s.stop(record.ExecCancelled, c.Msg)
+		return true, nil
+	case record.OpRerun:
+		return s.rerun(c)
+	}
+	return false, nil
+}
+
+// setEnv merges a command's env into the execution's.
+func (s *stepper) setEnv(env json.RawMessage) {
+	if len(env) == 0 || string(env) == "null" {
+		return
+	}
+	s.exec.Env = encode(merge(decodeMap(s.exec.Env), decodeMap(env)))
+}
+
+// resume sends the paused units again with new fences, starts the tasks
+// held by pause-before and the transitions that followed a pause command,
+// and resumes paused sub-workflows.
+func (s *stepper) resume() error {
+	for _, r := range slices.Clone(s.b.Active) {
+		if r.Phase == phasePause {
+			r.Phase = ""
+			rec, err := s.task(r.Key)
+			if err != nil {
+				return err
+			}
+			t := s.wf.Tasks[taskName(r.Key)]
+			if rec == nil || t == nil {
+				return fmt.Errorf("task %s: record or definition missing", r.Key)
+			}
+			if err := s.launch(r, t, rec, decodeMap(rec.Inbound), nil); err != nil {
+				return err
+			}
+			continue
+		}
+		items := inflight(r)
+		if !r.Child && len(items) >= rangeMin {
+			s.after = append(s.after, Effect{SendUnits: &UnitRange{
+				ExecID: s.exec.ID, Task: r.Key, From: slices.Min(items), To: slices.Max(items) + 1,
+				Resume: true, Event: s.ev.ID, Due: s.in.Now.Add(ResendAfter),
+			}})
+			continue
+		}
+		for _, i := range items {
+			u, err := s.readUnit(r.Key, i)
+			if err != nil {
+				return err
+			}
+			if u == nil {
+				continue
+			}
+			switch {
+			case r.Child && u.State == record.Running:
+				ev := CommandEvent(ChildID(s.exec.ID, r.Key, i, u.Attempt), record.OpResume, record.Command{}, s.ev.ID)
+				s.after = append(s.after, Effect{SendEvent: &ev})
+			case u.State != record.Paused:
+			case r.Child:
+				op := &unitOp{key: u.UnitKey, attempt: u.Attempt, child: &childSpec{Workflow: u.Action, Input: u.Input}}
+				head, err := s.childHead(op)
+				if err != nil {
+					return err
+				}
+				s.after = append(s.after,
+					Effect{MoveUnit: &MoveUnit{Key: u.UnitKey,
+						Expect: record.Expect{States: []record.State{record.Paused}, Attempt: u.Attempt, Fence: u.Fence},
+						Change: record.UnitChange{State: record.Running}}},
+					Effect{StartChild: head})
+			default:
+				fence := Fence(s.ev.ID, r.Key, i, u.Attempt)
+				s.after = append(s.after, Effect{MoveUnit: &MoveUnit{
+					Key:    u.UnitKey,
+					Expect: record.Expect{States: []record.State{record.Paused}, Attempt: u.Attempt, Fence: u.Fence},
+					Change: record.UnitChange{State: record.Scheduled, Fence: fence, Due: s.in.Now.Add(ResendAfter)},
+					Then: &Effect{SendTask: &record.TaskMessage{
+						ExecID: s.exec.ID, Task: r.Key, Item: i, Attempt: u.Attempt, Fence: fence, Action: u.Action,
+					}},
+				}})
+			}
+		}
+	}
+	backlog := s.b.Backlog
+	s.b.Backlog = nil
+	for _, b := range backlog {
+		from, target, ok := strings.Cut(b, ">")
+		if !ok {
+			continue
+		}
+		rec, err := s.task(from)
+		if err != nil {
+			return err
+		}
+		if rec == nil {
+			continue
+		}
+		if err := s.goTo(target, from, merge(decodeMap(rec.Inbound), decodeMap(rec.Published))); err != nil {
+			return err
+		}
+		if s.exec.State != record.ExecRunning {
+			break
+		}
+	}
+	return nil
+}
+
+// rerun runs a failed task of a failed execution again, as a new task
+// execution with the same inbound context. A with-items task runs only
+// the items that did not succeed.
+func (s *stepper) rerun(c *record.Command) (bool, error) {
+	if s.exec.State != record.ExecError {
+		return false, nil
+	}
+	key := c.Task
+	if !strings.Contains(key, "#") {
+		key = s.b.latest(key)
+	}
+	old, err := s.task(key)
+	if err != nil || old == nil {
+		return false, err
+	}
+	t := s.wf.Tasks[old.Name]
+	if t == nil || old.State != record.Error {
+		return false, nil
+	}
+	var prev []*record.Unit
+	if old.WithItems && old.Items > 0 {
+		us, err := s.in.Read.Units(key)
+		if err != nil {
+			return false, fmt.Errorf("read units of %s: %w", key, err)
+		}
+		prev = make([]*record.Unit, old.Items)
+		for _, u := range us {
+			if u.Item >= 0 && u.Item < old.Items {
+				prev[u.Item] = u
+			}
+		}
+	}
+	s.setEnv(c.Env)
+	s.exec.State, s.exec.StateInfo, s.exec.Output = record.ExecRunning, "", nil
+	s.b.Errs = slices.DeleteFunc(s.b.Errs, func(k string) bool { return k == key })
+	s.b.Ends = slices.DeleteFunc(s.b.Ends, func(k string) bool { return k == key })
+	s.b.Count[old.Name]++
+	s.b.Seq++
+	nk := taskKey(old.Name, s.b.Count[old.Name])
+	rec := &record.Task{
+		ExecID: s.exec.ID, Key: nk, Name: old.Name, Seq: s.b.Seq, State: record.Running,
+		Items: 1, Inbound: old.Inbound, CreatedAt: s.in.Now,
+	}
+	s.before = append(s.before, Write{CreateTask: rec})
+	s.made[nk] = rec
+	s.tasks[nk] = rec
+	r := &run{Key: nk, Items: 1}
+	s.b.Active = append(s.b.Active, r)
+	if err := s.launch(r, t, rec, decodeMap(old.Inbound), prev); err != nil {
+		return false, err
+	}
+	return true, s.settle()
+}
+
+// startReverse starts a reverse workflow: the planned tasks that require
+// nothing.
+func (s *stepper) startReverse(ctx map[string]any) error {
+	target, _ := decodeMap(s.exec.Params)["task_name"].(string)
+	if target == "" {
+		s.stop(record.ExecError, fmt.Sprintf("Reverse workflow %s needs the task to reach: params {\"task_name\": ...}", s.wf.Name))
+		return nil
+	}
+	plan, err := plan(s.wf, target)
+	if err != nil {
+		s.stop(record.ExecError, fmt.Sprintf("Failed to plan reverse workflow %s: %v", s.wf.Name, err))
+		return nil
+	}
+	for _, name := range plan {
+		if len(s.requires(name, plan)) == 0 {
+			if err := s.startTask(name, ctx, ""); err != nil {
+				return err
+			}
+		}
+	}
+	return s.settle()
+}
+
+// requires lists the planned tasks a task of a reverse workflow waits for.
+func (s *stepper) requires(name string, plan []string) []string {
+	var out []string
+	for _, r := range s.wf.Tasks[name].Requires {
+		if slices.Contains(plan, r) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// afterReverse records a reverse workflow task's end and starts the
+// planned tasks whose requirements have all succeeded.
+func (s *stepper) afterReverse(rec *record.Task, state record.State) error {
+	switch state {
+	case record.Error:
+		s.b.Errs = append(s.b.Errs, rec.Key)
+		return nil
+	case record.Cancelled:
+		s.b.Canc = append(s.b.Canc, rec.Key)
+		return nil
+	}
+	target, _ := decodeMap(s.exec.Params)["task_name"].(string)
+	plan, err := plan(s.wf, target)
+	if err != nil {
+		return fmt.Errorf("plan reverse workflow %s: %w", s.wf.Name, err)
+	}
+	done := planBits(s.b.Plan)
+	idx := slices.Index(plan, rec.Name)
+	if idx < 0 {
+		return nil
+	}
+	done.set(idx)
+	s.b.Plan = done.String()
+	if rec.Name == target {
+		s.b.Ends = append(s.b.Ends, rec.Key)
+	}
+	for i, name := range plan {
+		if done.has(i) || s.b.Count[name] > 0 {
+			continue
+		}
+		reqs := s.requires(name, plan)
+		if !slices.ContainsFunc(reqs, func(r string) bool { return r == rec.Name }) {
+			continue
+		}
+		ready := true
+		for _, r := range reqs {
+			if !done.has(slices.Index(plan, r)) {
+				ready = false
+				break
+			}
+		}
+		if !ready {
+			continue
+		}
+		ctx, err := s.startContext()
+		if err != nil {
+			ctx = decodeMap(s.exec.Input)
+		}
+		for _, r := range reqs {
+			t, err := s.task(s.b.latest(r))
+			if err != nil {
+				return err
+			}
+			if t != nil {
+				mergeInto(ctx, merge(decodeMap(t.Inbound), decodeMap(t.Published)))
+			}
+		}
+		if err := s.startTask(name, ctx, rec.Key); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// plan lists the tasks a reverse workflow runs to reach target: target and
+// everything it requires, transitively, each after all it requires (ties in
+// document order).
+func plan(wf *dsl.Workflow, target string) ([]string, error) {
+	if wf.Tasks[target] == nil {
+		return nil, fmt.Errorf("task %q is not defined", target)
+	}
+	need := map[string]bool{}
+	var visit func(n string, path []string) error
+	visit = func(n string, path []string) error {
+		if slices.Contains(path, n) {
+			return fmt.Errorf("tasks require each other: %s", strings.Join(append(path, n), " -> "))
+		}
+		if need[n] {
+			return nil
+		}
+		t := wf.Tasks[n]
+		if t == nil {
+			return fmt.Errorf("task %q is not defined", n)
+		}
+		need[n] = true
+		for _, r := range t.Requires {
+			if err := visit(r, append(path, n)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := visit(target, nil); err != nil {
+		return nil, err
+	}
+	var out []string
+	placed := map[string]bool{}
+	for len(out) < len(need) {
+		progress := false
+		for _, n := range wf.Order {
+			if !need[n] || placed[n] {
+				continue
+			}
+			ready := true
+			for _, r := range wf.Tasks[n].Requires {
+				if !placed[r] {
+					ready = false
+					break
+				}
+			}
+			if ready {
+				out = append(out, n)
+				placed[n] = true
+				progress = true
+				break
+			}
+		}
+		if !progress {
+			return nil, fmt.Errorf("cannot order the tasks required by %q", target)
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,724 @@
+package engine
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/borawf/bora/internal/dsl"
+	"github.com/borawf/bora/internal/record"
+)
+
+// outcome is the end of a plain task's unit.
+type outcome struct {
+	state  record.State
+	result json.RawMessage
+	errv   json.RawMessage
+	unit   *record.Unit // as read; for a new attempt
+	expect record.State // the unit's state as stored now
+}
+
+// unitDone applies the end of one unit's attempt.
+func (s *stepper) unitDone(r *run, o *outcome) error {
+	if !r.WI {
+		return s.completeTask(r, o)
+	}
+	r.Done.set(o.unit.Item)
+	r.NDone++
+	if s.overlay == nil {
+		s.overlay = make(map[int]*outcome)
+	}
+	s.overlay[o.unit.Item] = o
+	if r.NDone >= r.Items {
+		return s.completeTask(r, nil)
+	}
+	if r.Phase == "" {
+		return s.fill(r)
+	}
+	return nil
+}
+
+// completeTask ends a task execution whose units are all done: publish,
+// wait-after, fail-on, retry, then its record and transitions (the order of
+// Mistral's task completion). o is the outcome of a plain task's unit; nil
+// for a with-items task, whose units are read.
+func (s *stepper) completeTask(r *run, o *outcome) error {
+	t := s.wf.Tasks[taskName(r.Key)]
+	rec, err := s.task(r.Key)
+	if err != nil {
+		return err
+	}
+	if rec == nil || t == nil {
+		return fmt.Errorf("task %s: record or definition missing", r.Key)
+	}
+	inbound := decodeMap(rec.Inbound)
+	var (
+		state     record.State
+		result    json.RawMessage
+		errv      json.RawMessage
+		stateInfo string
+		units     []*record.Unit
+	)
+	if r.WI {
+		if r.Items > 0 {
+			if units, err = s.in.Read.Units(r.Key); err != nil {
+				return fmt.Errorf("read units of %s: %w", r.Key, err)
+			}
+		}
+		results := make([]any, r.Items)
+		errs := make([]any, r.Items)
+		failed, cancelled := false, false
+		for _, u := range units {
+			if u.Item < 0 || u.Item >= r.Items {
+				continue
+			}
+			st, res, e := u.State, u.Result, u.Error
+			if ov := s.overlay[u.Item]; ov != nil {
+				st, res, e = ov.state, ov.result, ov.errv
+			}
+			switch st {
+			case record.Success:
+				results[u.Item], _ = decode(res)
+			case record.Error:
+				failed = true
+				results[u.Item], _ = decode(e)
+				errs[u.Item], _ = decode(e)
+			case record.Cancelled:
+				cancelled = true
+			}
+		}
+		result = encode(results)
+		switch {
+		case cancelled:
+			state, stateInfo = record.Cancelled, "One or more actions was cancelled."
+		case failed:
+			state, stateInfo = record.Error, "One or more actions had failed."
+			errv = encode(errs)
+		default:
+			state = record.Success
+		}
+	} else {
+		state, result, errv = o.state, o.result, o.errv
+		if state != record.Success {
+			stateInfo = text(errv)
+			result = nil
+		}
+	}
+	if !r.WI {
+		r.Done.set(0)
+		r.NDone = 1
+	}
+
+	cur := taskView(rec)
+	cur["state"] = string(state)
+	if stateInfo != "" {
+		cur["state_info"] = stateInfo
+	}
+	if v, _ := decode(result); v != nil {
+		cur["result"] = v
+	} else if v, _ := decode(errv); v != nil && state == record.Error {
+		cur["result"] = v
+	}
+
+	// publish / publish-on-error
+	published := map[string]any{}
+	spec := t.Publish
+	if state != record.Success {
+		spec = t.PublishOnError
+	}
+	if spec != nil && state != record.Cancelled {
+		v, err := s.eval(spec, inbound, cur)
+		if err != nil {
+			return s.forceFail(r, rec, fmt.Sprintf("Failed to complete task [error=%v, wf=%s, task=%s]", err, s.wf.Name, t.Name))
+		}
+		if m, ok := v.(map[string]any); ok {
+			published = m
+		}
+	}
+	outbound := merge(inbound, published)
+
+	// wait-after
+	if !r.WA && t.WaitAfter != nil && state != record.Cancelled {
+		wa, err := s.evalInt(t.WaitAfter, inbound, cur, "wait-after")
+		if err != nil {
+			return s.forceFail(r, rec, fmt.Sprintf("Failed to complete task [error=%v, wf=%s, task=%s]", err, s.wf.Name, t.Name))
+		}
+		r.WA = true
+		if wa > 0 {
+			s.taskTimer(r, phaseAfter, "wait-after", time.Duration(wa)*time.Second)
+			return nil
+		}
+	}
+
+	// fail-on
+	final := state
+	if state == record.Success && t.FailOn != nil {
+		bad, err := s.evalBool(t.FailOn, outbound, cur)
+		if err != nil {
+			return s.forceFail(r, rec, fmt.Sprintf("Failed to complete task [error=fail-on: %v, wf=%s, task=%s]", err, s.wf.Name, t.Name))
+		}
+		if bad {
+			final, stateInfo = record.Error, "Failed by 'fail-on' policy"
+			cur["state"], cur["state_info"] = string(final), stateInfo
+		}
+	}
+
+	// retry
+	if t.Retry != nil && final != record.Cancelled {
+		again, wait, err := s.retry(t, r, o, units, final, outbound, cur)
+		if err != nil {
+			return s.forceFail(r, rec, fmt.Sprintf("Failed to complete task [error=retry: %v, wf=%s, task=%s]", err, s.wf.Name, t.Name))
+		}
+		if again {
+			return s.again(r, o, units, wait)
+		}
+	}
+
+	keep := true
+	if t.KeepResult != nil {
+		v, err := s.eval(t.KeepResult, inbound, cur)
+		if err == nil && v != nil {
+			keep = v != false
+		}
+	}
+	fin := s.finish(rec, final, stateInfo, published, result, errv)
+	if !keep {
+		fin.Result = nil
+	}
+	s.drop(r.Key)
+	return s.afterTask(fin, final, outbound, cur)
+}
+
+// retry decides whether a task runs again, as Mistral's retry policy does:
+// while retries remain, unless break-on holds on an error, and on success
+// only while continue-on holds (continue-on, when given, must hold on an
+// error too).
+func (s *stepper) retry(t *dsl.Task, r *run, o *outcome, units []*record.Unit, state record.State, outbound, cur map[string]any) (bool, time.Duration, error) {
+	p := t.Retry
+	count, err := s.evalInt(p.Count, outbound, cur, "retry count")
+	if err != nil {
+		return false, 0, err
+	}
+	delaySec, err := s.evalInt(p.Delay, outbound, cur, "retry delay")
+	if err != nil {
+		return false, 0, err
+	}
+	done := r.attempt() - 1
+	if o != nil && o.unit != nil {
+		done = o.unit.Attempt - 1
+	}
+	if int64(done) >= count {
+		return false, 0, nil
+	}
+	if p.ContinueOn != nil {
+		ok, err := s.evalBool(p.ContinueOn, outbound, cur)
+		if err != nil {
+			return false, 0, err
+		}
+		if !ok {
+			return false, 0, nil
+		}
+	} else if state == record.Success {
+		return false, 0, nil
+	}
+	if state == record.Error && p.BreakOn != nil {
+		brk, err := s.evalBool(p.BreakOn, outbound, cur)
+		if err != nil {
+			return false, 0, err
+		}
+		if brk {
+			return false, 0, nil
+		}
+	}
+	return true, time.Duration(delaySec) * time.Second, nil
+}
+
+// again starts the next attempt of a task: a plain task's unit moves to a
+// new attempt (DELAYED with a timer when the retry waits); a with-items
+// task runs all its items again, as Mistral does.
+func (s *stepper) again(r *run, o *outcome, units []*record.Unit, wait time.Duration) error {
+	r.Done, r.NDone, r.WA = nil, 0, false
+	if !r.WI {
+		u := o.unit
+		in := goNow
+		var due time.Time
+		if wait > 0 {
+			in, due = delay, s.in.Now.Add(wait)
+		}
+		var ch *childSpec
+		if r.Child {
+			ch = &childSpec{Workflow: u.Action, Input: u.Input}
+		}
+		x := record.Expect{States: []record.State{o.expect}, Attempt: u.Attempt, Fence: u.Fence}
+		s.retarget(u.UnitKey, x, u.Attempt+1, in, due, ch)
+		return nil
+	}
+	r.Att = r.attempt() + 1
+	window := r.Items
+	if r.Conc > 0 {
+		window = r.Conc
+	}
+	r.Next = 0
+	for _, u := range units {
+		if u.Item < 0 || u.Item >= r.Items {
+			continue
+		}
+		st := u.State
+		if ov := s.overlay[u.Item]; ov != nil {
+			st = ov.expect
+		}
+		var ch *childSpec
+		if r.Child {
+			ch = &childSpec{Workflow: u.Action, Input: u.Input}
+		}
+		in := hold
+		if wait == 0 && u.Item < window {
+			in = goNow
+			r.Next = u.Item + 1
+		}
+		x := record.Expect{States: []record.State{st}, Attempt: u.Attempt, Fence: u.Fence}
+		s.retarget(u.UnitKey, x, r.Att, in, time.Time{}, ch)
+	}
+	if wait > 0 {
+		s.taskTimer(r, phaseWait, "retry", wait)
+	}
+	return nil
+}
+
+// retarget plans a move of a unit to a new attempt. A unit already written
+// in this step (a sub-workflow's outcome) gets one write that does both.
+func (s *stepper) retarget(k record.UnitKey, x record.Expect, attempt int, in intent, due time.Time, ch *childSpec) {
+	for _, op := range s.ops {
+		if op.key == k && op.create == nil {
+			op.attempt, op.fence = attempt, Fence(s.ev.ID, k.Task, k.Item, attempt)
+			op.intent, op.due, op.clear, op.child = in, due, true, ch
+			op.action = s.actionOf(k.Task)
+			return
+		}
+	}
+	s.moveUnit(k, x, attempt, in, due, s.actionOf(k.Task), ch)
+}
+
+func (s *stepper) actionOf(task string) string {
+	if _, r := s.b.find(task); r != nil {
+		return r.Act
+	}
+	return ""
+}
+
+// finish writes a task record's final fields.
+func (s *stepper) finish(rec *record.Task, state record.State, info string, published map[string]any, result, errv json.RawMessage) *record.Task {
+	var f *record.Task
+	if m := s.made[rec.Key]; m != nil {
+		f = m
+	} else {
+		c := *rec
+		f = &c
+		s.before = append(s.before, Write{FinishTask: f})
+	}
+	f.State, f.StateInfo, f.FinishedAt = state, info, s.in.Now
+	f.Published = encode(published)
+	f.Result, f.Error = result, errv
+	s.tasks[rec.Key] = f
+	return f
+}
+
+// drop removes a task execution from the active ones.
+func (s *stepper) drop(key string) {
+	if i, _ := s.b.find(key); i >= 0 {
+		s.b.Active = slices.Delete(s.b.Active, i, i+1)
+	}
+}
+
+// forceFail fails a task for an error in the workflow itself (an
+// expression that cannot be evaluated) and with it the workflow, as
+// Mistral does: such errors are not handled by on-error.
+func (s *stepper) forceFail(r *run, rec *record.Task, msg string) error {
+	s.finish(rec, record.Error, msg, nil, nil, encode(msg))
+	s.drop(r.Key)
+	s.stop(record.ExecError, msg)
+	return nil
+}
+
+// next is one transition taken.
+type next struct {
+	tr    dsl.Transition
+	event string
+}
+
+// afterTask takes a finished task's transitions.
+func (s *stepper) afterTask(rec *record.Task, state record.State, outbound, cur map[string]any) error {
+	if s.wf.Type == dsl.Reverse {
+		return s.afterReverse(rec, state)
+	}
+	t := s.wf.Tasks[rec.Name]
+	var nexts []next
+	take := func(list []dsl.Transition, event string) error {
+		for _, tr := range list {
+			if tr.When != nil {
+				ok, err := s.evalBool(tr.When, outbound, cur)
+				if err != nil {
+					return err
+				}
+				if !ok {
+					continue
+				}
+			}
+			nexts = append(nexts, next{tr: tr, event: event})
+		}
+		return nil
+	}
+	var err error
+	switch state {
+	case record.Error:
+		err = take(t.OnError, "on-error")
+	case record.Success:
+		err = take(t.OnSuccess, "on-success")
+	}
+	if err == nil && state != record.Cancelled {
+		err = take(t.OnComplete, "on-complete")
+	}
+	if err != nil {
+		msg := fmt.Sprintf("Failed to complete task [error=%v, wf=%s, task=%s]", err, s.wf.Name, rec.Name)
+		rec.State, rec.StateInfo = record.Error, msg
+		s.stop(record.ExecError, msg)
+		return nil
+	}
+
+	handled, hasNext := false, false
+	for _, n := range nexts {
+		if n.event == "on-error" {
+			handled = true
+		}
+		if n.tr.Target != "" {
+			hasNext = true
+		}
+	}
+	if !hasNext {
+		s.b.Ends = append(s.b.Ends, rec.Key)
+	}
+	switch {
+	case state == record.Error && !handled:
+		s.b.Errs = append(s.b.Errs, rec.Key)
+	case state == record.Cancelled:
+		s.b.Canc = append(s.b.Canc, rec.Key)
+	}
+
+	// Tasks before the first state command run; a fail or succeed ends
+	// the workflow there, a pause keeps the rest for the resume.
+	for i, n := range nexts {
+		if s.exec.State.Terminal() {
+			return nil
+		}
+		switch n.tr.Command {
+		case "":
+			if n.tr.Target == "" {
+				continue
+			}
+			if err := s.goTo(n.tr.Target, rec.Key, outbound); err != nil {
+				return err
+			}
+		case "noop":
+		case "fail", "succeed", "pause":
+			msg := ""
+			if n.tr.Msg != nil {
+				v, err := s.eval(n.tr.Msg, outbound, cur)
+				if err != nil {
+					msg = fmt.Sprintf("Failed to evaluate the message of %q: %v", n.tr.Command, err)
+				} else if str, ok := v.(string); ok {
+					msg = str
+				} else if v != nil {
+					msg = string(encode(v))
+				}
+			}
+			switch n.tr.Command {
+			case "fail":
+				if msg == "" {
+					msg = s.failureInfo(rec)
+				}
+				s.stop(record.ExecError, msg)
+			case "succeed":
+				s.stop(record.ExecSuccess, msg)
+			case "pause":
+				if s.exec.State == record.ExecRunning {
+					s.exec.State, s.exec.StateInfo = record.ExecPaused, msg
+				}
+				for _, rest := range nexts[i+1:] {
+					if rest.tr.Target != "" && rest.tr.Command == "" {
+						s.b.Backlog = append(s.b.Backlog, rec.Key+">"+rest.tr.Target)
+					}
+				}
+			}
+			return nil
+		}
+	}
+	return nil
+}
+
+// goTo follows a transition to a task.
+func (s *stepper) goTo(target, from string, outbound map[string]any) error {
+	t := s.wf.Tasks[target]
+	if t == nil {
+		s.stop(record.ExecError, fmt.Sprintf("Failed to complete task [error=task %q is not defined, wf=%s, task=%s]", target, s.wf.Name, taskName(from)))
+		return nil
+	}
+	if t.Join == 0 {
+		return s.startTask(target, outbound, from)
+	}
+	return s.arrive(t, from)
+}
+
+// arrive records a branch reaching a join and starts the join's task once
+// enough have.
+func (s *stepper) arrive(t *dsl.Task, from string) error {
+	j := s.b.joinOf(t.Name)
+	if j == nil {
+		j = &join{Name: t.Name}
+		s.b.Joins = append(s.b.Joins, j)
+	}
+	name := taskName(from)
+	j.Arrived = slices.DeleteFunc(j.Arrived, func(k string) bool { return taskName(k) == name })
+	j.Arrived = append(j.Arrived, from)
+	total := len(t.Inbound)
+	need := total
+	if t.Join > 0 {
+		need = min(t.Join, total)
+	}
+	if len(j.Arrived) >= total {
+		s.b.Joins = slices.DeleteFunc(s.b.Joins, func(x *join) bool { return x == j })
+	}
+	if j.Fired || len(j.Arrived) < need {
+		return nil
+	}
+	j.Fired = true
+	ctx, err := s.joinContext(j.Arrived)
+	if err != nil {
+		return err
+	}
+	return s.startTask(t.Name, ctx, from)
+}
+
+// joinContext merges the outbound contexts of the arrived branches, then
+// their published variables over them, as Mistral does.
+func (s *stepper) joinContext(keys []string) (map[string]any, error) {
+	ctx := map[string]any{}
+	var pubs []map[string]any
+	for _, k := range keys {
+		rec, err := s.task(k)
+		if err != nil {
+			return nil, err
+		}
+		if rec == nil {
+			continue
+		}
+		pub := decodeMap(rec.Published)
+		mergeInto(ctx, merge(decodeMap(rec.Inbound), pub))
+		pubs = append(pubs, pub)
+	}
+	for _, p := range pubs {
+		mergeInto(ctx, p)
+	}
+	return ctx, nil
+}
+
+// settle ends what can end once the step's changes are made: a join that
+// can no longer be satisfied fails once nothing else runs, and the
+// workflow completes once nothing is left.
+func (s *stepper) settle() error {
+	for s.exec.State == record.ExecRunning && len(s.b.Active) == 0 {
+		s.b.Joins = slices.DeleteFunc(s.b.Joins, func(j *join) bool { return j.Fired })
+		if len(s.b.Joins) == 0 {
+			s.complete()
+			return nil
+		}
+		j := s.b.Joins[0]
+		s.b.Joins = s.b.Joins[1:]
+		if err := s.failJoin(j); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// failJoin ends a join that no branch can satisfy any more in ERROR, as
+// Mistral does ("Failed by tasks: [...]"); its on-error may handle it.
+func (s *stepper) failJoin(j *join) error {
+	t := s.wf.Tasks[j.Name]
+	var missing []string
+	for _, in := range t.Inbound {
+		if !slices.ContainsFunc(j.Arrived, func(k string) bool { return taskName(k) == in }) {
+			missing = append(missing, in)
+		}
+	}
+	ctx, err := s.joinContext(j.Arrived)
+	if err != nil {
+		return err
+	}
+	s.b.Count[j.Name]++
+	s.b.Seq++
+	key := taskKey(j.Name, s.b.Count[j.Name])
+	info := "Failed by tasks: " + pyList(missing)
+	rec := &record.Task{
+		ExecID: s.exec.ID, Key: key, Name: j.Name, Seq: s.b.Seq,
+		State: record.Error, StateInfo: info, Items: 0,
+		Inbound: encode(ctx), Published: encode(map[string]any{}), Error: encode(info),
+		CreatedAt: s.in.Now, FinishedAt: s.in.Now,
+	}
+	s.before = append(s.before, Write{CreateTask: rec})
+	s.made[key] = rec
+	s.tasks[key] = rec
+	cur := taskView(rec)
+	return s.afterTask(rec, record.Error, ctx, cur)
+}
+
+// complete ends a workflow that has nothing left to run.
+func (s *stepper) complete() {
+	switch {
+	case len(s.b.Canc) > 0:
+		names := make([]string, len(s.b.Canc))
+		for i, k := range s.b.Canc {
+			names[i] = taskName(k)
+		}
+		s.stop(record.ExecCancelled, "Cancelled tasks: "+strings.Join(names, ", "))
+	case len(s.b.Errs) > 0:
+		s.stop(record.ExecError, s.failureInfo(nil))
+	default:
+		s.stop(record.ExecSuccess, "")
+	}
+}
+
+// failureInfo tells which tasks failed and why, in the shape of Mistral's
+// "Failure caused by error in tasks: ..." message. extra is a task that
+// failed in this step but is not (yet) among the unhandled errors.
+func (s *stepper) failureInfo(extra *record.Task) string {
+	keys := slices.Clone(s.b.Errs)
+	if extra != nil && extra.State == record.Error && !slices.Contains(keys, extra.Key) {
+		keys = append(keys, extra.Key)
+	}
+	if len(keys) == 0 {
+		if extra != nil {
+			return fmt.Sprintf("Workflow failed by the 'fail' command of task %s", extra.Name)
+		}
+		return "Workflow failed"
+	}
+	var recs []*record.Task
+	for _, k := range keys {
+		t, err := s.task(k)
+		if err != nil || t == nil {
+			t = &record.Task{Key: k, Name: taskName(k)}
+		}
+		recs = append(recs, t)
+	}
+	slices.SortStableFunc(recs, func(a, b *record.Task) int { return strings.Compare(a.Name, b.Name) })
+	names := make([]string, len(recs))
+	for i, t := range recs {
+		names[i] = t.Name
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "Failure caused by error in tasks: %s\n", strings.Join(names, ", "))
+	for _, t := range recs {
+		fmt.Fprintf(&b, "\n  %s [task_ex_id=%s] -> %s\n", t.Name, t.Key, t.StateInfo)
+		if t.WithItems {
+			errs, _ := decode(t.Error)
+			if l, ok := errs.([]any); ok {
+				for i, e := range l {
+					if e != nil {
+						fmt.Fprintf(&b, "    [idx=%d]: %s\n", i, text(encode(e)))
+					}
+				}
+			}
+		}
+	}
+	return b.String()
+}
+
+// ended finishes an execution that reached a final state in this step:
+// active tasks are cancelled, the output is evaluated, and a parent learns
+// of its sub-workflow's end.
+func (s *stepper) ended() error {
+	for _, r := range s.b.Active {
+		rec, err := s.task(r.Key)
+		if err != nil {
+			return err
+		}
+		if rec != nil && !rec.State.Terminal() {
+			s.finish(rec, record.Cancelled, "Cancelled: the workflow ended", nil, nil, nil)
+		}
+	}
+	s.b.Active, s.b.Joins, s.b.Backlog = nil, nil, nil
+	ctx, err := s.finalContext()
+	if err != nil {
+		return err
+	}
+	var out any
+	switch s.exec.State {
+	case record.ExecSuccess:
+		out = ctx
+		if s.wf.Output != nil {
+			v, err := s.eval(s.wf.Output, ctx, nil)
+			if err != nil {
+				s.exec.State = record.ExecError
+				s.exec.StateInfo = fmt.Sprintf("Failed to evaluate workflow output: %v", err)
+				out = map[string]any{"result": s.exec.StateInfo}
+			} else {
+				out = v
+			}
+		}
+	case record.ExecError:
+		m := map[string]any{"result": s.exec.StateInfo}
+		if s.wf.OutputOnError != nil {
+			v, err := s.eval(s.wf.OutputOnError, ctx, nil)
+			if err != nil {
+				s.exec.StateInfo = fmt.Sprintf("Failed to evaluate expression in output-on-error! (output-on-error: '%v', exception: '%v' Cause: '%s'", s.wf.OutputOnError.Source(), err, s.exec.StateInfo)
+				m["result"] = s.exec.StateInfo
+			} else if vm, ok := v.(map[string]any); ok {
+				m = merge(m, vm)
+			}
+		}
+		out = m
+	case record.ExecCancelled:
+		m := map[string]any{}
+		if s.exec.StateInfo != "" {
+			m["result"] = s.exec.StateInfo
+		}
+		out = m
+	}
+	s.exec.Output = encode(out)
+	if s.exec.ParentID != "" {
+		task, item, ok := ParseParentKey(s.exec.ParentKey)
+		if ok {
+			ev := record.Event{
+				ID:     "child/" + s.exec.ID,
+				Kind:   record.EventChildDone,
+				ExecID: s.exec.ParentID,
+				Task:   task,
+				Item:   item,
+				Child:  &record.ChildDone{ID: s.exec.ID, State: s.exec.State, StateInfo: s.exec.StateInfo, Output: s.exec.Output},
+			}
+			s.after = append(s.after, Effect{SendEvent: &ev})
+		}
+	}
+	return nil
+}
+
+// finalContext merges the outbound contexts of the tasks that ended the
+// workflow's branches over its start context.
+func (s *stepper) finalContext() (map[string]any, error) {
+	ctx, err := s.startContext()
+	if err != nil {
+		ctx = decodeMap(s.exec.Input)
+	}
+	for _, k := range s.b.Ends {
+		rec, err := s.task(k)
+		if err != nil {
+			return nil, err
+		}
+		if rec == nil {
+			continue
+		}
+		mergeInto(ctx, merge(decodeMap(rec.Inbound), decodeMap(rec.Published)))
+	}
+	return ctx, nil
+}

@@ -1,0 +1,250 @@
+package engine
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/borawf/bora/internal/record"
+)
+
+// intent is what a unit created or moved in this step is meant to do; the
+// state it gets is decided when the step ends, by the execution's state
+// then (a pause or a stop later in the same step wins).
+type intent int
+
+const (
+	goNow  intent = iota // run now: SCHEDULED (a sub-workflow: RUNNING)
+	delay                // wait until due: DELAYED with a timer
+	hold                 // outside the concurrency window: WAITING
+	fixed                // an outcome the engine records (a sub-workflow's end)
+)
+
+// unitOp is one unit write of this step.
+type unitOp struct {
+	key     record.UnitKey
+	create  *record.Unit  // a new unit; nil for a move
+	expect  record.Expect // a move's condition
+	attempt int           // the attempt after the write
+	fence   string        // the fence after the write
+	intent  intent
+	due     time.Time
+	clear   bool // a new attempt: drop the previous outcome
+	// fixed outcome
+	state  record.State
+	result json.RawMessage
+	errv   json.RawMessage
+	// sub-workflow units: what to start
+	child *childSpec
+	// action is the unit's action (for its task message)
+	action string
+}
+
+type childSpec struct {
+	Workflow string
+	Input    json.RawMessage
+}
+
+// addUnit plans the creation of a unit at attempt 1.
+func (s *stepper) addUnit(task string, item int, u *record.Unit, in intent, due time.Time, child *childSpec) {
+	k := s.unitKey(task, item)
+	u.UnitKey = k
+	u.Attempt = 1
+	u.Fence = Fence(s.ev.ID, task, item, 1)
+	s.ops = append(s.ops, &unitOp{key: k, create: u, attempt: 1, fence: u.Fence, intent: in, due: due, child: child, action: u.Action})
+}
+
+// moveUnit plans a guarded move of a unit to attempt (a new attempt when
+// it differs from the expected one).
+func (s *stepper) moveUnit(k record.UnitKey, x record.Expect, attempt int, in intent, due time.Time, action string, child *childSpec) *unitOp {
+	op := &unitOp{key: k, expect: x, attempt: attempt, fence: Fence(s.ev.ID, k.Task, k.Item, attempt), intent: in, due: due, clear: attempt != x.Attempt, action: action, child: child}
+	s.ops = append(s.ops, op)
+	return op
+}
+
+// finalize turns the planned unit writes into writes and effects by the
+// execution's state at the end of the step, pauses or stops the work in
+// flight when the step paused or ended the execution, and reports a
+// sub-workflow's end to its parent.
+func (s *stepper) finalize() error {
+	state := s.exec.State
+	touched := make(map[record.UnitKey]bool, len(s.ops))
+	sched := map[string][]int{}
+	var order []string
+	for _, op := range s.ops {
+		touched[op.key] = true
+		st := s.stateFor(op)
+		if op.create != nil && state.Terminal() {
+			continue // nothing new runs once the execution has ended
+		}
+		var due time.Time
+		switch st {
+		case record.Scheduled:
+			due = s.in.Now.Add(ResendAfter)
+		case record.Delayed:
+			due = op.due
+		}
+		if op.create != nil {
+			op.create.State = st
+			op.create.Due = due
+			if st.Terminal() {
+				op.create.Result, op.create.Error, op.create.Finished = op.result, op.errv, s.in.Now
+			}
+			s.before = append(s.before, Write{CreateUnit: op.create})
+		} else {
+			c := record.UnitChange{State: st, Attempt: op.attempt, Fence: op.fence, Due: due, ClearOutcome: op.clear}
+			if st.Terminal() {
+				c.Result, c.Error, c.Finished = op.result, op.errv, s.in.Now
+			}
+			s.before = append(s.before, Write{MoveUnit: &MoveUnit{Key: op.key, Expect: op.expect, Change: c}})
+		}
+		switch {
+		case st == record.Scheduled:
+			if _, ok := sched[op.key.Task]; !ok {
+				order = append(order, op.key.Task)
+			}
+			sched[op.key.Task] = append(sched[op.key.Task], op.key.Item)
+		case st == record.Delayed:
+			ev := record.TimerEvent(op.key, op.attempt, op.fence)
+			s.after = append(s.after, Effect{SendTimer: &record.TimerMessage{Due: op.due, Event: ev}})
+		case st == record.Running && op.child != nil:
+			head, err := s.childHead(op)
+			if err != nil {
+				return err
+			}
+			s.after = append(s.after, Effect{StartChild: head})
+		}
+	}
+	for _, task := range order {
+		s.sendUnits(task, sched[task])
+	}
+	switch {
+	case s.from == record.ExecRunning && state == record.ExecPaused:
+		if err := s.halt(touched, record.Paused); err != nil {
+			return err
+		}
+	case s.stopped && state.Terminal():
+		if err := s.halt(touched, record.Cancelled); err != nil {
+			return err
+		}
+		if err := s.ended(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// stateFor decides the state a planned unit write gives.
+func (s *stepper) stateFor(op *unitOp) record.State {
+	switch {
+	case op.intent == fixed:
+		return op.state
+	case s.exec.State.Terminal():
+		return record.Cancelled
+	case op.intent == hold:
+		return record.Waiting
+	case s.exec.State == record.ExecPaused:
+		return record.Paused
+	case op.intent == delay:
+		return record.Delayed
+	case op.child != nil:
+		return record.Running
+	}
+	return record.Scheduled
+}
+
+// sendUnits sends the task messages of units scheduled in this step.
+func (s *stepper) sendUnits(task string, items []int) {
+	if len(items) >= rangeMin {
+		lo, hi := slices.Min(items), slices.Max(items)
+		s.after = append(s.after, Effect{SendUnits: &UnitRange{ExecID: s.exec.ID, Task: task, From: lo, To: hi + 1}})
+		return
+	}
+	for _, op := range s.ops {
+		if op.key.Task != task || !slices.Contains(items, op.key.Item) {
+			continue
+		}
+		s.after = append(s.after, Effect{SendTask: &record.TaskMessage{
+			ExecID: s.exec.ID, Task: task, Item: op.key.Item, Attempt: op.attempt, Fence: op.fence, Action: op.action,
+		}})
+	}
+}
+
+// childHead builds the head of the sub-workflow execution of a unit.
+func (s *stepper) childHead(op *unitOp) (*record.Execution, error) {
+	if s.in.Defs == nil {
+		return nil, fmt.Errorf("task %s: no definitions to resolve workflow %q", op.key.Task, op.child.Workflow)
+	}
+	wf, name, ver, err := s.in.Defs.Workflow(op.child.Workflow)
+	if err != nil {
+		return nil, fmt.Errorf("task %s: %w", op.key.Task, err)
+	}
+	return NewExecution(wf, NewParams{
+		ID:        ChildID(s.exec.ID, op.key.Task, op.key.Item, op.attempt),
+		DefName:   name,
+		DefVer:    ver,
+		Input:     op.child.Input,
+		Env:       s.exec.Env,
+		ParentID:  s.exec.ID,
+		ParentKey: parentKey(op.key.Task, op.key.Item),
+		Now:       s.in.Now,
+	})
+}
+
+// inflight lists the started, unfinished items of an active task.
+func inflight(r *run) []int {
+	if r.Phase == phasePause {
+		return nil
+	}
+	var items []int
+	for i := range r.Next {
+		if !r.Done.has(i) {
+			items = append(items, i)
+		}
+	}
+	return items
+}
+
+// halt moves the unclaimed work of every active task out of reach of the
+// workers — to PAUSED, or to CANCELLED when the execution ended — before
+// the head records the new state (DESIGN.md §2, invariant 2). Sub-workflows
+// get the same command. Units written earlier in this step are already in
+// their right state.
+func (s *stepper) halt(touched map[record.UnitKey]bool, to record.State) error {
+	from := []record.State{record.Scheduled, record.Delayed}
+	op := record.OpPause
+	if to == record.Cancelled {
+		from = []record.State{record.Scheduled, record.Delayed, record.Paused, record.Waiting}
+		op = record.OpCancel
+	}
+	for _, r := range s.b.Active {
+		for _, i := range inflight(r) {
+			k := s.unitKey(r.Key, i)
+			if touched[k] {
+				continue
+			}
+			if r.Child {
+				u, err := s.in.Read.Unit(k)
+				if err != nil {
+					if isNotFound(err) {
+						continue
+					}
+					return fmt.Errorf("read unit %s: %w", k, err)
+				}
+				if u.State == record.Running {
+					child := ChildID(s.exec.ID, r.Key, i, u.Attempt)
+					ev := CommandEvent(child, op, record.Command{Msg: s.exec.StateInfo}, s.ev.ID)
+					s.after = append(s.after, Effect{SendEvent: &ev})
+					continue
+				}
+			}
+			s.before = append(s.before, Write{MoveUnit: &MoveUnit{
+				Key:    k,
+				Expect: record.Expect{States: from},
+				Change: record.UnitChange{State: to},
+			}})
+		}
+	}
+	return nil
+}
