@@ -201,12 +201,19 @@ def run_case(engine, case_dir, timeout=60):
                                                               timeout))
         time.sleep(0.05)
     # Tasks scheduled just before the execution ended (by a 'succeed',
-    # 'fail' or 'pause' command) may still finish; let them, for a while.
+    # 'fail' or 'pause' command) and sub-workflows of timed-out tasks may
+    # still finish; let them, for a while, before the next case cleans up.
     quiet_deadline = time.time() + 3
     while True:
         with db_api.transaction():
             ex = db_api.get_workflow_execution(wf_ex.id)
-            if quiet(ex) or time.time() > quiet_deadline:
+            children_done = all(
+                e.state != 'RUNNING'
+                for e in db_api.get_workflow_executions()
+                if e.id != ex.id
+            )
+            if (quiet(ex) and children_done) or \
+                    time.time() > quiet_deadline:
                 return document(ex)
         time.sleep(0.05)
 
