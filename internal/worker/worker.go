@@ -138,6 +138,11 @@ func (w *Worker) Handle(ctx context.Context, m record.TaskMessage, heartbeat fun
 	c := w.config()
 	log := c.Log.With("execution_id", m.ExecID, "task", m.Task, "attempt", m.Attempt, "item", m.Item)
 	k := m.Key()
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= c.Margin {
+		// Too little time to run anything and record it: leave the
+		// message for a delivery that has time.
+		return fmt.Errorf("unit %s attempt %d: only %v left before the deadline, less than the %v margin", k, m.Attempt, time.Until(dl).Round(time.Millisecond), c.Margin)
+	}
 
 	now := c.Now()
 	u, err := c.Store.UpdateUnit(ctx, k,
@@ -277,7 +282,11 @@ wait:
 	case errors.As(cause, &te):
 		return outcome{err: fmt.Errorf("action %s %w", u.Action, te)}, true
 	case errors.Is(cause, errWorkerDeadline):
-		return outcome{err: fmt.Errorf("action %s stopped after %s seconds: %w", u.Action, formatSeconds(time.Since(start)), errWorkerDeadline)}, true
+		// Like a lost worker: the action was cut short and may have done
+		// part of its work, so it is recorded as lost (the engine re-runs
+		// it when the task is safe-rerun).
+		msg := fmt.Sprintf("action %s stopped after %s seconds: %v", u.Action, formatSeconds(time.Since(start)), errWorkerDeadline)
+		return outcome{err: &action.Failure{Data: record.LostError(msg)}}, true
 	case errors.Is(cause, errLeaseLost):
 		return outcome{err: fmt.Errorf("action %s stopped: %w", u.Action, errLeaseLost)}, true
 	case ctx.Err() != nil:

@@ -538,16 +538,16 @@ func TestActionIgnoringContext(t *testing.T) {
 func TestWorkerDeadline(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	f.w.Margin = 400 * time.Millisecond
-	ctx, cancel := context.WithTimeout(context.Background(), 450*time.Millisecond)
+	f.w.Margin = 300 * time.Millisecond
+	ctx, cancel := context.WithTimeout(context.Background(), 600*time.Millisecond)
 	defer cancel()
 	m := f.unit(t, "std.sleep", `{"seconds": 30}`, nil)
 	if err := f.w.Handle(ctx, m, nil); err != nil {
 		t.Fatalf("Handle: %v", err)
 	}
 	u := f.get(t, m)
-	if u.State != record.Error || !strings.Contains(string(u.Error), "the worker's time limit was reached") {
-		t.Errorf("unit = %s %s, want an ERROR naming the worker's time limit", u.State, u.Error)
+	if u.State != record.Error || !record.IsLost(u.Error) || !strings.Contains(string(u.Error), "the worker's time limit was reached") {
+		t.Errorf("unit = %s %s, want a lost-worker ERROR naming the worker's time limit", u.State, u.Error)
 	}
 	if len(f.q.events(t)) != 1 {
 		t.Errorf("events = %v, want the attempt-done event", f.q.events(t))
@@ -775,5 +775,22 @@ func TestLogLinesCarryIDs(t *testing.T) {
 				t.Errorf("log line lacks %s: %s", k, line)
 			}
 		}
+	}
+}
+
+// TestNoTimeLeft: a delivery with less time left than the margin claims
+// nothing and asks for redelivery.
+func TestNoTimeLeft(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.w.Margin = time.Minute
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	m := f.unit(t, "test.count", `{}`, nil)
+	if err := f.w.Handle(ctx, m, nil); err == nil || !strings.Contains(err.Error(), "less than the 1m0s margin") {
+		t.Fatalf("Handle = %v, want an error about the margin", err)
+	}
+	if u := f.get(t, m); u.State != record.Scheduled || f.runs.Load() != 0 {
+		t.Errorf("state %s, %d runs; want SCHEDULED and none", u.State, f.runs.Load())
 	}
 }
