@@ -9,6 +9,9 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
+
+	"github.com/borawf/bora/internal/dsl"
 )
 
 // book is the engine's bookkeeping, stored as JSON in Execution.Engine. It is
@@ -19,8 +22,11 @@ import (
 type book struct {
 	// Seq counts the task executions created (their start order).
 	Seq int `json:"seq,omitempty"`
-	// Count holds, per task name, how many task executions it has had; the
-	// latest is "<name>#<count>".
+	// Ran marks, by position in the workflow's task order, the tasks that
+	// have had a task execution; Count holds how many for those that have
+	// had more than one. The latest is "<name>#<count>". (A linear workflow
+	// thus costs one bit per task, not a map entry.)
+	Ran   bits           `json:"ran,omitempty"`
 	Count map[string]int `json:"n,omitempty"`
 	// Active are the task executions that have not finished, by creation.
 	Active []*run `json:"run,omitempty"`
@@ -115,8 +121,57 @@ func (b *book) joinOf(name string) *join {
 	return nil
 }
 
-func (b *book) latest(name string) string {
-	n := b.Count[name]
+// taskIndex maps a workflow's task names to their position in its order.
+// Workflows are immutable once compiled, so the map is built once.
+var taskIndex sync.Map // *dsl.Workflow → map[string]int
+
+func indexOf(wf *dsl.Workflow, name string) int {
+	if m, ok := taskIndex.Load(wf); ok {
+		if i, ok := m.(map[string]int)[name]; ok {
+			return i
+		}
+		return -1
+	}
+	m := make(map[string]int, len(wf.Order))
+	for i, n := range wf.Order {
+		m[n] = i
+	}
+	taskIndex.Store(wf, m)
+	if i, ok := m[name]; ok {
+		return i
+	}
+	return -1
+}
+
+// count is how many task executions a task has had.
+func (s *stepper) count(name string) int {
+	if n := s.b.Count[name]; n > 0 {
+		return n
+	}
+	if i := indexOf(s.wf, name); i >= 0 && s.b.Ran.has(i) {
+		return 1
+	}
+	return 0
+}
+
+// bump counts a new task execution of name and returns its key.
+func (s *stepper) bump(name string) string {
+	n := s.count(name) + 1
+	if n == 1 {
+		s.b.Ran.set(indexOf(s.wf, name))
+	} else {
+		if s.b.Count == nil {
+			s.b.Count = make(map[string]int)
+		}
+		s.b.Count[name] = n
+	}
+	s.b.Seq++
+	return taskKey(name, n)
+}
+
+// latest is the key of a task's latest execution, or "".
+func (s *stepper) latest(name string) string {
+	n := s.count(name)
 	if n == 0 {
 		return ""
 	}

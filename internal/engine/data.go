@@ -126,7 +126,7 @@ func (h *host) Task(name string) (any, error) {
 		}
 		return h.cur, nil
 	}
-	key := h.s.b.latest(name)
+	key := h.s.latest(name)
 	if key == "" {
 		return nil, nil
 	}
@@ -173,13 +173,9 @@ func (h *host) Tasks(execID string, recursive bool, state string) ([]any, error)
 	if execID != "" && execID != h.s.exec.ID {
 		return nil, fmt.Errorf("tasks(): only the current execution (%s) is visible, not %s", h.s.exec.ID, execID)
 	}
-	names := make([]string, 0, len(h.s.b.Count))
-	for n := range h.s.b.Count {
-		names = append(names, n)
-	}
 	var all []*record.Task
-	for _, n := range names {
-		for i := 1; i <= h.s.b.Count[n]; i++ {
+	for _, n := range h.s.wf.Order {
+		for i := 1; i <= h.s.count(n); i++ {
 			t, err := h.s.task(taskKey(n, i))
 			if err != nil {
 				return nil, err

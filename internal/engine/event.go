@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/borawf/bora/internal/dsl"
 	"github.com/borawf/bora/internal/record"
 )
 
@@ -313,7 +312,7 @@ func (s *stepper) rerun(c *record.Command) (bool, error) {
 	}
 	key := c.Task
 	if !strings.Contains(key, "#") {
-		key = s.b.latest(key)
+		key = s.latest(key)
 	}
 	old, err := s.task(key)
 	if err != nil || old == nil {
@@ -340,9 +339,7 @@ func (s *stepper) rerun(c *record.Command) (bool, error) {
 	s.exec.State, s.exec.StateInfo, s.exec.Output = record.ExecRunning, "", nil
 	s.b.Errs = slices.DeleteFunc(s.b.Errs, func(k string) bool { return k == key })
 	s.b.Ends = slices.DeleteFunc(s.b.Ends, func(k string) bool { return k == key })
-	s.b.Count[old.Name]++
-	s.b.Seq++
-	nk := taskKey(old.Name, s.b.Count[old.Name])
+	nk := s.bump(old.Name)
 	rec := &record.Task{
 		ExecID: s.exec.ID, Key: nk, Name: old.Name, Seq: s.b.Seq, State: record.Running,
 		Items: 1, Inbound: old.Inbound, CreatedAt: s.in.Now,
@@ -366,7 +363,7 @@ func (s *stepper) startReverse(ctx map[string]any) error {
 		s.stop(record.ExecError, fmt.Sprintf("Reverse workflow %s needs the task to reach: params {\"task_name\": ...}", s.wf.Name))
 		return nil
 	}
-	plan, err := plan(s.wf, target)
+	plan, err := s.wf.Plan(target)
 	if err != nil {
 		s.stop(record.ExecError, fmt.Sprintf("Failed to plan reverse workflow %s: %v", s.wf.Name, err))
 		return nil
@@ -404,7 +401,7 @@ func (s *stepper) afterReverse(rec *record.Task, state record.State) error {
 		return nil
 	}
 	target, _ := decodeMap(s.exec.Params)["task_name"].(string)
-	plan, err := plan(s.wf, target)
+	plan, err := s.wf.Plan(target)
 	if err != nil {
 		return fmt.Errorf("plan reverse workflow %s: %w", s.wf.Name, err)
 	}
@@ -419,7 +416,7 @@ func (s *stepper) afterReverse(rec *record.Task, state record.State) error {
 		s.b.Ends = append(s.b.Ends, rec.Key)
 	}
 	for i, name := range plan {
-		if done.has(i) || s.b.Count[name] > 0 {
+		if done.has(i) || s.count(name) > 0 {
 			continue
 		}
 		reqs := s.requires(name, plan)
@@ -441,7 +438,7 @@ func (s *stepper) afterReverse(rec *record.Task, state record.State) error {
 			ctx = decodeMap(s.exec.Input)
 		}
 		for _, r := range reqs {
-			t, err := s.task(s.b.latest(r))
+			t, err := s.task(s.latest(r))
 			if err != nil {
 				return err
 			}
@@ -454,64 +451,4 @@ func (s *stepper) afterReverse(rec *record.Task, state record.State) error {
 		}
 	}
 	return nil
-}
-
-// plan lists the tasks a reverse workflow runs to reach target: target and
-// everything it requires, transitively, each after all it requires (ties in
-// document order).
-func plan(wf *dsl.Workflow, target string) ([]string, error) {
-	if wf.Tasks[target] == nil {
-		return nil, fmt.Errorf("task %q is not defined", target)
-	}
-	need := map[string]bool{}
-	var visit func(n string, path []string) error
-	visit = func(n string, path []string) error {
-		if slices.Contains(path, n) {
-			return fmt.Errorf("tasks require each other: %s", strings.Join(append(path, n), " -> "))
-		}
-		if need[n] {
-			return nil
-		}
-		t := wf.Tasks[n]
-		if t == nil {
-			return fmt.Errorf("task %q is not defined", n)
-		}
-		need[n] = true
-		for _, r := range t.Requires {
-			if err := visit(r, append(path, n)); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	if err := visit(target, nil); err != nil {
-		return nil, err
-	}
-	var out []string
-	placed := map[string]bool{}
-	for len(out) < len(need) {
-		progress := false
-		for _, n := range wf.Order {
-			if !need[n] || placed[n] {
-				continue
-			}
-			ready := true
-			for _, r := range wf.Tasks[n].Requires {
-				if !placed[r] {
-					ready = false
-					break
-				}
-			}
-			if ready {
-				out = append(out, n)
-				placed[n] = true
-				progress = true
-				break
-			}
-		}
-		if !progress {
-			return nil, fmt.Errorf("cannot order the tasks required by %q", target)
-		}
-	}
-	return out, nil
 }

@@ -556,9 +556,7 @@ func (s *stepper) failJoin(j *join) error {
 	if err != nil {
 		return err
 	}
-	s.b.Count[j.Name]++
-	s.b.Seq++
-	key := taskKey(j.Name, s.b.Count[j.Name])
+	key := s.bump(j.Name)
 	info := "Failed by tasks: " + pyList(missing)
 	rec := &record.Task{
 		ExecID: s.exec.ID, Key: key, Name: j.Name, Seq: s.b.Seq,

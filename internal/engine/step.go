@@ -47,9 +47,6 @@ func Step(in Input) (Output, error) {
 		tasks: make(map[string]*record.Task),
 		made:  make(map[string]*record.Task),
 	}
-	if s.b.Count == nil {
-		s.b.Count = make(map[string]int)
-	}
 	ok, err := s.dispatch()
 	if err != nil {
 		return Output{}, fmt.Errorf("execution %s: event %s: %w", in.Exec.ID, in.Event.ID, err)

@@ -18,9 +18,7 @@ func (s *stepper) startTask(name string, inbound map[string]any, from string) er
 		s.stop(record.ExecError, fmt.Sprintf("Failed to run task [error=task %q is not defined, wf=%s, task=%s]", name, s.wf.Name, from))
 		return nil
 	}
-	s.b.Count[name]++
-	s.b.Seq++
-	key := taskKey(name, s.b.Count[name])
+	key := s.bump(name)
 	rec := &record.Task{
 		ExecID:    s.exec.ID,
 		Key:       key,

@@ -15,10 +15,10 @@ import (
 type intent int
 
 const (
-	goNow  intent = iota // run now: SCHEDULED (a sub-workflow: RUNNING)
-	delay                // wait until due: DELAYED with a timer
-	hold                 // outside the concurrency window: WAITING
-	fixed                // an outcome the engine records (a sub-workflow's end)
+	goNow intent = iota // run now: SCHEDULED (a sub-workflow: RUNNING)
+	delay               // wait until due: DELAYED with a timer
+	hold                // outside the concurrency window: WAITING
+	fixed               // an outcome the engine records (a sub-workflow's end)
 )
 
 // unitOp is one unit write of this step.

@@ -1,0 +1,455 @@
+package engine
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/borawf/bora/internal/dsl"
+	"github.com/borawf/bora/internal/record"
+)
+
+// This file is a small in-memory runtime and worker that drive Step the
+// way internal/runtime does: Before writes, the conditional commit, then
+// After effects; task messages are claimed and run by fake actions, and
+// their attempt-done events fed back.
+
+var errNotFound = errors.New("not found")
+
+// action is a fake action: it gets the unit's input and attempt.
+type action func(in map[string]any, attempt int) (any, error)
+
+// failure is an action error with a structured value.
+type failure struct{ v any }
+
+func (f failure) Error() string { return fmt.Sprint(f.v) }
+
+type world struct {
+	t       testing.TB
+	bundle  *dsl.Bundle
+	now     time.Time
+	execs   map[string]*record.Execution
+	tasks   map[string]map[string]*record.Task
+	units   map[record.UnitKey]*record.Unit
+	events  []record.Event
+	taskq   []record.TaskMessage
+	timers  []record.TimerMessage
+	actions map[string]action
+	// reverse applies Before writes in reverse order, to prove a step's
+	// writes do not depend on each other's order.
+	reverse bool
+	// steps counts applied (committed) steps; sent counts task messages.
+	steps, stale, sent int
+	// onStep, when set, is called after every committed step.
+	onStep func(w *world, ev record.Event, out Output)
+	// hold keeps task messages from running (to act while work is queued).
+	hold bool
+}
+
+func newWorld(t testing.TB, src string) *world {
+	t.Helper()
+	b, diags := dsl.Load("wf.yaml", []byte(src))
+	if err := diags.Err(); err != nil {
+		t.Fatalf("load: %v", err)
+	}
+	w := &world{
+		t:      t,
+		bundle: b,
+		now:    time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC),
+		execs:  map[string]*record.Execution{},
+		tasks:  map[string]map[string]*record.Task{},
+		units:  map[record.UnitKey]*record.Unit{},
+		actions: map[string]action{
+			"std.noop": func(map[string]any, int) (any, error) { return nil, nil },
+			"std.echo": func(in map[string]any, _ int) (any, error) { return in["output"], nil },
+			"std.fail": func(in map[string]any, _ int) (any, error) {
+				if d, ok := in["error_data"]; ok {
+					return nil, failure{d}
+				}
+				return nil, errors.New("Fail action expected exception.")
+			},
+		},
+	}
+	return w
+}
+
+// Workflow resolves sub-workflows from the same document.
+func (w *world) Workflow(name string) (*dsl.Workflow, string, int, error) {
+	wf, ok := w.bundle.Workflows[name]
+	if !ok {
+		return nil, "", 0, fmt.Errorf("workflow %q: %w", name, errNotFound)
+	}
+	return wf, "doc", 1, nil
+}
+
+// start creates an execution of the named workflow (the first when empty)
+// and queues its start event.
+func (w *world) start(name, input string) string {
+	w.t.Helper()
+	return w.startWith(name, input, "")
+}
+
+func (w *world) startWith(name, input, params string) string {
+	w.t.Helper()
+	if name == "" {
+		name = w.bundle.Order[0]
+	}
+	id := fmt.Sprintf("ex%d", len(w.execs)+1)
+	var p json.RawMessage
+	if params != "" {
+		p = json.RawMessage(params)
+	}
+	var in json.RawMessage
+	if input != "" {
+		in = json.RawMessage(input)
+	}
+	head, err := NewExecution(w.bundle.Workflows[name], NewParams{ID: id, DefName: "doc", DefVer: 1, Input: in, Params: p, Now: w.now})
+	if err != nil {
+		w.t.Fatalf("new execution: %v", err)
+	}
+	w.execs[id] = head
+	w.events = append(w.events, StartEvent(id))
+	return id
+}
+
+type reader struct {
+	w    *world
+	exec string
+}
+
+func (r reader) Task(key string) (*record.Task, error) {
+	t, ok := r.w.tasks[r.exec][key]
+	if !ok {
+		return nil, fmt.Errorf("task %s: %w", key, errNotFound)
+	}
+	c := *t
+	return &c, nil
+}
+
+func (r reader) Unit(k record.UnitKey) (*record.Unit, error) {
+	u, ok := r.w.units[k]
+	if !ok {
+		return nil, fmt.Errorf("unit %s: %w", k, errNotFound)
+	}
+	c := *u
+	return &c, nil
+}
+
+func (r reader) Units(task string) ([]*record.Unit, error) {
+	var out []*record.Unit
+	for k, u := range r.w.units {
+		if k.ExecID == r.exec && k.Task == task {
+			c := *u
+			out = append(out, &c)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Item < out[j].Item })
+	return out, nil
+}
+
+// input builds the Step input for an event.
+func (w *world) input(ev record.Event) Input {
+	head := w.execs[ev.ExecID]
+	c := *head
+	return Input{Exec: &c, Workflow: w.bundle.Workflows[head.Workflow], Defs: w, Event: ev, Now: w.now, Read: reader{w: w, exec: ev.ExecID}}
+}
+
+// deliver applies one event as the runtime does.
+func (w *world) deliver(ev record.Event) Output {
+	w.t.Helper()
+	if _, ok := w.execs[ev.ExecID]; !ok {
+		return Output{}
+	}
+	out, err := Step(w.input(ev))
+	if err != nil {
+		w.t.Fatalf("step %s: %v", ev.ID, err)
+	}
+	w.apply(ev, out)
+	return out
+}
+
+func (w *world) apply(ev record.Event, out Output) {
+	w.t.Helper()
+	writes := slices.Clone(out.Before)
+	if w.reverse {
+		slices.Reverse(writes)
+	}
+	var then []Effect
+	for _, wr := range writes {
+		if e := w.write(wr); e != nil {
+			then = append(then, *e)
+		}
+	}
+	if out.Exec != nil {
+		old := w.execs[out.Exec.ID]
+		if out.Exec.Version != old.Version+1 {
+			w.t.Fatalf("commit %s: version %d after %d", out.Exec.ID, out.Exec.Version, old.Version)
+		}
+		c := *out.Exec
+		w.execs[out.Exec.ID] = &c
+		w.steps++
+	} else {
+		w.stale++
+	}
+	for _, e := range append(then, out.After...) {
+		w.effect(e)
+	}
+	if w.onStep != nil && out.Exec != nil {
+		w.onStep(w, ev, out)
+	}
+}
+
+func (w *world) write(wr Write) *Effect {
+	switch {
+	case wr.CreateTask != nil:
+		t := *wr.CreateTask
+		if w.tasks[t.ExecID] == nil {
+			w.tasks[t.ExecID] = map[string]*record.Task{}
+		}
+		if _, ok := w.tasks[t.ExecID][t.Key]; !ok {
+			w.tasks[t.ExecID][t.Key] = &t
+		}
+	case wr.CreateUnit != nil:
+		u := *wr.CreateUnit
+		if _, ok := w.units[u.UnitKey]; !ok {
+			w.units[u.UnitKey] = &u
+		}
+	case wr.FinishTask != nil:
+		f := wr.FinishTask
+		t, ok := w.tasks[f.ExecID][f.Key]
+		if !ok {
+			w.t.Fatalf("finish of unknown task %s", f.Key)
+		}
+		if t.State.Terminal() {
+			return nil
+		}
+		t.State, t.StateInfo, t.Published, t.Result, t.Error, t.ChildID, t.FinishedAt = f.State, f.StateInfo, f.Published, f.Result, f.Error, f.ChildID, f.FinishedAt
+	case wr.MoveUnit != nil:
+		if w.move(wr.MoveUnit) && wr.MoveUnit.Then != nil {
+			return wr.MoveUnit.Then
+		}
+	}
+	return nil
+}
+
+// move applies a guarded unit change; it reports whether it took effect.
+func (w *world) move(m *MoveUnit) bool {
+	u, ok := w.units[m.Key]
+	if !ok || !matches(u, m.Expect) {
+		return false
+	}
+	change(u, m.Change)
+	return true
+}
+
+func matches(u *record.Unit, x record.Expect) bool {
+	if len(x.States) > 0 && !slices.Contains(x.States, u.State) {
+		return false
+	}
+	if x.Attempt != 0 && u.Attempt != x.Attempt {
+		return false
+	}
+	if x.Fence != "" && u.Fence != x.Fence {
+		return false
+	}
+	return true
+}
+
+func change(u *record.Unit, c record.UnitChange) {
+	u.State = c.State
+	if c.Attempt != 0 {
+		u.Attempt = c.Attempt
+	}
+	if c.Fence != "" {
+		u.Fence = c.Fence
+	}
+	u.Due = c.Due
+	if !c.Started.IsZero() {
+		u.Started = c.Started
+	}
+	if !c.Finished.IsZero() {
+		u.Finished = c.Finished
+	}
+	if c.ClearOutcome {
+		u.Result, u.Error = nil, nil
+	}
+	if c.Result != nil {
+		u.Result = c.Result
+	}
+	if c.Error != nil {
+		u.Error = c.Error
+	}
+}
+
+func (w *world) effect(e Effect) {
+	switch {
+	case e.SendTask != nil:
+		w.taskq = append(w.taskq, *e.SendTask)
+		w.sent++
+	case e.SendEvent != nil:
+		w.events = append(w.events, *e.SendEvent)
+	case e.SendTimer != nil:
+		w.timers = append(w.timers, *e.SendTimer)
+	case e.StartChild != nil:
+		if _, ok := w.execs[e.StartChild.ID]; !ok {
+			c := *e.StartChild
+			w.execs[c.ID] = &c
+		}
+		w.events = append(w.events, StartEvent(e.StartChild.ID))
+	case e.MoveUnit != nil:
+		if w.move(e.MoveUnit) && e.MoveUnit.Then != nil {
+			w.effect(*e.MoveUnit.Then)
+		}
+	case e.SendUnits != nil:
+		r := e.SendUnits
+		for i := r.From; i < r.To; i++ {
+			k := record.UnitKey{ExecID: r.ExecID, Task: r.Task, Item: i}
+			u, ok := w.units[k]
+			if !ok {
+				continue
+			}
+			if r.Resume {
+				if u.State != record.Paused {
+					continue
+				}
+				change(u, record.UnitChange{State: record.Scheduled, Fence: Fence(r.Event, r.Task, i, u.Attempt), Due: r.Due})
+			}
+			if u.State == record.Scheduled {
+				w.taskq = append(w.taskq, record.TaskMessage{ExecID: r.ExecID, Task: r.Task, Item: i, Attempt: u.Attempt, Fence: u.Fence, Action: u.Action})
+				w.sent++
+			}
+		}
+	default:
+		w.t.Fatalf("effect sets nothing: %+v", e)
+	}
+}
+
+// work runs one task message as the worker does: claim, run, record,
+// notify.
+func (w *world) work(m record.TaskMessage) {
+	u, ok := w.units[m.Key()]
+	if !ok || !matches(u, record.Expect{States: []record.State{record.Scheduled}, Attempt: m.Attempt, Fence: m.Fence}) {
+		return // stale: the claim fails and nothing runs
+	}
+	u.State, u.Started = record.Running, w.now
+	in := map[string]any{}
+	if v, err := decode(u.Input); err == nil {
+		if m, ok := v.(map[string]any); ok {
+			in = m
+		}
+	}
+	var res any
+	var err error
+	if a, ok := w.actions[u.Action]; ok {
+		res, err = a(in, u.Attempt)
+	} else {
+		err = fmt.Errorf("unknown action %q", u.Action)
+	}
+	if err != nil {
+		var f failure
+		v := any(err.Error())
+		if errors.As(err, &f) {
+			v = f.v
+		}
+		u.State, u.Error = record.Error, encode(v)
+	} else {
+		u.State, u.Result = record.Success, encode(res)
+	}
+	u.Finished, u.Due = w.now, time.Time{}
+	w.events = append(w.events, record.DoneEvent(u.UnitKey, u.Attempt, u.Fence))
+}
+
+// run drives everything until no event, task or timer is left, or limit
+// steps were taken.
+func (w *world) run() {
+	w.t.Helper()
+	for guard := 0; guard < 100000; guard++ {
+		switch {
+		case len(w.events) > 0:
+			ev := w.events[0]
+			w.events = w.events[1:]
+			w.deliver(ev)
+		case len(w.taskq) > 0 && !w.hold:
+			m := w.taskq[0]
+			w.taskq = w.taskq[1:]
+			w.work(m)
+		case len(w.timers) > 0:
+			sort.SliceStable(w.timers, func(i, j int) bool { return w.timers[i].Due.Before(w.timers[j].Due) })
+			tm := w.timers[0]
+			w.timers = w.timers[1:]
+			if tm.Due.After(w.now) {
+				w.now = tm.Due
+			}
+			w.events = append(w.events, tm.Event)
+		default:
+			return
+		}
+	}
+	w.t.Fatal("run did not settle")
+}
+
+// drain runs events only (no tasks, no timers).
+func (w *world) drain() {
+	for len(w.events) > 0 {
+		ev := w.events[0]
+		w.events = w.events[1:]
+		w.deliver(ev)
+	}
+}
+
+// taskList is the execution's task executions in start order, as
+// "name=STATE".
+func (w *world) taskList(exec string) []string {
+	var ts []*record.Task
+	for _, t := range w.tasks[exec] {
+		ts = append(ts, t)
+	}
+	sort.Slice(ts, func(i, j int) bool { return ts[i].Seq < ts[j].Seq })
+	out := make([]string, len(ts))
+	for i, t := range ts {
+		out[i] = t.Name + "=" + string(t.State)
+	}
+	return out
+}
+
+// sortedTasks is taskList sorted, for parallel branches whose order is
+// not part of the behaviour under test.
+func (w *world) sortedTasks(exec string) []string {
+	l := w.taskList(exec)
+	sort.Strings(l)
+	return l
+}
+
+func (w *world) task(exec, key string) *record.Task { return w.tasks[exec][key] }
+
+func (w *world) output(exec string) any {
+	v, err := decode(w.execs[exec].Output)
+	if err != nil {
+		w.t.Fatalf("output: %v", err)
+	}
+	return v
+}
+
+func mustJSON(t testing.TB, s string) any {
+	t.Helper()
+	v, err := decode(json.RawMessage(s))
+	if err != nil {
+		t.Fatalf("bad JSON %q: %v", s, err)
+	}
+	return v
+}
+
+func (w *world) book(exec string) *book {
+	b, err := decodeBook(w.execs[exec].Engine)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return b
+}
+
+func contains(s, sub string) bool { return strings.Contains(s, sub) }
