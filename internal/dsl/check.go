@@ -39,7 +39,7 @@ func (l *loader) checkDirect(w *Workflow, specs []*taskSpec) {
 			l.errorf(ts.key, "task `%s` joins %d inbound tasks but only %d lead to it%s",
 				t.Name, t.Join, len(t.Inbound), listIn(t.Inbound))
 		}
-		if t.Concurrency != nil && len(t.WithItems) == 0 && ts.set["concurrency"] {
+		if len(t.WithItems) == 0 && ts.set["concurrency"] {
 			l.warnf(ts.key, "`concurrency` of task `%s` has no effect without `with-items`", t.Name)
 		}
 	}

@@ -162,7 +162,7 @@ func (l *loader) transition(n, cond *yaml.Node, key string) (Transition, bool) {
 	}
 	if cond != nil {
 		t.When = l.exprValue(l.value(cond, nil), loc{N: resolve(cond)}, "condition")
-		if t.When == nil && exprReady {
+		if t.When == nil {
 			ok = false
 		}
 	}

@@ -5,6 +5,7 @@
 package dsl
 
 import (
+	"bytes"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -102,16 +103,19 @@ func (l *loader) load() *Bundle {
 
 // parseYAML parses the source into its one document node.
 func (l *loader) parseYAML() (*yaml.Node, bool) {
-	if i := tabIndent(l.src); i >= 0 {
-		line, col := l.lineCol(i)
-		l.report(Pos{line, col}, Error, "a tab indents this line; YAML indents with spaces only")
+	if l.checkNBSP() {
 		return nil, false
 	}
-	dec := yaml.NewDecoder(strings.NewReader(string(l.src)))
+	dec := yaml.NewDecoder(bytes.NewReader(l.src))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
 		if err.Error() == "EOF" {
 			return nil, true
+		}
+		if i := tabIndent(l.src); i >= 0 {
+			line, col := l.lineCol(i)
+			l.report(Pos{line, col}, Error, "a tab indents this line; YAML indents with spaces only")
+			return nil, false
 		}
 		l.report(l.yamlErrorPos(err), Error, yamlErrorMsg(err))
 		return nil, false
@@ -127,6 +131,39 @@ func (l *loader) parseYAML() (*yaml.Node, bool) {
 		return nil, true
 	}
 	return doc.Content[0], true
+}
+
+// checkNBSP reports non-breaking spaces (U+00A0, often pasted from web
+// pages) where YAML needs plain spaces: in indentation and after a `:` or
+// `-` indicator. It reports whether it found any.
+func (l *loader) checkNBSP() bool {
+	const nbsp = "\u00a0"
+	if !bytes.Contains(l.src, []byte(nbsp)) {
+		return false
+	}
+	found := false
+	for i := 0; i < len(l.src); {
+		j := bytes.Index(l.src[i:], []byte(nbsp))
+		if j < 0 {
+			break
+		}
+		at := i + j
+		i = at + len(nbsp)
+		k := at
+		for k > 0 && (l.src[k-1] == ' ' || l.src[k-1] == '\t' || (k >= 2 && string(l.src[k-2:k]) == nbsp)) {
+			if l.src[k-1] == ' ' || l.src[k-1] == '\t' {
+				k--
+			} else {
+				k -= 2
+			}
+		}
+		if k == 0 || l.src[k-1] == '\n' || l.src[k-1] == ':' || l.src[k-1] == '-' {
+			line, col := l.lineCol(at)
+			l.report(Pos{line, col}, Error, "a non-breaking space (U+00A0), often pasted from a web page, stands where YAML needs a plain space")
+			found = true
+		}
+	}
+	return found
 }
 
 // tabIndent returns the offset of a tab in the leading whitespace of a
@@ -169,14 +206,19 @@ func isTabIndentedContent(src []byte, i int) bool {
 
 var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): `)
 
-// yamlErrorPos finds the line of a yaml.v3 error; it names none when the
-// problem is on the first line. The column is that of the line's first
-// character.
+// yamlErrorPos finds the line of a yaml.v3 error. Its message names the
+// line where the enclosing construct starts (none for the first line), which
+// may be far above the mistake; the line where the mistake is is found as
+// the shortest prefix of the document that fails the same way. The column
+// is that of the line's first character.
 func (l *loader) yamlErrorPos(err error) Pos {
 	msg := err.Error()
 	line := 1
 	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
 		line, _ = strconv.Atoi(m[1])
+	}
+	if k := l.failingPrefix(yamlErrorMsg(err)); k > line {
+		line = k
 	}
 	if i := strings.Index(msg, "unknown anchor '"); i >= 0 {
 		name := msg[i+len("unknown anchor '"):]
@@ -197,9 +239,51 @@ func (l *loader) yamlErrorPos(err error) Pos {
 	return Pos{Line: line, Col: col}
 }
 
+// maxPrefixSearch bounds the documents whose syntax errors are located by
+// parsing prefixes.
+const maxPrefixSearch = 1 << 20
+
+// failingPrefix returns the smallest number of lines whose prefix of the
+// document fails to parse with message msg, or 0.
+func (l *loader) failingPrefix(msg string) int {
+	if len(l.src) > maxPrefixSearch {
+		return 0
+	}
+	l.lineStart(1)
+	n := len(l.lines)
+	fails := func(k int) bool {
+		end := len(l.src)
+		if k < n {
+			end = l.lines[k]
+		}
+		var doc yaml.Node
+		err := yaml.Unmarshal(l.src[:end], &doc)
+		return err != nil && yamlErrorMsg(err) == msg
+	}
+	if !fails(n) {
+		return 0
+	}
+	lo, hi := 1, n
+	for lo < hi {
+		mid := (lo + hi) / 2
+		if fails(mid) {
+			hi = mid
+		} else {
+			lo = mid + 1
+		}
+	}
+	return lo
+}
+
 func yamlErrorMsg(err error) string {
 	msg := yamlLineRE.ReplaceAllString(err.Error(), "")
 	msg = strings.TrimPrefix(msg, "yaml: ")
+	switch {
+	case strings.HasPrefix(msg, "mapping values are not allowed"):
+		msg += " (a `: ` inside a value starts a mapping; quote the whole value)"
+	case strings.HasPrefix(msg, "found character that cannot start any token"):
+		msg += " (quote values that start with `@`, `%` or a backquote)"
+	}
 	return "YAML: " + msg
 }
 
@@ -445,9 +529,7 @@ func (l *loader) params(n *yaml.Node, owner string) []Param {
 				continue
 			}
 			def := l.value(ps[0].Value, nil)
-			if exprReady {
-				def = normalize(def)
-			}
+			def = normalize(def)
 			add(ps[0].KeyN, Param{Name: ps[0].Key, Default: def, HasDefault: true})
 		default:
 			l.errorf(c, "an input is a name or `name: default`, not %s", kindName(c))

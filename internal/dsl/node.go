@@ -177,6 +177,9 @@ func (l *loader) value(n *yaml.Node, sites *[]site) any {
 		ps := l.pairs(n, "key")
 		m := make(map[string]any, len(ps))
 		for _, p := range ps {
+			if sites != nil && hasExpr(p.Key) {
+				*sites = append(*sites, site{S: p.Key, Node: p.KeyN})
+			}
 			m[p.Key] = l.value(p.Value, sites)
 		}
 		return m

@@ -315,7 +315,7 @@ func (l *loader) finishTask(ts *taskSpec) {
 }
 
 // taskCall reads action, workflow and input together: inline parameters
-// merge with `input:`.
+// merge with `input:`, whose values win.
 func (l *loader) taskCall(ts *taskSpec, actionN, workflowN, inputN *yaml.Node) {
 	t := ts.t
 	if actionN != nil && workflowN != nil {
@@ -382,7 +382,10 @@ func (l *loader) taskCall(ts *taskSpec, actionN, workflowN, inputN *yaml.Node) {
 		}
 		for _, p := range call.Params {
 			if _, dup := input[p.Key]; dup {
-				l.warnAt(loc{N: callN, Off: p.KeyOff}, "parameter `%s` is given inline and under `input`; the inline value wins", p.Key)
+				// The reference: "the one under input keyword takes
+				// precedence" (Mistral's code lets the inline one win).
+				l.warnAt(loc{N: callN, Off: p.KeyOff}, "parameter `%s` is given inline and under `input`; the value under `input` wins", p.Key)
+				continue
 			}
 			input[p.Key] = p.Value
 			if s, ok := p.Value.(string); ok && hasExpr(s) {

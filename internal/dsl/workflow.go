@@ -107,7 +107,7 @@ func (l *loader) loadWorkflow(p pair) *Workflow {
 		w.Tasks[ts.t.Name] = ts.t
 		w.Order = append(w.Order, ts.t.Name)
 	}
-	if len(specs) != len(st.order) {
+	if len(specs) != len(st.order) || len(specs) == 0 {
 		// Some tasks failed to load; graph checks would only add noise.
 		return w
 	}
