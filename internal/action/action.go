@@ -1,7 +1,7 @@
 // Package action holds Bora's actions: the Go interface a task's action
 // implements, the registry a worker looks actions up in, and the standard
 // actions of the Mistral workflow language (std.noop, std.echo, std.fail,
-// std.sleep, std.http, std.test_dict).
+// std.sleep, std.http, std.email, std.test_dict).
 //
 // # Adding an action
 //

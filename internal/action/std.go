@@ -56,6 +56,7 @@ func standard() map[string]Action {
 		{name: "std.sleep", sig: Signature{Optional: []string{"seconds"}}, run: runSleep},
 		{name: "std.test_dict", sig: Signature{Optional: []string{"size", "key_prefix", "val"}}, run: runTestDict},
 		{name: "std.http", sig: httpSignature, run: runHTTP},
+		{name: "std.email", sig: emailSignature, run: runEmail},
 	}
 	m := make(map[string]Action, len(all))
 	for _, a := range all {
