@@ -597,15 +597,16 @@ wf:
 		},
 	}
 	for _, tc := range tests {
-		for _, rev := range []bool{false, true} {
+		for _, mode := range []string{"", "writes reversed", "crash and replay"} {
 			name := tc.name
-			if rev {
-				name += "/writes reversed"
+			if mode != "" {
+				name += "/" + mode
 			}
 			t.Run(name, func(t *testing.T) {
 				t.Parallel()
 				w := newWorld(t, tc.src)
-				w.reverse = rev
+				w.reverse = mode == "writes reversed"
+				w.crash = mode == "crash and replay"
 				for n, a := range tc.actions {
 					w.actions[n] = a
 				}

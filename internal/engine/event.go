@@ -30,8 +30,7 @@ func (s *stepper) onDone() (bool, error) {
 	o := &outcome{state: u.State, result: u.Result, errv: u.Error, unit: u, expect: u.State}
 	if u.State == record.Error && record.IsLost(u.Error) && s.safeRerun(r) {
 		// The worker was lost and the action may safely run again.
-		x := record.Expect{States: []record.State{record.Error}, Attempt: u.Attempt, Fence: u.Fence}
-		s.moveUnit(u.UnitKey, x, u.Attempt+1, goNow, noTime, r.Act, nil)
+		s.scheduleRetry(r, o, 0)
 		return true, nil
 	}
 	if err := s.unitDone(r, o); err != nil {
@@ -79,7 +78,9 @@ func (s *stepper) onChildDone() (bool, error) {
 	if err != nil || u == nil {
 		return false, err
 	}
-	if u.State != record.Running || ChildID(s.exec.ID, u.Task, u.Item, u.Attempt) != c.ID {
+	// RUNNING, or already holding this event's outcome: a replay of this
+	// step after a crash that wrote it.
+	if (u.State != record.Running && u.State != outcomeState(c.State)) || ChildID(s.exec.ID, u.Task, u.Item, u.Attempt) != c.ID {
 		return false, nil
 	}
 	o := &outcome{unit: u, expect: record.Running}
@@ -104,13 +105,28 @@ func (s *stepper) onChildDone() (bool, error) {
 	}
 	// The engine records the sub-workflow's outcome on the unit; a retry
 	// planned below turns this same write into the next attempt.
-	op := s.moveUnit(u.UnitKey, record.Expect{States: []record.State{record.Running}, Attempt: u.Attempt, Fence: u.Fence}, u.Attempt, fixed, noTime, r.Act, nil)
-	op.state, op.result, op.errv, op.clear = o.state, o.result, o.errv, false
-	op.fence = u.Fence
+	op := s.moveUnit(u.UnitKey, record.Expect{States: []record.State{record.Running}, Attempt: u.Attempt}, u.Attempt, fixed, noTime, r.Act, nil)
+	op.state, op.result, op.errv, op.clear, op.fence = o.state, o.result, o.errv, false, ""
 	if err := s.unitDone(r, o); err != nil {
 		return false, err
 	}
 	return true, s.settle()
+}
+
+func outcomeState(s record.ExecState) record.State {
+	switch s {
+	case record.ExecSuccess:
+		return record.Success
+	case record.ExecCancelled:
+		return record.Cancelled
+	}
+	return record.Error
+}
+
+// mine reports whether a unit's current attempt was written by this very
+// event (its fence derives from the event id): a replay after a crash.
+func (s *stepper) mine(u *record.Unit) bool {
+	return u.Fence == Fence(s.ev.ID, u.Task, u.Item, u.Attempt)
 }
 
 // onTimer applies a timer: a DELAYED unit's wait is over, or a task-level
@@ -131,14 +147,15 @@ func (s *stepper) onTimer() (bool, error) {
 		if err != nil || u == nil {
 			return false, err
 		}
-		if u.State != record.Delayed || u.Attempt != s.ev.Attempt || u.Fence != s.ev.Fence {
+		replay := u.State == record.Scheduled || u.State == record.Running
+		if u.Attempt != s.ev.Attempt || !(u.State == record.Delayed && u.Fence == s.ev.Fence || replay && s.mine(u)) {
 			return false, nil
 		}
 		var ch *childSpec
 		if r.Child {
 			ch = &childSpec{Workflow: u.Action, Input: u.Input}
 		}
-		x := record.Expect{States: []record.State{record.Delayed}, Attempt: u.Attempt, Fence: u.Fence}
+		x := record.Expect{States: []record.State{record.Delayed}, Attempt: s.ev.Attempt, Fence: s.ev.Fence}
 		op := s.moveUnit(u.UnitKey, x, u.Attempt, goNow, noTime, r.Act, ch)
 		op.clear = false
 		return true, nil
@@ -147,9 +164,14 @@ func (s *stepper) onTimer() (bool, error) {
 		return false, nil
 	}
 	switch {
-	case r.Phase == phaseWait && (s.ev.Timer == "wait-before" || s.ev.Timer == "retry"):
+	case r.Phase == phaseWait && s.ev.Timer == "wait-before":
 		r.Phase = ""
 		if err := s.fill(r); err != nil {
+			return false, err
+		}
+	case r.Phase == phaseWait && s.ev.Timer == "retry":
+		r.Phase = ""
+		if err := s.restart(r); err != nil {
 			return false, err
 		}
 	case r.Phase == phaseAfter && s.ev.Timer == "wait-after":

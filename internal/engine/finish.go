@@ -111,8 +111,12 @@ func (s *stepper) completeTask(r *run, o *outcome) error {
 		r.NDone = 1
 	}
 
-	cur := taskView(rec)
-	cur["state"] = string(state)
+	// The current task as expressions see it. Built from the outcome, not
+	// the stored record, which a replay of this step may find finished.
+	cur := map[string]any{
+		"id": rec.ExecID + "/" + rec.Key, "name": rec.Name, "state": string(state),
+		"state_info": nil, "result": nil, "published": map[string]any{},
+	}
 	if stateInfo != "" {
 		cur["state_info"] = stateInfo
 	}
@@ -167,12 +171,13 @@ func (s *stepper) completeTask(r *run, o *outcome) error {
 
 	// retry
 	if t.Retry != nil && final != record.Cancelled {
-		again, wait, err := s.retry(t, r, o, units, final, outbound, cur)
+		again, wait, err := s.retry(t, r, o, final, outbound, cur)
 		if err != nil {
 			return s.forceFail(r, rec, fmt.Sprintf("Failed to complete task [error=retry: %v, wf=%s, task=%s]", err, s.wf.Name, t.Name))
 		}
 		if again {
-			return s.again(r, o, units, wait)
+			s.scheduleRetry(r, o, wait)
+			return nil
 		}
 	}
 
@@ -195,7 +200,7 @@ func (s *stepper) completeTask(r *run, o *outcome) error {
 // while retries remain, unless break-on holds on an error, and on success
 // only while continue-on holds (continue-on, when given, must hold on an
 // error too).
-func (s *stepper) retry(t *dsl.Task, r *run, o *outcome, units []*record.Unit, state record.State, outbound, cur map[string]any) (bool, time.Duration, error) {
+func (s *stepper) retry(t *dsl.Task, r *run, o *outcome, state record.State, outbound, cur map[string]any) (bool, time.Duration, error) {
 	p := t.Retry
 	count, err := s.evalInt(p.Count, outbound, cur, "retry count")
 	if err != nil {
@@ -235,70 +240,48 @@ func (s *stepper) retry(t *dsl.Task, r *run, o *outcome, units []*record.Unit, s
 	return true, time.Duration(delaySec) * time.Second, nil
 }
 
-// again starts the next attempt of a task: a plain task's unit moves to a
-// new attempt (DELAYED with a timer when the retry waits); a with-items
-// task runs all its items again, as Mistral does.
-func (s *stepper) again(r *run, o *outcome, units []*record.Unit, wait time.Duration) error {
-	r.Done, r.NDone, r.WA = nil, 0, false
-	if !r.WI {
-		u := o.unit
-		in := goNow
-		var due time.Time
-		if wait > 0 {
-			in, due = delay, s.in.Now.Add(wait)
-		}
-		var ch *childSpec
-		if r.Child {
-			ch = &childSpec{Workflow: u.Action, Input: u.Input}
-		}
-		x := record.Expect{States: []record.State{o.expect}, Attempt: u.Attempt, Fence: u.Fence}
-		s.retarget(u.UnitKey, x, u.Attempt+1, in, due, ch)
-		return nil
+// scheduleRetry plans the next attempt of a task. The units move in a
+// later step (the retry timer, or an immediate event when there is no
+// delay), so that the step that read their outcomes never writes them and
+// a replay of it reads the same. A with-items task runs all its items
+// again, as Mistral does.
+func (s *stepper) scheduleRetry(r *run, o *outcome, wait time.Duration) {
+	next := r.attempt() + 1
+	if o != nil && o.unit != nil {
+		next = o.unit.Attempt + 1
 	}
-	r.Att = r.attempt() + 1
+	r.Done, r.NDone, r.WA, r.Next, r.Att = nil, 0, false, 0, next
+	s.taskTimer(r, phaseWait, "retry", wait)
+}
+
+// restart moves every unit of a task to its next attempt: the first
+// window runs, the rest waits for room.
+func (s *stepper) restart(r *run) error {
 	window := r.Items
 	if r.Conc > 0 {
 		window = r.Conc
 	}
-	r.Next = 0
-	for _, u := range units {
-		if u.Item < 0 || u.Item >= r.Items {
-			continue
-		}
-		st := u.State
-		if ov := s.overlay[u.Item]; ov != nil {
-			st = ov.expect
-		}
+	x := record.Expect{States: []record.State{record.Success, record.Error, record.Cancelled}, Attempt: r.Att - 1}
+	for i := range r.Items {
 		var ch *childSpec
 		if r.Child {
+			u, err := s.readUnit(r.Key, i)
+			if err != nil {
+				return err
+			}
+			if u == nil {
+				continue
+			}
 			ch = &childSpec{Workflow: u.Action, Input: u.Input}
 		}
 		in := hold
-		if wait == 0 && u.Item < window {
+		if i < window {
 			in = goNow
-			r.Next = u.Item + 1
+			r.Next = i + 1
 		}
-		x := record.Expect{States: []record.State{st}, Attempt: u.Attempt, Fence: u.Fence}
-		s.retarget(u.UnitKey, x, r.Att, in, time.Time{}, ch)
-	}
-	if wait > 0 {
-		s.taskTimer(r, phaseWait, "retry", wait)
+		s.moveUnit(s.unitKey(r.Key, i), x, r.Att, in, noTime, r.Act, ch)
 	}
 	return nil
-}
-
-// retarget plans a move of a unit to a new attempt. A unit already written
-// in this step (a sub-workflow's outcome) gets one write that does both.
-func (s *stepper) retarget(k record.UnitKey, x record.Expect, attempt int, in intent, due time.Time, ch *childSpec) {
-	for _, op := range s.ops {
-		if op.key == k && op.create == nil {
-			op.attempt, op.fence = attempt, Fence(s.ev.ID, k.Task, k.Item, attempt)
-			op.intent, op.due, op.clear, op.child = in, due, true, ch
-			op.action = s.actionOf(k.Task)
-			return
-		}
-	}
-	s.moveUnit(k, x, attempt, in, due, s.actionOf(k.Task), ch)
 }
 
 func (s *stepper) actionOf(task string) string {

@@ -49,6 +49,9 @@ type world struct {
 	onStep func(w *world, ev record.Event, out Output)
 	// hold keeps task messages from running (to act while work is queued).
 	hold bool
+	// crash makes every step crash once after half its Before writes, then
+	// replays it and requires the very same output.
+	crash bool
 }
 
 func newWorld(t testing.TB, src string) *world {
@@ -169,8 +172,34 @@ func (w *world) deliver(ev record.Event) Output {
 	if err != nil {
 		w.t.Fatalf("step %s: %v", ev.ID, err)
 	}
+	if w.crash && out.Exec != nil {
+		// Same input, same output (determinism).
+		again, err := Step(w.input(ev))
+		if err != nil {
+			w.t.Fatalf("step %s again: %v", ev.ID, err)
+		}
+		sameOutput(w.t, ev, out, again)
+		// A crash after some of the Before writes, then the redelivery.
+		for _, wr := range out.Before[:(len(out.Before)+1)/2] {
+			w.write(wr)
+		}
+		replay, err := Step(w.input(ev))
+		if err != nil {
+			w.t.Fatalf("step %s replayed: %v", ev.ID, err)
+		}
+		sameOutput(w.t, ev, out, replay)
+	}
 	w.apply(ev, out)
 	return out
+}
+
+func sameOutput(t testing.TB, ev record.Event, want, got Output) {
+	t.Helper()
+	a, _ := json.Marshal(want)
+	b, _ := json.Marshal(got)
+	if string(a) != string(b) {
+		t.Fatalf("step %s is not repeatable:\nfirst:  %s\nsecond: %s", ev.ID, a, b)
+	}
 }
 
 func (w *world) apply(ev record.Event, out Output) {

@@ -231,6 +231,10 @@ func (s *stepper) taskTimer(r *run, phase, kind string, d time.Duration) {
 		Attempt: r.Timer,
 		Timer:   kind,
 	}
+	if d <= 0 {
+		s.after = append(s.after, Effect{SendEvent: &ev})
+		return
+	}
 	s.after = append(s.after, Effect{SendTimer: &record.TimerMessage{Due: s.in.Now.Add(d), Event: ev}})
 }
 
