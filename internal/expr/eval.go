@@ -485,22 +485,10 @@ func (x *evaluator) arith(n *node, a, b any) (any, error) {
 			return q, nil
 		case nPow:
 			if bi >= 0 {
-				r := int64(1)
-				base := ai
-				for e := bi; e > 0; e-- {
-					if err := x.charge(n, 1); err != nil {
-						return nil, err
-					}
-					nr := r * base
-					if base != 0 && nr/base != r {
-						return math.Pow(float64(ai), float64(bi)), nil
-					}
-					r = nr
-					if r == 0 || r == 1 && base == 1 {
-						break
-					}
+				if r, ok := ipow(ai, bi); ok {
+					return r, nil
 				}
-				return r, nil
+				return math.Pow(float64(ai), float64(bi)), nil
 			}
 		}
 	}
@@ -586,4 +574,37 @@ func (x *evaluator) repeat(n *node, s string, k int64) (any, error) {
 		return nil, err
 	}
 	return strings.Repeat(s, int(k)), nil
+}
+
+// ipow raises base to a non-negative exponent by squaring; ok is false on
+// overflow.
+func ipow(base, exp int64) (int64, bool) {
+	r := int64(1)
+	for exp > 0 {
+		if exp&1 == 1 {
+			if !mulOK(r, base) {
+				return 0, false
+			}
+			r *= base
+		}
+		exp >>= 1
+		if exp > 0 {
+			if !mulOK(base, base) {
+				return 0, false
+			}
+			base *= base
+		}
+	}
+	return r, true
+}
+
+func mulOK(a, b int64) bool {
+	if a == 0 || b == 0 {
+		return true
+	}
+	if a == -1 || b == -1 {
+		return a != math.MinInt64 && b != math.MinInt64
+	}
+	r := a * b
+	return r/b == a
 }

@@ -94,6 +94,12 @@ func Functions() []string { return slices.Clone(allFuncList) }
 func (x *evaluator) call(n *node, cur any) (any, error) {
 	f := n.fn
 	if f == nil {
+		if n.method && len(n.args) > 0 {
+			// Fail on the receiver first, as it is evaluated first.
+			if _, err := x.evalDef(n.args[0], cur); err != nil {
+				return nil, err
+			}
+		}
 		switch {
 		case n.op == nFilter:
 			return nil, x.fail(n, "No filter named %q", n.name)
@@ -145,7 +151,7 @@ func (x *evaluator) call(n *node, cur any) (any, error) {
 	v, err := f.call(x, n, args, kw, cur)
 	if err != nil {
 		if _, ok := err.(*failure); !ok {
-			err = x.fail(n, "%s", err.Error())
+			err = &failure{pos: n.pos, msg: err.Error(), err: err}
 		}
 		return nil, err
 	}
@@ -225,6 +231,12 @@ func asInt(name string, v any) (int64, error) {
 			return 1, nil
 		}
 		return 0, nil
+	case float64:
+		// Integral floats are accepted: data decoded without json.Number
+		// holds every number as a float.
+		if i == math.Trunc(i) && math.Abs(i) < 1<<53 {
+			return int64(i), nil
+		}
 	}
 	return 0, errorf("%s() needs an integer, not %s", name, typeName(v))
 }
@@ -635,7 +647,7 @@ func init() {
 					}
 					return nil
 				case []any:
-					if len(o) == 2 {
+					if len(o) == 2 && !isList(o[0]) {
 						out[keyString(o[0])] = o[1]
 						return nil
 					}
@@ -1334,6 +1346,60 @@ func init() {
 			return string(unicode.ToUpper(r)) + strings.ToLower(s[size:]), nil
 		}),
 	)
+	register(filters,
+		&function{name: "map", min: 1, max: -1, kw: true, call: func(x *evaluator, n *node, a []any, kw map[string]any, _ any) (any, error) {
+			l, err := iterable("map", a[0])
+			if err != nil {
+				return nil, err
+			}
+			out := make([]any, len(l))
+			if attr, ok := kw["attribute"]; ok {
+				for i, e := range l {
+					if out[i], err = x.attrPath(n, e, attr, kw); err != nil {
+						return nil, err
+					}
+				}
+				return out, x.charge(n, len(l))
+			}
+			if len(a) < 2 {
+				return nil, errorf("map() needs a filter name or attribute=")
+			}
+			name, err := asString("map", a[1])
+			if err != nil {
+				return nil, err
+			}
+			f := lookupFilter(name)
+			if f == nil {
+				return nil, errorf("No filter named %q", name)
+			}
+			for i, e := range l {
+				args := append([]any{e}, a[2:]...)
+				if out[i], err = f.call(x, n, args, nil, nil); err != nil {
+					return nil, err
+				}
+			}
+			return out, x.charge(n, len(l))
+		}},
+		selectFilter("select", false, false),
+		selectFilter("reject", true, false),
+		selectFilter("selectattr", false, true),
+		selectFilter("rejectattr", true, true),
+		fn("round", 1, 2, func(x *evaluator, n *node, a []any) (any, error) {
+			f, ok := num(a[0])
+			if !ok {
+				return nil, errorf("round() needs a number, not %s", typeName(a[0]))
+			}
+			var digits int64
+			if len(a) == 2 {
+				var err error
+				if digits, err = asInt("round", a[1]); err != nil {
+					return nil, err
+				}
+			}
+			p := math.Pow(10, float64(digits))
+			return math.Round(f*p) / p, nil
+		}),
+	)
 	alias(filters, "d", "default")
 	alias(filters, "count", "length")
 
@@ -1403,4 +1469,81 @@ func init() {
 // call2 adapts a function's implementation for reuse under another name.
 func (f *function) call2() simpleFn {
 	return func(x *evaluator, n *node, a []any) (any, error) { return f.call(x, n, a, nil, nil) }
+}
+
+// attrPath reads attribute (a name, or dotted names) of v for map and
+// selectattr; a missing key gives kw["default"] or null.
+func (x *evaluator) attrPath(n *node, v any, attr any, kw map[string]any) (any, error) {
+	name, ok := attr.(string)
+	if !ok {
+		return x.index(n, v, attr)
+	}
+	for part := range strings.SplitSeq(name, ".") {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return kw["default"], nil
+		}
+		if v, ok = m[part]; !ok {
+			return kw["default"], nil
+		}
+	}
+	return v, nil
+}
+
+// selectFilter builds Jinja's select, reject, selectattr and rejectattr:
+// keep the elements (or the elements whose attribute) pass a test, or are
+// truthy when no test is named.
+func selectFilter(name string, reject, byAttr bool) *function {
+	min := 1
+	if byAttr {
+		min = 2
+	}
+	return fn(name, min, -1, func(x *evaluator, n *node, a []any) (any, error) {
+		l, err := iterable(name, a[0])
+		if err != nil {
+			return nil, err
+		}
+		rest := a[1:]
+		var attr any
+		if byAttr {
+			attr, rest = rest[0], rest[1:]
+		}
+		var test *function
+		if len(rest) > 0 {
+			tn, err := asString(name, rest[0])
+			if err != nil {
+				return nil, err
+			}
+			if test = jinjaTests[tn]; test == nil {
+				return nil, errorf("No test named %q", tn)
+			}
+			rest = rest[1:]
+		}
+		out := make([]any, 0, len(l))
+		for _, e := range l {
+			v := e
+			if byAttr {
+				if v, err = x.attrPath(n, e, attr, nil); err != nil {
+					return nil, err
+				}
+			}
+			ok := Truthy(v)
+			if test != nil {
+				r, err := test.call(x, n, append([]any{v}, rest...), nil, nil)
+				if err != nil {
+					return nil, err
+				}
+				ok = Truthy(r)
+			}
+			if ok != reject {
+				out = append(out, e)
+			}
+		}
+		return out, x.charge(n, len(l))
+	})
+}
+
+func isList(v any) bool {
+	_, ok := v.([]any)
+	return ok
 }

@@ -161,6 +161,19 @@ func (p *parser) expectOp(s string) *SyntaxError {
 	return nil
 }
 
+func (p *parser) expected(what string) *SyntaxError {
+	t := p.peek()
+	switch t.kind {
+	case tEOF:
+		return p.errAt(t, "expected %s, found end of expression", what)
+	case tStr:
+		return p.errAt(t, "expected %s, found string %q", what, t.text)
+	case tDollar:
+		return p.errAt(t, "expected %s, found $%s", what, t.text)
+	}
+	return p.errAt(t, "expected %s, found %q", what, t.text)
+}
+
 func (p *parser) enter() *SyntaxError {
 	p.depth++
 	if p.depth > maxDepth {
@@ -390,9 +403,10 @@ func (p *parser) callArgs(closer string) ([]*node, *SyntaxError) {
 	var args []*node
 	for !p.isOp(closer) {
 		if len(args) > 0 {
-			if err := p.expectOp(","); err != nil {
-				return nil, err
+			if !p.isOp(",") {
+				return nil, p.expected(`"," or "` + closer + `"`)
 			}
+			p.advance()
 			if p.isOp(closer) {
 				break
 			}
@@ -448,9 +462,10 @@ func (p *parser) list(closer string) ([]*node, *SyntaxError) {
 	var items []*node
 	for !p.isOp(closer) {
 		if len(items) > 0 {
-			if err := p.expectOp(","); err != nil {
-				return nil, err
+			if !p.isOp(",") {
+				return nil, p.expected(`"," or "` + closer + `"`)
 			}
+			p.advance()
 			if p.isOp(closer) {
 				break
 			}

@@ -382,11 +382,13 @@ func (t *Template) String() string {
 	if s, ok := t.src.(string); ok {
 		return s
 	}
-	b, err := json.Marshal(Normalize(t.src))
-	if err != nil {
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(Normalize(t.src)); err != nil {
 		return Render(t.src)
 	}
-	return string(b)
+	return strings.TrimSuffix(b.String(), "\n")
 }
 
 // collectRefs walks every expression of a template.
