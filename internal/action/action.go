@@ -30,15 +30,40 @@
 //
 // # Idempotency
 //
-// Bora runs an action at least once per attempt it claims, and exactly once
-// in the absence of crashes, but a worker can die after the action's side
-// effect and before the outcome is recorded; the attempt is then retried.
-// Input.IdempotencyKey is the same for every run of one attempt of one item
-// of one task execution, and different for every other. Pass it to the
-// systems an action changes (as an Idempotency-Key header, a conditional
-// write, a client token) so that a repeated run changes nothing twice.
+// A worker runs an attempt only after claiming it with a conditional write,
+// so each attempt runs at most once, however often its message is
+// delivered. But a worker can die after an action's side effect and before
+// its outcome is recorded; the attempt is then ended as lost, and the task
+// may run again as a new attempt (its retry policy, or safe-rerun).
+// Input.IdempotencyKey names one attempt of one item of one task execution;
+// pass it to the systems an action changes (an Idempotency-Key header, a
+// conditional write, a client token) to tie a side effect to its attempt.
+// For a side effect that must happen once whatever the attempt, build the
+// key from ExecutionID, Task and Item alone.
 //
 // Names starting with "std." are reserved for the standard actions.
+//
+// # Standard actions
+//
+// The std.* actions take the parameters Mistral's do and return what
+// Mistral's return; an unknown or ill-typed parameter fails the task, for
+// good, with a message naming the action and its valid parameters. Where
+// Mistral's behaviour is an accident of Python, Bora keeps the behaviour a
+// workflow can observe and says so:
+//
+//   - std.http does not follow redirects unless allow_redirects is true
+//     (Mistral passes None to requests, which then does not follow them);
+//     a status outside 200..306 fails the task with the response object as
+//     its error; content is decoded from JSON whenever it parses as JSON.
+//     The result has no `history`; auth may also be a [user, password] list
+//     and a password may hold colons.
+//   - std.sleep and std.echo accept fractional seconds, and refuse values
+//     that are not numbers instead of treating them as 0.
+//   - std.fail with an empty error_data fails with Mistral's message
+//     "Fail action expected exception.".
+//
+// std.async_noop, std.javascript, std.ssh and std.ssh_proxied are not
+// provided.
 package action
 
 import (
