@@ -22,8 +22,8 @@ func Example() {
 			// Another attempt would fail the same way: no retry.
 			return nil, action.NonRetryable(errors.New("demo.greet: parameter \"name\" must be a string"))
 		}
-		// in.IdempotencyKey is stable across re-runs of this attempt; pass
-		// it along with any side effect so it happens once.
+		// in.IdempotencyKey names this attempt; pass it along with any side
+		// effect so that the effect is tied to the attempt.
 		return map[string]any{"greeting": "Hello, " + name + "!", "key": in.IdempotencyKey}, nil
 	}))
 	if err != nil {
