@@ -49,6 +49,9 @@ type world struct {
 	onStep func(w *world, ev record.Event, out Output)
 	// hold keeps task messages from running (to act while work is queued).
 	hold bool
+	// runs counts the actions run per unit; reads counts store reads.
+	runs  map[record.UnitKey]int
+	reads int
 	// crash makes every step crash once after half its Before writes, then
 	// replays it and requires the very same output.
 	crash bool
@@ -67,6 +70,7 @@ func newWorld(t testing.TB, src string) *world {
 		execs:  map[string]*record.Execution{},
 		tasks:  map[string]map[string]*record.Task{},
 		units:  map[record.UnitKey]*record.Unit{},
+		runs:   map[record.UnitKey]int{},
 		actions: map[string]action{
 			"std.noop": func(map[string]any, int) (any, error) { return nil, nil },
 			"std.echo": func(in map[string]any, _ int) (any, error) { return in["output"], nil },
@@ -126,6 +130,7 @@ type reader struct {
 }
 
 func (r reader) Task(key string) (*record.Task, error) {
+	r.w.reads++
 	t, ok := r.w.tasks[r.exec][key]
 	if !ok {
 		return nil, fmt.Errorf("task %s: %w", key, errNotFound)
@@ -135,6 +140,7 @@ func (r reader) Task(key string) (*record.Task, error) {
 }
 
 func (r reader) Unit(k record.UnitKey) (*record.Unit, error) {
+	r.w.reads++
 	u, ok := r.w.units[k]
 	if !ok {
 		return nil, fmt.Errorf("unit %s: %w", k, errNotFound)
@@ -144,6 +150,7 @@ func (r reader) Unit(k record.UnitKey) (*record.Unit, error) {
 }
 
 func (r reader) Units(task string) ([]*record.Unit, error) {
+	r.w.reads++
 	var out []*record.Unit
 	for k, u := range r.w.units {
 		if k.ExecID == r.exec && k.Task == task {
@@ -361,11 +368,27 @@ func (w *world) effect(e Effect) {
 // work runs one task message as the worker does: claim, run, record,
 // notify.
 func (w *world) work(m record.TaskMessage) {
+	if w.claim(m) {
+		w.finish(m)
+	}
+}
+
+// claim is the worker's conditional claim; false means the message is
+// stale and nothing runs.
+func (w *world) claim(m record.TaskMessage) bool {
 	u, ok := w.units[m.Key()]
 	if !ok || !matches(u, record.Expect{States: []record.State{record.Scheduled}, Attempt: m.Attempt, Fence: m.Fence}) {
-		return // stale: the claim fails and nothing runs
+		return false
 	}
 	u.State, u.Started = record.Running, w.now
+	return true
+}
+
+// finish runs a claimed unit's action, records its outcome and sends
+// attempt-done.
+func (w *world) finish(m record.TaskMessage) {
+	u := w.units[m.Key()]
+	w.runs[m.Key()]++
 	in := map[string]any{}
 	if v, err := decode(u.Input); err == nil {
 		if m, ok := v.(map[string]any); ok {
