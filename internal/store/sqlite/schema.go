@@ -1,0 +1,112 @@
+package sqlite
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/borawf/bora/internal/store"
+)
+
+// itemOverhead is what an item is counted for beyond the bytes of its
+// strings and JSON values: DynamoDB also counts attribute names, numbers
+// and times. It is a fixed allowance so that the count is simple to state.
+const itemOverhead = 200
+
+// sizeCheck is a CHECK constraint holding a row to store.MaxItemBytes.
+func sizeCheck(name string, text, blob []string) string {
+	var terms []string
+	for _, c := range text {
+		terms = append(terms, "octet_length("+c+")")
+	}
+	for _, c := range blob {
+		terms = append(terms, "coalesce(length("+c+"), 0)")
+	}
+	return fmt.Sprintf("CONSTRAINT %s CHECK (%s + %d <= %d)", name, strings.Join(terms, " + "), itemOverhead, store.MaxItemBytes)
+}
+
+// Times are Unix milliseconds (a zero time.Time is its own value, which
+// round-trips), except units.due, which is NULL when zero so that the
+// index of due units holds only the units the reconciler must see.
+var schema = []string{
+	`CREATE TABLE IF NOT EXISTS definitions (
+		name       TEXT NOT NULL,
+		version    INTEGER NOT NULL,
+		source     BLOB NOT NULL,
+		created_at INTEGER NOT NULL,
+		PRIMARY KEY (name, version),
+		` + sizeCheck("definition_size", []string{"name"}, []string{"source"}) + `
+	) WITHOUT ROWID`,
+
+	`CREATE TABLE IF NOT EXISTS executions (
+		id         TEXT PRIMARY KEY,
+		workflow   TEXT NOT NULL,
+		def_name   TEXT NOT NULL,
+		def_ver    INTEGER NOT NULL,
+		parent_id  TEXT NOT NULL,
+		parent_key TEXT NOT NULL,
+		state      TEXT NOT NULL,
+		state_info TEXT NOT NULL,
+		version    INTEGER NOT NULL,
+		input      BLOB,
+		env        BLOB,
+		params     BLOB,
+		output     BLOB,
+		engine     BLOB,
+		created_at INTEGER NOT NULL,
+		updated_at INTEGER NOT NULL,
+		` + sizeCheck("execution_size",
+		[]string{"id", "workflow", "def_name", "parent_id", "parent_key", "state", "state_info"},
+		[]string{"input", "env", "params", "output", "engine"}) + `
+	)`,
+	`CREATE INDEX IF NOT EXISTS executions_by_state ON executions (state, created_at DESC, id DESC)`,
+	`CREATE INDEX IF NOT EXISTS executions_by_time ON executions (created_at DESC, id DESC)`,
+
+	`CREATE TABLE IF NOT EXISTS tasks (
+		exec_id     TEXT NOT NULL,
+		key         TEXT NOT NULL,
+		name        TEXT NOT NULL,
+		seq         INTEGER NOT NULL,
+		state       TEXT NOT NULL,
+		state_info  TEXT NOT NULL,
+		items       INTEGER NOT NULL,
+		with_items  INTEGER NOT NULL,
+		inbound     BLOB,
+		published   BLOB,
+		result      BLOB,
+		error       BLOB,
+		child_id    TEXT NOT NULL,
+		created_at  INTEGER NOT NULL,
+		finished_at INTEGER NOT NULL,
+		PRIMARY KEY (exec_id, key),
+		` + sizeCheck("task_size",
+		[]string{"exec_id", "key", "name", "state", "state_info", "child_id"},
+		[]string{"inbound", "published", "result", "error"}) + `
+	) WITHOUT ROWID`,
+	`CREATE INDEX IF NOT EXISTS tasks_by_seq ON tasks (exec_id, seq)`,
+
+	`CREATE TABLE IF NOT EXISTS units (
+		exec_id    TEXT NOT NULL,
+		task       TEXT NOT NULL,
+		item       INTEGER NOT NULL,
+		state      TEXT NOT NULL,
+		attempt    INTEGER NOT NULL,
+		fence      TEXT NOT NULL,
+		action     TEXT NOT NULL,
+		input      BLOB,
+		timeout_ns INTEGER NOT NULL,
+		due        INTEGER,
+		result     BLOB,
+		error      BLOB,
+		started    INTEGER NOT NULL,
+		finished   INTEGER NOT NULL,
+		PRIMARY KEY (exec_id, task, item),
+		` + sizeCheck("unit_size",
+		[]string{"exec_id", "task", "state", "fence", "action"},
+		[]string{"input", "result", "error"}) + `
+	)`,
+	`CREATE INDEX IF NOT EXISTS units_due ON units (due) WHERE ` + dueWhere,
+}
+
+// dueWhere selects the units the reconciler looks at; DueUnits repeats it
+// verbatim so that SQLite uses the partial index.
+const dueWhere = `due IS NOT NULL AND state IN ('SCHEDULED', 'DELAYED', 'RUNNING')`

@@ -1,0 +1,681 @@
+package sqlite
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/borawf/bora/internal/record"
+	"github.com/borawf/bora/internal/store"
+)
+
+// Store is the embedded store.Store.
+type Store struct {
+	db *sql.DB
+
+	mu    sync.Mutex
+	stmts map[string]*sql.Stmt
+}
+
+var _ store.Store = (*Store)(nil)
+
+// New returns a store on db, creating its tables if they are missing. The
+// caller owns db (see Open) and closes it.
+func New(db *sql.DB) (*Store, error) {
+	for _, q := range schema {
+		if _, err := db.Exec(q); err != nil {
+			return nil, fmt.Errorf("create store tables: %w", err)
+		}
+	}
+	return &Store{db: db, stmts: map[string]*sql.Stmt{}}, nil
+}
+
+// stmt returns a prepared statement for q, preparing it once.
+func (s *Store) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if st, ok := s.stmts[q]; ok {
+		return st, nil
+	}
+	st, err := s.db.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	s.stmts[q] = st
+	return st, nil
+}
+
+func (s *Store) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	st, err := s.stmt(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	return st.ExecContext(ctx, args...)
+}
+
+func (s *Store) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	st, err := s.stmt(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(ctx, args...)
+}
+
+func (s *Store) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	st, err := s.stmt(ctx, q)
+	if err != nil {
+		// A Row cannot carry the error; the prepare repeats in QueryRow.
+		return s.db.QueryRowContext(ctx, q, args...)
+	}
+	return st.QueryRowContext(ctx, args...)
+}
+
+// isSizeCheck reports whether err is a failed item-size CHECK constraint.
+func isSizeCheck(err error) bool {
+	var e *sqlite.Error
+	return errors.As(err, &e) && e.Code() == sqlite3.SQLITE_CONSTRAINT_CHECK && strings.Contains(e.Error(), "_size")
+}
+
+// Encoding of values.
+
+func ms(t time.Time) int64 { return t.UnixMilli() }
+
+func fromMs(v int64) time.Time { return time.UnixMilli(v).UTC() }
+
+// nullMs encodes a time that is NULL when zero.
+func nullMs(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UnixMilli()
+}
+
+func fromNullMs(v sql.NullInt64) time.Time {
+	if !v.Valid {
+		return time.Time{}
+	}
+	return fromMs(v.Int64)
+}
+
+// blob encodes a JSON value; nil is NULL.
+func blob(b []byte) any {
+	if b == nil {
+		return nil
+	}
+	return b
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// tooLarge checks a size computed like the tables' CHECK constraints.
+func tooLarge(what string, size int) error {
+	if size > store.MaxItemBytes {
+		return &store.TooLargeError{What: what, Size: size, Limit: store.MaxItemBytes}
+	}
+	return nil
+}
+
+func sumLen[T ~string | ~[]byte](vs ...T) int {
+	n := itemOverhead
+	for _, v := range vs {
+		n += len(v)
+	}
+	return n
+}
+
+// Definitions.
+
+
+// PutDefinition implements store.Store.
+func (s *Store) PutDefinition(ctx context.Context, name string, source []byte) (int, error) {
+	if err := tooLarge("definition "+name, sumLen(name)+len(source)); err != nil {
+		return 0, err
+	}
+	// Read the latest version and write the next one if it is new; a
+	// concurrent writer that took that number first makes us look again.
+	for {
+		src, ver, err := s.GetDefinition(ctx, name, 0)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+		case err != nil:
+			return 0, err
+		case bytes.Equal(src, source):
+			return ver, nil
+		}
+		res, err := s.exec(ctx, `INSERT INTO definitions (name, version, source, created_at) VALUES (?, ?, ?, ?)
+			ON CONFLICT DO NOTHING`, name, ver+1, source, ms(time.Now()))
+		if err != nil {
+			if isSizeCheck(err) {
+				return 0, &store.TooLargeError{What: "definition " + name, Size: sumLen(name) + len(source), Limit: store.MaxItemBytes}
+			}
+			return 0, fmt.Errorf("put definition %s: %w", name, err)
+		}
+		if n, _ := res.RowsAffected(); n == 1 {
+			return ver + 1, nil
+		}
+	}
+}
+
+// GetDefinition implements store.Store.
+func (s *Store) GetDefinition(ctx context.Context, name string, version int) ([]byte, int, error) {
+	var row *sql.Row
+	if version == 0 {
+		row = s.queryRow(ctx, `SELECT source, version FROM definitions WHERE name = ? ORDER BY version DESC LIMIT 1`, name)
+	} else {
+		row = s.queryRow(ctx, `SELECT source, version FROM definitions WHERE name = ? AND version = ?`, name, version)
+	}
+	var src []byte
+	var ver int
+	if err := row.Scan(&src, &ver); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, 0, fmt.Errorf("definition %s version %d: %w", name, version, store.ErrNotFound)
+		}
+		return nil, 0, fmt.Errorf("get definition %s: %w", name, err)
+	}
+	return src, ver, nil
+}
+
+// Executions.
+
+const execCols = `id, workflow, def_name, def_ver, parent_id, parent_key, state, state_info, version,
+	input, env, params, output, engine, created_at, updated_at`
+
+func execArgs(e *record.Execution) []any {
+	return []any{e.ID, e.Workflow, e.DefName, e.DefVer, e.ParentID, e.ParentKey, string(e.State), e.StateInfo, e.Version,
+		blob(e.Input), blob(e.Env), blob(e.Params), blob(e.Output), blob(e.Engine), ms(e.CreatedAt), ms(e.UpdatedAt)}
+}
+
+func execSize(e *record.Execution) int {
+	return sumLen(e.ID, e.Workflow, e.DefName, e.ParentID, e.ParentKey, string(e.State), e.StateInfo) - itemOverhead +
+		sumLen(e.Input, e.Env, e.Params, e.Output, e.Engine)
+}
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanExec(r scanner) (*record.Execution, error) {
+	var e record.Execution
+	var state string
+	var input, env, params, output, engine []byte
+	var created, updated int64
+	if err := r.Scan(&e.ID, &e.Workflow, &e.DefName, &e.DefVer, &e.ParentID, &e.ParentKey, &state, &e.StateInfo, &e.Version,
+		&input, &env, &params, &output, &engine, &created, &updated); err != nil {
+		return nil, err
+	}
+	e.State = record.ExecState(state)
+	e.Input, e.Env, e.Params, e.Output, e.Engine = input, env, params, output, engine
+	e.CreatedAt, e.UpdatedAt = fromMs(created), fromMs(updated)
+	return &e, nil
+}
+
+// CreateExecution implements store.Store.
+func (s *Store) CreateExecution(ctx context.Context, e *record.Execution) error {
+	if err := tooLarge("execution "+e.ID, execSize(e)); err != nil {
+		return err
+	}
+	res, err := s.exec(ctx, `INSERT INTO executions (`+execCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT DO NOTHING`, execArgs(e)...)
+	if err != nil {
+		return fmt.Errorf("create execution %s: %w", e.ID, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("create execution %s: %w", e.ID, store.ErrExists)
+	}
+	return nil
+}
+
+// GetExecution implements store.Store.
+func (s *Store) GetExecution(ctx context.Context, id string) (*record.Execution, error) {
+	e, err := scanExec(s.queryRow(ctx, `SELECT `+execCols+` FROM executions WHERE id = ?`, id))
+	if err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, fmt.Errorf("execution %s: %w", id, store.ErrNotFound)
+		}
+		return nil, fmt.Errorf("get execution %s: %w", id, err)
+	}
+	return e, nil
+}
+
+// CommitExecution implements store.Store.
+func (s *Store) CommitExecution(ctx context.Context, e *record.Execution) error {
+	if err := tooLarge("execution "+e.ID, execSize(e)); err != nil {
+		return err
+	}
+	args := append(execArgs(e)[1:], e.ID, e.Version-1)
+	res, err := s.exec(ctx, `UPDATE executions SET workflow = ?, def_name = ?, def_ver = ?, parent_id = ?, parent_key = ?,
+		state = ?, state_info = ?, version = ?, input = ?, env = ?, params = ?, output = ?, engine = ?,
+		created_at = ?, updated_at = ?
+		WHERE id = ? AND version = ?`, args...)
+	if err != nil {
+		return fmt.Errorf("commit execution %s: %w", e.ID, err)
+	}
+	if n, _ := res.RowsAffected(); n == 1 {
+		return nil
+	}
+	var stored int64
+	if err := s.queryRow(ctx, `SELECT version FROM executions WHERE id = ?`, e.ID).Scan(&stored); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("commit execution %s: %w", e.ID, store.ErrNotFound)
+		}
+		return fmt.Errorf("commit execution %s: %w", e.ID, err)
+	}
+	return fmt.Errorf("commit execution %s version %d: stored version is %d: %w", e.ID, e.Version, stored, store.ErrConflict)
+}
+
+const defaultListLimit = 100
+
+// ListExecutions implements store.Store.
+func (s *Store) ListExecutions(ctx context.Context, q store.ListQuery) ([]*record.Execution, string, error) {
+	limit := q.Limit
+	if limit <= 0 {
+		limit = defaultListLimit
+	}
+	var where []string
+	var args []any
+	if q.State != "" {
+		where = append(where, "state = ?")
+		args = append(args, string(q.State))
+	}
+	if q.TopLevel {
+		where = append(where, "parent_id = ''")
+	}
+	if q.Cursor != "" {
+		at, id, err := parseCursor(q.Cursor)
+		if err != nil {
+			return nil, "", fmt.Errorf("list executions: %w", err)
+		}
+		where = append(where, "(created_at, id) < (?, ?)")
+		args = append(args, at, id)
+	}
+	sqlq := `SELECT ` + execCols + ` FROM executions`
+	if len(where) > 0 {
+		sqlq += ` WHERE ` + strings.Join(where, " AND ")
+	}
+	sqlq += ` ORDER BY created_at DESC, id DESC LIMIT ?`
+	args = append(args, limit+1)
+	rows, err := s.query(ctx, sqlq, args...)
+	if err != nil {
+		return nil, "", fmt.Errorf("list executions: %w", err)
+	}
+	defer rows.Close()
+	var page []*record.Execution
+	for rows.Next() {
+		e, err := scanExec(rows)
+		if err != nil {
+			return nil, "", fmt.Errorf("list executions: %w", err)
+		}
+		page = append(page, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", fmt.Errorf("list executions: %w", err)
+	}
+	next := ""
+	if len(page) > limit {
+		page = page[:limit]
+		last := page[limit-1]
+		next = makeCursor(ms(last.CreatedAt), last.ID)
+	}
+	return page, next, nil
+}
+
+// A cursor is the position of the last listed head: its creation time and id.
+func makeCursor(at int64, id string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(at, 10) + "|" + id))
+}
+
+func parseCursor(c string) (int64, string, error) {
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil {
+		return 0, "", fmt.Errorf("bad cursor %q", c)
+	}
+	at, id, ok := strings.Cut(string(b), "|")
+	n, err := strconv.ParseInt(at, 10, 64)
+	if !ok || err != nil {
+		return 0, "", fmt.Errorf("bad cursor %q", c)
+	}
+	return n, id, nil
+}
+
+// Tasks.
+
+const taskCols = `exec_id, key, name, seq, state, state_info, items, with_items, inbound, published, result, error,
+	child_id, created_at, finished_at`
+
+func taskSize(t *record.Task) int {
+	return sumLen(t.ExecID, t.Key, t.Name, string(t.State), t.StateInfo, t.ChildID) - itemOverhead +
+		sumLen(t.Inbound, t.Published, t.Result, t.Error)
+}
+
+func taskWhat(t *record.Task) string { return "task " + t.ExecID + "/" + t.Key }
+
+func scanTask(r scanner) (*record.Task, error) {
+	var t record.Task
+	var state string
+	var withItems int
+	var inbound, published, result, errv []byte
+	var created, finished int64
+	if err := r.Scan(&t.ExecID, &t.Key, &t.Name, &t.Seq, &state, &t.StateInfo, &t.Items, &withItems,
+		&inbound, &published, &result, &errv, &t.ChildID, &created, &finished); err != nil {
+		return nil, err
+	}
+	t.State = record.State(state)
+	t.WithItems = withItems != 0
+	t.Inbound, t.Published, t.Result, t.Error = inbound, published, result, errv
+	t.CreatedAt, t.FinishedAt = fromMs(created), fromMs(finished)
+	return &t, nil
+}
+
+// CreateTask implements store.Store.
+func (s *Store) CreateTask(ctx context.Context, t *record.Task) error {
+	if err := tooLarge(taskWhat(t), taskSize(t)); err != nil {
+		return err
+	}
+	res, err := s.exec(ctx, `INSERT INTO tasks (`+taskCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT DO NOTHING`,
+		t.ExecID, t.Key, t.Name, t.Seq, string(t.State), t.StateInfo, t.Items, boolInt(t.WithItems),
+		blob(t.Inbound), blob(t.Published), blob(t.Result), blob(t.Error), t.ChildID, ms(t.CreatedAt), ms(t.FinishedAt))
+	if err != nil {
+		return fmt.Errorf("create %s: %w", taskWhat(t), err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("create %s: %w", taskWhat(t), store.ErrExists)
+	}
+	return nil
+}
+
+// FinishTask implements store.Store.
+func (s *Store) FinishTask(ctx context.Context, t *record.Task) error {
+	res, err := s.exec(ctx, `UPDATE tasks SET state = ?, state_info = ?, published = ?, result = ?, error = ?,
+		child_id = ?, finished_at = ?
+		WHERE exec_id = ? AND key = ? AND state NOT IN ('SUCCESS', 'ERROR', 'CANCELLED')`,
+		string(t.State), t.StateInfo, blob(t.Published), blob(t.Result), blob(t.Error), t.ChildID, ms(t.FinishedAt),
+		t.ExecID, t.Key)
+	if err != nil && !isSizeCheck(err) {
+		return fmt.Errorf("finish %s: %w", taskWhat(t), err)
+	}
+	if err == nil {
+		if n, _ := res.RowsAffected(); n == 1 {
+			return nil
+		}
+	}
+	cur, gerr := s.GetTask(ctx, t.ExecID, t.Key)
+	if gerr != nil {
+		return fmt.Errorf("finish %s: %w", taskWhat(t), gerr)
+	}
+	if err != nil { // the size check failed
+		f := *cur
+		f.State, f.StateInfo, f.Published, f.Result, f.Error, f.ChildID = t.State, t.StateInfo, t.Published, t.Result, t.Error, t.ChildID
+		return &store.TooLargeError{What: taskWhat(t), Size: taskSize(&f), Limit: store.MaxItemBytes}
+	}
+	return fmt.Errorf("finish %s: already %s: %w", taskWhat(t), cur.State, store.ErrConflict)
+}
+
+// GetTask implements store.Store.
+func (s *Store) GetTask(ctx context.Context, execID, key string) (*record.Task, error) {
+	t, err := scanTask(s.queryRow(ctx, `SELECT `+taskCols+` FROM tasks WHERE exec_id = ? AND key = ?`, execID, key))
+	if err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, fmt.Errorf("task %s/%s: %w", execID, key, store.ErrNotFound)
+		}
+		return nil, fmt.Errorf("get task %s/%s: %w", execID, key, err)
+	}
+	return t, nil
+}
+
+// ListTasks implements store.Store.
+func (s *Store) ListTasks(ctx context.Context, execID string) ([]*record.Task, error) {
+	rows, err := s.query(ctx, `SELECT `+taskCols+` FROM tasks WHERE exec_id = ? ORDER BY seq, key`, execID)
+	if err != nil {
+		return nil, fmt.Errorf("list tasks of %s: %w", execID, err)
+	}
+	defer rows.Close()
+	var out []*record.Task
+	for rows.Next() {
+		t, err := scanTask(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list tasks of %s: %w", execID, err)
+		}
+		out = append(out, t)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list tasks of %s: %w", execID, err)
+	}
+	return out, nil
+}
+
+// Units.
+
+const unitCols = `exec_id, task, item, state, attempt, fence, action, input, timeout_ns, due, result, error, started, finished`
+
+func unitSize(u *record.Unit) int {
+	return sumLen(u.ExecID, u.Task, string(u.State), u.Fence, u.Action) - itemOverhead + sumLen(u.Input, u.Result, u.Error)
+}
+
+func unitWhat(k record.UnitKey) string { return "unit " + k.String() }
+
+func scanUnit(r scanner) (*record.Unit, error) {
+	var u record.Unit
+	var state string
+	var timeout int64
+	var due sql.NullInt64
+	var input, result, errv []byte
+	var started, finished int64
+	if err := r.Scan(&u.ExecID, &u.Task, &u.Item, &state, &u.Attempt, &u.Fence, &u.Action, &input, &timeout, &due,
+		&result, &errv, &started, &finished); err != nil {
+		return nil, err
+	}
+	u.State = record.State(state)
+	u.Input, u.Result, u.Error = input, result, errv
+	u.Timeout = time.Duration(timeout)
+	u.Due = fromNullMs(due)
+	u.Started, u.Finished = fromMs(started), fromMs(finished)
+	return &u, nil
+}
+
+// CreateUnit implements store.Store.
+func (s *Store) CreateUnit(ctx context.Context, u *record.Unit) error {
+	if err := tooLarge(unitWhat(u.UnitKey), unitSize(u)); err != nil {
+		return err
+	}
+	res, err := s.exec(ctx, `INSERT INTO units (`+unitCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT DO NOTHING`,
+		u.ExecID, u.Task, u.Item, string(u.State), u.Attempt, u.Fence, u.Action, blob(u.Input), int64(u.Timeout),
+		nullMs(u.Due), blob(u.Result), blob(u.Error), ms(u.Started), ms(u.Finished))
+	if err != nil {
+		return fmt.Errorf("create %s: %w", unitWhat(u.UnitKey), err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("create %s: %w", unitWhat(u.UnitKey), store.ErrExists)
+	}
+	return nil
+}
+
+// GetUnit implements store.Store.
+func (s *Store) GetUnit(ctx context.Context, k record.UnitKey) (*record.Unit, error) {
+	u, err := scanUnit(s.queryRow(ctx, `SELECT `+unitCols+` FROM units WHERE exec_id = ? AND task = ? AND item = ?`,
+		k.ExecID, k.Task, k.Item))
+	if err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, fmt.Errorf("%s: %w", unitWhat(k), store.ErrNotFound)
+		}
+		return nil, fmt.Errorf("get %s: %w", unitWhat(k), err)
+	}
+	return u, nil
+}
+
+// ListUnits implements store.Store.
+func (s *Store) ListUnits(ctx context.Context, execID, task string) ([]*record.Unit, error) {
+	return s.units(ctx, fmt.Sprintf("list units of %s/%s", execID, task),
+		`SELECT `+unitCols+` FROM units WHERE exec_id = ? AND task = ? ORDER BY item`, execID, task)
+}
+
+// DueUnits implements store.Store.
+func (s *Store) DueUnits(ctx context.Context, now time.Time, limit int) ([]*record.Unit, error) {
+	if limit <= 0 {
+		limit = defaultListLimit
+	}
+	return s.units(ctx, "list due units",
+		`SELECT `+unitCols+` FROM units WHERE `+dueWhere+` AND due <= ? ORDER BY due LIMIT ?`, ms(now), limit)
+}
+
+func (s *Store) units(ctx context.Context, op, q string, args ...any) ([]*record.Unit, error) {
+	rows, err := s.query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	defer rows.Close()
+	var out []*record.Unit
+	for rows.Next() {
+		u, err := scanUnit(rows)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", op, err)
+		}
+		out = append(out, u)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	return out, nil
+}
+
+// UpdateUnit implements store.Store: one UPDATE … WHERE <expect> RETURNING.
+func (s *Store) UpdateUnit(ctx context.Context, k record.UnitKey, x record.Expect, c record.UnitChange) (*record.Unit, error) {
+	var b strings.Builder
+	args := make([]any, 0, 16)
+	b.WriteString(`UPDATE units SET state = ?, due = ?`)
+	args = append(args, string(c.State), nullMs(c.Due))
+	if c.Attempt != 0 {
+		b.WriteString(`, attempt = ?`)
+		args = append(args, c.Attempt)
+	}
+	if c.Fence != "" {
+		b.WriteString(`, fence = ?`)
+		args = append(args, c.Fence)
+	}
+	if !c.Started.IsZero() {
+		b.WriteString(`, started = ?`)
+		args = append(args, ms(c.Started))
+	}
+	if !c.Finished.IsZero() {
+		b.WriteString(`, finished = ?`)
+		args = append(args, ms(c.Finished))
+	}
+	switch {
+	case c.Result != nil:
+		b.WriteString(`, result = ?`)
+		args = append(args, c.Result)
+	case c.ClearOutcome:
+		b.WriteString(`, result = NULL`)
+	}
+	switch {
+	case c.Error != nil:
+		b.WriteString(`, error = ?`)
+		args = append(args, c.Error)
+	case c.ClearOutcome:
+		b.WriteString(`, error = NULL`)
+	}
+	b.WriteString(` WHERE exec_id = ? AND task = ? AND item = ?`)
+	args = append(args, k.ExecID, k.Task, k.Item)
+	if len(x.States) > 0 {
+		b.WriteString(` AND state IN (?`)
+		b.WriteString(strings.Repeat(`, ?`, len(x.States)-1))
+		b.WriteString(`)`)
+		for _, st := range x.States {
+			args = append(args, string(st))
+		}
+	}
+	if x.Attempt != 0 {
+		b.WriteString(` AND attempt = ?`)
+		args = append(args, x.Attempt)
+	}
+	if x.Fence != "" {
+		b.WriteString(` AND fence = ?`)
+		args = append(args, x.Fence)
+	}
+	b.WriteString(` RETURNING ` + unitCols)
+
+	var u *record.Unit
+	rows, err := s.query(ctx, b.String(), args...)
+	if err == nil && rows.Next() {
+		u, err = scanUnit(rows)
+	}
+	if rows != nil {
+		if err == nil {
+			err = rows.Err()
+		}
+		if cerr := rows.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if u != nil && err == nil {
+		return u, nil
+	}
+	if err != nil && !isSizeCheck(err) {
+		return nil, fmt.Errorf("update %s: %w", unitWhat(k), err)
+	}
+
+	// Nothing was written: say why.
+	cur, gerr := s.GetUnit(ctx, k)
+	if gerr != nil {
+		return nil, fmt.Errorf("update %s: %w", unitWhat(k), gerr)
+	}
+	if err != nil {
+		applyChange(cur, c)
+		return nil, &store.TooLargeError{What: unitWhat(k), Size: unitSize(cur), Limit: store.MaxItemBytes}
+	}
+	return nil, fmt.Errorf("update %s: found %s attempt %d fence %q, expected %s: %w",
+		unitWhat(k), cur.State, cur.Attempt, cur.Fence, expectString(x), store.ErrConflict)
+}
+
+// applyChange applies c to u as UpdateUnit does.
+func applyChange(u *record.Unit, c record.UnitChange) {
+	u.State, u.Due = c.State, c.Due
+	if c.Attempt != 0 {
+		u.Attempt = c.Attempt
+	}
+	if c.Fence != "" {
+		u.Fence = c.Fence
+	}
+	if !c.Started.IsZero() {
+		u.Started = c.Started
+	}
+	if !c.Finished.IsZero() {
+		u.Finished = c.Finished
+	}
+	if c.ClearOutcome {
+		u.Result, u.Error = nil, nil
+	}
+	if c.Result != nil {
+		u.Result = c.Result
+	}
+	if c.Error != nil {
+		u.Error = c.Error
+	}
+}
+
+func expectString(x record.Expect) string {
+	var b strings.Builder
+	b.WriteString("state in ")
+	fmt.Fprint(&b, x.States)
+	if x.Attempt != 0 {
+		fmt.Fprintf(&b, " attempt %d", x.Attempt)
+	}
+	if x.Fence != "" {
+		fmt.Fprintf(&b, " fence %q", x.Fence)
+	}
+	return b.String()
+}

@@ -1,0 +1,155 @@
+package storetest
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/borawf/bora/internal/store"
+)
+
+var definitionTests = []test{
+	{"VersionsCountUp", testDefinitionVersions},
+	{"IdenticalSourceReturnsLatest", testDefinitionIdentical},
+	{"NotFound", testDefinitionNotFound},
+	{"ConcurrentPuts", testDefinitionConcurrent},
+}
+
+func putDef(t *testing.T, s store.Store, name, src string) int {
+	t.Helper()
+	v, err := s.PutDefinition(ctx(t), name, []byte(src))
+	if err != nil {
+		t.Fatalf("PutDefinition(%q): %v", name, err)
+	}
+	return v
+}
+
+func getDef(t *testing.T, s store.Store, name string, version int) (string, int) {
+	t.Helper()
+	src, v, err := s.GetDefinition(ctx(t), name, version)
+	if err != nil {
+		t.Fatalf("GetDefinition(%q, %d): %v", name, version, err)
+	}
+	return string(src), v
+}
+
+func testDefinitionVersions(t *testing.T, s store.Store) {
+	name := uid("def")
+	a, b := "version: '2.0'\nwf:\n  tasks: {}\n", "version: '2.0'\nwf2:\n  tasks: {}\n"
+	var got []int
+	for _, src := range []string{a, b, a} {
+		got = append(got, putDef(t, s, name, src))
+	}
+	if d := cmp.Diff([]int{1, 2, 3}, got); d != "" {
+		t.Fatalf("versions (-want +got):\n%s", d)
+	}
+	for _, tc := range []struct {
+		name    string
+		version int
+		wantSrc string
+		wantVer int
+	}{
+		{"latest", 0, a, 3},
+		{"first", 1, a, 1},
+		{"second", 2, b, 2},
+		{"third", 3, a, 3},
+	} {
+		src, v := getDef(t, s, name, tc.version)
+		if src != tc.wantSrc || v != tc.wantVer {
+			t.Errorf("%s: GetDefinition(%d) = %q, %d; want %q, %d", tc.name, tc.version, src, v, tc.wantSrc, tc.wantVer)
+		}
+	}
+}
+
+func testDefinitionIdentical(t *testing.T, s store.Store) {
+	name := uid("def")
+	a, b := "a: 1\n", "b: 2\n"
+	steps := []struct {
+		src  string
+		want int
+	}{{a, 1}, {a, 1}, {b, 2}, {b, 2}, {a, 3}, {a, 3}}
+	for i, st := range steps {
+		if v := putDef(t, s, name, st.src); v != st.want {
+			t.Fatalf("put %d (%q) = version %d, want %d", i, st.src, v, st.want)
+		}
+	}
+	if _, v := getDef(t, s, name, 0); v != 3 {
+		t.Errorf("latest version = %d, want 3", v)
+	}
+	if _, _, err := s.GetDefinition(ctx(t), name, 4); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("GetDefinition(version 4) error = %v, want ErrNotFound (no version written for identical sources)", err)
+	}
+}
+
+func testDefinitionNotFound(t *testing.T, s store.Store) {
+	name := uid("def")
+	putDef(t, s, name, "x: 1\n")
+	for _, tc := range []struct {
+		name    string
+		def     string
+		version int
+	}{
+		{"unknown name latest", name + "-none", 0},
+		{"unknown name version", name + "-none", 1},
+		{"unknown version", name, 2},
+	} {
+		if _, _, err := s.GetDefinition(ctx(t), tc.def, tc.version); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("%s: GetDefinition(%q, %d) error = %v, want ErrNotFound", tc.name, tc.def, tc.version, err)
+		}
+	}
+}
+
+// testDefinitionConcurrent proves that concurrent puts of different sources
+// get distinct versions (none is lost) and that concurrent puts of one
+// source agree on one version.
+func testDefinitionConcurrent(t *testing.T, s store.Store) {
+	const n = 6
+	name := uid("def")
+	versions := make([]int, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			v, err := s.PutDefinition(ctx(t), name, fmt.Appendf(nil, "source: %d\n", i))
+			if err != nil {
+				t.Errorf("PutDefinition %d: %v", i, err)
+			}
+			versions[i] = v
+		})
+	}
+	wg.Wait()
+	seen := map[int]int{}
+	for i, v := range versions {
+		if j, ok := seen[v]; ok {
+			t.Errorf("sources %d and %d both got version %d", j, i, v)
+		}
+		seen[v] = i
+		src, _ := getDef(t, s, name, v)
+		if want := fmt.Sprintf("source: %d\n", i); src != want {
+			t.Errorf("version %d holds %q, want %q", v, src, want)
+		}
+	}
+	if _, v := getDef(t, s, name, 0); v != n {
+		t.Errorf("latest version = %d, want %d", v, n)
+	}
+
+	same := uid("def")
+	got := make([]int, n)
+	for i := range n {
+		wg.Go(func() {
+			v, err := s.PutDefinition(ctx(t), same, []byte("same: true\n"))
+			if err != nil {
+				t.Errorf("PutDefinition %d: %v", i, err)
+			}
+			got[i] = v
+		})
+	}
+	wg.Wait()
+	for i, v := range got {
+		if v != 1 {
+			t.Errorf("identical put %d got version %d, want 1", i, v)
+		}
+	}
+}

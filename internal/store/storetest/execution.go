@@ -1,0 +1,326 @@
+package storetest
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/borawf/bora/internal/record"
+	"github.com/borawf/bora/internal/store"
+)
+
+var executionTests = []test{
+	{"CreateAndGet", testExecutionRoundTrip},
+	{"CreateTakenID", testExecutionExists},
+	{"GetMissing", testExecutionNotFound},
+	{"CommitNeedsPreviousVersion", testExecutionCommit},
+	{"CommitRace", testExecutionCommitRace},
+	{"ListByStateNewestFirst", testExecutionList},
+	{"ListBadCursor", testExecutionListBadCursor},
+}
+
+// newExec returns a head with every field set.
+func newExec(id string, at time.Time) *record.Execution {
+	return &record.Execution{
+		ID:        id,
+		Workflow:  "main",
+		DefName:   "doc-" + id,
+		DefVer:    3,
+		ParentID:  "parent-" + id,
+		ParentKey: "call#1/0",
+		State:     record.ExecRunning,
+		StateInfo: "started",
+		Version:   0,
+		Input:     raw(`{"b": [1, 2.50, "ü"],  "a":null}`),
+		Env:       raw(`null`),
+		Params:    raw(`{"task_name":"t"}`),
+		Engine:    raw(`{"active":{"t#1":1}}`),
+		CreatedAt: at,
+		UpdatedAt: at.Add(time.Millisecond),
+	}
+}
+
+func createExec(t *testing.T, s store.Store, e *record.Execution) {
+	t.Helper()
+	if err := s.CreateExecution(ctx(t), e); err != nil {
+		t.Fatalf("CreateExecution(%s): %v", e.ID, err)
+	}
+}
+
+func getExec(t *testing.T, s store.Store, id string) *record.Execution {
+	t.Helper()
+	e, err := s.GetExecution(ctx(t), id)
+	if err != nil {
+		t.Fatalf("GetExecution(%s): %v", id, err)
+	}
+	return e
+}
+
+func testExecutionRoundTrip(t *testing.T, s store.Store) {
+	for _, tc := range []struct {
+		name string
+		edit func(e *record.Execution)
+	}{
+		{"every field", func(e *record.Execution) {}},
+		{"top level with no optional values", func(e *record.Execution) {
+			e.ParentID, e.ParentKey, e.StateInfo = "", "", ""
+			e.Env, e.Params, e.Engine, e.Output = nil, nil, nil, nil
+		}},
+		{"final with output", func(e *record.Execution) {
+			e.State = record.ExecError
+			e.Output = raw(`{"result" : "x"}`)
+			e.Version = 7
+		}},
+	} {
+		e := newExec(uid("ex"), now())
+		tc.edit(e)
+		createExec(t, s, e)
+		mustDiff(t, tc.name, e, getExec(t, s, e.ID))
+	}
+}
+
+func testExecutionExists(t *testing.T, s store.Store) {
+	e := newExec(uid("ex"), now())
+	createExec(t, s, e)
+	again := newExec(e.ID, now().Add(time.Hour))
+	again.StateInfo = "second"
+	if err := s.CreateExecution(ctx(t), again); !errors.Is(err, store.ErrExists) {
+		t.Fatalf("second CreateExecution error = %v, want ErrExists", err)
+	}
+	mustDiff(t, "head after refused create", e, getExec(t, s, e.ID))
+}
+
+func testExecutionNotFound(t *testing.T, s store.Store) {
+	if _, err := s.GetExecution(ctx(t), uid("ex")); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("GetExecution(missing) error = %v, want ErrNotFound", err)
+	}
+}
+
+func testExecutionCommit(t *testing.T, s store.Store) {
+	e := newExec(uid("ex"), now())
+	createExec(t, s, e)
+	next := func(v int64, info string) *record.Execution {
+		n := *e
+		n.Version = v
+		n.StateInfo = info
+		n.Engine = raw(fmt.Sprintf(`{"step":%d}`, v))
+		n.UpdatedAt = e.UpdatedAt.Add(time.Duration(v) * time.Second)
+		return &n
+	}
+	want := e
+	for _, st := range []struct {
+		name    string
+		exec    *record.Execution
+		wantErr error
+	}{
+		{"first step", next(1, "one"), nil},
+		{"same version again", next(1, "stale"), store.ErrConflict},
+		{"skips a version", next(3, "ahead"), store.ErrConflict},
+		{"back to zero", next(0, "zero"), store.ErrConflict},
+		{"second step", next(2, "two"), nil},
+		{"final step", func() *record.Execution {
+			n := next(3, "done")
+			n.State = record.ExecSuccess
+			n.Output = raw(`{"out": 1}`)
+			return n
+		}(), nil},
+	} {
+		err := s.CommitExecution(ctx(t), st.exec)
+		if !errors.Is(err, st.wantErr) {
+			t.Fatalf("%s: CommitExecution(version %d) error = %v, want %v", st.name, st.exec.Version, err, st.wantErr)
+		}
+		if err == nil {
+			want = st.exec
+		}
+		mustDiff(t, st.name, want, getExec(t, s, e.ID))
+	}
+
+	missing := newExec(uid("ex"), now())
+	missing.Version = 1
+	if err := s.CommitExecution(ctx(t), missing); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("CommitExecution(missing) error = %v, want ErrNotFound", err)
+	}
+	if _, err := s.GetExecution(ctx(t), missing.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("CommitExecution(missing) created the head: GetExecution error = %v", err)
+	}
+}
+
+// testExecutionCommitRace commits the same version from many goroutines:
+// exactly one may win, and the head holds the winner's state.
+func testExecutionCommitRace(t *testing.T, s store.Store) {
+	const n = 12
+	e := newExec(uid("ex"), now())
+	createExec(t, s, e)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			c := *e
+			c.Version = 1
+			c.StateInfo = fmt.Sprintf("writer %d", i)
+			errs[i] = s.CommitExecution(ctx(t), &c)
+		})
+	}
+	wg.Wait()
+	winner := -1
+	for i, err := range errs {
+		switch {
+		case err == nil && winner >= 0:
+			t.Errorf("writers %d and %d both committed version 1", winner, i)
+		case err == nil:
+			winner = i
+		case !errors.Is(err, store.ErrConflict):
+			t.Errorf("writer %d: error = %v, want ErrConflict", i, err)
+		}
+	}
+	if winner < 0 {
+		t.Fatal("no writer committed version 1")
+	}
+	got := getExec(t, s, e.ID)
+	if want := fmt.Sprintf("writer %d", winner); got.StateInfo != want || got.Version != 1 {
+		t.Errorf("head = version %d %q, want version 1 %q", got.Version, got.StateInfo, want)
+	}
+}
+
+// testExecutionList creates executions one second apart in several states,
+// some of them sub-workflows, and pages through them.
+func testExecutionList(t *testing.T, s store.Store) {
+	prefix := uid("list")
+	base := now()
+	type spec struct {
+		state record.ExecState
+		child bool
+	}
+	specs := []spec{
+		{record.ExecRunning, false},
+		{record.ExecSuccess, false},
+		{record.ExecRunning, true},
+		{record.ExecRunning, false},
+		{record.ExecError, false},
+		{record.ExecRunning, false},
+		{record.ExecRunning, true},
+		{record.ExecPaused, false},
+		{record.ExecRunning, false},
+	}
+	var all []*record.Execution // oldest first
+	for i, sp := range specs {
+		e := newExec(fmt.Sprintf("%s-%02d", prefix, i), base.Add(time.Duration(i-len(specs))*time.Second))
+		e.State = sp.state
+		e.ParentID, e.ParentKey = "", ""
+		if sp.child {
+			e.ParentID, e.ParentKey = prefix+"-parent", "call#1/0"
+		}
+		createExec(t, s, e)
+		all = append(all, e)
+	}
+	oldest := all[0].CreatedAt
+	want := func(keep func(*record.Execution) bool) []string {
+		var ids []string
+		for _, e := range slices.Backward(all) {
+			if keep(e) {
+				ids = append(ids, e.ID)
+			}
+		}
+		return ids
+	}
+	for _, tc := range []struct {
+		name string
+		q    store.ListQuery
+		want []string
+	}{
+		{"running", store.ListQuery{State: record.ExecRunning},
+			want(func(e *record.Execution) bool { return e.State == record.ExecRunning })},
+		{"running in pages of 2", store.ListQuery{State: record.ExecRunning, Limit: 2},
+			want(func(e *record.Execution) bool { return e.State == record.ExecRunning })},
+		{"running top level in pages of 2", store.ListQuery{State: record.ExecRunning, Limit: 2, TopLevel: true},
+			want(func(e *record.Execution) bool { return e.State == record.ExecRunning && e.ParentID == "" })},
+		{"any state in pages of 3", store.ListQuery{Limit: 3},
+			want(func(e *record.Execution) bool { return true })},
+		{"any state top level", store.ListQuery{TopLevel: true},
+			want(func(e *record.Execution) bool { return e.ParentID == "" })},
+		{"success", store.ListQuery{State: record.ExecSuccess, Limit: 1},
+			want(func(e *record.Execution) bool { return e.State == record.ExecSuccess })},
+		{"cancelled", store.ListQuery{State: record.ExecCancelled}, nil},
+	} {
+		got := listOurs(t, s, tc.q, prefix, oldest)
+		if d := cmp.Diff(tc.want, got, diffOpts...); d != "" {
+			t.Errorf("%s: listed ids (-want +got):\n%s", tc.name, d)
+		}
+	}
+
+	// A listed head is the whole head.
+	page, _, err := s.ListExecutions(ctx(t), store.ListQuery{State: record.ExecPaused})
+	if err != nil {
+		t.Fatalf("ListExecutions: %v", err)
+	}
+	for _, e := range page {
+		if e.ID == all[7].ID {
+			mustDiff(t, "listed head", all[7], e)
+		}
+	}
+}
+
+// listOurs pages through a listing and returns the ids with prefix in the
+// order listed. It checks that pages honour the limit, that no id repeats,
+// and that the order is newest first. It stops once the listing has gone
+// past oldest, so that it stays quick on a store holding much else.
+func listOurs(t *testing.T, s store.Store, q store.ListQuery, prefix string, oldest time.Time) []string {
+	t.Helper()
+	var ids []string
+	seen := map[string]bool{}
+	var last time.Time
+	for pages := 0; ; pages++ {
+		if pages > 10000 {
+			t.Fatalf("listing did not end after %d pages", pages)
+		}
+		page, next, err := s.ListExecutions(ctx(t), q)
+		if err != nil {
+			t.Fatalf("ListExecutions(%+v): %v", q, err)
+		}
+		if limit := cmpLimit(q.Limit); len(page) > limit {
+			t.Fatalf("ListExecutions(%+v) returned %d heads, over the limit %d", q, len(page), limit)
+		}
+		for _, e := range page {
+			if seen[e.ID] {
+				t.Fatalf("ListExecutions(%+v) returned %s twice", q, e.ID)
+			}
+			seen[e.ID] = true
+			if !last.IsZero() && e.CreatedAt.After(last) {
+				t.Fatalf("ListExecutions(%+v) is not newest first: %s (%v) after one created %v", q, e.ID, e.CreatedAt, last)
+			}
+			last = e.CreatedAt
+			if q.State != "" && e.State != q.State {
+				t.Fatalf("ListExecutions(%+v) returned %s in state %s", q, e.ID, e.State)
+			}
+			if q.TopLevel && e.ParentID != "" {
+				t.Fatalf("ListExecutions(%+v) returned sub-workflow %s", q, e.ID)
+			}
+			if strings.HasPrefix(e.ID, prefix) {
+				ids = append(ids, e.ID)
+			}
+		}
+		if next == "" || (!last.IsZero() && last.Before(oldest)) {
+			return ids
+		}
+		q.Cursor = next
+	}
+}
+
+func cmpLimit(l int) int {
+	if l <= 0 {
+		return 100
+	}
+	return l
+}
+
+func testExecutionListBadCursor(t *testing.T, s store.Store) {
+	if _, _, err := s.ListExecutions(ctx(t), store.ListQuery{Cursor: "not a cursor!"}); err == nil {
+		t.Fatal("ListExecutions with a malformed cursor succeeded")
+	}
+}

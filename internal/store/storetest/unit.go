@@ -1,0 +1,405 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/borawf/bora/internal/record"
+	"github.com/borawf/bora/internal/store"
+)
+
+var unitTests = []test{
+	{"CreateAndGet", testUnitRoundTrip},
+	{"CreateTakenKey", testUnitExists},
+	{"GetMissing", testUnitNotFound},
+	{"ListByItem", testUnitList},
+	{"UpdateExpectMismatch", testUnitExpect},
+	{"UpdateChanges", testUnitChanges},
+	{"UpdateMissing", testUnitUpdateMissing},
+	{"DueUnits", testDueUnits},
+	{"ClaimRace", testClaimRace},
+}
+
+// newUnit returns a scheduled first attempt.
+func newUnit(execID, task string, item int, at time.Time) *record.Unit {
+	return &record.Unit{
+		UnitKey: record.UnitKey{ExecID: execID, Task: task, Item: item},
+		State:   record.Scheduled,
+		Attempt: 1,
+		Fence:   "fence-1",
+		Action:  "std.echo",
+		Input:   raw(`{"output": {"n" : 1}}`),
+		Timeout: 90 * time.Second,
+		Due:     at.Add(time.Minute),
+	}
+}
+
+func createUnit(t *testing.T, s store.Store, u *record.Unit) {
+	t.Helper()
+	if err := s.CreateUnit(ctx(t), u); err != nil {
+		t.Fatalf("CreateUnit(%s): %v", u.UnitKey, err)
+	}
+}
+
+func getUnit(t *testing.T, s store.Store, k record.UnitKey) *record.Unit {
+	t.Helper()
+	u, err := s.GetUnit(ctx(t), k)
+	if err != nil {
+		t.Fatalf("GetUnit(%s): %v", k, err)
+	}
+	return u
+}
+
+func testUnitRoundTrip(t *testing.T, s store.Store) {
+	ex := uid("ex")
+	at := now()
+	for _, tc := range []struct {
+		name string
+		unit *record.Unit
+	}{
+		{"scheduled", newUnit(ex, "a#1", 0, at)},
+		{"every field", &record.Unit{
+			UnitKey: record.UnitKey{ExecID: ex, Task: "b#1", Item: 4},
+			State:   record.Error, Attempt: 3, Fence: "f3", Action: "std.http",
+			Input: raw(`{"url":"http://x"}`), Timeout: 1500 * time.Millisecond,
+			Due: at.Add(time.Hour), Result: raw(`{"partial": true}`), Error: raw(`"timeout"`),
+			Started: at.Add(-time.Second), Finished: at,
+		}},
+		{"bare", &record.Unit{UnitKey: record.UnitKey{ExecID: ex, Task: "c#1"}, State: record.Waiting, Attempt: 1}},
+	} {
+		createUnit(t, s, tc.unit)
+		mustDiff(t, tc.name, tc.unit, getUnit(t, s, tc.unit.UnitKey))
+	}
+}
+
+func testUnitExists(t *testing.T, s store.Store) {
+	u := newUnit(uid("ex"), "a#1", 0, now())
+	createUnit(t, s, u)
+	again := newUnit(u.ExecID, "a#1", 0, now().Add(time.Hour))
+	again.Fence = "other"
+	if err := s.CreateUnit(ctx(t), again); !errors.Is(err, store.ErrExists) {
+		t.Fatalf("second CreateUnit error = %v, want ErrExists", err)
+	}
+	mustDiff(t, "unit after refused create", u, getUnit(t, s, u.UnitKey))
+}
+
+func testUnitNotFound(t *testing.T, s store.Store) {
+	u := newUnit(uid("ex"), "a#1", 0, now())
+	createUnit(t, s, u)
+	for _, k := range []record.UnitKey{
+		{ExecID: u.ExecID, Task: "a#1", Item: 1},
+		{ExecID: u.ExecID, Task: "a#2", Item: 0},
+		{ExecID: uid("ex"), Task: "a#1", Item: 0},
+	} {
+		if _, err := s.GetUnit(ctx(t), k); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("GetUnit(%s) error = %v, want ErrNotFound", k, err)
+		}
+	}
+}
+
+func testUnitList(t *testing.T, s store.Store) {
+	ex := uid("ex")
+	at := now()
+	var want []*record.Unit
+	for i := range 12 {
+		want = append(want, newUnit(ex, "a#1", i, at))
+	}
+	for _, i := range []int{5, 11, 0, 10, 2, 1, 3, 4, 9, 6, 8, 7} {
+		createUnit(t, s, want[i])
+	}
+	createUnit(t, s, newUnit(ex, "a#10", 0, at))
+	createUnit(t, s, newUnit(ex, "a#2", 0, at))
+	createUnit(t, s, newUnit(ex, "b#1", 0, at))
+	got, err := s.ListUnits(ctx(t), ex, "a#1")
+	if err != nil {
+		t.Fatalf("ListUnits: %v", err)
+	}
+	mustDiff(t, "ListUnits", want, got)
+
+	none, err := s.ListUnits(ctx(t), ex, "z#1")
+	if err != nil || len(none) != 0 {
+		t.Errorf("ListUnits(no units) = %d units, %v; want none, nil", len(none), err)
+	}
+}
+
+func testUnitExpect(t *testing.T, s store.Store) {
+	at := now()
+	claim := record.UnitChange{State: record.Running, Started: at, Due: at.Add(time.Minute)}
+	for _, tc := range []struct {
+		name string
+		x    record.Expect
+		ok   bool
+	}{
+		{"state, attempt and fence match", record.Expect{States: []record.State{record.Scheduled}, Attempt: 1, Fence: "fence-1"}, true},
+		{"state among several", record.Expect{States: []record.State{record.Paused, record.Scheduled, record.Delayed}, Attempt: 1, Fence: "fence-1"}, true},
+		{"any attempt and fence", record.Expect{States: []record.State{record.Scheduled}}, true},
+		{"wrong state", record.Expect{States: []record.State{record.Running}, Attempt: 1, Fence: "fence-1"}, false},
+		{"wrong states", record.Expect{States: []record.State{record.Paused, record.Delayed, record.Waiting}}, false},
+		{"wrong attempt", record.Expect{States: []record.State{record.Scheduled}, Attempt: 2, Fence: "fence-1"}, false},
+		{"wrong fence", record.Expect{States: []record.State{record.Scheduled}, Attempt: 1, Fence: "fence-2"}, false},
+		{"wrong attempt only", record.Expect{States: []record.State{record.Scheduled}, Attempt: 2}, false},
+		{"wrong fence only", record.Expect{States: []record.State{record.Scheduled}, Fence: "fence-0"}, false},
+	} {
+		u := newUnit(uid("ex"), "a#1", 2, at)
+		createUnit(t, s, u)
+		got, err := s.UpdateUnit(ctx(t), u.UnitKey, tc.x, claim)
+		if !tc.ok {
+			if !errors.Is(err, store.ErrConflict) {
+				t.Errorf("%s: UpdateUnit error = %v, want ErrConflict", tc.name, err)
+			}
+			mustDiff(t, tc.name+": unit after refused update", u, getUnit(t, s, u.UnitKey))
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s: UpdateUnit: %v", tc.name, err)
+			continue
+		}
+		want := *u
+		want.State, want.Started, want.Due = record.Running, claim.Started, claim.Due
+		mustDiff(t, tc.name+": returned unit", &want, got)
+		mustDiff(t, tc.name+": stored unit", &want, getUnit(t, s, u.UnitKey))
+	}
+}
+
+// testUnitChanges walks a unit through the life of two attempts and checks,
+// after each write, the returned unit and the stored one.
+func testUnitChanges(t *testing.T, s store.Store) {
+	at := now()
+	u := newUnit(uid("ex"), "a#1", 0, at)
+	createUnit(t, s, u)
+	want := *u
+	steps := []struct {
+		name   string
+		x      record.Expect
+		c      record.UnitChange
+		expect func(w *record.Unit)
+	}{
+		{"claim",
+			record.Expect{States: []record.State{record.Scheduled}, Attempt: 1, Fence: "fence-1"},
+			record.UnitChange{State: record.Running, Started: at.Add(time.Second), Due: at.Add(time.Minute)},
+			func(w *record.Unit) {
+				w.State, w.Started, w.Due = record.Running, at.Add(time.Second), at.Add(time.Minute)
+			}},
+		{"heartbeat leaves the rest",
+			record.Expect{States: []record.State{record.Running}, Attempt: 1, Fence: "fence-1"},
+			record.UnitChange{State: record.Running, Due: at.Add(2 * time.Minute)},
+			func(w *record.Unit) { w.Due = at.Add(2 * time.Minute) }},
+		{"error outcome clears due",
+			record.Expect{States: []record.State{record.Running}, Attempt: 1, Fence: "fence-1"},
+			record.UnitChange{State: record.Error, Finished: at.Add(3 * time.Second), Error: []byte(`{"type": "E"}`), Result: []byte(`{"half":1}`)},
+			func(w *record.Unit) {
+				w.State, w.Due, w.Finished = record.Error, time.Time{}, at.Add(3*time.Second)
+				w.Error, w.Result = raw(`{"type": "E"}`), raw(`{"half":1}`)
+			}},
+		{"retry delay keeps the outcome",
+			record.Expect{States: []record.State{record.Error}, Attempt: 1},
+			record.UnitChange{State: record.Delayed, Due: at.Add(10 * time.Second)},
+			func(w *record.Unit) { w.State, w.Due = record.Delayed, at.Add(10*time.Second) }},
+		{"second attempt starts clean",
+			record.Expect{States: []record.State{record.Delayed}, Attempt: 1},
+			record.UnitChange{State: record.Scheduled, Attempt: 2, Fence: "fence-2", Due: at.Add(20 * time.Second), ClearOutcome: true},
+			func(w *record.Unit) {
+				w.State, w.Attempt, w.Fence, w.Due = record.Scheduled, 2, "fence-2", at.Add(20*time.Second)
+				w.Result, w.Error = nil, nil
+			}},
+		{"claim second attempt",
+			record.Expect{States: []record.State{record.Scheduled}, Attempt: 2, Fence: "fence-2"},
+			record.UnitChange{State: record.Running, Started: at.Add(21 * time.Second), Due: at.Add(30 * time.Second)},
+			func(w *record.Unit) {
+				w.State, w.Started, w.Due = record.Running, at.Add(21*time.Second), at.Add(30*time.Second)
+			}},
+		{"success",
+			record.Expect{States: []record.State{record.Running}, Attempt: 2, Fence: "fence-2"},
+			record.UnitChange{State: record.Success, Finished: at.Add(22 * time.Second), Result: []byte(`{"n":  2}`)},
+			func(w *record.Unit) {
+				w.State, w.Due, w.Finished, w.Result = record.Success, time.Time{}, at.Add(22*time.Second), raw(`{"n":  2}`)
+			}},
+	}
+	for _, st := range steps {
+		got, err := s.UpdateUnit(ctx(t), u.UnitKey, st.x, st.c)
+		if err != nil {
+			t.Fatalf("%s: UpdateUnit: %v", st.name, err)
+		}
+		st.expect(&want)
+		mustDiff(t, st.name+": returned unit", &want, got)
+		mustDiff(t, st.name+": stored unit", &want, getUnit(t, s, u.UnitKey))
+	}
+
+	// The old attempt's worker is fenced out of the new attempt.
+	stale := record.Expect{States: []record.State{record.Running}, Attempt: 1, Fence: "fence-1"}
+	if _, err := s.UpdateUnit(ctx(t), u.UnitKey, stale, record.UnitChange{State: record.Error, Error: []byte(`"late"`)}); !errors.Is(err, store.ErrConflict) {
+		t.Errorf("stale outcome: error = %v, want ErrConflict", err)
+	}
+	mustDiff(t, "unit after stale outcome", &want, getUnit(t, s, u.UnitKey))
+}
+
+func testUnitUpdateMissing(t *testing.T, s store.Store) {
+	k := record.UnitKey{ExecID: uid("ex"), Task: "a#1"}
+	_, err := s.UpdateUnit(ctx(t), k, record.Expect{States: []record.State{record.Scheduled}}, record.UnitChange{State: record.Running})
+	if !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("UpdateUnit(missing) error = %v, want ErrNotFound", err)
+	}
+	if _, err := s.GetUnit(ctx(t), k); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("UpdateUnit(missing) created it: GetUnit error = %v", err)
+	}
+}
+
+// testDueUnits creates units in every state with a due time just past,
+// and some not due yet or without one; only the due SCHEDULED, DELAYED and
+// RUNNING units are listed. Other tests' units may be listed too (a shared
+// store), so the check looks at this test's execution only.
+func testDueUnits(t *testing.T, s store.Store) {
+	ex := uid("ex")
+	at := now()
+	type spec struct {
+		state record.State
+		due   time.Duration // relative to at; 0: none
+		want  bool
+	}
+	specs := []spec{
+		{record.Running, -1 * time.Second, true},
+		{record.Scheduled, -3 * time.Second, true},
+		{record.Delayed, -2 * time.Second, true},
+		{record.Scheduled, 0, false},
+		{record.Scheduled, time.Hour, false},
+		{record.Delayed, time.Millisecond, false},
+		{record.Waiting, -time.Second, false},
+		{record.Paused, -time.Second, false},
+		{record.Success, -time.Second, false},
+		{record.Error, -time.Second, false},
+		{record.Cancelled, -time.Second, false},
+		{record.Scheduled, -4 * time.Second, true},
+	}
+	var want []record.UnitKey
+	for i, sp := range specs {
+		u := newUnit(ex, "a#1", i, at)
+		u.State, u.Due = sp.state, time.Time{}
+		if sp.due != 0 {
+			u.Due = at.Add(sp.due)
+		}
+		createUnit(t, s, u)
+		if sp.want {
+			want = append(want, u.UnitKey)
+		}
+		t.Cleanup(func() { retire(t, s, u.UnitKey) })
+	}
+	ours := func(units []*record.Unit) map[record.UnitKey]bool {
+		m := map[record.UnitKey]bool{}
+		for _, u := range units {
+			if u.ExecID == ex {
+				m[u.UnitKey] = true
+			}
+		}
+		return m
+	}
+	wantSet := map[record.UnitKey]bool{}
+	for _, k := range want {
+		wantSet[k] = true
+	}
+
+	due, err := s.DueUnits(ctx(t), at, 1000)
+	if err != nil {
+		t.Fatalf("DueUnits: %v", err)
+	}
+	if d := cmp.Diff(wantSet, ours(due)); d != "" {
+		t.Errorf("DueUnits(now) of this execution (-want +got):\n%s", d)
+	}
+	for _, u := range due {
+		if u.ExecID == ex {
+			mustDiff(t, "due unit "+u.UnitKey.String(), getUnit(t, s, u.UnitKey), u)
+		}
+	}
+
+	for _, limit := range []int{1, 2, 3} {
+		due, err := s.DueUnits(ctx(t), at, limit)
+		if err != nil {
+			t.Fatalf("DueUnits(limit %d): %v", limit, err)
+		}
+		if len(due) != limit {
+			t.Errorf("DueUnits(limit %d) returned %d units; at least 4 are due", limit, len(due))
+		}
+		for _, u := range due {
+			if u.Due.IsZero() || u.Due.After(at) {
+				t.Errorf("DueUnits(limit %d) returned %s due %v, after %v", limit, u.UnitKey, u.Due, at)
+			}
+		}
+	}
+
+	// Earlier than every due time: none of ours.
+	early, err := s.DueUnits(ctx(t), at.Add(-5*time.Second), 1000)
+	if err != nil {
+		t.Fatalf("DueUnits(earlier): %v", err)
+	}
+	if got := ours(early); len(got) != 0 {
+		t.Errorf("DueUnits(before any due time) listed %v", got)
+	}
+
+	// A unit whose Due is cleared leaves the listing.
+	first := want[0]
+	if _, err := s.UpdateUnit(ctx(t), first, record.Expect{States: []record.State{record.Running}}, record.UnitChange{State: record.Running}); err != nil {
+		t.Fatalf("clear Due: %v", err)
+	}
+	due, err = s.DueUnits(ctx(t), at, 1000)
+	if err != nil {
+		t.Fatalf("DueUnits: %v", err)
+	}
+	if ours(due)[first] {
+		t.Errorf("DueUnits listed %s after its Due was cleared", first)
+	}
+}
+
+// retire moves a unit out of the reconciler's view, so that a store shared
+// between runs does not fill with due units.
+func retire(t *testing.T, s store.Store, k record.UnitKey) {
+	t.Helper()
+	// The test's context is over when cleanups run.
+	_, err := s.UpdateUnit(context.Background(), k, record.Expect{}, record.UnitChange{State: record.Cancelled})
+	if err != nil && !errors.Is(err, store.ErrConflict) {
+		t.Errorf("retire %s: %v", k, err)
+	}
+}
+
+// testClaimRace has many workers claim one scheduled unit with the right
+// attempt and fence: exactly one may win.
+func testClaimRace(t *testing.T, s store.Store) {
+	const n = 16
+	at := now()
+	u := newUnit(uid("ex"), "a#1", 0, at)
+	createUnit(t, s, u)
+	x := record.Expect{States: []record.State{record.Scheduled}, Attempt: 1, Fence: "fence-1"}
+	errs := make([]error, n)
+	won := make([]*record.Unit, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			c := record.UnitChange{State: record.Running, Started: at.Add(time.Duration(i+1) * time.Millisecond), Due: at.Add(time.Minute)}
+			won[i], errs[i] = s.UpdateUnit(ctx(t), u.UnitKey, x, c)
+		})
+	}
+	wg.Wait()
+	winner := -1
+	for i, err := range errs {
+		switch {
+		case err == nil && winner >= 0:
+			t.Errorf("workers %d and %d both claimed the unit", winner, i)
+		case err == nil:
+			winner = i
+		case !errors.Is(err, store.ErrConflict):
+			t.Errorf("worker %d: error = %v, want ErrConflict", i, err)
+		}
+	}
+	if winner < 0 {
+		t.Fatal("no worker claimed the unit")
+	}
+	got := getUnit(t, s, u.UnitKey)
+	mustDiff(t, "claimed unit", won[winner], got)
+	if want := at.Add(time.Duration(winner+1) * time.Millisecond); !got.Started.Equal(want) {
+		t.Errorf("Started = %v, want the winner's %v", got.Started, fmt.Sprint(want))
+	}
+}
