@@ -140,7 +140,6 @@ func sumLen[T ~string | ~[]byte](vs ...T) int {
 
 // Definitions.
 
-
 // PutDefinition implements store.Store.
 func (s *Store) PutDefinition(ctx context.Context, name string, source []byte) (int, error) {
 	if err := tooLarge("definition "+name, sumLen(name)+len(source)); err != nil {
