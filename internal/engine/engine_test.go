@@ -2,6 +2,8 @@ package engine
 
 import (
 	"errors"
+	"fmt"
+	"math/rand"
 	"sort"
 	"testing"
 
@@ -20,24 +22,25 @@ func flaky(until int) action {
 	}
 }
 
-func TestWorkflows(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name    string
-		src     string
-		wf      string // workflow to run; the first when empty
-		input   string
-		params  string
-		actions map[string]action
-		state   record.ExecState
-		out     string   // expected output JSON; "" skips the check
-		tasks   []string // expected task executions, sorted
-		ordered []string // expected task executions in start order
-		info    string   // a substring of the state info
-	}{
-		{
-			name: "linear with publish and output",
-			src: `
+// workflowCase is one workflow run and what it must end with.
+type workflowCase struct {
+	name    string
+	src     string
+	wf      string // workflow to run; the first when empty
+	input   string
+	params  string
+	actions map[string]action
+	state   record.ExecState
+	out     string   // expected output JSON; "" skips the check
+	tasks   []string // expected task executions, sorted
+	ordered []string // expected task executions in start order
+	info    string   // a substring of the state info
+}
+
+var workflowCases = []workflowCase{
+	{
+		name: "linear with publish and output",
+		src: `
 version: '2.0'
 wf:
   input: [name]
@@ -51,14 +54,14 @@ wf:
       action: std.echo output=<% len($.greeting) %>
       publish: {n: <% task(b).result %>}
 `,
-			input:   `{"name":"Bora"}`,
-			state:   record.ExecSuccess,
-			out:     `{"greeting":"Hello, Bora","n":11}`,
-			ordered: []string{"a=SUCCESS", "b=SUCCESS"},
-		},
-		{
-			name: "input default and vars",
-			src: `
+		input:   `{"name":"Bora"}`,
+		state:   record.ExecSuccess,
+		out:     `{"greeting":"Hello, Bora","n":11}`,
+		ordered: []string{"a=SUCCESS", "b=SUCCESS"},
+	},
+	{
+		name: "input default and vars",
+		src: `
 version: '2.0'
 wf:
   input: [a, {b: 2}]
@@ -67,13 +70,13 @@ wf:
   tasks:
     t: {action: std.noop}
 `,
-			input: `{"a":1}`,
-			state: record.ExecSuccess,
-			out:   `{"sum":6}`,
-		},
-		{
-			name: "output defaults to the final context",
-			src: `
+		input: `{"a":1}`,
+		state: record.ExecSuccess,
+		out:   `{"sum":6}`,
+	},
+	{
+		name: "output defaults to the final context",
+		src: `
 version: '2.0'
 wf:
   tasks:
@@ -81,12 +84,12 @@ wf:
       action: std.noop
       publish: {x: 1}
 `,
-			state: record.ExecSuccess,
-			out:   `{"x":1}`,
-		},
-		{
-			name: "conditions choose a branch",
-			src: `
+		state: record.ExecSuccess,
+		out:   `{"x":1}`,
+	},
+	{
+		name: "conditions choose a branch",
+		src: `
 version: '2.0'
 wf:
   input: [n]
@@ -99,13 +102,13 @@ wf:
     big: {action: std.noop}
     small: {action: std.noop}
 `,
-			input:   `{"n":3}`,
-			state:   record.ExecSuccess,
-			ordered: []string{"check=SUCCESS", "small=SUCCESS"},
-		},
-		{
-			name: "parallel branches and join all merges contexts",
-			src: `
+		input:   `{"n":3}`,
+		state:   record.ExecSuccess,
+		ordered: []string{"check=SUCCESS", "small=SUCCESS"},
+	},
+	{
+		name: "parallel branches and join all merges contexts",
+		src: `
 version: '2.0'
 wf:
   output: {r: <% $.r %>}
@@ -123,13 +126,13 @@ wf:
       action: std.echo output=<% $.x + $.y %>
       publish: {r: <% task().result %>}
 `,
-			state: record.ExecSuccess,
-			out:   `{"r":3}`,
-			tasks: []string{"a=SUCCESS", "b=SUCCESS", "j=SUCCESS"},
-		},
-		{
-			name: "join all with an errored branch that handles its error",
-			src: `
+		state: record.ExecSuccess,
+		out:   `{"r":3}`,
+		tasks: []string{"a=SUCCESS", "b=SUCCESS", "j=SUCCESS"},
+	},
+	{
+		name: "join all with an errored branch that handles its error",
+		src: `
 version: '2.0'
 wf:
   output: {result: <% $.result3 %>}
@@ -146,13 +149,13 @@ wf:
       action: std.echo output="<% $.result1 %>-<% $.result1 %>"
       publish: {result3: <% task(task3).result %>}
 `,
-			state: record.ExecSuccess,
-			out:   `{"result":"1-1"}`,
-			tasks: []string{"task1=SUCCESS", "task2=ERROR", "task3=SUCCESS"},
-		},
-		{
-			name: "join whose branch never arrives fails",
-			src: `
+		state: record.ExecSuccess,
+		out:   `{"result":"1-1"}`,
+		tasks: []string{"task1=SUCCESS", "task2=ERROR", "task3=SUCCESS"},
+	},
+	{
+		name: "join whose branch never arrives fails",
+		src: `
 version: '2.0'
 wf:
   tasks:
@@ -170,13 +173,13 @@ wf:
     task4:
       action: std.noop
 `,
-			state: record.ExecError,
-			tasks: []string{"task1=SUCCESS", "task2=SUCCESS", "task3=ERROR", "task4=SUCCESS"},
-			info:  "task3 [task_ex_id=task3#1] -> Failed by tasks: ['task2']",
-		},
-		{
-			name: "partial join triggers once",
-			src: `
+		state: record.ExecError,
+		tasks: []string{"task1=SUCCESS", "task2=SUCCESS", "task3=ERROR", "task4=SUCCESS"},
+		info:  "task3 [task_ex_id=task3#1] -> Failed by tasks: ['task2']",
+	},
+	{
+		name: "partial join triggers once",
+		src: `
 version: '2.0'
 wf:
   tasks:
@@ -188,12 +191,12 @@ wf:
       join: 2
       action: std.noop
 `,
-			state: record.ExecSuccess,
-			tasks: []string{"t1=SUCCESS", "t2=SUCCESS", "t3=SUCCESS", "t4=SUCCESS", "t5=SUCCESS"},
-		},
-		{
-			name: "join N with an error handled by noop",
-			src: `
+		state: record.ExecSuccess,
+		tasks: []string{"t1=SUCCESS", "t2=SUCCESS", "t3=SUCCESS", "t4=SUCCESS", "t5=SUCCESS"},
+	},
+	{
+		name: "join N with an error handled by noop",
+		src: `
 version: '2.0'
 wf:
   output: {result: <% $.result4 %>}
@@ -209,13 +212,13 @@ wf:
       action: std.echo output="<% $.result1 %>,<% $.result2 %>"
       publish: {result4: <% task().result %>}
 `,
-			state: record.ExecSuccess,
-			out:   `{"result":"1,2"}`,
-			tasks: []string{"task1=SUCCESS", "task2=SUCCESS", "task3=ERROR", "task4=SUCCESS"},
-		},
-		{
-			name: "unhandled error fails the workflow after the other branch ends",
-			src: `
+		state: record.ExecSuccess,
+		out:   `{"result":"1,2"}`,
+		tasks: []string{"task1=SUCCESS", "task2=SUCCESS", "task3=ERROR", "task4=SUCCESS"},
+	},
+	{
+		name: "unhandled error fails the workflow after the other branch ends",
+		src: `
 version: '2.0'
 wf:
   tasks:
@@ -223,26 +226,26 @@ wf:
     good: {action: std.noop, on-success: after}
     after: {action: std.noop}
 `,
-			state: record.ExecError,
-			tasks: []string{"after=SUCCESS", "bad=ERROR", "good=SUCCESS"},
-			info:  "Failure caused by error in tasks: bad\n\n  bad [task_ex_id=bad#1] -> Fail action expected exception.\n",
-		},
-		{
-			name: "on-complete runs after an error but does not handle it",
-			src: `
+		state: record.ExecError,
+		tasks: []string{"after=SUCCESS", "bad=ERROR", "good=SUCCESS"},
+		info:  "Failure caused by error in tasks: bad\n\n  bad [task_ex_id=bad#1] -> Fail action expected exception.\n",
+	},
+	{
+		name: "on-complete runs after an error but does not handle it",
+		src: `
 version: '2.0'
 wf:
   tasks:
     bad: {action: std.fail, on-complete: cleanup}
     cleanup: {action: std.noop}
 `,
-			state:   record.ExecError,
-			ordered: []string{"bad=ERROR", "cleanup=SUCCESS"},
-			info:    "error in tasks: bad",
-		},
-		{
-			name: "publish-on-error and output-on-error",
-			src: `
+		state:   record.ExecError,
+		ordered: []string{"bad=ERROR", "cleanup=SUCCESS"},
+		info:    "error in tasks: bad",
+	},
+	{
+		name: "publish-on-error and output-on-error",
+		src: `
 version: '2.0'
 wf:
   output-on-error: {why: <% $.why %>}
@@ -251,12 +254,12 @@ wf:
       action: std.fail error_data="boom"
       publish-on-error: {why: <% task().result %>}
 `,
-			state: record.ExecError,
-			out:   `{"why":"boom","result":"Failure caused by error in tasks: bad\n\n  bad [task_ex_id=bad#1] -> boom\n"}`,
-		},
-		{
-			name: "fail command with message",
-			src: `
+		state: record.ExecError,
+		out:   `{"why":"boom","result":"Failure caused by error in tasks: bad\n\n  bad [task_ex_id=bad#1] -> boom\n"}`,
+	},
+	{
+		name: "fail command with message",
+		src: `
 version: '2.0'
 wf:
   input: [v]
@@ -268,15 +271,15 @@ wf:
         - done
     done: {action: std.noop}
 `,
-			input:   `{"v":1}`,
-			state:   record.ExecError,
-			out:     `{"result":"v is 1"}`,
-			ordered: []string{"t=SUCCESS"},
-			info:    "v is 1",
-		},
-		{
-			name: "succeed command ends the workflow despite an error",
-			src: `
+		input:   `{"v":1}`,
+		state:   record.ExecError,
+		out:     `{"result":"v is 1"}`,
+		ordered: []string{"t=SUCCESS"},
+		info:    "v is 1",
+	},
+	{
+		name: "succeed command ends the workflow despite an error",
+		src: `
 version: '2.0'
 wf:
   tasks:
@@ -284,11 +287,11 @@ wf:
       action: std.fail
       on-error: [succeed]
 `,
-			state: record.ExecSuccess,
-		},
-		{
-			name: "cycle makes a new task execution per entry",
-			src: `
+		state: record.ExecSuccess,
+	},
+	{
+		name: "cycle makes a new task execution per entry",
+		src: `
 version: '2.0'
 wf:
   output: {i: <% $.i %>}
@@ -303,13 +306,13 @@ wf:
       on-success:
         - loop: <% $.i < 3 %>
 `,
-			state:   record.ExecSuccess,
-			out:     `{"i":3}`,
-			ordered: []string{"init=SUCCESS", "loop=SUCCESS", "loop=SUCCESS", "loop=SUCCESS"},
-		},
-		{
-			name: "with-items zips lists and keeps item order",
-			src: `
+		state:   record.ExecSuccess,
+		out:     `{"i":3}`,
+		ordered: []string{"init=SUCCESS", "loop=SUCCESS", "loop=SUCCESS", "loop=SUCCESS"},
+	},
+	{
+		name: "with-items zips lists and keeps item order",
+		src: `
 version: '2.0'
 wf:
   output: {r: <% $.r %>}
@@ -321,12 +324,12 @@ wf:
       action: std.echo output="<% $.x %><% $.y %>"
       publish: {r: <% task().result %>}
 `,
-			state: record.ExecSuccess,
-			out:   `{"r":["1a","2b","3c"]}`,
-		},
-		{
-			name: "with-items over an empty list succeeds with an empty result",
-			src: `
+		state: record.ExecSuccess,
+		out:   `{"r":["1a","2b","3c"]}`,
+	},
+	{
+		name: "with-items over an empty list succeeds with an empty result",
+		src: `
 version: '2.0'
 wf:
   output: {r: <% $.r %>}
@@ -338,13 +341,13 @@ wf:
       on-success: next
     next: {action: std.noop}
 `,
-			state:   record.ExecSuccess,
-			out:     `{"r":[]}`,
-			ordered: []string{"t=SUCCESS", "next=SUCCESS"},
-		},
-		{
-			name: "with-items with concurrency",
-			src: `
+		state:   record.ExecSuccess,
+		out:     `{"r":[]}`,
+		ordered: []string{"t=SUCCESS", "next=SUCCESS"},
+	},
+	{
+		name: "with-items with concurrency",
+		src: `
 version: '2.0'
 wf:
   output: {r: <% $.r %>}
@@ -355,12 +358,12 @@ wf:
       action: std.echo output=<% $.x * 10 %>
       publish: {r: <% task().result.sum() %>}
 `,
-			state: record.ExecSuccess,
-			out:   `{"r":660}`,
-		},
-		{
-			name: "with-items item failure fails the task",
-			src: `
+		state: record.ExecSuccess,
+		out:   `{"r":660}`,
+	},
+	{
+		name: "with-items item failure fails the task",
+		src: `
 version: '2.0'
 wf:
   tasks:
@@ -368,18 +371,18 @@ wf:
       with-items: x in [1, 2, 3]
       action: maybe x=<% $.x %>
 `,
-			actions: map[string]action{"maybe": func(in map[string]any, _ int) (any, error) {
-				if in["x"] == int64(2) {
-					return nil, errors.New("two is bad")
-				}
-				return in["x"], nil
-			}},
-			state: record.ExecError,
-			info:  "t [task_ex_id=t#1] -> One or more actions had failed.\n    [idx=1]: two is bad\n",
-		},
-		{
-			name: "with-items retry runs every item again",
-			src: `
+		actions: map[string]action{"maybe": func(in map[string]any, _ int) (any, error) {
+			if in["x"] == int64(2) {
+				return nil, errors.New("two is bad")
+			}
+			return in["x"], nil
+		}},
+		state: record.ExecError,
+		info:  "t [task_ex_id=t#1] -> One or more actions had failed.\n    [idx=1]: two is bad\n",
+	},
+	{
+		name: "with-items retry runs every item again",
+		src: `
 version: '2.0'
 wf:
   output: {r: <% $.r %>}
@@ -390,13 +393,13 @@ wf:
       retry: {count: 3, delay: 0}
       publish: {r: <% task().result %>}
 `,
-			actions: map[string]action{"flaky": flaky(2)},
-			state:   record.ExecSuccess,
-			out:     `{"r":[1,2]}`,
-		},
-		{
-			name: "retry succeeds on a later attempt",
-			src: `
+		actions: map[string]action{"flaky": flaky(2)},
+		state:   record.ExecSuccess,
+		out:     `{"r":[1,2]}`,
+	},
+	{
+		name: "retry succeeds on a later attempt",
+		src: `
 version: '2.0'
 wf:
   output: {r: <% $.r %>}
@@ -406,13 +409,13 @@ wf:
       retry: {count: 3, delay: 5}
       publish: {r: <% task().result %>}
 `,
-			actions: map[string]action{"flaky": flaky(3)},
-			state:   record.ExecSuccess,
-			out:     `{"r":"ok"}`,
-		},
-		{
-			name: "retry gives up after count",
-			src: `
+		actions: map[string]action{"flaky": flaky(3)},
+		state:   record.ExecSuccess,
+		out:     `{"r":"ok"}`,
+	},
+	{
+		name: "retry gives up after count",
+		src: `
 version: '2.0'
 wf:
   tasks:
@@ -420,13 +423,13 @@ wf:
       action: flaky
       retry: {count: 2, delay: 1}
 `,
-			actions: map[string]action{"flaky": flaky(10)},
-			state:   record.ExecError,
-			info:    "t [task_ex_id=t#1] -> not yet",
-		},
-		{
-			name: "retry break-on stops retrying",
-			src: `
+		actions: map[string]action{"flaky": flaky(10)},
+		state:   record.ExecError,
+		info:    "t [task_ex_id=t#1] -> not yet",
+	},
+	{
+		name: "retry break-on stops retrying",
+		src: `
 version: '2.0'
 wf:
   tasks:
@@ -434,12 +437,12 @@ wf:
       action: std.fail error_data="fatal"
       retry: {count: 5, delay: 0, break-on: <% task().result = 'fatal' %>}
 `,
-			state: record.ExecError,
-			info:  "-> fatal",
-		},
-		{
-			name: "retry continue-on repeats a success",
-			src: `
+		state: record.ExecError,
+		info:  "-> fatal",
+	},
+	{
+		name: "retry continue-on repeats a success",
+		src: `
 version: '2.0'
 wf:
   output: {r: <% $.r %>}
@@ -449,13 +452,13 @@ wf:
       retry: {count: 5, delay: 0, continue-on: <% task().result < 3 %>}
       publish: {r: <% task().result %>}
 `,
-			actions: map[string]action{"count": func(_ map[string]any, attempt int) (any, error) { return attempt, nil }},
-			state:   record.ExecSuccess,
-			out:     `{"r":3}`,
-		},
-		{
-			name: "fail-on fails a successful task",
-			src: `
+		actions: map[string]action{"count": func(_ map[string]any, attempt int) (any, error) { return attempt, nil }},
+		state:   record.ExecSuccess,
+		out:     `{"r":3}`,
+	},
+	{
+		name: "fail-on fails a successful task",
+		src: `
 version: '2.0'
 wf:
   tasks:
@@ -465,12 +468,12 @@ wf:
       on-error: handled
     handled: {action: std.noop}
 `,
-			state:   record.ExecSuccess,
-			ordered: []string{"t=ERROR", "handled=SUCCESS"},
-		},
-		{
-			name: "keep-result false drops the stored result",
-			src: `
+		state:   record.ExecSuccess,
+		ordered: []string{"t=ERROR", "handled=SUCCESS"},
+	},
+	{
+		name: "keep-result false drops the stored result",
+		src: `
 version: '2.0'
 wf:
   output: {p: <% $.p %>}
@@ -480,12 +483,12 @@ wf:
       keep-result: false
       publish: {p: <% task().result %>}
 `,
-			state: record.ExecSuccess,
-			out:   `{"p":"big"}`,
-		},
-		{
-			name: "wait-before and wait-after",
-			src: `
+		state: record.ExecSuccess,
+		out:   `{"p":"big"}`,
+	},
+	{
+		name: "wait-before and wait-after",
+		src: `
 version: '2.0'
 wf:
   tasks:
@@ -499,12 +502,12 @@ wf:
       action: std.noop
       wait-before: 5
 `,
-			state:   record.ExecSuccess,
-			ordered: []string{"t=SUCCESS", "u=SUCCESS"},
-		},
-		{
-			name: "sub-workflow output is the task result",
-			src: `
+		state:   record.ExecSuccess,
+		ordered: []string{"t=SUCCESS", "u=SUCCESS"},
+	},
+	{
+		name: "sub-workflow output is the task result",
+		src: `
 version: '2.0'
 parent:
   output: {r: <% $.r %>}
@@ -519,12 +522,12 @@ child:
   tasks:
     t: {action: std.noop}
 `,
-			state: record.ExecSuccess,
-			out:   `{"r":8}`,
-		},
-		{
-			name: "sub-workflow failure is the task error",
-			src: `
+		state: record.ExecSuccess,
+		out:   `{"r":8}`,
+	},
+	{
+		name: "sub-workflow failure is the task error",
+		src: `
 version: '2.0'
 parent:
   tasks:
@@ -534,12 +537,12 @@ child:
   tasks:
     t: {action: std.fail}
 `,
-			state: record.ExecError,
-			info:  "call [task_ex_id=call#1] -> Failure caused by error in tasks: t",
-		},
-		{
-			name: "with-items of sub-workflows",
-			src: `
+		state: record.ExecError,
+		info:  "call [task_ex_id=call#1] -> Failure caused by error in tasks: t",
+	},
+	{
+		name: "with-items of sub-workflows",
+		src: `
 version: '2.0'
 parent:
   output: {r: <% $.r %>}
@@ -556,12 +559,12 @@ child:
   tasks:
     t: {action: std.noop}
 `,
-			state: record.ExecSuccess,
-			out:   `{"r":[1,4,9]}`,
-		},
-		{
-			name: "reverse workflow runs what the target requires",
-			src: `
+		state: record.ExecSuccess,
+		out:   `{"r":[1,4,9]}`,
+	},
+	{
+		name: "reverse workflow runs what the target requires",
+		src: `
 version: '2.0'
 wf:
   type: reverse
@@ -575,14 +578,14 @@ wf:
       action: std.echo output=<% $.x + $.y %>
       publish: {r: <% task().result %>}
 `,
-			params: `{"task_name":"c"}`,
-			state:  record.ExecSuccess,
-			out:    `{"r":3}`,
-			tasks:  []string{"a=SUCCESS", "b=SUCCESS", "c=SUCCESS"},
-		},
-		{
-			name: "expression error fails task and workflow",
-			src: `
+		params: `{"task_name":"c"}`,
+		state:  record.ExecSuccess,
+		out:    `{"r":3}`,
+		tasks:  []string{"a=SUCCESS", "b=SUCCESS", "c=SUCCESS"},
+	},
+	{
+		name: "expression error fails task and workflow",
+		src: `
 version: '2.0'
 wf:
   tasks:
@@ -591,12 +594,15 @@ wf:
       on-error: handler
     handler: {action: std.noop}
 `,
-			state:   record.ExecError,
-			ordered: []string{"t=ERROR"},
-			info:    "Failed to run task [error=",
-		},
-	}
-	for _, tc := range tests {
+		state:   record.ExecError,
+		ordered: []string{"t=ERROR"},
+		info:    "Failed to run task [error=",
+	},
+}
+
+func TestWorkflows(t *testing.T) {
+	t.Parallel()
+	for _, tc := range workflowCases {
 		for _, mode := range []string{"", "writes reversed", "crash and replay"} {
 			name := tc.name
 			if mode != "" {
@@ -610,35 +616,61 @@ wf:
 				for n, a := range tc.actions {
 					w.actions[n] = a
 				}
-				id := w.startWith(tc.wf, tc.input, tc.params)
-				w.run()
-				head := w.execs[id]
-				if head.State != tc.state {
-					t.Fatalf("state %s, want %s (info %q, tasks %v)", head.State, tc.state, head.StateInfo, w.taskList(id))
+				tc.check(t, w)
+			})
+		}
+	}
+}
+
+// check runs the case in w and compares the end with the expectations.
+func (tc workflowCase) check(t *testing.T, w *world) {
+	t.Helper()
+	id := w.startWith(tc.wf, tc.input, tc.params)
+	w.run()
+	head := w.execs[id]
+	if head.State != tc.state {
+		t.Fatalf("state %s, want %s (info %q, tasks %v)", head.State, tc.state, head.StateInfo, w.taskList(id))
+	}
+	if tc.out != "" {
+		if diff := cmp.Diff(mustJSON(t, tc.out), w.output(id)); diff != "" {
+			t.Errorf("output (-want +got):\n%s", diff)
+		}
+	}
+	if tc.tasks != nil {
+		want := append([]string(nil), tc.tasks...)
+		sort.Strings(want)
+		if diff := cmp.Diff(want, w.sortedTasks(id)); diff != "" {
+			t.Errorf("tasks (-want +got):\n%s", diff)
+		}
+	}
+	if tc.ordered != nil {
+		if diff := cmp.Diff(tc.ordered, w.taskList(id)); diff != "" {
+			t.Errorf("tasks (-want +got):\n%s", diff)
+		}
+	}
+	if tc.info != "" && !contains(head.StateInfo, tc.info) {
+		t.Errorf("state info %q does not contain %q", head.StateInfo, tc.info)
+	}
+	if b := w.book(id); len(b.Active) != 0 || len(b.Joins) != 0 {
+		t.Errorf("bookkeeping left after the end: %s", head.Engine)
+	}
+}
+
+// TestHostileDelivery runs every case with task messages reordered and
+// events and task messages delivered twice (the copy later, possibly much
+// later than the memory of applied events reaches): the end is the same.
+func TestHostileDelivery(t *testing.T) {
+	t.Parallel()
+	for _, tc := range workflowCases {
+		for seed := range int64(5) {
+			t.Run(fmt.Sprintf("%s/seed %d", tc.name, seed), func(t *testing.T) {
+				t.Parallel()
+				w := newWorld(t, tc.src)
+				w.rng = rand.New(rand.NewSource(seed))
+				for n, a := range tc.actions {
+					w.actions[n] = a
 				}
-				if tc.out != "" {
-					if diff := cmp.Diff(mustJSON(t, tc.out), w.output(id)); diff != "" {
-						t.Errorf("output (-want +got):\n%s", diff)
-					}
-				}
-				if tc.tasks != nil {
-					want := append([]string(nil), tc.tasks...)
-					sort.Strings(want)
-					if diff := cmp.Diff(want, w.sortedTasks(id)); diff != "" {
-						t.Errorf("tasks (-want +got):\n%s", diff)
-					}
-				}
-				if tc.ordered != nil {
-					if diff := cmp.Diff(tc.ordered, w.taskList(id)); diff != "" {
-						t.Errorf("tasks (-want +got):\n%s", diff)
-					}
-				}
-				if tc.info != "" && !contains(head.StateInfo, tc.info) {
-					t.Errorf("state info %q does not contain %q", head.StateInfo, tc.info)
-				}
-				if b := w.book(id); len(b.Active) != 0 || len(b.Joins) != 0 {
-					t.Errorf("bookkeeping left after the end: %s", head.Engine)
-				}
+				tc.check(t, w)
 			})
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand"
 	"slices"
 	"sort"
 	"strings"
@@ -50,8 +51,13 @@ type world struct {
 	// hold keeps task messages from running (to act while work is queued).
 	hold bool
 	// runs counts the actions run per unit; reads counts store reads.
-	runs  map[record.UnitKey]int
-	reads int
+	runs   map[record.UnitKey]int
+	claims map[string]bool
+	reads  int
+	// rng, when set, makes delivery hostile: task messages run in random
+	// order, and events and task messages are delivered twice, the copy
+	// at a random later time.
+	rng *rand.Rand
 	// crash makes every step crash once after half its Before writes, then
 	// replays it and requires the very same output.
 	crash bool
@@ -71,6 +77,7 @@ func newWorld(t testing.TB, src string) *world {
 		tasks:  map[string]map[string]*record.Task{},
 		units:  map[record.UnitKey]*record.Unit{},
 		runs:   map[record.UnitKey]int{},
+		claims: map[string]bool{},
 		actions: map[string]action{
 			"std.noop": func(map[string]any, int) (any, error) { return nil, nil },
 			"std.echo": func(in map[string]any, _ int) (any, error) { return in["output"], nil },
@@ -381,6 +388,16 @@ func (w *world) claim(m record.TaskMessage) bool {
 		return false
 	}
 	u.State, u.Started = record.Running, w.now
+	// Invariant 7: no action starts while its execution is not RUNNING,
+	// and no attempt runs twice.
+	if s := w.execs[m.ExecID].State; s != record.ExecRunning {
+		w.t.Errorf("unit %s claimed while the execution is %s", m.Key(), s)
+	}
+	at := fmt.Sprintf("%s@%d", m.Key(), m.Attempt)
+	if w.claims[at] {
+		w.t.Errorf("attempt %s claimed twice", at)
+	}
+	w.claims[at] = true
 	return true
 }
 
@@ -422,13 +439,24 @@ func (w *world) run() {
 	w.t.Helper()
 	for guard := 0; guard < 100000; guard++ {
 		switch {
-		case len(w.events) > 0:
+		case len(w.events) > 0 && (w.rng == nil || len(w.taskq) == 0 || w.hold || w.rng.Intn(2) == 0):
 			ev := w.events[0]
 			w.events = w.events[1:]
+			if w.rng != nil && w.rng.Intn(4) == 0 {
+				at := w.rng.Intn(len(w.events) + 1)
+				w.events = slices.Insert(w.events, at, ev)
+			}
 			w.deliver(ev)
 		case len(w.taskq) > 0 && !w.hold:
-			m := w.taskq[0]
-			w.taskq = w.taskq[1:]
+			i := 0
+			if w.rng != nil {
+				i = w.rng.Intn(len(w.taskq))
+			}
+			m := w.taskq[i]
+			w.taskq = slices.Delete(w.taskq, i, i+1)
+			if w.rng != nil && w.rng.Intn(4) == 0 {
+				w.taskq = append(w.taskq, m)
+			}
 			w.work(m)
 		case len(w.timers) > 0:
 			sort.SliceStable(w.timers, func(i, j int) bool { return w.timers[i].Due.Before(w.timers[j].Due) })
