@@ -49,8 +49,9 @@ type book struct {
 	Timers int `json:"tm,omitempty"`
 	// Applied are short hashes of the last applied events, newest last.
 	Applied []string `json:"ev,omitempty"`
-	// Outbox is the After of the last applied event.
-	Outbox []Effect `json:"out,omitempty"`
+	// Outbox is the After of the last applied event, kept encoded: it is
+	// decoded only for a redelivered event.
+	Outbox json.RawMessage `json:"out,omitempty"`
 }
 
 // run is one active task execution.
@@ -218,12 +219,32 @@ func (b *book) applied(id string) (seen, last bool) {
 	return false, false
 }
 
-func (b *book) remember(id string, after []Effect) {
+func (b *book) remember(id string, after []Effect) error {
 	b.Applied = append(b.Applied, eventHash(id))
 	if n := len(b.Applied); n > maxApplied {
 		b.Applied = append(b.Applied[:0:0], b.Applied[n-maxApplied:]...)
 	}
-	b.Outbox = after
+	b.Outbox = nil
+	if len(after) > 0 {
+		raw, err := json.Marshal(after)
+		if err != nil {
+			return fmt.Errorf("encode outbox: %w", err)
+		}
+		b.Outbox = raw
+	}
+	return nil
+}
+
+// outbox decodes the After of the last applied event.
+func (b *book) outbox() ([]Effect, error) {
+	if len(b.Outbox) == 0 {
+		return nil, nil
+	}
+	var after []Effect
+	if err := json.Unmarshal(b.Outbox, &after); err != nil {
+		return nil, fmt.Errorf("decode outbox: %w", err)
+	}
+	return after, nil
 }
 
 // bits is a bitmap that encodes to JSON as unpadded base64.

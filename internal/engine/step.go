@@ -32,7 +32,11 @@ func Step(in Input) (Output, error) {
 	}
 	if seen, last := b.applied(in.Event.ID); seen {
 		if last {
-			return Output{After: b.Outbox}, nil
+			after, err := b.outbox()
+			if err != nil {
+				return Output{}, fmt.Errorf("execution %s: %w", in.Exec.ID, err)
+			}
+			return Output{After: after}, nil
 		}
 		return Output{}, nil
 	}
@@ -57,7 +61,9 @@ func Step(in Input) (Output, error) {
 	if err := s.finalize(); err != nil {
 		return Output{}, fmt.Errorf("execution %s: event %s: %w", in.Exec.ID, in.Event.ID, err)
 	}
-	s.b.remember(in.Event.ID, s.after)
+	if err := s.b.remember(in.Event.ID, s.after); err != nil {
+		return Output{}, fmt.Errorf("execution %s: %w", in.Exec.ID, err)
+	}
 	raw, err := json.Marshal(s.b)
 	if err != nil {
 		return Output{}, fmt.Errorf("execution %s: encode engine state: %w", in.Exec.ID, err)
