@@ -8,6 +8,7 @@ import (
 	"math"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -795,5 +796,20 @@ func TestFunctionsRejectBadArguments(t *testing.T) {
 	}
 	if buf.Len() > 0 {
 		t.Errorf("errors that are not *EvalError:\n%s", buf.String())
+	}
+}
+
+// Finding and parsing the expressions of a string stays linear on hostile
+// input: unclosed quotes and brackets, many delimiters.
+func TestCompileLinear(t *testing.T) {
+	t.Parallel()
+	for _, unit := range []string{"<% '", "{{ [", "{% ", "<%<%", "{{{{", "<% ( %>", "<% '%>"} {
+		s := strings.Repeat(unit, 400_000/len(unit)) + " %> }} %}"
+		start := time.Now()
+		_, _ = Compile(s)
+		// A quadratic scan of 400 KB takes minutes; a linear one milliseconds.
+		if d := time.Since(start); d > 3*time.Second {
+			t.Errorf("Compile of %q×N took %v", unit, d)
+		}
 	}
 }

@@ -138,6 +138,18 @@ func ContainsExpr(s string) bool {
 // partner are plain text, as in Mistral.
 func findSpans(s string) ([]span, *SyntaxError) {
 	var spans []span
+	lastBlockEnd := strings.LastIndex(s, "%}")
+	next := [2]int{-2, -2} // cached next "%>" and "}}" at or after the scan position
+	find := func(k int, from int, delim string) int {
+		if next[k] == -1 || next[k] >= from {
+			return next[k]
+		}
+		next[k] = strings.Index(s[from:], delim)
+		if next[k] >= 0 {
+			next[k] += from
+		}
+		return next[k]
+	}
 	i := 0
 	for i < len(s)-1 {
 		j := strings.IndexAny(s[i:], "<{")
@@ -147,19 +159,19 @@ func findSpans(s string) ([]span, *SyntaxError) {
 		i += j
 		switch s[i : i+2] {
 		case "<%":
-			if end := closing(s, i+2, "%>"); end >= 0 {
+			if end := closing(s, i+2, "%>", find(0, i+2, "%>")); end >= 0 {
 				spans = append(spans, span{d: yaql, start: i, end: end + 2})
 				i = end + 2
 				continue
 			}
 		case "{{":
-			if end := closing(s, i+2, "}}"); end >= 0 {
+			if end := closing(s, i+2, "}}", find(1, i+2, "}}")); end >= 0 {
 				spans = append(spans, span{d: jinja, start: i, end: end + 2})
 				i = end + 2
 				continue
 			}
 		case "{%":
-			if strings.Contains(s[i+2:], "%}") {
+			if lastBlockEnd >= i+2 {
 				return nil, &SyntaxError{Expr: s, Offset: i, Msg: "Jinja statements ({% ... %}) are not supported; use {{ ... }} expressions"}
 			}
 		}
@@ -169,16 +181,19 @@ func findSpans(s string) ([]span, *SyntaxError) {
 }
 
 // closing finds the delimiter that ends an expression starting at from,
+// given the first occurrence of the delimiter at or after from (fallback),
 // skipping quoted strings and nested brackets. If that finds nothing it falls
 // back to the first occurrence, so that an unbalanced expression is still
 // reported as a syntax error rather than read as text.
-func closing(s string, from int, delim string) int {
-	fallback := strings.Index(s[from:], delim)
-	if fallback >= 0 {
-		fallback += from
+func closing(s string, from int, delim string, fallback int) int {
+	if fallback < 0 {
+		return -1
 	}
+	// Look past the first delimiter only so far, which keeps finding every
+	// expression of a string linear in its length.
+	limit := min(len(s), fallback+maxLookahead)
 	depth := 0
-	for i := from; i < len(s); i++ {
+	for i := from; i < limit; i++ {
 		if depth == 0 && strings.HasPrefix(s[i:], delim) {
 			return i
 		}
@@ -187,7 +202,7 @@ func closing(s string, from int, delim string) int {
 			if c == '`' && delim != "%>" {
 				continue
 			}
-			end := quoteEnd(s, i, c == '`')
+			end := quoteEnd(s, i, limit, c == '`')
 			if end < 0 {
 				return fallback
 			}
@@ -203,11 +218,15 @@ func closing(s string, from int, delim string) int {
 	return fallback
 }
 
+// maxLookahead bounds how far past the first closing delimiter a quoted
+// string or a bracket may carry the search for the real one.
+const maxLookahead = 512
+
 // quoteEnd returns the index of the quote that closes the string opening at
 // s[start], or -1.
-func quoteEnd(s string, start int, raw bool) int {
+func quoteEnd(s string, start, limit int, raw bool) int {
 	q := s[start]
-	for i := start + 1; i < len(s); i++ {
+	for i := start + 1; i < limit; i++ {
 		switch s[i] {
 		case '\\':
 			if !raw {
