@@ -211,3 +211,37 @@ wf:
 		t.Fatalf("state %s %q", s, w.execs[id].StateInfo)
 	}
 }
+
+func TestSubWorkflowErrorsFailTheTask(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, call, info string
+	}{
+		{name: "unknown workflow", call: "workflow: nowhere", info: `workflow "nowhere"`},
+		{name: "bad input", call: "workflow: child\n      input: {x: 1}", info: "Invalid input [name=child, class=DirectWorkflowSpec, unexpected=['x']]"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			w := newWorld(t, `
+version: '2.0'
+parent:
+  tasks:
+    call:
+      `+tc.call+`
+child:
+  tasks:
+    t: {action: std.noop}
+`)
+			id := w.start("parent", "")
+			w.run()
+			h := w.execs[id]
+			if h.State != record.ExecError || !contains(h.StateInfo, tc.info) {
+				t.Fatalf("state %s %q", h.State, h.StateInfo)
+			}
+			if diff := cmp.Diff([]string{"call=ERROR"}, w.taskList(id)); diff != "" {
+				t.Errorf("tasks (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

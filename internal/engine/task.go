@@ -169,6 +169,16 @@ func (s *stepper) launch(r *run, t *dsl.Task, rec *record.Task, inbound map[stri
 		}
 	}
 
+	if child != nil {
+		// A sub-workflow that does not exist, or an input it does not
+		// take, fails the task now rather than the step later.
+		for i := range inputs {
+			op := &unitOp{key: s.unitKey(r.Key, i), attempt: 1, child: &childSpec{Workflow: child.Workflow, Input: inputs[i]}}
+			if _, err := s.childHead(op); err != nil {
+				return fail(err)
+			}
+		}
+	}
 	r.Act = action
 	if child != nil && !r.WI {
 		rec.ChildID = ChildID(s.exec.ID, r.Key, 0, 1)
