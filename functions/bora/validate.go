@@ -1,11 +1,11 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/borawf/bora/internal/dsl"
 )
@@ -19,7 +19,7 @@ var stdin io.Reader = os.Stdin
 func runValidate(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	quiet := fs.Bool("q", false, "print only problems: no `FILE: ok` lines and no warnings")
+	quiet := fs.Bool("q", false, "print only errors: no \"FILE: ok\" lines and no warnings")
 	fs.Usage = func() {
 		out := fs.Output()
 		fmt.Fprintln(out, "Usage: bora validate [-q] FILE...")
@@ -32,12 +32,12 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(out, "Flags:")
 		fs.PrintDefaults()
 	}
+	if wantsHelp(args) {
+		fs.SetOutput(stdout)
+		fs.Usage()
+		return exitOK
+	}
 	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(stdout)
-			fs.Usage()
-			return exitOK
-		}
 		return exitUsage
 	}
 	if fs.NArg() == 0 {
@@ -71,6 +71,19 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	return code
+}
+
+// wantsHelp reports whether the flags (before any file name) ask for help.
+func wantsHelp(args []string) bool {
+	for _, a := range args {
+		switch {
+		case a == "-h" || a == "-help" || a == "--help":
+			return true
+		case a == "--" || !strings.HasPrefix(a, "-") || a == "-":
+			return false
+		}
+	}
+	return false
 }
 
 func readSource(file string) ([]byte, error) {

@@ -2,6 +2,7 @@ package dsl
 
 import (
 	"slices"
+	"strings"
 
 	"gopkg.in/yaml.v3"
 )
@@ -124,7 +125,11 @@ func (l *loader) transition(n, cond *yaml.Node, key string) (Transition, bool) {
 	}
 	call, err := parseInline(s)
 	if err != nil {
-		l.errorAt(loc{N: n, Off: err.Offset}, "%s", err.Msg)
+		hint := ""
+		if cond != nil && strings.Contains(err.Msg, "no closing") {
+			hint = "; a `: ` inside the entry made YAML split it into a task and a condition: quote the whole entry"
+		}
+		l.errorAt(loc{N: n, Off: err.Offset}, "%s%s", err.Msg, hint)
 		return t, false
 	}
 	ok := true

@@ -11,54 +11,56 @@ import (
 // This file connects the loader to the expression package: it compiles
 // templates and reports expression problems at their place in the file.
 
-// compile checks each expression site of v and compiles v. It returns nil
-// when an expression does not parse (that is then reported).
+// compile compiles v, whose strings holding expressions are listed in
+// sites with their places. A syntax error is reported at its place (every
+// one, when several strings are wrong) and gives nil; functions and tasks
+// that do not exist get warnings.
 func (l *loader) compile(v any, sites []site, at loc) *expr.Template {
-	ok := true
-	for _, s := range sites {
-		if !l.checkSite(s) {
-			ok = false
-		}
-	}
-	if !ok {
-		return nil
-	}
 	t, err := expr.Compile(v)
 	if err != nil {
-		l.exprError(err, site{Node: at.N, Base: at.Off})
+		// Compile stops at the first error; compile each string on its own
+		// to report them all, each at its place.
+		found := false
+		for _, s := range sites {
+			if _, err := expr.Compile(s.S); err != nil {
+				l.exprError(err, s)
+				found = true
+			}
+		}
+		if !found {
+			l.exprError(err, site{Node: at.N, Base: at.Off})
+		}
 		return nil
 	}
+	l.checkRefs(t.Refs(), sites, at)
 	return t
 }
 
-// checkSite compiles one string on its own, to report a syntax error at its
-// place, and warns about the functions and tasks it names that do not
-// exist.
-func (l *loader) checkSite(s site) bool {
-	t, err := expr.Compile(s.S)
-	if err != nil {
-		l.exprError(err, s)
-		return false
-	}
-	refs := t.Refs()
-	at := loc{N: s.Node, Off: s.Base}
-	var warned []string
-	for _, f := range refs.Functions {
-		if !expr.IsFunction(f) && !slices.Contains(warned, f) {
-			warned = append(warned, f)
-			l.report(l.offsetPos(at.N, at.Off), Warning, "unknown function `"+f+"`"+didYouMean(f, expr.Functions(), false))
-		}
-	}
-	if l.wf != nil {
-		for _, name := range refs.Tasks {
-			if _, ok := l.wf.tasks[name]; !ok && !slices.Contains(warned, "task:"+name) {
-				warned = append(warned, "task:"+name)
-				l.report(l.offsetPos(at.N, at.Off), Warning,
-					"task(`"+name+"`) names no task of workflow `"+l.wf.name+"`"+didYouMean(name, l.wf.order, false))
+// checkRefs warns about the functions and the task() names of a template
+// that do not exist, at the first string that mentions them.
+func (l *loader) checkRefs(refs expr.Refs, sites []site, at loc) {
+	where := func(name string) Pos {
+		for _, s := range sites {
+			if i := strings.Index(s.S, name); i >= 0 {
+				return l.offsetPos(s.Node, s.Base+i)
 			}
 		}
+		return l.pos(at)
 	}
-	return true
+	for i, f := range refs.Functions {
+		if !expr.IsFunction(f) && !slices.Contains(refs.Functions[:i], f) {
+			l.report(where(f), Warning, "unknown function `"+f+"`"+didYouMean(f, expr.Functions(), false))
+		}
+	}
+	if l.wf == nil {
+		return
+	}
+	for i, name := range refs.Tasks {
+		if _, ok := l.wf.tasks[name]; !ok && !slices.Contains(refs.Tasks[:i], name) {
+			l.report(where(name), Warning,
+				"task(`"+name+"`) names no task of workflow `"+l.wf.name+"`"+didYouMean(name, l.wf.order, false))
+		}
+	}
 }
 
 // exprError reports a compile error at its place: for a syntax error, the

@@ -21,8 +21,13 @@ type loader struct {
 	diags Diagnostics
 	lines []int // byte offset of each line's start, built on demand
 
-	nodes  int // values decoded so far, bounded by maxNodes
-	tooBig bool
+	nodes    int // values reached through aliases so far, bounded by maxNodes
+	viaAlias int // > 0 while decoding the target of an alias
+	inMerge  int // > 0 while listing merged mappings
+	tooBig   bool
+	active   map[*yaml.Node]bool // collections being decoded, to stop at cycles
+	inPairs  map[*yaml.Node]bool // mappings being listed (merge keys)
+	cyclic   bool
 
 	wf *wfState // the workflow being read
 }

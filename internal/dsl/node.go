@@ -13,9 +13,10 @@ import (
 // float64, string, []any, map[string]any) while keeping positions, and
 // reports what YAML allows but a workflow document does not.
 
-// maxNodes bounds the nodes one document may expand to, so that a few
-// aliases cannot make a small file decode into gigabytes.
-const maxNodes = 1_000_000
+// maxNodes bounds the values one document may expand to through aliases
+// and merge keys, so that a few aliases cannot make a small file decode
+// into gigabytes.
+const maxNodes = 100_000
 
 // pair is one key and value of a mapping, with merges and aliases resolved.
 type pair struct {
@@ -94,6 +95,16 @@ func (l *loader) pairs(n *yaml.Node, what string) []pair {
 	if n == nil || n.Kind != yaml.MappingNode {
 		return nil
 	}
+	if l.enter(l.merging(), n) {
+		return nil
+	}
+	defer delete(l.merging(), n)
+	if l.inMerge > 0 || l.viaAlias > 0 {
+		if l.nodes += len(n.Content) / 2; l.nodes > maxNodes {
+			l.budgetExceeded(n)
+			return nil
+		}
+	}
 	out := make([]pair, 0, len(n.Content)/2)
 	seen := make(map[string]*yaml.Node, len(n.Content)/2)
 	var merged []pair
@@ -126,6 +137,11 @@ func (l *loader) pairs(n *yaml.Node, what string) []pair {
 }
 
 func (l *loader) mergePairs(v *yaml.Node, what string) []pair {
+	if l.tooBig {
+		return nil
+	}
+	l.inMerge++
+	defer func() { l.inMerge-- }()
 	v = resolve(v)
 	switch {
 	case v == nil:
@@ -149,6 +165,36 @@ func (l *loader) mergePairs(v *yaml.Node, what string) []pair {
 	return nil
 }
 
+func (l *loader) budgetExceeded(n *yaml.Node) {
+	if !l.tooBig {
+		l.tooBig = true
+		l.errorf(n, "the document expands to more than %d values through its aliases", maxNodes)
+	}
+}
+
+// enter marks a collection as being read in set and reports whether it
+// already was: an alias inside a node that leads back to the node itself,
+// which YAML allows but a workflow document cannot hold.
+func (l *loader) enter(set map[*yaml.Node]bool, n *yaml.Node) bool {
+	if set[n] {
+		if !l.cyclic {
+			l.cyclic = true
+			l.errorf(n, "an alias (`*name`) inside this value leads back to the value itself")
+		}
+		return true
+	}
+	set[n] = true
+	return false
+}
+
+// merging is the set of mappings whose entries are being listed.
+func (l *loader) merging() map[*yaml.Node]bool {
+	if l.inPairs == nil {
+		l.inPairs = map[*yaml.Node]bool{}
+	}
+	return l.inPairs
+}
+
 // site is a string in the document that holds an expression: where it is
 // and, for a string cut out of a scalar (an inline parameter), how far into
 // the scalar's value it starts.
@@ -161,16 +207,31 @@ type site struct {
 // value decodes n into a JSON-like value. When sites is not nil, every
 // string holding an expression is recorded in it with its node.
 func (l *loader) value(n *yaml.Node, sites *[]site) any {
+	if l.tooBig {
+		return nil
+	}
+	if n != nil && n.Kind == yaml.AliasNode {
+		l.viaAlias++
+		defer func() { l.viaAlias-- }()
+	}
 	n = resolve(n)
 	if n == nil {
 		return nil
 	}
-	if l.nodes++; l.nodes > maxNodes {
-		if !l.tooBig {
-			l.tooBig = true
-			l.errorf(n, "the document expands to more than %d values (through aliases)", maxNodes)
+	if l.viaAlias > 0 {
+		if l.nodes++; l.nodes > maxNodes {
+			l.budgetExceeded(n)
+			return nil
 		}
-		return nil
+	}
+	if n.Kind == yaml.MappingNode || n.Kind == yaml.SequenceNode {
+		if l.active == nil {
+			l.active = map[*yaml.Node]bool{}
+		}
+		if l.enter(l.active, n) {
+			return nil
+		}
+		defer delete(l.active, n)
 	}
 	switch n.Kind {
 	case yaml.MappingNode:
