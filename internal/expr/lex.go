@@ -46,6 +46,7 @@ type lexer struct {
 	pos  int
 	d    dialect
 	toks []token
+	err  *SyntaxError
 }
 
 // operators, longest first.
@@ -55,17 +56,17 @@ var yaqlOps = []string{"=>", "->", "?.", "!=", "<=", ">=", "=~", "!~", "==",
 var jinjaOps = []string{"**", "//", "==", "!=", "<=", ">=",
 	"+", "-", "*", "/", "%", "~", "|", ".", ",", ":", "(", ")", "[", "]", "{", "}", "<", ">", "="}
 
-func lex(src string, d dialect) ([]token, *SyntaxError) {
-	l := &lexer{src: src, d: d}
-	for {
-		l.skipSpace()
-		if l.pos >= len(src) {
-			l.toks = append(l.toks, token{kind: tEOF, pos: l.pos})
-			return l.toks, nil
-		}
-		if err := l.next(); err != nil {
-			return nil, err
-		}
+// more lexes at least one more token into l.toks, ending with tEOF. After
+// an error it appends tEOF and keeps the error in l.err.
+func (l *lexer) more() {
+	l.skipSpace()
+	if l.pos >= len(l.src) {
+		l.toks = append(l.toks, token{kind: tEOF, pos: l.pos})
+		return
+	}
+	if err := l.next(); err != nil {
+		l.err = err
+		l.toks = append(l.toks, token{kind: tEOF, pos: err.Offset})
 	}
 }
 

@@ -69,7 +69,7 @@ type node struct {
 }
 
 type parser struct {
-	toks  []token
+	lx    *lexer
 	i     int
 	d     dialect
 	base  int // offset of the expression text within the compiled string
@@ -80,16 +80,14 @@ type parser struct {
 // parseExpr parses one expression written in dialect d. base is the offset of
 // src within the string it came from; every position is made absolute with it.
 func parseExpr(src string, d dialect, base int) (*node, *SyntaxError) {
-	toks, serr := lex(src, d)
-	if serr != nil {
-		serr.Offset += base
-		return nil, serr
-	}
-	p := &parser{toks: toks, d: d, base: base}
+	p := &parser{lx: &lexer{src: src, d: d}, d: d, base: base}
 	var n *node
 	var err *SyntaxError
-	if len(toks) == 1 {
-		return nil, &SyntaxError{Offset: base + toks[0].pos, Msg: "empty expression"}
+	if t := p.peek(); t.kind == tEOF {
+		if p.lx.err != nil {
+			return nil, p.lexErr()
+		}
+		return nil, &SyntaxError{Offset: base + t.pos, Msg: "empty expression"}
 	}
 	if d == yaql {
 		n, err = p.yaqlExpr(0)
@@ -99,22 +97,47 @@ func parseExpr(src string, d dialect, base int) (*node, *SyntaxError) {
 	if err == nil && p.peek().kind != tEOF {
 		err = p.unexpected()
 	}
+	if p.lx.err != nil {
+		// The parser saw the end where the text could not be read on.
+		return nil, p.lexErr()
+	}
 	if err != nil {
 		return nil, err
 	}
 	return n, nil
 }
 
-func (p *parser) peek() token { return p.toks[p.i] }
-func (p *parser) peekAt(k int) token {
-	if p.i+k < len(p.toks) {
-		return p.toks[p.i+k]
+func (p *parser) lexErr() *SyntaxError {
+	e := *p.lx.err
+	e.Offset += p.base
+	return &e
+}
+
+// fill lexes until token i+k exists or the text ends.
+func (p *parser) fill(k int) {
+	for len(p.lx.toks) <= p.i+k {
+		if n := len(p.lx.toks); n > 0 && p.lx.toks[n-1].kind == tEOF {
+			return
+		}
+		p.lx.more()
 	}
-	return p.toks[len(p.toks)-1]
+}
+
+func (p *parser) peek() token {
+	p.fill(0)
+	return p.lx.toks[p.i]
+}
+
+func (p *parser) peekAt(k int) token {
+	p.fill(k)
+	if p.i+k < len(p.lx.toks) {
+		return p.lx.toks[p.i+k]
+	}
+	return p.lx.toks[len(p.lx.toks)-1]
 }
 
 func (p *parser) advance() token {
-	t := p.toks[p.i]
+	t := p.peek()
 	p.moved = t.kind != tEOF
 	if p.moved {
 		p.i++
