@@ -90,8 +90,8 @@ func TestHeadStaysSmall(t *testing.T) {
 		slack int
 	}{
 		// One bit per defined task that has run: 1,000 tasks cost 125 bytes.
-		{name: "linear chain of 20 and 1000 tasks", small: chain(20), large: chain(1000), slack: 180},
-		{name: "loop of 20 and 1000 iterations", small: loop(20), large: loop(1000), slack: 16},
+		{name: "linear chain of 20 and scaleN tasks", small: chain(20), large: chain(scaleN), slack: 180},
+		{name: "loop of 20 and scaleN iterations", small: loop(20), large: loop(scaleN), slack: 16},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -113,7 +113,7 @@ func TestHeadStaysSmall(t *testing.T) {
 	}
 }
 
-// TestWithItemsThousand shows that a 1,000-item task keeps the head and
+// TestWithItemsThousand shows that a 1,000-item task (scaleN) keeps the head and
 // its outbox small: items are a bitmap and their messages one range.
 func TestWithItemsThousand(t *testing.T) {
 	t.Parallel()
@@ -130,7 +130,7 @@ wf:
   output: {n: <% $.r.len() %>, sum: <% $.r.sum() %>}
   tasks:
     t:
-      with-items: x in <% range(0, 1000) %>
+      with-items: x in <% range(0, ` + fmt.Sprint(scaleN) + `) %>
 ` + c + `      action: std.echo output=<% $.x %>
       publish: {r: <% task().result %>}
 `
@@ -142,7 +142,7 @@ wf:
 			if st.maxOutbox > 600 {
 				t.Errorf("outbox reached %d bytes", st.maxOutbox)
 			}
-			if got := fmt.Sprint(w.output(id)); got != "map[n:1000 sum:499500]" {
+			if got, want := fmt.Sprint(w.output(id)), fmt.Sprintf("map[n:%d sum:%d]", scaleN, scaleN*(scaleN-1)/2); got != want {
 				t.Errorf("output %s", got)
 			}
 		})
