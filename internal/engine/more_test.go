@@ -245,3 +245,80 @@ child:
 		})
 	}
 }
+
+func TestTasksFunction(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, `
+version: '2.0'
+wf:
+  output:
+    names: <% tasks(null, false, 'SUCCESS').select($.name) %>
+  tasks:
+    a: {action: std.noop, on-success: b}
+    b: {action: std.fail, on-error: c}
+    c: {action: std.noop}
+`)
+	id := w.start("", "")
+	w.run()
+	if diff := cmp.Diff(map[string]any{"names": []any{"a", "c"}}, w.output(id)); diff != "" {
+		t.Errorf("output (-want +got):\n%s", diff)
+	}
+}
+
+func TestCancelledChildCancelsTask(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, `
+version: '2.0'
+parent:
+  tasks:
+    call: {workflow: child}
+child:
+  tasks:
+    t: {action: std.noop}
+`)
+	w.hold = true
+	id := w.start("parent", "")
+	w.drain()
+	child := ChildID(id, "call#1", 0, 1)
+	w.events = append(w.events, CommandEvent(child, record.OpCancel, record.Command{Msg: "not today"}, ""))
+	w.hold = false
+	w.run()
+	h := w.execs[id]
+	if h.State != record.ExecCancelled || h.StateInfo != "Cancelled tasks: call" {
+		t.Fatalf("parent %s %q", h.State, h.StateInfo)
+	}
+	if diff := cmp.Diff([]string{"call=CANCELLED"}, w.taskList(id)); diff != "" {
+		t.Errorf("tasks (-want +got):\n%s", diff)
+	}
+}
+
+func TestPauseDuringWaitBefore(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, `
+version: '2.0'
+wf:
+  tasks:
+    t: {action: std.noop, wait-before: 60}
+`)
+	id := w.start("", "")
+	w.drain()
+	u := w.unit(id, "t#1", 0)
+	if u.State != record.Delayed {
+		t.Fatalf("unit %s", u.State)
+	}
+	w.events = append(w.events, CommandEvent(id, record.OpPause, record.Command{}, ""))
+	w.drain()
+	if u.State != record.Paused || !u.Due.IsZero() {
+		t.Fatalf("unit %s due %v", u.State, u.Due)
+	}
+	// The timer fires while paused: stale, nothing runs.
+	w.run()
+	if w.execs[id].State != record.ExecPaused || u.State != record.Paused || w.runs[u.UnitKey] != 0 {
+		t.Fatalf("timer while paused: exec %s unit %s runs %d", w.execs[id].State, u.State, w.runs[u.UnitKey])
+	}
+	w.events = append(w.events, CommandEvent(id, record.OpResume, record.Command{}, ""))
+	w.run()
+	if w.execs[id].State != record.ExecSuccess || w.runs[u.UnitKey] != 1 {
+		t.Fatalf("after resume: exec %s runs %d", w.execs[id].State, w.runs[u.UnitKey])
+	}
+}
