@@ -1,18 +1,19 @@
 #!/usr/bin/python3
 """Run Bora conformance cases on the Mistral engine (the oracle).
 
-The engine and executor run in this process on an in-memory SQLite
-database, with the fake RPC transport and the local executor, the way
-Mistral's own engine tests run them. For each case directory the script
-prints (or, with --write, stores as expected.full.json) the document that
-`bora run --json` prints:
+The engine and the local executor run in this process on an in-memory
+SQLite database with the fake RPC transport, the way Mistral's own engine
+tests (mistral/tests/unit/engine/base.py) run them. For each case directory
+the script builds the document that `bora run --json` prints:
 
     {"workflow", "state", "state_info", "output",
      "tasks": [{"name", "state", "state_info", "published", "result"}]}
 
-Usage:
-    oracle.py CASE_DIR...            print each case's document
-    oracle.py --write CASE_DIR...    write CASE_DIR/oracle.json
+Usage (see ../README.md):
+    oracle.py CASE_DIR...                    print each case's full document
+    oracle.py --expect [--force] CASE_DIR... write the trimmed expected.json
+    oracle.py --check CASE_DIR...            match each expected.json against
+                                             Mistral under the matching rules
 """
 
 import eventlet
