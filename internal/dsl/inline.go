@@ -88,6 +88,9 @@ func parseInline(s string) (*inlineCall, *InlineError) {
 			i++
 		}
 		c.Name = s[c.NameOff:i]
+		if c.Name == "" {
+			return nil, &InlineError{Offset: i, Msg: "expected a name before `(`"}
+		}
 	}
 	if i < len(s) && s[i] == '(' {
 		j := len(strings.TrimRightFunc(s, unicode.IsSpace))

@@ -1,8 +1,8 @@
 package dsl
 
 import (
+	"container/heap"
 	"fmt"
-	"slices"
 )
 
 // Plan returns, for a reverse workflow, the tasks needed to reach target
@@ -15,50 +15,67 @@ func (w *Workflow) Plan(target string) ([]string, error) {
 	if _, ok := w.Tasks[target]; !ok {
 		return nil, fmt.Errorf("plan %s: workflow %s has no task %s", target, w.Name, target)
 	}
-	// The tasks target depends on, directly or not.
+	index := make(map[string]int, len(w.Order))
+	for i, name := range w.Order {
+		index[name] = i
+	}
+	// The tasks target depends on, directly or not, and for each the
+	// needed tasks that require it.
 	need := map[string]bool{target: true}
+	waiting := map[string]int{}
+	dependents := map[string][]string{}
 	stack := []string{target}
 	for len(stack) > 0 {
 		name := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
 		for _, r := range w.Tasks[name].Requires {
+			if r == name {
+				continue
+			}
 			if _, ok := w.Tasks[r]; !ok {
 				return nil, fmt.Errorf("plan %s: task %s requires unknown task %s", target, name, r)
 			}
+			waiting[name]++
+			dependents[r] = append(dependents[r], name)
 			if !need[r] {
 				need[r] = true
 				stack = append(stack, r)
 			}
 		}
 	}
-	// Kahn's algorithm, always taking the ready task first in document
-	// order. The graph is small; a scan per step keeps it simple.
-	waiting := make(map[string]int, len(need))
+	// Kahn's algorithm; the ready task first in document order goes next.
+	ready := &indexHeap{}
 	for name := range need {
-		for _, r := range w.Tasks[name].Requires {
-			if r != name {
-				waiting[name]++
-			}
+		if waiting[name] == 0 {
+			heap.Push(ready, index[name])
 		}
 	}
 	order := make([]string, 0, len(need))
-	for len(order) < len(need) {
-		next := ""
-		for _, name := range w.Order {
-			if need[name] && waiting[name] == 0 && !slices.Contains(order, name) {
-				next = name
-				break
-			}
-		}
-		if next == "" {
-			return nil, fmt.Errorf("plan %s: the tasks it requires form a cycle", target)
-		}
-		order = append(order, next)
-		for name := range need {
-			if name != next && slices.Contains(w.Tasks[name].Requires, next) {
-				waiting[name]--
+	for ready.Len() > 0 {
+		name := w.Order[heap.Pop(ready).(int)]
+		order = append(order, name)
+		for _, d := range dependents[name] {
+			if waiting[d]--; waiting[d] == 0 {
+				heap.Push(ready, index[d])
 			}
 		}
 	}
+	if len(order) < len(need) {
+		return nil, fmt.Errorf("plan %s: the tasks it requires form a cycle", target)
+	}
 	return order, nil
+}
+
+// indexHeap is a min-heap of document positions.
+type indexHeap []int
+
+func (h indexHeap) Len() int           { return len(h) }
+func (h indexHeap) Less(i, j int) bool { return h[i] < h[j] }
+func (h indexHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *indexHeap) Push(x any)        { *h = append(*h, x.(int)) }
+func (h *indexHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
 }
