@@ -30,6 +30,8 @@ const (
 	// EnvRequireEmulator makes integration tests fail, instead of skip,
 	// when no endpoint is reachable (CI sets it to 1).
 	EnvRequireEmulator = "BORA_REQUIRE_EMULATOR"
+	// EnvLogRetries makes TestConfig's clients log every SDK retry.
+	EnvLogRetries = "BORA_AWS_LOG_RETRIES"
 )
 
 // Config loads the SDK's default configuration (environment, shared files,
@@ -76,6 +78,9 @@ func TestConfig(t TB) aws.Config {
 	cfg, err := Config(ctx, opts...)
 	if err != nil {
 		t.Fatalf("%v", err)
+	}
+	if os.Getenv(EnvLogRetries) == "1" {
+		cfg.ClientLogMode |= aws.LogRetries
 	}
 	return cfg
 }
