@@ -28,8 +28,8 @@ package dynamo
 import (
 	"bytes"
 	"cmp"
-	"crypto/rand"
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"strings"
