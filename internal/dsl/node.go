@@ -5,6 +5,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 )
@@ -336,7 +337,7 @@ func (l *loader) offsetPos(n *yaml.Node, off int) Pos {
 	// Column is counted in characters; find the byte where the node starts.
 	i := start
 	for c := 1; c < n.Column && i < len(l.src); c++ {
-		_, size := decodeRune(l.src[i:])
+		_, size := utf8.DecodeRune(l.src[i:])
 		i += size
 	}
 	switch {
@@ -349,9 +350,7 @@ func (l *loader) offsetPos(n *yaml.Node, off int) Pos {
 		i++
 	}
 	val := n.Value
-	line, col := p.Line, 0
-	// Recompute line and col from i as we go.
-	line, col = l.lineCol(i)
+	line, col := l.lineCol(i)
 	v := 0
 	for i < len(l.src) && v < off && v < len(val) {
 		sc := l.src[i]
@@ -379,20 +378,6 @@ func (l *loader) offsetPos(n *yaml.Node, off int) Pos {
 		i++
 	}
 	return Pos{Line: line, Col: col}
-}
-
-func decodeRune(b []byte) (rune, int) {
-	if len(b) == 0 {
-		return 0, 0
-	}
-	if b[0] < 0x80 {
-		return rune(b[0]), 1
-	}
-	size := 1
-	for size < len(b) && size < 4 && b[size]&0xC0 == 0x80 {
-		size++
-	}
-	return 0xFFFD, size
 }
 
 // lineStart returns the byte offset of 1-based line n, or -1.
