@@ -103,8 +103,8 @@ func testChangeVisibility(t *testing.T, nq NewQueue) {
 	send(t, q, queue.Out{Body: []byte("c")})
 	m := receiveN(t, q, 1, 5*time.Second, vis)[0]
 	// Extend: the message stays hidden past its first timeout.
-	if err := q.ChangeVisibility(t.Context(), m.Handle, 3*time.Second); err != nil {
-		t.Fatalf("ChangeVisibility(3s): %v", err)
+	if err := q.ChangeVisibility(t.Context(), m.Handle, 10*time.Second); err != nil {
+		t.Fatalf("ChangeVisibility(10s): %v", err)
 	}
 	expectNone(t, q, vis+500*time.Millisecond, "after extending visibility")
 	// Zero: visible now.
@@ -113,7 +113,7 @@ func testChangeVisibility(t *testing.T, nq NewQueue) {
 	}
 	start := time.Now()
 	again := receiveN(t, q, 1, 5*time.Second, vis)[0]
-	if waited := time.Since(start); waited > time.Second {
+	if waited := time.Since(start); waited > 3*time.Second {
 		t.Errorf("message came back %v after ChangeVisibility(0), want at once", waited)
 	}
 	if again.ID != m.ID || again.ReceiveCount != 2 {
@@ -382,12 +382,12 @@ func testLongPoll(t *testing.T, nq NewQueue) {
 		if r.err != nil || len(r.msgs) != 1 || string(r.msgs[0].Body) != "ping" {
 			t.Fatalf("Receive = %v, %v; want ping", bodyList(r.msgs), r.err)
 		}
-		if lag := r.at.Sub(sent); lag > 2*time.Second {
-			t.Errorf("waiting Receive returned %v after the send", lag)
+		if lag := r.at.Sub(sent); lag > 4*time.Second {
+			t.Errorf("waiting Receive returned %v after the send, want soon after", lag)
 		}
 		del(t, q, r.msgs...)
-	case <-time.After(5 * time.Second):
-		t.Fatal("waiting Receive did not return within 5s of a send")
+	case <-time.After(15 * time.Second):
+		t.Fatal("waiting Receive did not return within 15s of a send")
 	}
 }
 
