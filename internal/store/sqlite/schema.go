@@ -97,6 +97,7 @@ var schema = []string{
 		due        INTEGER,
 		result     BLOB,
 		error      BLOB,
+		no_retry   INTEGER NOT NULL DEFAULT 0,
 		started    INTEGER NOT NULL,
 		finished   INTEGER NOT NULL,
 		PRIMARY KEY (exec_id, task, item),

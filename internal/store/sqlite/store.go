@@ -37,7 +37,26 @@ func New(db *sql.DB) (*Store, error) {
 			return nil, fmt.Errorf("create store tables: %w", err)
 		}
 	}
+	if err := addColumn(db, "units", "no_retry", "INTEGER NOT NULL DEFAULT 0"); err != nil {
+		return nil, err
+	}
 	return &Store{db: db, stmts: map[string]*sql.Stmt{}}, nil
+}
+
+// addColumn adds a column that a table created by an earlier version of
+// this package lacks.
+func addColumn(db *sql.DB, table, column, decl string) error {
+	var n int
+	if err := db.QueryRow(`SELECT count(*) FROM pragma_table_info(?) WHERE name = ?`, table, column).Scan(&n); err != nil {
+		return fmt.Errorf("inspect table %s: %w", table, err)
+	}
+	if n > 0 {
+		return nil
+	}
+	if _, err := db.Exec(`ALTER TABLE ` + table + ` ADD COLUMN ` + column + ` ` + decl); err != nil {
+		return fmt.Errorf("add column %s.%s: %w", table, column, err)
+	}
+	return nil
 }
 
 // stmt returns a prepared statement for q, preparing it once.
@@ -458,7 +477,8 @@ func (s *Store) ListTasks(ctx context.Context, execID string) ([]*record.Task, e
 
 // Units.
 
-const unitCols = `exec_id, task, item, state, attempt, fence, action, input, timeout_ns, due, result, error, started, finished`
+const unitCols = `exec_id, task, item, state, attempt, fence, action, input, timeout_ns, due, result, error, no_retry,
+	started, finished`
 
 func unitSize(u *record.Unit) int {
 	return sumLen(u.ExecID, u.Task, string(u.State), u.Fence, u.Action) - itemOverhead + sumLen(u.Input, u.Result, u.Error)
@@ -474,7 +494,7 @@ func scanUnit(r scanner) (*record.Unit, error) {
 	var input, result, errv []byte
 	var started, finished int64
 	if err := r.Scan(&u.ExecID, &u.Task, &u.Item, &state, &u.Attempt, &u.Fence, &u.Action, &input, &timeout, &due,
-		&result, &errv, &started, &finished); err != nil {
+		&result, &errv, &u.NoRetry, &started, &finished); err != nil {
 		return nil, err
 	}
 	u.State = record.State(state)
@@ -490,10 +510,10 @@ func (s *Store) CreateUnit(ctx context.Context, u *record.Unit) error {
 	if err := tooLarge(unitWhat(u.UnitKey), unitSize(u)); err != nil {
 		return err
 	}
-	res, err := s.exec(ctx, `INSERT INTO units (`+unitCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	res, err := s.exec(ctx, `INSERT INTO units (`+unitCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT DO NOTHING`,
 		u.ExecID, u.Task, u.Item, string(u.State), u.Attempt, u.Fence, u.Action, blob(u.Input), int64(u.Timeout),
-		nullMs(u.Due), blob(u.Result), blob(u.Error), ms(u.Started), ms(u.Finished))
+		nullMs(u.Due), blob(u.Result), blob(u.Error), boolInt(u.NoRetry), ms(u.Started), ms(u.Finished))
 	if err != nil {
 		return fmt.Errorf("create %s: %w", unitWhat(u.UnitKey), err)
 	}
@@ -587,6 +607,12 @@ func (s *Store) UpdateUnit(ctx context.Context, k record.UnitKey, x record.Expec
 	case c.ClearOutcome:
 		b.WriteString(`, error = NULL`)
 	}
+	switch {
+	case c.NoRetry:
+		b.WriteString(`, no_retry = 1`)
+	case c.ClearOutcome:
+		b.WriteString(`, no_retry = 0`)
+	}
 	b.WriteString(` WHERE exec_id = ? AND task = ? AND item = ?`)
 	args = append(args, k.ExecID, k.Task, k.Item)
 	if len(x.States) > 0 {
@@ -633,48 +659,12 @@ func (s *Store) UpdateUnit(ctx context.Context, k record.UnitKey, x record.Expec
 		return nil, fmt.Errorf("update %s: %w", unitWhat(k), gerr)
 	}
 	if err != nil {
-		applyChange(cur, c)
+		store.Apply(cur, c)
 		return nil, &store.TooLargeError{What: unitWhat(k), Size: unitSize(cur), Limit: store.MaxItemBytes}
 	}
-	return nil, fmt.Errorf("update %s: found %s attempt %d fence %q, expected %s: %w",
-		unitWhat(k), cur.State, cur.Attempt, cur.Fence, expectString(x), store.ErrConflict)
-}
-
-// applyChange applies c to u as UpdateUnit does.
-func applyChange(u *record.Unit, c record.UnitChange) {
-	u.State, u.Due = c.State, c.Due
-	if c.Attempt != 0 {
-		u.Attempt = c.Attempt
+	if cerr := store.Check(cur, x); cerr != nil {
+		return nil, fmt.Errorf("update %s: %w", unitWhat(k), cerr)
 	}
-	if c.Fence != "" {
-		u.Fence = c.Fence
-	}
-	if !c.Started.IsZero() {
-		u.Started = c.Started
-	}
-	if !c.Finished.IsZero() {
-		u.Finished = c.Finished
-	}
-	if c.ClearOutcome {
-		u.Result, u.Error = nil, nil
-	}
-	if c.Result != nil {
-		u.Result = c.Result
-	}
-	if c.Error != nil {
-		u.Error = c.Error
-	}
-}
-
-func expectString(x record.Expect) string {
-	var b strings.Builder
-	b.WriteString("state in ")
-	fmt.Fprint(&b, x.States)
-	if x.Attempt != 0 {
-		fmt.Fprintf(&b, " attempt %d", x.Attempt)
-	}
-	if x.Fence != "" {
-		fmt.Fprintf(&b, " fence %q", x.Fence)
-	}
-	return b.String()
+	// It matches now: it did not when the update ran.
+	return nil, fmt.Errorf("update %s: changed concurrently: %w", unitWhat(k), store.ErrConflict)
 }

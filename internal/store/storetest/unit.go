@@ -68,7 +68,7 @@ func testUnitRoundTrip(t *testing.T, s store.Store) {
 			UnitKey: record.UnitKey{ExecID: ex, Task: "b#1", Item: 4},
 			State:   record.Error, Attempt: 3, Fence: "f3", Action: "std.http",
 			Input: raw(`{"url":"http://x"}`), Timeout: 1500 * time.Millisecond,
-			Due: at.Add(time.Hour), Result: raw(`{"partial": true}`), Error: raw(`"timeout"`),
+			Due: at.Add(time.Hour), Result: raw(`{"partial": true}`), Error: raw(`"timeout"`), NoRetry: true,
 			Started: at.Add(-time.Second), Finished: at,
 		}},
 		{"bare", &record.Unit{UnitKey: record.UnitKey{ExecID: ex, Task: "c#1"}, State: record.Waiting, Attempt: 1}},
@@ -192,10 +192,10 @@ func testUnitChanges(t *testing.T, s store.Store) {
 			func(w *record.Unit) { w.Due = at.Add(2 * time.Minute) }},
 		{"error outcome clears due",
 			record.Expect{States: []record.State{record.Running}, Attempt: 1, Fence: "fence-1"},
-			record.UnitChange{State: record.Error, Finished: at.Add(3 * time.Second), Error: []byte(`{"type": "E"}`), Result: []byte(`{"half":1}`)},
+			record.UnitChange{State: record.Error, Finished: at.Add(3 * time.Second), Error: []byte(`{"type": "E"}`), Result: []byte(`{"half":1}`), NoRetry: true},
 			func(w *record.Unit) {
 				w.State, w.Due, w.Finished = record.Error, time.Time{}, at.Add(3*time.Second)
-				w.Error, w.Result = raw(`{"type": "E"}`), raw(`{"half":1}`)
+				w.Error, w.Result, w.NoRetry = raw(`{"type": "E"}`), raw(`{"half":1}`), true
 			}},
 		{"retry delay keeps the outcome",
 			record.Expect{States: []record.State{record.Error}, Attempt: 1},
@@ -206,7 +206,7 @@ func testUnitChanges(t *testing.T, s store.Store) {
 			record.UnitChange{State: record.Scheduled, Attempt: 2, Fence: "fence-2", Due: at.Add(20 * time.Second), ClearOutcome: true},
 			func(w *record.Unit) {
 				w.State, w.Attempt, w.Fence, w.Due = record.Scheduled, 2, "fence-2", at.Add(20*time.Second)
-				w.Result, w.Error = nil, nil
+				w.Result, w.Error, w.NoRetry = nil, nil, false
 			}},
 		{"claim second attempt",
 			record.Expect{States: []record.State{record.Scheduled}, Attempt: 2, Fence: "fence-2"},
