@@ -39,21 +39,28 @@ func (l *loader) compile(v any, sites []site, at loc) *expr.Template {
 // checkRefs warns about the functions and the task() names of a template
 // that do not exist, at the first string that mentions them.
 func (l *loader) checkRefs(refs expr.Refs, sites []site, at loc) {
-	where := func(name string) Pos {
-		for _, s := range sites {
-			if i := strings.Index(s.S, name); i >= 0 {
-				return l.offsetPos(s.Node, s.Base+i)
+	// where finds the first string that holds one of the forms, and points
+	// at the name in it.
+	where := func(name string, forms ...string) Pos {
+		for _, form := range append(forms, name) {
+			for _, s := range sites {
+				if i := strings.Index(s.S, form); i >= 0 {
+					return l.offsetPos(s.Node, s.Base+i+strings.Index(form, name))
+				}
 			}
 		}
 		return l.pos(at)
 	}
 	for i, f := range refs.Functions {
 		if !expr.IsFunction(f) && !slices.Contains(refs.Functions[:i], f) {
-			l.report(where(f), Warning, "unknown function `"+f+"`"+didYouMean(f, expr.Functions(), false))
+			l.report(where(f, f+"("), Warning, "unknown function `"+f+"`"+didYouMean(f, expr.Functions(), false))
 		}
 	}
 	if l.wf == nil {
 		return
+	}
+	for _, v := range refs.Vars {
+		l.wf.varRefs = append(l.wf.varRefs, varRef{name: v, pos: where(v, "$."+v, "_."+v, "$?."+v)})
 	}
 	for i, name := range refs.Tasks {
 		if _, ok := l.wf.tasks[name]; !ok && !slices.Contains(refs.Tasks[:i], name) {
@@ -114,3 +121,65 @@ func constTemplate(v any) *expr.Template {
 
 // normalize brings a decoded default into the expression package's form.
 func normalize(v any) any { return expr.Normalize(v) }
+
+// varRef is a variable an expression of a workflow reads, and where.
+type varRef struct {
+	name string
+	pos  Pos
+}
+
+// engineVars are the variables Mistral puts in every workflow context.
+var engineVars = []string{"__execution", "__env", "__task_execution", "openstack"}
+
+// checkVars warns about variables that no input, var, publish or
+// with-items of the workflow defines: usually a typo. It stays silent when
+// a publish or var name is itself an expression.
+func (l *loader) checkVars(w *Workflow, specs []*taskSpec) {
+	known := map[string]bool{}
+	for _, v := range engineVars {
+		known[v] = true
+	}
+	for _, p := range w.Input {
+		known[p.Name] = true
+	}
+	addKeys := func(m map[string]any) bool {
+		for k := range m {
+			if hasExpr(k) {
+				return false
+			}
+			known[k] = true
+		}
+		return true
+	}
+	if w.Vars != nil {
+		if m, ok := w.Vars.Source().(map[string]any); ok && !addKeys(m) {
+			return
+		}
+	}
+	for _, ts := range specs {
+		for _, p := range ts.publish {
+			if !addKeys(p.m) {
+				return
+			}
+		}
+		for _, c := range ts.clauses {
+			if c != nil && (!addKeys(c.branch.m) || !addKeys(c.global.m)) {
+				return
+			}
+		}
+		for _, wi := range ts.t.WithItems {
+			known[wi.Var] = true
+		}
+	}
+	names := make([]string, 0, len(known))
+	for k := range known {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	for _, r := range l.wf.varRefs {
+		if !known[r.name] {
+			l.report(r.pos, Warning, "variable `"+r.name+"` is never set in workflow `"+w.Name+
+				"`: no input, var, publish or with-items defines it"+didYouMean(r.name, names, false))
+		}
+	}
+}

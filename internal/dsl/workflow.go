@@ -10,6 +10,8 @@ type wfState struct {
 	typ   string
 	tasks map[string]*yaml.Node // task name → its key node
 	order []string
+	// varRefs are the variables the workflow's expressions read.
+	varRefs []varRef
 }
 
 func (l *loader) loadWorkflow(p pair) *Workflow {
@@ -116,6 +118,7 @@ func (l *loader) loadWorkflow(p pair) *Workflow {
 	} else {
 		l.checkReverse(w, specs)
 	}
+	l.checkVars(w, specs)
 	return w
 }
 
