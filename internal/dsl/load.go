@@ -30,6 +30,13 @@ type loader struct {
 	cyclic   bool
 
 	wf *wfState // the workflow being read
+	// subflows are the workflows tasks run by a fixed name.
+	subflows []subflow
+}
+
+type subflow struct {
+	name string
+	pos  Pos
 }
 
 // loc is a place in the document: a node, and a byte offset into the
@@ -100,6 +107,7 @@ func (l *loader) load() *Bundle {
 			l.loadEntry(b, p, "")
 		}
 	}
+	l.checkSubworkflows(b)
 	if len(b.Order) == 0 && len(b.Actions) == 0 && !l.diags.HasErrors() {
 		l.errorf(root, "the document defines no workflow")
 	}
@@ -604,4 +612,17 @@ func (l *loader) loadAction(p pair) *Action {
 		a.BaseInput = l.compile(baseInput, sites, loc{N: baseN})
 	}
 	return a
+}
+
+// checkSubworkflows warns about tasks that run a workflow, named without an
+// expression, that the document does not define: a typo, or a workflow that
+// must be registered on its own before this one runs.
+func (l *loader) checkSubworkflows(b *Bundle) {
+	for _, p := range l.subflows {
+		if _, ok := b.Workflows[p.name]; ok {
+			continue
+		}
+		l.report(p.pos, Warning, "workflow `"+p.name+"` is not defined in this document; it must be registered before this one runs"+
+			didYouMean(p.name, b.Order, false))
+	}
 }

@@ -47,7 +47,7 @@ func closest(s string, candidates []string) string {
 	if best == "" {
 		return ""
 	}
-	limit := max(1, min(len([]rune(s)), len([]rune(best)))/3)
+	limit := max(1, min(3, min(len([]rune(s)), len([]rune(best)))/4))
 	if bestD > limit {
 		return ""
 	}

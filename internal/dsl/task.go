@@ -347,6 +347,9 @@ func (l *loader) taskCall(ts *taskSpec, actionN, workflowN, inputN *yaml.Node) {
 			t.Action = tmpl
 		} else {
 			t.Workflow = tmpl
+			if !hasExpr(c.Name) {
+				l.subflows = append(l.subflows, subflow{name: c.Name, pos: l.pos(loc{N: callN, Off: c.NameOff})})
+			}
 		}
 	} else {
 		t.Action = constTemplate("std.noop")
