@@ -768,3 +768,18 @@ func TestDiagnostics(t *testing.T) {
 		t.Errorf("Err() of warnings only = %v, want nil", err)
 	}
 }
+
+func TestTaskDescriptionAndTags(t *testing.T) {
+	t.Parallel()
+	w := onlyWorkflow(t, wf("    a:\n      description: does a\n      tags: [x, y]\n      action: std.noop\n    b:\n      action: std.noop\n"))
+	a, b := w.Tasks["a"], w.Tasks["b"]
+	if a.Description != "does a" || !cmp.Equal(a.Tags, []string{"x", "y"}) {
+		t.Errorf("a: description %q, tags %v", a.Description, a.Tags)
+	}
+	if b.KeepResult != nil || b.Retry != nil || b.Join != 0 || b.Inbound != nil {
+		t.Errorf("b: defaults not empty: keep-result %v, retry %v, join %d, inbound %v", b.KeepResult, b.Retry, b.Join, b.Inbound)
+	}
+	if diff := cmp.Diff(Pos{Line: 4, Col: 5}, a.Pos); diff != "" {
+		t.Errorf("a.Pos (-want +got):\n%s", diff)
+	}
+}
