@@ -33,6 +33,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -58,6 +59,7 @@ type Store struct {
 	retention time.Duration
 	shards    int
 	now       func() time.Time
+	sweeps    atomic.Uint64 // DueUnits calls, to rotate the first shard
 }
 
 var _ store.Store = (*Store)(nil)

@@ -1,10 +1,10 @@
 package dynamo
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -87,12 +87,65 @@ func (u *unitUpdate) expression() string {
 // When the condition fails, DynamoDB returns the item it found (ALL_OLD),
 // and the error says what differed.
 //
-// An outcome write (Result or Error) also carries a condition on the
-// unit's base size, so that a result that would take the item over
-// store.MaxItemBytes is refused by the same write; only when that part of
-// the condition fails is the item measured exactly.
+// Two more parts of the condition keep the common writes to one request
+// and few write units; when one of them fails, the write is built again
+// from the item found:
+//   - The due index holds a lower bound of the unit's due time (see
+//     DueUnits). A write whose new due is not earlier than the indexed one
+//     keeps the index entry where it is, so that a claim or a heartbeat,
+//     which move the due time later, cost no index write.
+//   - An outcome write (Result or Error) is refused in the same request if
+//     it would take the item over store.MaxItemBytes, by a condition on the
+//     unit's base size.
 func (s *Store) UpdateUnit(ctx context.Context, k record.UnitKey, x record.Expect, c record.UnitChange) (*record.Unit, error) {
 	what := "unit " + k.String()
+	tok := newToken()
+	var found item // the item a failed attempt found; nil on the first attempt
+	for attempt := 0; ; attempt++ {
+		in := s.unitUpdate(k, x, c, tok, found)
+		in.TableName = &s.table
+		out, err := s.db.UpdateItem(ctx, in)
+		old, failed := conditionFailed(err)
+		if !failed {
+			if err != nil {
+				return nil, fmt.Errorf("update %s: %w", what, translate(what, err))
+			}
+			return decodeUnit(out.Attributes)
+		}
+		if old == nil {
+			return nil, fmt.Errorf("update %s: %w", what, store.ErrNotFound)
+		}
+		if ownWrite(old, tok) {
+			return decodeUnit(old)
+		}
+		prev, err := decodeUnit(old)
+		if err != nil {
+			return nil, err
+		}
+		if err := store.Check(prev, x); err != nil {
+			return nil, fmt.Errorf("update %s: %w", what, err)
+		}
+		if c.Result != nil || c.Error != nil {
+			next := *prev
+			store.Apply(&next, c)
+			if err := checkSize(what, s.encodeUnit(&next)); err != nil {
+				return nil, err
+			}
+		}
+		if attempt >= 3 {
+			// The expectation holds on what was read back each time, so
+			// the unit keeps changing under the write: report it as a
+			// conflict, which callers already handle.
+			return nil, fmt.Errorf("update %s: unit changed during the write: %w", what, store.ErrConflict)
+		}
+		found = old
+	}
+}
+
+// unitUpdate builds the UpdateItem of UpdateUnit. Without found (the first
+// attempt) it guesses: the index entry can stay, the outcome fits. With the
+// item a failed attempt found, it pins what it measured on that item.
+func (s *Store) unitUpdate(k record.UnitKey, x record.Expect, c record.UnitChange, tok types.AttributeValue, found item) *dynamodb.UpdateItemInput {
 	up := &unitUpdate{names: names(aPK), values: map[string]types.AttributeValue{}}
 	up.cond = append(up.cond, "attribute_exists(#pk)")
 	if len(x.States) > 0 {
@@ -116,7 +169,6 @@ func (s *Store) UpdateUnit(ctx context.Context, k record.UnitKey, x record.Expec
 		up.cond = append(up.cond, "#fence = :xfence")
 	}
 
-	tok := newToken()
 	up.setAttr(aToken, tok)
 	up.setAttr(aState, str(string(c.State)))
 	if c.Due.IsZero() {
@@ -126,7 +178,23 @@ func (s *Store) UpdateUnit(ctx context.Context, k record.UnitKey, x record.Expec
 	}
 	if store.Pending(c.State) && !c.Due.IsZero() {
 		up.setAttr(aDuePK, str(dueShard(k.ExecID, s.shards)))
-		up.setAttr(aDueSK, num(c.Due.UnixNano()))
+		due := num(c.Due.UnixNano())
+		idx, ok := found[aDueSK].(*types.AttributeValueMemberN)
+		switch {
+		case found == nil:
+			// Keep the entry if it is no later than the new due time.
+			up.names["#"+aDueSK] = aDueSK
+			up.values[":"+aDueSK] = due
+			up.set = append(up.set, "#dsk = if_not_exists(#dsk, :dsk)")
+			up.cond = append(up.cond, "(attribute_not_exists(#dsk) OR #dsk <= :dsk)")
+		case ok && idx.Value != "" && !laterThan(idx, c.Due):
+			// Keep the entry that was found.
+			up.names["#"+aDueSK] = aDueSK
+			up.values[":dskFound"] = idx
+			up.cond = append(up.cond, "#dsk = :dskFound")
+		default:
+			up.setAttr(aDueSK, due)
+		}
 	} else {
 		up.removeAttr(aDuePK)
 		up.removeAttr(aDueSK)
@@ -173,100 +241,75 @@ func (s *Store) UpdateUnit(ctx context.Context, k record.UnitKey, x record.Expec
 			kept = append(kept, o.attr)
 		}
 	}
-	guard := added > 0
-	base := slices.Clone(up.cond)
-	if guard {
+	if added > 0 {
 		up.names["#"+aBaseSize] = aBaseSize
-		up.values[":room"] = num(int64(store.MaxItemBytes - added - len(c.Fence) - sizeSlack))
-		up.cond = append(up.cond, "#bsz <= :room")
 		for _, a := range kept {
 			up.names["#"+a] = a
-			up.cond = append(up.cond, "attribute_not_exists(#"+a+")")
 		}
-	}
-
-	for attempt := 0; ; attempt++ {
-		out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-			TableName:                           &s.table,
-			Key:                                 unitKey(k),
-			UpdateExpression:                    ptr(up.expression()),
-			ConditionExpression:                 ptr(strings.Join(up.cond, " AND ")),
-			ExpressionAttributeNames:            up.names,
-			ExpressionAttributeValues:           up.values,
-			ReturnValues:                        types.ReturnValueAllNew,
-			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-			ReturnConsumedCapacity:              capacity,
-		})
-		old, failed := conditionFailed(err)
-		if !failed {
-			if err != nil {
-				return nil, fmt.Errorf("update %s: %w", what, translate(what, err))
-			}
-			return decodeUnit(out.Attributes)
-		}
-		if old == nil {
-			return nil, fmt.Errorf("update %s: %w", what, store.ErrNotFound)
-		}
-		if ownWrite(old, tok) {
-			return decodeUnit(old)
-		}
-		prev, err := decodeUnit(old)
-		if err != nil {
-			return nil, err
-		}
-		if err := store.Check(prev, x); err != nil {
-			return nil, fmt.Errorf("update %s: %w", what, err)
-		}
-		if !guard || attempt >= 2 {
-			// The expectation holds on what was read back, so the unit
-			// changed between the write and the read: report it as a
-			// conflict, which callers already handle.
-			return nil, fmt.Errorf("update %s: unit changed during the write: %w", what, store.ErrConflict)
-		}
-		// The size guard failed: measure the item as it would be written.
-		next := *prev
-		store.Apply(&next, c)
-		if err := checkSize(what, s.encodeUnit(&next)); err != nil {
-			return nil, err
-		}
-		// It fits: pin what was measured (the base size and the size of
-		// each kept outcome attribute) and write again.
-		up.cond = slices.Clone(base)
-		if v, ok := old[aBaseSize]; ok {
-			up.values[":room"] = v
-			up.cond = append(up.cond, "#bsz = :room")
-		} else {
-			delete(up.values, ":room")
-			up.cond = append(up.cond, "attribute_not_exists(#bsz)")
-		}
-		for i, a := range kept {
-			p := fmt.Sprintf(":kept%d", i)
-			if v, ok := old[a]; ok {
-				up.values[p] = num(int64(valueSize(v)))
-				up.cond = append(up.cond, fmt.Sprintf("size(#%s) <= %s", a, p))
-			} else {
-				delete(up.values, p)
+		if found == nil {
+			up.values[":room"] = num(int64(store.MaxItemBytes - added - len(c.Fence) - sizeSlack))
+			up.cond = append(up.cond, "#bsz <= :room")
+			for _, a := range kept {
 				up.cond = append(up.cond, "attribute_not_exists(#"+a+")")
 			}
+		} else {
+			// UpdateUnit measured the item found and it fits: pin the
+			// base size and the size of each kept outcome attribute.
+			if v, ok := found[aBaseSize]; ok {
+				up.values[":bsz"] = v
+				up.cond = append(up.cond, "#bsz = :bsz")
+			} else {
+				up.cond = append(up.cond, "attribute_not_exists(#bsz)")
+			}
+			for i, a := range kept {
+				if v, ok := found[a]; ok {
+					p := fmt.Sprintf(":kept%d", i)
+					up.values[p] = num(int64(valueSize(v)))
+					up.cond = append(up.cond, fmt.Sprintf("size(#%s) <= %s", a, p))
+				} else {
+					up.cond = append(up.cond, "attribute_not_exists(#"+a+")")
+				}
+			}
 		}
+	}
+	return &dynamodb.UpdateItemInput{
+		Key:                                 unitKey(k),
+		UpdateExpression:                    ptr(up.expression()),
+		ConditionExpression:                 ptr(strings.Join(up.cond, " AND ")),
+		ExpressionAttributeNames:            up.names,
+		ExpressionAttributeValues:           up.values,
+		ReturnValues:                        types.ReturnValueAllNew,
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+		ReturnConsumedCapacity:              capacity,
 	}
 }
 
-// DueUnits lists up to limit pending units due at or before now, oldest
-// due first. It queries every shard of the by-due index, then reads the
-// units themselves and keeps those still due (the index is eventually
-// consistent).
+// laterThan reports whether the index time n is after t.
+func laterThan(n *types.AttributeValueMemberN, t time.Time) bool {
+	v, err := strconv.ParseInt(n.Value, 10, 64)
+	return err != nil || v > t.UnixNano()
+}
+
+// DueUnits lists up to limit pending units due at or before now.
+//
+// The by-due index holds, for every pending unit, a time no later than its
+// due time (UpdateUnit leaves the entry in place when a write moves the due
+// time later). So the index finds every unit that is due, and may also
+// find units whose due time has since moved on: DueUnits reads the units
+// themselves, keeps the due ones, and moves the others' index entries to
+// their current due time, so that each is looked at again only then.
 func (s *Store) DueUnits(ctx context.Context, now time.Time, limit int) ([]*record.Unit, error) {
 	if limit <= 0 {
 		return nil, nil
 	}
-	type ref struct {
-		k   item
-		due int64
-	}
-	var refs []ref
-	for shard := range s.shards {
-		items, err := s.query(ctx, &dynamodb.QueryInput{
+	var units []*record.Unit
+	// Start at a different shard each call, so that a backlog in one
+	// shard does not hold up the others.
+	first := int(s.sweeps.Add(1) % uint64(s.shards))
+	for i := range s.shards {
+		shard := (first + i) % s.shards
+		in := &dynamodb.QueryInput{
+			TableName:                &s.table,
 			IndexName:                ptr(indexDue),
 			KeyConditionExpression:   ptr("#dpk = :dpk AND #dsk <= :now"),
 			ExpressionAttributeNames: names(aDuePK, aDueSK),
@@ -274,37 +317,68 @@ func (s *Store) DueUnits(ctx context.Context, now time.Time, limit int) ([]*reco
 				":dpk": str(fmt.Sprintf("DUE#%d", shard)),
 				":now": num(now.UnixNano()),
 			},
-			ScanIndexForward: ptr(true),
-			Limit:            ptr(int32(min(limit, 1000))),
-		}, limit)
-		if err != nil {
-			return nil, fmt.Errorf("due units: %w", err)
+			ScanIndexForward:       ptr(true),
+			ReturnConsumedCapacity: capacity,
 		}
-		for _, it := range items {
-			r := reader{it: it}
-			refs = append(refs, ref{k: key(r.s(aPK), r.s(aSK)), due: r.n(aDueSK)})
-		}
-	}
-	slices.SortFunc(refs, func(a, b ref) int { return cmp.Compare(a.due, b.due) })
-	refs = refs[:min(len(refs), limit)]
-	keys := make([]item, len(refs))
-	for i, r := range refs {
-		keys[i] = r.k
-	}
-	items, err := s.batchGet(ctx, keys)
-	if err != nil {
-		return nil, fmt.Errorf("due units: %w", err)
-	}
-	units := make([]*record.Unit, 0, len(items))
-	for _, it := range items {
-		u, err := decodeUnit(it)
-		if err != nil {
-			return nil, err
-		}
-		if store.Pending(u.State) && !u.Due.IsZero() && !u.Due.After(now) {
-			units = append(units, u)
+		for len(units) < limit {
+			in.Limit = ptr(int32(min(limit-len(units), 100)))
+			out, err := s.db.Query(ctx, in)
+			if err != nil {
+				return nil, fmt.Errorf("due units: %w", err)
+			}
+			keys := make([]item, len(out.Items))
+			for j, it := range out.Items {
+				keys[j] = key(attrS(it, aPK), attrS(it, aSK))
+			}
+			items, err := s.batchGet(ctx, keys)
+			if err != nil {
+				return nil, fmt.Errorf("due units: %w", err)
+			}
+			for _, it := range items {
+				u, err := decodeUnit(it)
+				if err != nil {
+					return nil, err
+				}
+				switch {
+				case !store.Pending(u.State) || u.Due.IsZero():
+					// Gone from the index since the query.
+				case u.Due.After(now):
+					if err := s.raiseDue(ctx, it); err != nil {
+						return nil, err
+					}
+				case len(units) < limit:
+					units = append(units, u)
+				}
+			}
+			if len(out.LastEvaluatedKey) == 0 {
+				break
+			}
+			in.ExclusiveStartKey = out.LastEvaluatedKey
 		}
 	}
 	slices.SortFunc(units, func(a, b *record.Unit) int { return a.Due.Compare(b.Due) })
 	return units, nil
+}
+
+// raiseDue moves a unit's index entry to its due time, unless the unit has
+// changed since it was read.
+func (s *Store) raiseDue(ctx context.Context, it item) error {
+	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 &s.table,
+		Key:                       key(attrS(it, aPK), attrS(it, aSK)),
+		UpdateExpression:          ptr("SET #dsk = :due"),
+		ConditionExpression:       ptr("#due = :due AND #dsk = :dsk"),
+		ExpressionAttributeNames:  names(aDue, aDueSK),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":due": it[aDue], ":dsk": it[aDueSK]},
+		ReturnConsumedCapacity:    capacity,
+	})
+	if _, ok := conditionFailed(err); ok || err == nil {
+		return nil
+	}
+	return fmt.Errorf("move due index entry: %w", err)
+}
+
+func attrS(it item, name string) string {
+	r := reader{it: it}
+	return r.s(name)
 }
