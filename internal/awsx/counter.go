@@ -2,7 +2,10 @@ package awsx
 
 import (
 	"context"
+	"fmt"
 	"maps"
+	"slices"
+	"strings"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -42,6 +45,18 @@ func (s Snapshot) Total(service string) int64 {
 		}
 	}
 	return n
+}
+
+// String lists the counts, one operation a line, sorted by name, then the
+// capacity units.
+func (s Snapshot) String() string {
+	ops := slices.SortedFunc(maps.Keys(s.Requests), func(a, b Op) int { return strings.Compare(a.String(), b.String()) })
+	var b strings.Builder
+	for _, op := range ops {
+		fmt.Fprintf(&b, "%-36s %d\n", op, s.Requests[op])
+	}
+	fmt.Fprintf(&b, "%-36s %.1f\n%-36s %.1f\n", "DynamoDB read units", s.ReadUnits, "DynamoDB write units", s.WriteUnits)
+	return b.String()
 }
 
 // Sub returns what happened between prev and s.

@@ -232,3 +232,19 @@ func TestCounterConcurrent(t *testing.T) {
 		t.Errorf("Total(SQS) = %d, want 40", got)
 	}
 }
+
+func TestSnapshotString(t *testing.T) {
+	t.Parallel()
+	s := Snapshot{
+		Requests:   map[Op]int64{{"SQS", "SendMessageBatch"}: 3, {"DynamoDB", "UpdateItem"}: 2},
+		ReadUnits:  1.5,
+		WriteUnits: 4,
+	}
+	want := "DynamoDB.UpdateItem                  2\n" +
+		"SQS.SendMessageBatch                 3\n" +
+		"DynamoDB read units                  1.5\n" +
+		"DynamoDB write units                 4.0\n"
+	if diff := cmp.Diff(want, s.String()); diff != "" {
+		t.Errorf("String (-want +got):\n%s", diff)
+	}
+}
