@@ -20,6 +20,7 @@ type command struct {
 // lives in its own file; adding one is one line here.
 var commands = []command{
 	{"validate", "check workflow files and report every problem", runValidate},
+	{"run", "run one execution of a workflow to its end, embedded", runCmd},
 }
 
 // Exit codes.

@@ -124,8 +124,10 @@ func (q *Queue) take(max int, visibility time.Duration) ([]queue.Message, chan s
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	now := q.o.Now()
+	// A FIFO queue hands out each group in send order; a standard queue
+	// hands out whatever is visible, oldest visibility first.
 	sort.SliceStable(q.msgs, func(i, j int) bool {
-		if !q.msgs[i].visible.Equal(q.msgs[j].visible) {
+		if !q.o.FIFO && !q.msgs[i].visible.Equal(q.msgs[j].visible) {
 			return q.msgs[i].visible.Before(q.msgs[j].visible)
 		}
 		return q.msgs[i].seq < q.msgs[j].seq

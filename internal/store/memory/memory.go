@@ -4,6 +4,7 @@
 package memory
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -40,6 +41,9 @@ func New() *Store {
 var _ store.Store = (*Store)(nil)
 
 func (s *Store) PutDefinition(_ context.Context, name string, src []byte) (int, error) {
+	if len(src) > store.MaxItemBytes {
+		return 0, &store.TooLargeError{What: "definition " + name, Size: len(src), Limit: store.MaxItemBytes}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	vs := s.defs[name]
@@ -282,18 +286,19 @@ func (s *Store) DueUnits(_ context.Context, now time.Time, limit int) ([]*record
 	return out, nil
 }
 
-// clone deep-copies a record through JSON, so stored values never alias the
-// caller's.
-func clone[T any](v *T) *T {
-	b, err := json.Marshal(v)
-	if err != nil {
-		panic(fmt.Sprintf("memory store: encode %T: %v", v, err))
+// clone copies a record so that stored values never alias the caller's:
+// the struct by value, its byte slices anew (nil stays nil).
+func clone[T record.Execution | record.Task | record.Unit](v *T) *T {
+	c := *v
+	switch r := any(&c).(type) {
+	case *record.Execution:
+		r.Input, r.Env, r.Params, r.Output, r.Engine = bytes.Clone(r.Input), bytes.Clone(r.Env), bytes.Clone(r.Params), bytes.Clone(r.Output), bytes.Clone(r.Engine)
+	case *record.Task:
+		r.Inbound, r.Published, r.Result, r.Error = bytes.Clone(r.Inbound), bytes.Clone(r.Published), bytes.Clone(r.Result), bytes.Clone(r.Error)
+	case *record.Unit:
+		r.Input, r.Result, r.Error = bytes.Clone(r.Input), bytes.Clone(r.Result), bytes.Clone(r.Error)
 	}
-	out := new(T)
-	if err := json.Unmarshal(b, out); err != nil {
-		panic(fmt.Sprintf("memory store: decode %T: %v", v, err))
-	}
-	return out
+	return &c
 }
 
 func checkSize(what string, v any) error {

@@ -1,0 +1,116 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/borawf/bora/internal/record"
+	"github.com/borawf/bora/internal/runtime"
+)
+
+// progress prints one line per task execution state change. On a terminal
+// the lines carry colour; elsewhere they are plain.
+type progress struct {
+	w     io.Writer
+	tty   bool
+	start time.Time
+	seen  map[string]record.State // task key → last printed state
+	width int
+}
+
+func newProgress(w io.Writer, tty bool, start time.Time) *progress {
+	return &progress{w: w, tty: tty, start: start, seen: map[string]record.State{}, width: 12}
+}
+
+func (p *progress) header(e *record.Execution) {
+	fmt.Fprintf(p.w, "%s %s (execution %s)\n", p.bold("running"), e.Workflow, e.ID)
+}
+
+func (p *progress) tasks(ts []*record.Task) {
+	for _, t := range ts {
+		if p.seen[t.Key] == t.State {
+			continue
+		}
+		p.seen[t.Key] = t.State
+		p.width = max(p.width, len(t.Key))
+		line := fmt.Sprintf("%7.2fs  %-*s  %s", time.Since(p.start).Seconds(), p.width, t.Key, p.state(string(t.State)))
+		if t.State == record.Error && t.StateInfo != "" {
+			line += "  " + firstLine(t.StateInfo)
+		}
+		fmt.Fprintln(p.w, line)
+	}
+}
+
+func (p *progress) summary(d *runtime.Document) {
+	counts := map[string]int{}
+	for _, t := range d.Tasks {
+		counts[t.State]++
+	}
+	var parts []string
+	for s, n := range counts {
+		parts = append(parts, fmt.Sprintf("%d %s", n, s))
+	}
+	sort.Strings(parts)
+	fmt.Fprintf(p.w, "%s in %.2fs · %d task executions (%s)\n", p.state(d.State), time.Since(p.start).Seconds(), len(d.Tasks), strings.Join(parts, ", "))
+	if d.StateInfo != "" {
+		fmt.Fprintf(p.w, "state_info: %s\n", d.StateInfo)
+	}
+	if string(d.Output) != "null" {
+		fmt.Fprintf(p.w, "output: %s\n", d.Output)
+	}
+}
+
+func (p *progress) state(s string) string {
+	if !p.tty {
+		return s
+	}
+	code := "33" // yellow: in progress
+	switch s {
+	case string(record.Success):
+		code = "32"
+	case string(record.Error), string(record.Cancelled):
+		code = "31"
+	case string(record.Paused):
+		code = "36"
+	}
+	return "\x1b[" + code + "m" + s + "\x1b[0m"
+}
+
+func (p *progress) bold(s string) string {
+	if !p.tty {
+		return s
+	}
+	return "\x1b[1m" + s + "\x1b[0m"
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+// isTerminal reports whether w is a character device (a terminal).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// cliLogger logs to stderr as text, at the level BORA_LOG names (debug,
+// info, warn, error; default error).
+func cliLogger(w io.Writer) *slog.Logger {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(os.Getenv("BORA_LOG"))); err != nil {
+		lvl = slog.LevelError
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: lvl}))
+}

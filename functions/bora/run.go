@@ -1,0 +1,226 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/borawf/bora/internal/embedded"
+	"github.com/borawf/bora/internal/record"
+	"github.com/borawf/bora/internal/runtime"
+)
+
+const runUsage = `usage: bora run FILE [flags]
+
+Runs one execution of a workflow to its end on the embedded engine (a SQLite
+file, no AWS account needed) and prints each task execution as it changes state.
+
+Flags:
+  --workflow NAME    the workflow to run; may be left out when FILE holds one
+  --task-name TASK   the target task of a reverse workflow
+  --input JSON|@F    the workflow input, as JSON or @file
+  --env JSON|@F      the execution environment (env()), as JSON or @file
+  --json             print the execution as one JSON document, last on stdout
+  --db PATH          keep state in this SQLite file (default: a temporary file)
+  --workers N        concurrent actions (default 8)
+  --quiet            no progress lines
+
+Exit status: 0 SUCCESS, 1 ERROR, CANCELLED or PAUSED, 2 invalid workflow or usage.
+`
+
+// runFlags are the flags of `bora run`.
+type runFlags struct {
+	workflow, taskName, input, env, db string
+	json, quiet                        bool
+	workers                            int
+}
+
+func runCmd(args []string, stdout, stderr io.Writer) int {
+	var f runFlags
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, runUsage) }
+	fs.StringVar(&f.workflow, "workflow", "", "")
+	fs.StringVar(&f.taskName, "task-name", "", "")
+	fs.StringVar(&f.input, "input", "", "")
+	fs.StringVar(&f.env, "env", "", "")
+	fs.StringVar(&f.db, "db", "", "")
+	fs.BoolVar(&f.json, "json", false, "")
+	fs.BoolVar(&f.quiet, "quiet", false, "")
+	fs.IntVar(&f.workers, "workers", 8, "")
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if len(pos) != 1 {
+		fmt.Fprint(stderr, runUsage)
+		return 2
+	}
+	file := pos[0]
+	src, err := os.ReadFile(file)
+	if err != nil {
+		fmt.Fprintf(stderr, "bora run: %v\n", err)
+		return 2
+	}
+	input, err := jsonArg("--input", f.input, "{}")
+	if err != nil {
+		fmt.Fprintf(stderr, "bora run: %v\n", err)
+		return 2
+	}
+	env, err := jsonArg("--env", f.env, "null")
+	if err != nil {
+		fmt.Fprintf(stderr, "bora run: %v\n", err)
+		return 2
+	}
+	var params json.RawMessage
+	if f.taskName != "" {
+		params, _ = json.Marshal(map[string]string{"task_name": f.taskName})
+	}
+
+	dbPath := f.db
+	if dbPath == "" {
+		dir, err := os.MkdirTemp("", "bora-run-")
+		if err != nil {
+			fmt.Fprintf(stderr, "bora run: %v\n", err)
+			return 1
+		}
+		defer os.RemoveAll(dir)
+		dbPath = filepath.Join(dir, "bora.db")
+	}
+	b, err := embedded.Open(embedded.Options{Path: dbPath, Workers: f.workers, Log: cliLogger(stderr)})
+	if err != nil {
+		fmt.Fprintf(stderr, "bora run: %v\n", err)
+		return 1
+	}
+	defer b.Close()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	loops, cancelLoops := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); _ = b.Run(loops) }()
+	defer func() { cancelLoops(); <-done }()
+
+	head, err := b.Runtime.Submit(ctx, runtime.Submission{
+		File: file, Source: src, Workflow: f.workflow, Input: input, Env: env, Params: params,
+	})
+	var invalid *runtime.InvalidError
+	if errors.As(err, &invalid) {
+		fmt.Fprintf(stderr, "bora run: %v\n", invalid)
+		return 2
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "bora run: %v\n", err)
+		return 1
+	}
+
+	progressOut := stdout
+	if f.json {
+		progressOut = stderr
+	}
+	var p *progress
+	if !f.quiet {
+		p = newProgress(progressOut, isTerminal(progressOut), time.Now())
+		p.header(head)
+	}
+	final, err := watch(ctx, b, head.ID, p)
+	if err != nil {
+		fmt.Fprintf(stderr, "bora run: execution %s: %v\n", head.ID, err)
+		return 1
+	}
+	doc, err := runtime.Describe(context.Background(), b.Store, head.ID)
+	if err != nil {
+		fmt.Fprintf(stderr, "bora run: %v\n", err)
+		return 1
+	}
+	if p != nil {
+		p.summary(doc)
+	}
+	if f.json {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(doc); err != nil {
+			fmt.Fprintf(stderr, "bora run: %v\n", err)
+			return 1
+		}
+	}
+	if final.State == record.ExecSuccess {
+		return 0
+	}
+	return 1
+}
+
+// watch follows an execution until it is final or paused, reporting each
+// task execution's state changes to p.
+func watch(ctx context.Context, b *embedded.Bora, id string, p *progress) (*record.Execution, error) {
+	tick := time.NewTicker(25 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		e, err := b.Store.GetExecution(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if p != nil {
+			tasks, err := b.Store.ListTasks(ctx, id)
+			if err != nil {
+				return nil, err
+			}
+			p.tasks(tasks)
+		}
+		if e.State.Terminal() || e.State == record.ExecPaused {
+			return e, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("interrupted while %s; its state is kept in the database (use --db to resume it with bora serve)", e.State)
+		case <-tick.C:
+		}
+	}
+}
+
+// jsonArg reads a JSON flag value: inline JSON, or @file.
+func jsonArg(name, v, def string) (json.RawMessage, error) {
+	if v == "" {
+		return json.RawMessage(def), nil
+	}
+	data := []byte(v)
+	if v[0] == '@' {
+		b, err := os.ReadFile(v[1:])
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		data = b
+	}
+	if !json.Valid(data) {
+		return nil, fmt.Errorf("%s is not valid JSON: %.60q", name, data)
+	}
+	return json.RawMessage(data), nil
+}
+
+// parseInterspersed parses flags that may come before or after positional
+// arguments.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}

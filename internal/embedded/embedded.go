@@ -1,0 +1,250 @@
+// Package embedded runs all of Bora in one process: the engine, a pool of
+// workers, the timer relay and the reconciler, over the SQLite store and
+// queues in one database file. `bora run` and `bora serve` are built on it.
+//
+// The loops here do what the Lambda event source mappings do on AWS: receive
+// a batch, hand each message to its handler, and delete it only when the
+// handler succeeded. A message that keeps failing reaches its dead-letter
+// queue after MaxReceives receives, as on SQS.
+package embedded
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/borawf/bora/internal/action"
+	"github.com/borawf/bora/internal/batch"
+	"github.com/borawf/bora/internal/queue"
+	qsqlite "github.com/borawf/bora/internal/queue/sqlite"
+	"github.com/borawf/bora/internal/reconcile"
+	"github.com/borawf/bora/internal/record"
+	"github.com/borawf/bora/internal/runtime"
+	"github.com/borawf/bora/internal/store"
+	ssqlite "github.com/borawf/bora/internal/store/sqlite"
+	"github.com/borawf/bora/internal/worker"
+)
+
+// Options configure an embedded Bora.
+type Options struct {
+	Path      string // the SQLite database file (created if missing)
+	Workers   int    // concurrent actions; default 8
+	Actions   *action.Registry
+	Log       *slog.Logger
+	Lease     time.Duration // a worker's lease on a claimed unit; default 30 s
+	Reconcile time.Duration // how often the reconciler sweeps; default 2 s
+	// MaxReceives sends a message to its dead-letter queue after this many
+	// receives; default 10.
+	MaxReceives int
+}
+
+// Bora is an embedded deployment: store, queues, runtime, worker, reconciler.
+type Bora struct {
+	Store      store.Store
+	Runtime    *runtime.Runtime
+	Worker     *worker.Worker
+	Reconciler *reconcile.Reconciler
+
+	events, tasks, timers queue.Queue
+	db                    *sql.DB
+	o                     Options
+}
+
+// Open opens (or creates) the database and wires everything. Call Run to
+// start processing and Close when done.
+func Open(o Options) (*Bora, error) {
+	o.Workers = cmp.Or(o.Workers, 8)
+	o.Lease = cmp.Or(o.Lease, 30*time.Second)
+	o.Reconcile = cmp.Or(o.Reconcile, 2*time.Second)
+	o.MaxReceives = cmp.Or(o.MaxReceives, 10)
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.Actions == nil {
+		o.Actions = action.NewRegistry()
+	}
+	db, err := ssqlite.Open(o.Path)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", o.Path, err)
+	}
+	b, err := wire(db, o)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return b, nil
+}
+
+func wire(db *sql.DB, o Options) (*Bora, error) {
+	st, err := ssqlite.New(db)
+	if err != nil {
+		return nil, err
+	}
+	mk := func(name string, fifo bool) (queue.Queue, error) {
+		if _, err := qsqlite.New(db, name+"-dlq", qsqlite.Options{FIFO: fifo}); err != nil {
+			return nil, err
+		}
+		return qsqlite.New(db, name, qsqlite.Options{FIFO: fifo, MaxReceives: o.MaxReceives, DeadLetter: name + "-dlq"})
+	}
+	events, err := mk("engine", true)
+	if err != nil {
+		return nil, err
+	}
+	tasks, err := mk("tasks", false)
+	if err != nil {
+		return nil, err
+	}
+	timers, err := mk("timers", false)
+	if err != nil {
+		return nil, err
+	}
+	rt := &runtime.Runtime{Store: st, Events: events, Tasks: tasks, Timers: timers, Log: o.Log}
+	if err := rt.Validate(); err != nil {
+		return nil, err
+	}
+	w := &worker.Worker{Store: st, Events: events, Actions: o.Actions, Log: o.Log, Lease: o.Lease}
+	rc := &reconcile.Reconciler{Store: st, Tasks: tasks, Events: events, Log: o.Log}
+	return &Bora{Store: st, Runtime: rt, Worker: w, Reconciler: rc, events: events, tasks: tasks, timers: timers, db: db, o: o}, nil
+}
+
+// Close closes the database. Stop Run first (cancel its context).
+func (b *Bora) Close() error { return b.db.Close() }
+
+// Run processes messages until ctx is cancelled.
+func (b *Bora) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Go(func() { b.loop(ctx, b.events, 10, 30*time.Second, b.handleEvent) })
+	}
+	wg.Go(func() { b.loop(ctx, b.timers, 10, 30*time.Second, b.handleTimer) })
+	for range b.o.Workers {
+		wg.Go(func() { b.loop(ctx, b.tasks, 1, b.o.Lease, b.handleTask) })
+	}
+	wg.Go(func() {
+		t := time.NewTicker(b.o.Reconcile)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if _, err := b.Reconciler.Sweep(ctx); err != nil && ctx.Err() == nil {
+					b.o.Log.Error("reconcile", "err", err)
+				}
+			}
+		}
+	})
+	wg.Wait()
+	return nil
+}
+
+type handler func(ctx context.Context, q queue.Queue, m queue.Message) error
+
+// loop receives batches from q and hands them to h through batch.Process,
+// which keeps FIFO groups in order when a message fails. A failed message
+// backs off briefly rather than for its whole visibility timeout.
+func (b *Bora) loop(ctx context.Context, q queue.Queue, max int, visibility time.Duration, h handler) {
+	for ctx.Err() == nil {
+		msgs, err := q.Receive(ctx, max, time.Second, visibility)
+		if err != nil {
+			if ctx.Err() == nil {
+				b.o.Log.Error("receive", "err", err)
+				sleep(ctx, time.Second)
+			}
+			continue
+		}
+		byHandle := make(map[string]queue.Message, len(msgs))
+		in := make([]batch.Message, len(msgs))
+		for i, m := range msgs {
+			byHandle[m.Handle] = m
+			in[i] = batch.Message{ID: m.Handle, Group: m.Group, Body: m.Body, ReceiveCount: m.ReceiveCount}
+		}
+		failed := batch.Process(ctx, in, func(ctx context.Context, bm batch.Message) error {
+			return h(ctx, q, byHandle[bm.ID])
+		})
+		if ctx.Err() != nil {
+			return
+		}
+		for _, f := range failed {
+			m := byHandle[f.ID]
+			delete(byHandle, f.ID)
+			backoff := time.Duration(min(m.ReceiveCount, 5)) * time.Second
+			if f.Skipped {
+				backoff = 0
+			} else {
+				b.o.Log.Warn("message failed; it will be delivered again", "err", f.Err, "receives", m.ReceiveCount)
+			}
+			_ = q.ChangeVisibility(ctx, m.Handle, backoff)
+		}
+		if len(byHandle) == 0 {
+			continue
+		}
+		done := make([]string, 0, len(byHandle))
+		for h := range byHandle {
+			done = append(done, h)
+		}
+		if err := q.Delete(ctx, done...); err != nil && ctx.Err() == nil {
+			b.o.Log.Error("delete", "err", err)
+		}
+	}
+}
+
+func (b *Bora) handleEvent(ctx context.Context, _ queue.Queue, m queue.Message) error {
+	var ev record.Event
+	if err := json.Unmarshal(m.Body, &ev); err != nil {
+		return fmt.Errorf("decode event %s: %w", m.ID, err)
+	}
+	return b.Runtime.HandleEvent(ctx, ev)
+}
+
+func (b *Bora) handleTimer(ctx context.Context, _ queue.Queue, m queue.Message) error {
+	var tm record.TimerMessage
+	if err := json.Unmarshal(m.Body, &tm); err != nil {
+		return fmt.Errorf("decode timer %s: %w", m.ID, err)
+	}
+	return b.Runtime.HandleTimer(ctx, tm)
+}
+
+func (b *Bora) handleTask(ctx context.Context, q queue.Queue, m queue.Message) error {
+	var tm record.TaskMessage
+	if err := json.Unmarshal(m.Body, &tm); err != nil {
+		return fmt.Errorf("decode task message %s: %w", m.ID, err)
+	}
+	return b.Worker.Handle(ctx, tm, func(d time.Duration) error {
+		return q.ChangeVisibility(ctx, m.Handle, d)
+	})
+}
+
+// Wait polls an execution until it is final or paused, or ctx ends.
+func (b *Bora) Wait(ctx context.Context, id string, every time.Duration) (*record.Execution, error) {
+	every = cmp.Or(every, 20*time.Millisecond)
+	for {
+		e, err := b.Store.GetExecution(ctx, id)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return nil, err
+		}
+		if e != nil && (e.State.Terminal() || e.State == record.ExecPaused) {
+			return e, nil
+		}
+		if !sleep(ctx, every) {
+			return e, ctx.Err()
+		}
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}

@@ -1,0 +1,168 @@
+// Package function holds Bora's Lambda handlers: an SQS batch in, the
+// messages to deliver again out (ReportBatchItemFailures), so that one bad
+// message never blocks the rest. The functions/* entry points only read their
+// configuration, build clients and call lambda.Start with these.
+package function
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/borawf/bora/internal/batch"
+	"github.com/borawf/bora/internal/reconcile"
+	"github.com/borawf/bora/internal/record"
+	"github.com/borawf/bora/internal/runtime"
+	"github.com/borawf/bora/internal/worker"
+)
+
+// Environment variables the functions read.
+const (
+	EnvTable       = "BORA_TABLE"
+	EnvEngineQueue = "BORA_ENGINE_QUEUE_URL"
+	EnvTaskQueue   = "BORA_TASK_QUEUE_URL"
+	EnvTimerQueue  = "BORA_TIMER_QUEUE_URL"
+)
+
+// Config is what every function needs to find its table and queues.
+type Config struct {
+	Table       string
+	EngineQueue string
+	TaskQueue   string
+	TimerQueue  string
+}
+
+// ConfigFromEnv reads the configuration and reports, in one error, every
+// variable that is missing.
+func ConfigFromEnv() (Config, error) {
+	c := Config{
+		Table:       os.Getenv(EnvTable),
+		EngineQueue: os.Getenv(EnvEngineQueue),
+		TaskQueue:   os.Getenv(EnvTaskQueue),
+		TimerQueue:  os.Getenv(EnvTimerQueue),
+	}
+	return c, c.Validate()
+}
+
+// Validate reports every missing setting at once.
+func (c Config) Validate() error {
+	var missing []string
+	for _, v := range []struct{ name, val string }{
+		{EnvTable, c.Table}, {EnvEngineQueue, c.EngineQueue}, {EnvTaskQueue, c.TaskQueue}, {EnvTimerQueue, c.TimerQueue},
+	} {
+		if v.val == "" {
+			missing = append(missing, v.name)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("bora: missing configuration: set %s", strings.Join(missing, ", "))
+	}
+	return nil
+}
+
+// Logger is the JSON logger every function uses.
+func Logger() *slog.Logger {
+	return slog.New(slog.NewJSONHandler(os.Stderr, nil))
+}
+
+// Engine handles the engine queue (engine events) and the timer queue
+// (timers that turn into events) in one function.
+type Engine struct {
+	Runtime *runtime.Runtime
+	// TimerQueueARN tells timer messages from engine events: records whose
+	// eventSourceARN equals it are timers.
+	TimerQueueARN string
+}
+
+// Handle processes one SQS batch.
+func (h *Engine) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+	return process(ctx, ev, func(ctx context.Context, m events.SQSMessage) error {
+		if isTimer(m, h.TimerQueueARN) {
+			var tm record.TimerMessage
+			if err := json.Unmarshal([]byte(m.Body), &tm); err != nil {
+				return fmt.Errorf("decode timer %s: %w", m.MessageId, err)
+			}
+			return h.Runtime.HandleTimer(ctx, tm)
+		}
+		var e record.Event
+		if err := json.Unmarshal([]byte(m.Body), &e); err != nil {
+			return fmt.Errorf("decode event %s: %w", m.MessageId, err)
+		}
+		return h.Runtime.HandleEvent(ctx, e)
+	}), nil
+}
+
+func isTimer(m events.SQSMessage, timerARN string) bool {
+	if timerARN != "" {
+		return m.EventSourceARN == timerARN
+	}
+	// Without the ARN, timers are told by their shape.
+	var probe struct {
+		Due   *time.Time       `json:"due"`
+		Event *json.RawMessage `json:"event"`
+	}
+	return json.Unmarshal([]byte(m.Body), &probe) == nil && probe.Due != nil && probe.Event != nil
+}
+
+// Worker handles the task queue.
+type Worker struct {
+	Worker *worker.Worker
+}
+
+// Handle processes one SQS batch of task messages.
+func (h *Worker) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+	return process(ctx, ev, func(ctx context.Context, m events.SQSMessage) error {
+		var tm record.TaskMessage
+		if err := json.Unmarshal([]byte(m.Body), &tm); err != nil {
+			return fmt.Errorf("decode task message %s: %w", m.MessageId, err)
+		}
+		return h.Worker.Handle(ctx, tm, nil)
+	}), nil
+}
+
+// Reconciler runs one sweep per scheduled invocation.
+type Reconciler struct {
+	Reconciler *reconcile.Reconciler
+	Log        *slog.Logger
+}
+
+// Handle runs one sweep.
+func (h *Reconciler) Handle(ctx context.Context) (reconcile.Report, error) {
+	rep, err := h.Reconciler.Sweep(ctx)
+	if err != nil {
+		return rep, err
+	}
+	if h.Log != nil && (rep.Resent+rep.Fired+rep.Expired) > 0 {
+		h.Log.Info("reconciled", "resent", rep.Resent, "fired", rep.Fired, "expired", rep.Expired)
+	}
+	return rep, nil
+}
+
+// process runs h over the batch with batch.Process and turns failures into
+// batch item failures.
+func process(ctx context.Context, ev events.SQSEvent, h func(context.Context, events.SQSMessage) error) events.SQSEventResponse {
+	byID := make(map[string]events.SQSMessage, len(ev.Records))
+	msgs := make([]batch.Message, len(ev.Records))
+	for i, r := range ev.Records {
+		byID[r.MessageId] = r
+		msgs[i] = batch.Message{ID: r.MessageId, Group: r.Attributes["MessageGroupId"], Body: []byte(r.Body)}
+	}
+	failed := batch.Process(ctx, msgs, func(ctx context.Context, m batch.Message) error {
+		return h(ctx, byID[m.ID])
+	})
+	var resp events.SQSEventResponse
+	for _, f := range failed {
+		if f.Err != nil && !errors.Is(f.Err, context.Canceled) {
+			slog.Default().Warn("message failed; it will be delivered again", "message_id", f.ID, "err", f.Err)
+		}
+		resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: f.ID})
+	}
+	return resp
+}

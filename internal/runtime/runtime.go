@@ -1,0 +1,458 @@
+// Package runtime drives the engine against a Store and Queues: it loads an
+// execution's head, asks the engine for the next step, performs the step's
+// writes, commits the head, and carries out the step's effects — in that
+// order, so that a crash at any point is healed by redelivery (DESIGN.md §2,
+// "Commit, then send").
+//
+// The same Runtime serves the Lambda functions and the embedded mode; only
+// the adapters behind its ports differ.
+package runtime
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/borawf/bora/internal/dsl"
+	"github.com/borawf/bora/internal/engine"
+	"github.com/borawf/bora/internal/queue"
+	"github.com/borawf/bora/internal/record"
+	"github.com/borawf/bora/internal/store"
+)
+
+// Runtime carries out engine steps. Its zero value is not usable; fill the
+// ports and call Validate (or use it through a constructor that does).
+type Runtime struct {
+	Store  store.Store
+	Events queue.Queue // the engine queue (FIFO, grouped by execution)
+	Tasks  queue.Queue // the task queue
+	Timers queue.Queue // the timer queue
+	Log    *slog.Logger
+	Now    func() time.Time
+	// Parallel bounds the concurrent writes of one step (a with-items
+	// task creates many units at once). Default 16.
+	Parallel int
+
+	defs defCache
+}
+
+// Validate fills defaults and reports missing ports.
+func (r *Runtime) Validate() error {
+	var errs []error
+	if r.Store == nil {
+		errs = append(errs, errors.New("runtime: no store"))
+	}
+	if r.Events == nil {
+		errs = append(errs, errors.New("runtime: no engine queue"))
+	}
+	if r.Tasks == nil {
+		errs = append(errs, errors.New("runtime: no task queue"))
+	}
+	if r.Timers == nil {
+		errs = append(errs, errors.New("runtime: no timer queue"))
+	}
+	if r.Log == nil {
+		r.Log = slog.New(slog.DiscardHandler)
+	}
+	if r.Now == nil {
+		r.Now = time.Now
+	}
+	r.Parallel = cmp.Or(r.Parallel, 16)
+	return errors.Join(errs...)
+}
+
+// HandleEvent applies one engine event. A nil error means the message may be
+// deleted: the event was applied, or it was recognised as already applied or
+// stale. An error means it must be delivered again.
+func (r *Runtime) HandleEvent(ctx context.Context, ev record.Event) error {
+	log := r.Log.With("execution_id", ev.ExecID, "event", ev.ID)
+	head, err := r.Store.GetExecution(ctx, ev.ExecID)
+	if errors.Is(err, store.ErrNotFound) {
+		log.Warn("event for an unknown execution dropped")
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("load execution %s: %w", ev.ExecID, err)
+	}
+	bundle, err := r.defs.load(ctx, r.Store, head.DefName, head.DefVer)
+	if err != nil {
+		return fmt.Errorf("execution %s: %w", ev.ExecID, err)
+	}
+	wf, ok := bundle.Workflows[head.Workflow]
+	if !ok {
+		return fmt.Errorf("execution %s: workflow %q is not in definition %s v%d", ev.ExecID, head.Workflow, head.DefName, head.DefVer)
+	}
+	out, err := engine.Step(engine.Input{
+		Exec:     head,
+		Workflow: wf,
+		Defs:     &definitions{ctx: ctx, r: r, bundle: bundle, name: head.DefName, ver: head.DefVer},
+		Event:    ev,
+		Now:      r.Now(),
+		Read:     reader{ctx: ctx, s: r.Store, exec: ev.ExecID},
+	})
+	if err != nil {
+		return fmt.Errorf("execution %s: step %s: %w", ev.ExecID, ev.ID, err)
+	}
+	then, err := r.before(ctx, out.Before)
+	if err != nil {
+		return fmt.Errorf("execution %s: step %s: %w", ev.ExecID, ev.ID, err)
+	}
+	if out.Exec != nil {
+		if err := r.Store.CommitExecution(ctx, out.Exec); err != nil {
+			return fmt.Errorf("execution %s: commit step %s: %w", ev.ExecID, ev.ID, err)
+		}
+		if out.Exec.State != head.State {
+			log.Info("execution state changed", "from", head.State, "to", out.Exec.State)
+		}
+	}
+	if err := r.perform(ctx, append(then, out.After...)); err != nil {
+		return fmt.Errorf("execution %s: effects of step %s: %w", ev.ExecID, ev.ID, err)
+	}
+	return nil
+}
+
+// HandleTimer turns a due timer into an engine event, or delays it again
+// when it is further away than a queue can delay a message.
+func (r *Runtime) HandleTimer(ctx context.Context, tm record.TimerMessage) error {
+	if wait := tm.Due.Sub(r.Now()); wait > 0 {
+		return r.sendTimers(ctx, []record.TimerMessage{tm})
+	}
+	return r.sendEvents(ctx, []record.Event{tm.Event})
+}
+
+// before performs a step's pre-commit writes. An ErrExists on a create or
+// an ErrConflict on a guarded write means an earlier run of the same step
+// already made it. It returns the effects to perform after the commit for
+// guarded moves that succeeded.
+func (r *Runtime) before(ctx context.Context, writes []engine.Write) ([]engine.Effect, error) {
+	var (
+		mu   sync.Mutex
+		then []engine.Effect
+	)
+	err := r.each(ctx, len(writes), func(i int) error {
+		w := writes[i]
+		switch {
+		case w.CreateTask != nil:
+			return ignore(r.Store.CreateTask(ctx, w.CreateTask), store.ErrExists)
+		case w.CreateUnit != nil:
+			return ignore(r.Store.CreateUnit(ctx, w.CreateUnit), store.ErrExists)
+		case w.FinishTask != nil:
+			return ignore(r.Store.FinishTask(ctx, w.FinishTask), store.ErrConflict)
+		case w.MoveUnit != nil:
+			ok, err := r.move(ctx, w.MoveUnit)
+			if ok && w.MoveUnit.Then != nil {
+				mu.Lock()
+				then = append(then, *w.MoveUnit.Then)
+				mu.Unlock()
+			}
+			return err
+		}
+		return fmt.Errorf("write %d sets nothing", i)
+	})
+	return then, err
+}
+
+// move applies a guarded unit change and reports whether it took effect.
+func (r *Runtime) move(ctx context.Context, m *engine.MoveUnit) (bool, error) {
+	_, err := r.Store.UpdateUnit(ctx, m.Key, m.Expect, m.Change)
+	if errors.Is(err, store.ErrConflict) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("move unit %s: %w", m.Key, err)
+	}
+	return true, nil
+}
+
+// perform carries out post-commit effects. Sends are batched per queue.
+func (r *Runtime) perform(ctx context.Context, effects []engine.Effect) error {
+	var (
+		tasks  []record.TaskMessage
+		events []record.Event
+		timers []record.TimerMessage
+		rest   []engine.Effect
+	)
+	for _, e := range effects {
+		switch {
+		case e.SendTask != nil:
+			tasks = append(tasks, *e.SendTask)
+		case e.SendEvent != nil:
+			events = append(events, *e.SendEvent)
+		case e.SendTimer != nil:
+			timers = append(timers, *e.SendTimer)
+		default:
+			rest = append(rest, e)
+		}
+	}
+	// Moves, unit ranges and child starts first: a move's follow-up send joins the batch.
+	var mu sync.Mutex
+	err := r.each(ctx, len(rest), func(i int) error {
+		e := rest[i]
+		switch {
+		case e.StartChild != nil:
+			err := ignore(r.Store.CreateExecution(ctx, e.StartChild), store.ErrExists)
+			if err != nil {
+				return fmt.Errorf("start child %s: %w", e.StartChild.ID, err)
+			}
+			mu.Lock()
+			events = append(events, engine.StartEvent(e.StartChild.ID))
+			mu.Unlock()
+		case e.SendUnits != nil:
+			msgs, err := r.unitRange(ctx, e.SendUnits)
+			if err != nil {
+				return err
+			}
+			mu.Lock()
+			tasks = append(tasks, msgs...)
+			mu.Unlock()
+		case e.MoveUnit != nil:
+			ok, err := r.move(ctx, e.MoveUnit)
+			if err != nil {
+				return err
+			}
+			if ok && e.MoveUnit.Then != nil {
+				mu.Lock()
+				defer mu.Unlock()
+				t := e.MoveUnit.Then
+				switch {
+				case t.SendTask != nil:
+					tasks = append(tasks, *t.SendTask)
+				case t.SendEvent != nil:
+					events = append(events, *t.SendEvent)
+				case t.SendTimer != nil:
+					timers = append(timers, *t.SendTimer)
+				default:
+					return fmt.Errorf("move unit %s: follow-up must be a send", e.MoveUnit.Key)
+				}
+			}
+		default:
+			return errors.New("effect sets nothing")
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if err := r.sendTasks(ctx, tasks); err != nil {
+		return err
+	}
+	if err := r.sendTimers(ctx, timers); err != nil {
+		return err
+	}
+	return r.sendEvents(ctx, events)
+}
+
+// unitRange carries out a SendUnits effect: the task messages of the
+// SCHEDULED units in the range, resuming PAUSED ones first when asked.
+func (r *Runtime) unitRange(ctx context.Context, ur *engine.UnitRange) ([]record.TaskMessage, error) {
+	units, err := r.Store.ListUnits(ctx, ur.ExecID, ur.Task)
+	if err != nil {
+		return nil, fmt.Errorf("units of %s/%s: %w", ur.ExecID, ur.Task, err)
+	}
+	var msgs []record.TaskMessage
+	for _, u := range units {
+		if u.Item < ur.From || u.Item >= ur.To {
+			continue
+		}
+		if ur.Resume && u.State == record.Paused {
+			fence := engine.Fence(ur.Event, ur.Task, u.Item, u.Attempt)
+			moved, err := r.Store.UpdateUnit(ctx, u.UnitKey,
+				record.Expect{States: []record.State{record.Paused}, Attempt: u.Attempt, Fence: u.Fence},
+				record.UnitChange{State: record.Scheduled, Fence: fence, Due: ur.Due})
+			if errors.Is(err, store.ErrConflict) {
+				continue
+			}
+			if err != nil {
+				return nil, fmt.Errorf("resume unit %s: %w", u.UnitKey, err)
+			}
+			u = moved
+		}
+		if u.State != record.Scheduled {
+			continue
+		}
+		msgs = append(msgs, record.TaskMessage{ExecID: u.ExecID, Task: u.Task, Item: u.Item, Attempt: u.Attempt, Fence: u.Fence, Action: u.Action})
+	}
+	return msgs, nil
+}
+
+func (r *Runtime) sendTasks(ctx context.Context, msgs []record.TaskMessage) error {
+	if len(msgs) == 0 {
+		return nil
+	}
+	out := make([]queue.Out, len(msgs))
+	for i, m := range msgs {
+		body, err := json.Marshal(m)
+		if err != nil {
+			return err
+		}
+		out[i] = queue.Out{Body: body}
+	}
+	if err := r.Tasks.Send(ctx, out...); err != nil {
+		return fmt.Errorf("send %d task messages: %w", len(out), err)
+	}
+	return nil
+}
+
+func (r *Runtime) sendEvents(ctx context.Context, evs []record.Event) error {
+	if len(evs) == 0 {
+		return nil
+	}
+	out := make([]queue.Out, len(evs))
+	for i, ev := range evs {
+		body, err := json.Marshal(ev)
+		if err != nil {
+			return err
+		}
+		out[i] = queue.Out{Body: body, Group: ev.ExecID, DedupID: ev.ID}
+	}
+	if err := r.Events.Send(ctx, out...); err != nil {
+		return fmt.Errorf("send %d events: %w", len(out), err)
+	}
+	return nil
+}
+
+func (r *Runtime) sendTimers(ctx context.Context, tms []record.TimerMessage) error {
+	if len(tms) == 0 {
+		return nil
+	}
+	now := r.Now()
+	out := make([]queue.Out, len(tms))
+	for i, tm := range tms {
+		body, err := json.Marshal(tm)
+		if err != nil {
+			return err
+		}
+		delay := min(max(tm.Due.Sub(now), 0), queue.MaxDelay)
+		// Queues delay by whole seconds: round up so a timer never fires early.
+		delay = (delay + time.Second - 1).Truncate(time.Second)
+		out[i] = queue.Out{Body: body, Delay: min(delay, queue.MaxDelay)}
+	}
+	if err := r.Timers.Send(ctx, out...); err != nil {
+		return fmt.Errorf("send %d timers: %w", len(out), err)
+	}
+	return nil
+}
+
+// each runs f for 0..n-1 with at most r.Parallel at once and returns the
+// first error.
+func (r *Runtime) each(ctx context.Context, n int, f func(i int) error) error {
+	if n == 1 || r.Parallel == 1 {
+		var errs error
+		for i := range n {
+			if err := f(i); err != nil {
+				errs = errors.Join(errs, err)
+			}
+		}
+		return errs
+	}
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs error
+		sem  = make(chan struct{}, max(r.Parallel, 1))
+	)
+	for i := range n {
+		if ctx.Err() != nil {
+			break
+		}
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			if err := f(i); err != nil {
+				mu.Lock()
+				errs = errors.Join(errs, err)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	return cmp.Or(errs, ctx.Err())
+}
+
+func ignore(err, ok error) error {
+	if errors.Is(err, ok) {
+		return nil
+	}
+	return err
+}
+
+// reader gives the engine strongly consistent reads of one execution.
+type reader struct {
+	ctx  context.Context
+	s    store.Store
+	exec string
+}
+
+func (r reader) Task(key string) (*record.Task, error) { return r.s.GetTask(r.ctx, r.exec, key) }
+func (r reader) Unit(k record.UnitKey) (*record.Unit, error) {
+	return r.s.GetUnit(r.ctx, k)
+}
+func (r reader) Units(task string) ([]*record.Unit, error) {
+	return r.s.ListUnits(r.ctx, r.exec, task)
+}
+
+// definitions resolves sub-workflows: first in the parent's own document,
+// then as the latest stored definition of that name.
+type definitions struct {
+	ctx    context.Context
+	r      *Runtime
+	bundle *dsl.Bundle
+	name   string
+	ver    int
+}
+
+func (d *definitions) Workflow(name string) (*dsl.Workflow, string, int, error) {
+	if wf, ok := d.bundle.Workflows[name]; ok {
+		return wf, d.name, d.ver, nil
+	}
+	_, ver, err := d.r.Store.GetDefinition(d.ctx, name, 0)
+	if err != nil {
+		return nil, "", 0, fmt.Errorf("workflow %q: %w", name, err)
+	}
+	b, err := d.r.defs.load(d.ctx, d.r.Store, name, ver)
+	if err != nil {
+		return nil, "", 0, err
+	}
+	wf, ok := b.Workflows[name]
+	if !ok {
+		return nil, "", 0, fmt.Errorf("definition %s v%d has no workflow %q", name, ver, name)
+	}
+	return wf, name, ver, nil
+}
+
+// defCache holds compiled definitions; versions are immutable, so entries
+// never go stale.
+type defCache struct {
+	mu sync.Mutex
+	m  map[string]*dsl.Bundle
+}
+
+func (c *defCache) load(ctx context.Context, s store.Store, name string, ver int) (*dsl.Bundle, error) {
+	key := fmt.Sprintf("%s\x00%d", name, ver)
+	c.mu.Lock()
+	b := c.m[key]
+	c.mu.Unlock()
+	if b != nil {
+		return b, nil
+	}
+	src, _, err := s.GetDefinition(ctx, name, ver)
+	if err != nil {
+		return nil, fmt.Errorf("load definition %s v%d: %w", name, ver, err)
+	}
+	b, diags := dsl.Load(name, src)
+	if err := diags.Err(); err != nil {
+		return nil, fmt.Errorf("definition %s v%d does not compile: %w", name, ver, err)
+	}
+	c.mu.Lock()
+	if c.m == nil {
+		c.m = make(map[string]*dsl.Bundle)
+	}
+	c.m[key] = b
+	c.mu.Unlock()
+	return b, nil
+}

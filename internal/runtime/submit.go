@@ -1,0 +1,125 @@
+package runtime
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/borawf/bora/internal/dsl"
+	"github.com/borawf/bora/internal/engine"
+	"github.com/borawf/bora/internal/record"
+)
+
+// Submission asks for a new execution.
+type Submission struct {
+	// ID is the execution id; empty means a fresh random one. A caller that
+	// retries a submission passes the same ID and gets the same execution.
+	ID string
+	// File names the document in messages; Source is its text.
+	File   string
+	Source []byte
+	// DefName names the stored definition; empty means the workbook's name,
+	// or the workflow's when the document is a plain file of workflows.
+	DefName string
+	// Workflow picks a workflow of the document; empty is fine when it
+	// holds only one.
+	Workflow string
+	Input    json.RawMessage
+	Env      json.RawMessage
+	Params   json.RawMessage
+}
+
+// InvalidError reports a submission that cannot run: the document does not
+// compile, or the workflow or its input is wrong. Diagnostics holds the
+// loader's messages when there are any.
+type InvalidError struct {
+	Msg         string
+	Diagnostics dsl.Diagnostics
+}
+
+func (e *InvalidError) Error() string {
+	if len(e.Diagnostics) == 0 {
+		return e.Msg
+	}
+	var b strings.Builder
+	b.WriteString(e.Msg)
+	for _, d := range e.Diagnostics {
+		b.WriteString("\n")
+		b.WriteString(d.String())
+	}
+	return b.String()
+}
+
+// Submit validates a submission, stores its definition, creates the
+// execution and sends its start event.
+func (r *Runtime) Submit(ctx context.Context, s Submission) (*record.Execution, error) {
+	bundle, diags := dsl.Load(s.File, s.Source)
+	if diags.HasErrors() {
+		return nil, &InvalidError{Msg: fmt.Sprintf("%s is not a valid workflow document", s.File), Diagnostics: diags}
+	}
+	wf, err := pick(bundle, s.Workflow)
+	if err != nil {
+		return nil, err
+	}
+	name := s.DefName
+	if name == "" {
+		name = bundle.Name
+	}
+	if name == "" {
+		name = wf.Name
+	}
+	ver, err := r.Store.PutDefinition(ctx, name, s.Source)
+	if err != nil {
+		return nil, fmt.Errorf("store definition %s: %w", name, err)
+	}
+	id := s.ID
+	if id == "" {
+		id = NewID()
+	}
+	head, err := engine.NewExecution(wf, engine.NewParams{
+		ID:      id,
+		DefName: name,
+		DefVer:  ver,
+		Input:   s.Input,
+		Env:     s.Env,
+		Params:  s.Params,
+		Now:     r.Now(),
+	})
+	if err != nil {
+		return nil, &InvalidError{Msg: err.Error()}
+	}
+	if err := r.Store.CreateExecution(ctx, head); err != nil {
+		return nil, fmt.Errorf("create execution %s: %w", id, err)
+	}
+	if err := r.sendEvents(ctx, []record.Event{engine.StartEvent(id)}); err != nil {
+		return nil, err
+	}
+	return head, nil
+}
+
+// pick chooses the workflow to run from a document.
+func pick(b *dsl.Bundle, name string) (*dsl.Workflow, error) {
+	if name != "" {
+		if wf, ok := b.Workflows[name]; ok {
+			return wf, nil
+		}
+		return nil, &InvalidError{Msg: fmt.Sprintf("%s has no workflow %q; it has: %s", b.File, name, strings.Join(b.Order, ", "))}
+	}
+	if len(b.Order) == 1 {
+		return b.Workflows[b.Order[0]], nil
+	}
+	names := slices.Clone(b.Order)
+	return nil, &InvalidError{Msg: fmt.Sprintf("%s holds %d workflows (%s): name one with --workflow", b.File, len(names), strings.Join(names, ", "))}
+}
+
+// NewID returns a random UUID (version 4).
+func NewID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}

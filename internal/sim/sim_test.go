@@ -1,0 +1,81 @@
+package sim
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/borawf/bora/internal/runtime"
+)
+
+var (
+	seeds    = flag.Int("seeds", 140, "number of seeds, spread across the workflow shapes")
+	onlySeed = flag.Uint64("seed", 0, "replay this one seed (its shape is seed % number of shapes)")
+)
+
+// TestSimulation runs the seeds under every fault at once and checks the
+// invariants of DESIGN.md §2 and that each run ends as the fault-free run
+// of its workflow does. A failing seed is printed with the command that
+// replays it.
+func TestSimulation(t *testing.T) {
+	ctx := context.Background()
+	baseline := map[string]*runtime.Document{}
+	for _, sh := range Shapes {
+		r, err := Run(ctx, sh, 0, Faults{})
+		if err != nil {
+			t.Fatalf("fault-free run of %s: %v", sh.Name, err)
+		}
+		if len(r.Violations) > 0 {
+			t.Fatalf("fault-free run of %s: %s", sh.Name, strings.Join(r.Violations, "; "))
+		}
+		if r.Doc.State != "SUCCESS" {
+			t.Fatalf("fault-free run of %s ended %s: %s", sh.Name, r.Doc.State, r.Doc.StateInfo)
+		}
+		baseline[sh.Name] = r.Doc
+	}
+
+	list := make([]uint64, 0, *seeds)
+	if *onlySeed != 0 {
+		list = append(list, *onlySeed)
+	} else {
+		for i := 1; i <= *seeds; i++ {
+			list = append(list, uint64(i))
+		}
+	}
+	var (
+		mu         sync.Mutex
+		violations int
+		faults     = map[string]int{}
+	)
+	sem := make(chan struct{}, 4)
+	var wg sync.WaitGroup
+	for _, seed := range list {
+		sh := Shapes[seed%uint64(len(Shapes))]
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			r, err := Run(ctx, sh, seed, All)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				violations++
+				t.Errorf("seed %d (%s): %v\n  replay: go test ./internal/sim -run 'TestSimulation$' -seed=%d", seed, sh.Name, err, seed)
+				return
+			}
+			problems := append(r.Violations, Compare(baseline[sh.Name], r.Doc)...)
+			for k, n := range r.Faults {
+				faults[k] += n
+			}
+			if len(problems) > 0 {
+				violations += len(problems)
+				t.Errorf("seed %d (%s), %d steps: %s\n  replay: go test ./internal/sim -run 'TestSimulation$' -seed=%d", seed, sh.Name, r.Steps, strings.Join(problems, "\n    "), seed)
+			}
+		})
+	}
+	wg.Wait()
+	t.Logf("faults injected: %v", faults)
+	fmt.Println(Summary(len(list), violations))
+}
