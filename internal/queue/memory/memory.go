@@ -19,8 +19,8 @@ import (
 // Options configure a queue.
 type Options struct {
 	FIFO        bool
-	MaxReceives int          // 0: no dead-lettering
-	DeadLetter  *Queue       // where messages go after MaxReceives receives
+	MaxReceives int              // 0: no dead-lettering
+	DeadLetter  *Queue           // where messages go after MaxReceives receives
 	Now         func() time.Time // nil: time.Now
 }
 
