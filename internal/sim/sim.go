@@ -358,7 +358,7 @@ func (s *sim) actions() map[string]action.Action {
 			}
 			n, _ := in.Params["succeed_on"].(int64)
 			if int64(in.Attempt) < n {
-				return nil, fmt.Errorf("flaky: attempt %d of %d", in.Attempt, n)
+				return nil, fmt.Errorf("flaky: fails before attempt %d", n)
 			}
 			return in.Params["value"], nil
 		}),
