@@ -91,6 +91,11 @@ func (r *Runtime) Submit(ctx context.Context, s Submission) (*record.Execution, 
 	if err != nil {
 		return nil, &InvalidError{Msg: err.Error()}
 	}
+	if bundle.Name != "" {
+		// A workbook's workflows are known by their qualified name, as in
+		// Mistral; the bundle answers to both names.
+		head.Workflow = bundle.Name + "." + wf.Name
+	}
 	if err := r.Store.CreateExecution(ctx, head); err != nil {
 		return nil, fmt.Errorf("create execution %s: %w", id, err)
 	}
