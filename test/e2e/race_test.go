@@ -90,11 +90,20 @@ func (c *client) waitUnclaimed(t *testing.T, id string) []*record.Unit {
 	return units
 }
 
-// startFan starts a 20-item fan-out whose actions take 500 ms each, five at
-// a time, and waits until the first actions run.
+// Sizes of the fan-out the race test pauses and cancels: of its items,
+// raceConcurrency are scheduled at once, more than the worker's mapping
+// runs at once (workerParallel), so that some task messages wait in the
+// queue when the command comes, and the rest wait for a free slot.
+const (
+	raceItems       = 30
+	raceConcurrency = 20
+)
+
+// startFan starts the fan-out whose actions take 500 ms each, and waits
+// until the first actions run.
 func (c *client) startFan(t *testing.T, srv *counter, run string) string {
 	t.Helper()
-	id := c.submit(t, "fan.yaml", []byte(fanOut), "", map[string]any{"base": srv.srv.URL, "run": run, "items": items(20), "ms": 500})
+	id := c.submit(t, "fan.yaml", fanOut(raceConcurrency), "", map[string]any{"base": srv.srv.URL, "run": run, "items": items(raceItems), "ms": 500})
 	waitFor(t, settle, "the first actions to run", func() (bool, string) {
 		n := srv.Total(run)
 		return n >= 3, fmt.Sprintf("%d actions ran", n)
@@ -124,7 +133,8 @@ func TestStaleAndDuplicateTaskMessages(t *testing.T) {
 		c.command(t, id, record.OpPause)
 		c.wait(t, id, settle, record.ExecPaused)
 		c.waitSettled(t, id)
-		paused := unclaimed(c.waitUnclaimed(t, id))
+		units := c.waitUnclaimed(t, id)
+		paused := unclaimed(units)
 		if len(paused) == 0 {
 			t.Fatalf("no unit was left unclaimed by the pause; the execution ran too fast to test it\n%s", c.diagnose(id))
 		}
@@ -145,19 +155,19 @@ func TestStaleAndDuplicateTaskMessages(t *testing.T) {
 		if h, err := c.head(id); err != nil || h.State != record.ExecPaused {
 			t.Fatalf("execution after stale messages: %v %v, want PAUSED", h, err)
 		}
-		t.Logf("%d actions ran before the pause, %d units were unclaimed; sent %d stale and %d duplicate task messages",
-			len(before), len(paused), len(queued)+len(paused), 2*len(queued))
+		t.Logf("%d actions ran before the pause; %d units were never claimed, %d of them PAUSED; sent %d stale and %d duplicate task messages",
+			len(before), len(paused), len(messagesOf(units, record.Paused)), len(queued)+len(paused), 2*len(queued))
 
 		c.command(t, id, record.OpResume)
 		c.succeed(t, id, settle)
-		if diff := cmp.Diff(once(20), srv.Hits(run)); diff != "" {
+		if diff := cmp.Diff(once(raceItems), srv.Hits(run)); diff != "" {
 			t.Errorf("actions run (-want +got):\n%s", diff)
 		}
 
 		// Every message again, after the end.
 		c.sendTasks(t, append(queued, messagesOf(c.units(t, id), record.Success, record.Error, record.Cancelled)...)...)
 		c.waitSettled(t, id)
-		if diff := cmp.Diff(once(20), srv.Hits(run)); diff != "" {
+		if diff := cmp.Diff(once(raceItems), srv.Hits(run)); diff != "" {
 			t.Errorf("actions run after messages of a finished execution (-want +got):\n%s", diff)
 		}
 	})

@@ -78,22 +78,26 @@ func TestSubWorkflow(t *testing.T) {
 	}
 }
 
-const fanOut = `
+// fanOut runs one std.http call per item, concurrency at a time; each
+// call holds ms milliseconds at the counter.
+func fanOut(concurrency int) []byte {
+	return []byte(fmt.Sprintf(`
 version: '2.0'
 fan:
   input: [base, run, items, ms]
   output:
-    keys: <% $.keys %>
+    keys: <%% $.keys %%>
   tasks:
     hit:
-      with-items: i in <% $.items %>
-      concurrency: 5
+      with-items: i in <%% $.items %%>
+      concurrency: %d
       action: std.http
       input:
-        url: <% $.base %>/hit/<% $.run %>/<% $.i %>?ms=<% $.ms %>
+        url: <%% $.base %%>/hit/<%% $.run %%>/<%% $.i %%>?ms=<%% $.ms %%>
       publish:
-        keys: <% task().result.select($.content.key) %>
-`
+        keys: <%% task().result.select($.content.key) %%>
+`, concurrency))
+}
 
 func TestWithItemsConcurrency(t *testing.T) {
 	t.Parallel()
@@ -101,7 +105,7 @@ func TestWithItemsConcurrency(t *testing.T) {
 	srv := newCounter(t)
 	run := newRun()
 	const n = 50
-	id := c.submit(t, "fan.yaml", []byte(fanOut), "", map[string]any{"base": srv.srv.URL, "run": run, "items": items(n), "ms": 100})
+	id := c.submit(t, "fan.yaml", fanOut(5), "", map[string]any{"base": srv.srv.URL, "run": run, "items": items(n), "ms": 100})
 	d := c.succeed(t, id, 2*settle)
 
 	var want []any
