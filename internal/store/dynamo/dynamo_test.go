@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"flag"
 	"slices"
 	"testing"
 	"time"
@@ -126,3 +127,5 @@ func TestDueIndexFollowsDue(t *testing.T) {
 		t.Errorf("DueUnits after an earlier heartbeat (-want +got):\n%s", d)
 	}
 }
+
+var seedFlag = flag.Uint64("seed", 0, "seed for TestUnitsAgreeWithMemory (0: a new one)")
