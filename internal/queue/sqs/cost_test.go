@@ -26,7 +26,9 @@ func TestRequestCost(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _, _ = client.DeleteQueue(context.Background(), &awssqs.DeleteQueueInput{QueueUrl: &created[0].URL}) })
+	t.Cleanup(func() {
+		_, _ = client.DeleteQueue(context.Background(), &awssqs.DeleteQueueInput{QueueUrl: &created[0].URL})
+	})
 	q := sqs.New(client, created[0].URL, sqs.Options{})
 
 	const n = 25
