@@ -183,14 +183,14 @@ func (q *Queue) sendBatch(ctx context.Context, pending []types.SendMessageBatchR
 	return errors.Join(failed...)
 }
 
-// Receive returns up to max messages, waiting up to wait (rounded up to
+// Receive returns up to n messages (1..10), waiting up to wait (rounded up to
 // whole seconds, at most 20) for one to arrive, and hides them for
 // visibility (rounded up to whole seconds).
-func (q *Queue) Receive(ctx context.Context, max int, wait, visibility time.Duration) ([]queue.Message, error) {
-	max = min(cmp.Or(max, 1), queue.MaxBatch)
+func (q *Queue) Receive(ctx context.Context, n int, wait, visibility time.Duration) ([]queue.Message, error) {
+	n = min(cmp.Or(max(n, 0), 1), queue.MaxBatch)
 	out, err := q.client.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
 		QueueUrl:            &q.url,
-		MaxNumberOfMessages: int32(max),
+		MaxNumberOfMessages: int32(n),
 		WaitTimeSeconds:     int32(min(seconds(wait), 20)),
 		VisibilityTimeout:   int32(seconds(visibility)),
 		MessageSystemAttributeNames: []types.MessageSystemAttributeName{
