@@ -18,11 +18,15 @@ run: ## Run the example workflow on the embedded backends, with live progress.
 .PHONY: test
 test: ## Run every test: vet, unit, contract, simulation, conformance, end to end on the emulator.
 	$(GO) vet $(PKGS)
-	$(GO) test -race -count=1 $(PKGS)
+	BORA_REQUIRE_EMULATOR=1 ./scripts/emulator run $(GO) test -race -count=1 -timeout 15m $(PKGS)
 
 .PHONY: sim
 sim: ## Run the deterministic simulation over SEEDS seeds (make sim SEEDS=1000).
-	$(GO) test -count=1 -run 'TestSimulation$$' ./internal/runtime/ -args -seeds=$(SEEDS) -v-summary
+	@set -o pipefail; $(GO) test -count=1 -timeout 60m -run 'TestSimulation$$' -v ./internal/sim -seeds=$(SEEDS) | grep -vE '^(=== RUN|--- PASS|PASS|ok )'
+
+.PHONY: emulator
+emulator: ## Start the local AWS emulator (MiniStack) on 127.0.0.1:4566.
+	./scripts/emulator start
 
 .PHONY: bench
 bench: ## Run the benchmarks and print their figures.

@@ -21,6 +21,7 @@ type command struct {
 var commands = []command{
 	{"validate", "check workflow files and report every problem", runValidate},
 	{"run", "run one execution of a workflow to its end, embedded", runCmd},
+	{"serve", "carry every execution in a database forward, embedded", serveCmd},
 }
 
 // Exit codes.

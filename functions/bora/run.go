@@ -31,6 +31,7 @@ Flags:
   --json             print the execution as one JSON document, last on stdout
   --db PATH          keep state in this SQLite file (default: a temporary file)
   --workers N        concurrent actions (default 8)
+  --lease D          a worker's lease on a claimed task (default 30s)
   --quiet            no progress lines
 
 Exit status: 0 SUCCESS, 1 ERROR, CANCELLED or PAUSED, 2 invalid workflow or usage.
@@ -41,6 +42,7 @@ type runFlags struct {
 	workflow, taskName, input, env, db string
 	json, quiet                        bool
 	workers                            int
+	lease                              time.Duration
 }
 
 func runCmd(args []string, stdout, stderr io.Writer) int {
@@ -56,6 +58,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&f.json, "json", false, "")
 	fs.BoolVar(&f.quiet, "quiet", false, "")
 	fs.IntVar(&f.workers, "workers", 8, "")
+	fs.DurationVar(&f.lease, "lease", 30*time.Second, "")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -98,7 +101,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 		defer os.RemoveAll(dir)
 		dbPath = filepath.Join(dir, "bora.db")
 	}
-	b, err := embedded.Open(embedded.Options{Path: dbPath, Workers: f.workers, Log: cliLogger(stderr)})
+	b, err := embedded.Open(embedded.Options{Path: dbPath, Workers: f.workers, Lease: f.lease, Log: cliLogger(stderr)})
 	if err != nil {
 		fmt.Fprintf(stderr, "bora run: %v\n", err)
 		return 1
