@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/borawf/bora/internal/batch"
+	"github.com/borawf/bora/internal/queue"
 	"github.com/borawf/bora/internal/reconcile"
 	"github.com/borawf/bora/internal/record"
 	"github.com/borawf/bora/internal/runtime"
@@ -29,6 +30,9 @@ const (
 	EnvEngineQueue = "BORA_ENGINE_QUEUE_URL"
 	EnvTaskQueue   = "BORA_TASK_QUEUE_URL"
 	EnvTimerQueue  = "BORA_TIMER_QUEUE_URL"
+	// EnvTimerQueueARN (optional) tells the engine function which records
+	// of its batch come from the timer queue.
+	EnvTimerQueueARN = "BORA_TIMER_QUEUE_ARN"
 )
 
 // Config is what every function needs to find its table and queues.
@@ -114,16 +118,23 @@ func isTimer(m events.SQSMessage, timerARN string) bool {
 // Worker handles the task queue.
 type Worker struct {
 	Worker *worker.Worker
+	// Tasks is the task queue, for the heartbeat that keeps a long
+	// action's message hidden; nil disables it.
+	Tasks queue.Queue
 }
 
 // Handle processes one SQS batch of task messages.
 func (h *Worker) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
 	return process(ctx, ev, func(ctx context.Context, m events.SQSMessage) error {
-		var tm record.TaskMessage
-		if err := json.Unmarshal([]byte(m.Body), &tm); err != nil {
-			return fmt.Errorf("decode task message %s: %w", m.MessageId, err)
+		tm, err := worker.DecodeMessage([]byte(m.Body))
+		if err != nil {
+			return fmt.Errorf("message %s: %w", m.MessageId, err)
 		}
-		return h.Worker.Handle(ctx, tm, nil)
+		var heartbeat func(time.Duration) error
+		if h.Tasks != nil {
+			heartbeat = func(d time.Duration) error { return h.Tasks.ChangeVisibility(ctx, m.ReceiptHandle, d) }
+		}
+		return h.Worker.Handle(ctx, tm, heartbeat)
 	}), nil
 }
 

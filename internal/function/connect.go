@@ -1,0 +1,92 @@
+package function
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/borawf/bora/internal/action"
+	"github.com/borawf/bora/internal/awsx"
+	"github.com/borawf/bora/internal/queue/sqs"
+	"github.com/borawf/bora/internal/reconcile"
+	"github.com/borawf/bora/internal/runtime"
+	"github.com/borawf/bora/internal/store/dynamo"
+	"github.com/borawf/bora/internal/worker"
+)
+
+// Deps are the adapters every function is built from.
+type Deps struct {
+	Store                 *dynamo.Store
+	Events, Tasks, Timers *sqs.Queue
+	Log                   *slog.Logger
+}
+
+// Connect loads the AWS configuration (honouring AWS_ENDPOINT_URL) and
+// builds the adapters for c.
+func Connect(ctx context.Context, c Config, log *slog.Logger) (*Deps, error) {
+	cfg, err := awsx.Config(ctx)
+	if err != nil {
+		return nil, err
+	}
+	db := dynamodb.NewFromConfig(cfg)
+	q := awssqs.NewFromConfig(cfg)
+	return &Deps{
+		Store:  dynamo.New(db, c.Table),
+		Events: sqs.New(q, c.EngineQueue, sqs.Options{}),
+		Tasks:  sqs.New(q, c.TaskQueue, sqs.Options{}),
+		Timers: sqs.New(q, c.TimerQueue, sqs.Options{}),
+		Log:    log,
+	}, nil
+}
+
+// Runtime builds the engine runtime.
+func (d *Deps) Runtime() (*runtime.Runtime, error) {
+	rt := &runtime.Runtime{Store: d.Store, Events: d.Events, Tasks: d.Tasks, Timers: d.Timers, Log: d.Log}
+	return rt, rt.Validate()
+}
+
+// Worker builds a worker with the standard actions.
+func (d *Deps) Worker() (*worker.Worker, error) {
+	w := &worker.Worker{Store: d.Store, Events: d.Events, Actions: action.NewRegistry(), Log: d.Log}
+	return w, w.Validate()
+}
+
+// Reconciler builds the reconciler.
+func (d *Deps) Reconciler() *reconcile.Reconciler {
+	return &reconcile.Reconciler{Store: d.Store, Tasks: d.Tasks, Events: d.Events, Log: d.Log}
+}
+
+// Start is the whole of a function's main: read the configuration, connect
+// the adapters, build the handler and hand it to the Lambda runtime. A
+// configuration or connection problem ends the process with the message
+// (Lambda reports it as an init error). SIGTERM cancels the handler's
+// context, so running work stops and its attempts end through the lease.
+func Start(build func(*Deps) (any, error)) {
+	log := Logger()
+	fail := func(err error) {
+		log.Error("start", "err", err)
+		os.Exit(1)
+	}
+	cfg, err := ConfigFromEnv()
+	if err != nil {
+		fail(err)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
+	defer stop()
+	deps, err := Connect(ctx, cfg, log)
+	if err != nil {
+		fail(err)
+	}
+	h, err := build(deps)
+	if err != nil {
+		fail(err)
+	}
+	lambda.StartWithOptions(h, lambda.WithContext(ctx))
+}
