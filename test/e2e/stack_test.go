@@ -181,6 +181,15 @@ func (s *stack) create(ctx context.Context, sc stackConfig) error {
 	if mappings == nil {
 		mappings = boraMappings
 	}
+	consumers := map[string]bool{}
+	for _, m := range mappings {
+		consumers[m.Function] = true
+	}
+	for _, role := range slices.Sorted(maps.Keys(consumers)) {
+		if err := s.checkBatchResponse(ctx, role); err != nil {
+			return err
+		}
+	}
 	for _, m := range mappings {
 		if err := s.createMapping(ctx, m); err != nil {
 			return err
@@ -387,6 +396,28 @@ func (s *stack) invoke(ctx context.Context, role string, payload any) ([]byte, e
 		return out.Payload, fmt.Errorf("invoke %s: %s: %s", role, aws.ToString(out.FunctionError), out.Payload)
 	}
 	return out.Payload, nil
+}
+
+// checkBatchResponse invokes an SQS-consuming function with an empty
+// batch and checks that its answer lists batch item failures as a JSON
+// array. AWS reads a null list as "no failures", but MiniStack's poller
+// fails on it and deletes nothing, so every message would come back after
+// its visibility timeout; this turns that slow stall into a clear failure.
+// It also takes the function's cold start out of the first scenario.
+func (s *stack) checkBatchResponse(ctx context.Context, role string) error {
+	out, err := s.invoke(ctx, role, map[string]any{"Records": []any{}})
+	if err != nil {
+		return err
+	}
+	var resp map[string]json.RawMessage
+	if err := json.Unmarshal(out, &resp); err != nil {
+		return fmt.Errorf("%s answered an empty SQS batch with %s, want an SQSEventResponse: %w", role, out, err)
+	}
+	if f, ok := resp["batchItemFailures"]; !ok || string(f) == "null" {
+		return fmt.Errorf("%s answered an empty SQS batch with %s: batchItemFailures must be a list, never null "+
+			"(aws-lambda-go encodes a nil slice as null; the emulator then deletes none of the batch's messages)", role, out)
+	}
+	return nil
 }
 
 // logTail is the tail of every function's log containing match, for
