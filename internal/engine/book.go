@@ -79,13 +79,28 @@ type run struct {
 	Child bool `json:"ch,omitempty"`
 	// Act is the action (or sub-workflow) the units run.
 	Act string `json:"act,omitempty"`
-	// Att is the attempt of a with-items task's held units (0 means 1).
+	// Att is the attempt of the task's units (0 means 1), but for those
+	// in Re.
 	Att int `json:"at,omitempty"`
+	// Re holds the attempt of each unit that was re-run after a lost
+	// worker (sparse: lost workers are rare). Every attempt of a unit is
+	// one run of its action.
+	Re map[int]int `json:"re,omitempty"`
+	// Rt counts the retries the task's retry policy has made.
+	Rt int `json:"rt,omitempty"`
 	// WA is set once the task's wait-after has passed.
 	WA bool `json:"wa,omitempty"`
 }
 
 func (r *run) attempt() int { return max(r.Att, 1) }
+
+// unitAttempt is the current attempt of one item's unit.
+func (r *run) unitAttempt(item int) int {
+	if a, ok := r.Re[item]; ok {
+		return a
+	}
+	return r.attempt()
+}
 
 const (
 	phasePause = "pause"

@@ -27,12 +27,15 @@ func (s *stepper) onDone() (bool, error) {
 	if u.Attempt != s.ev.Attempt || u.Fence != s.ev.Fence || (u.State != record.Success && u.State != record.Error) {
 		return false, nil
 	}
-	o := &outcome{state: u.State, result: u.Result, errv: u.Error, unit: u, expect: u.State}
-	if u.State == record.Error && record.IsLost(u.Error) && s.safeRerun(r) {
-		// The worker was lost and the action may safely run again.
-		s.scheduleRetry(r, o, 0)
+	if u.State == record.Error && record.IsLost(u.Error) && !u.NoRetry && s.safeRerun(r) {
+		// The worker was lost and the action may safely run again: this
+		// unit alone gets a new attempt, in the next step (this one read
+		// its outcome). The other items of a with-items task go on.
+		ev := rerunEvent(u.UnitKey, u.Attempt, u.Fence)
+		s.after = append(s.after, Effect{SendEvent: &ev})
 		return true, nil
 	}
+	o := &outcome{state: u.State, result: u.Result, errv: u.Error, unit: u, expect: u.State}
 	if err := s.unitDone(r, o); err != nil {
 		return false, err
 	}
@@ -62,6 +65,52 @@ func (s *stepper) safeRerun(r *run) bool {
 	}
 	ok, err := s.evalBool(t.SafeRerun, decodeMap(rec.Inbound), taskView(rec))
 	return err == nil && ok
+}
+
+// timerRerun is Event.Timer of the event that re-runs a unit whose worker
+// was lost.
+const timerRerun = "rerun"
+
+// rerunEvent is the event that gives a unit whose worker was lost a new
+// attempt. Its id is fixed by the lost attempt, so it is applied once.
+func rerunEvent(k record.UnitKey, attempt int, fence string) record.Event {
+	return record.Event{
+		ID:      fmt.Sprintf("rerun/%s/%s/%d/%d/%s", k.ExecID, k.Task, k.Item, attempt, fence),
+		Kind:    record.EventTimer,
+		ExecID:  k.ExecID,
+		Task:    k.Task,
+		Item:    k.Item,
+		Attempt: attempt,
+		Fence:   fence,
+		Timer:   timerRerun,
+	}
+}
+
+// onRerun moves a unit whose worker was lost (the event's attempt, still
+// in ERROR) to its next attempt. A unit already at that attempt with the
+// fence this event gives was moved by an earlier run of this same step,
+// which crashed before its commit: the step is taken again, unchanged.
+func (s *stepper) onRerun(r *run) (bool, error) {
+	i := s.ev.Item
+	if r.Child || r.Phase != "" || i < 0 || i >= r.Items || r.Done.has(i) {
+		return false, nil
+	}
+	u, err := s.readUnit(s.ev.Task, i)
+	if err != nil || u == nil {
+		return false, err
+	}
+	lost := u.State == record.Error && u.Attempt == s.ev.Attempt && u.Fence == s.ev.Fence
+	replay := u.Attempt == s.ev.Attempt+1 && s.mine(u)
+	if !lost && !replay {
+		return false, nil
+	}
+	x := record.Expect{States: []record.State{record.Error}, Attempt: s.ev.Attempt, Fence: s.ev.Fence}
+	s.moveUnit(u.UnitKey, x, s.ev.Attempt+1, goNow, noTime, r.Act, nil)
+	if r.Re == nil {
+		r.Re = make(map[int]int)
+	}
+	r.Re[i] = s.ev.Attempt + 1
+	return true, nil
 }
 
 // onChildDone applies the end of a sub-workflow to its parent's unit.
@@ -138,6 +187,9 @@ func (s *stepper) onTimer() (bool, error) {
 	_, r := s.b.find(s.ev.Task)
 	if r == nil {
 		return false, nil
+	}
+	if s.ev.Timer == timerRerun {
+		return s.onRerun(r)
 	}
 	if s.ev.Timer == record.TimerUnit {
 		if r.Done.has(s.ev.Item) {

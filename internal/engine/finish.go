@@ -60,6 +60,9 @@ func (s *stepper) completeTask(r *run, o *outcome) error {
 		errv      json.RawMessage
 		stateInfo string
 		units     []*record.Unit
+		// noRetry is set when an action marked its error final: no
+		// retry policy applies to it.
+		noRetry bool
 	)
 	if r.WI {
 		if r.Items > 0 {
@@ -83,6 +86,7 @@ func (s *stepper) completeTask(r *run, o *outcome) error {
 				results[u.Item], _ = decode(res)
 			case record.Error:
 				failed = true
+				noRetry = noRetry || u.NoRetry && s.overlay[u.Item] == nil
 				results[u.Item], _ = decode(e)
 				errs[u.Item], _ = decode(e)
 			case record.Cancelled:
@@ -101,6 +105,7 @@ func (s *stepper) completeTask(r *run, o *outcome) error {
 		}
 	} else {
 		state, result, errv = o.state, o.result, o.errv
+		noRetry = state == record.Error && o.unit != nil && o.unit.NoRetry
 		if state != record.Success {
 			stateInfo = text(errv)
 			result = nil
@@ -170,13 +175,13 @@ func (s *stepper) completeTask(r *run, o *outcome) error {
 	}
 
 	// retry
-	if t.Retry != nil && final != record.Cancelled {
-		again, wait, err := s.retry(t, r, o, final, outbound, cur)
+	if t.Retry != nil && final != record.Cancelled && !noRetry {
+		again, wait, err := s.retry(t, r, final, outbound, cur)
 		if err != nil {
 			return s.forceFail(r, rec, fmt.Sprintf("Failed to complete task [error=retry: %v, wf=%s, task=%s]", err, s.wf.Name, t.Name))
 		}
 		if again {
-			s.scheduleRetry(r, o, wait)
+			s.scheduleRetry(r, wait)
 			return nil
 		}
 	}
@@ -200,7 +205,7 @@ func (s *stepper) completeTask(r *run, o *outcome) error {
 // while retries remain, unless break-on holds on an error, and on success
 // only while continue-on holds (continue-on, when given, must hold on an
 // error too).
-func (s *stepper) retry(t *dsl.Task, r *run, o *outcome, state record.State, outbound, cur map[string]any) (bool, time.Duration, error) {
+func (s *stepper) retry(t *dsl.Task, r *run, state record.State, outbound, cur map[string]any) (bool, time.Duration, error) {
 	p := t.Retry
 	count, err := s.evalInt(p.Count, outbound, cur, "retry count")
 	if err != nil {
@@ -210,11 +215,7 @@ func (s *stepper) retry(t *dsl.Task, r *run, o *outcome, state record.State, out
 	if err != nil {
 		return false, 0, err
 	}
-	done := r.attempt() - 1
-	if o != nil && o.unit != nil {
-		done = o.unit.Attempt - 1
-	}
-	if int64(done) >= count {
+	if int64(r.Rt) >= count {
 		return false, 0, nil
 	}
 	if p.ContinueOn != nil {
@@ -240,29 +241,27 @@ func (s *stepper) retry(t *dsl.Task, r *run, o *outcome, state record.State, out
 	return true, time.Duration(delaySec) * time.Second, nil
 }
 
-// scheduleRetry plans the next attempt of a task. The units move in a
-// later step (the retry timer, or an immediate event when there is no
-// delay), so that the step that read their outcomes never writes them and
-// a replay of it reads the same. A with-items task runs all its items
-// again, as Mistral does.
-func (s *stepper) scheduleRetry(r *run, o *outcome, wait time.Duration) {
-	next := r.attempt() + 1
-	if o != nil && o.unit != nil {
-		next = o.unit.Attempt + 1
-	}
-	r.Done, r.NDone, r.WA, r.Next, r.Att = nil, 0, false, 0, next
+// scheduleRetry plans the next attempt of a task by its retry policy.
+// The units move in a later step (the retry timer, or an immediate event
+// when there is no delay), so that the step that read their outcomes never
+// writes them and a replay of it reads the same. A with-items task runs
+// all its items again, as Mistral does.
+func (s *stepper) scheduleRetry(r *run, wait time.Duration) {
+	r.Done, r.NDone, r.WA, r.Next = nil, 0, false, 0
+	r.Rt++
 	s.taskTimer(r, phaseWait, "retry", wait)
 }
 
-// restart moves every unit of a task to its next attempt: the first
-// window runs, the rest waits for room.
+// restart moves every unit of a task, all of them finished, to its next
+// attempt: the first window runs, the rest waits for room.
 func (s *stepper) restart(r *run) error {
 	window := r.Items
 	if r.Conc > 0 {
 		window = r.Conc
 	}
-	x := record.Expect{States: []record.State{record.Success, record.Error, record.Cancelled}, Attempt: r.Att - 1}
 	for i := range r.Items {
+		from := r.unitAttempt(i)
+		x := record.Expect{States: []record.State{record.Success, record.Error, record.Cancelled}, Attempt: from}
 		var ch *childSpec
 		if r.Child {
 			u, err := s.readUnit(r.Key, i)
@@ -279,7 +278,11 @@ func (s *stepper) restart(r *run) error {
 			in = goNow
 			r.Next = i + 1
 		}
-		s.moveUnit(s.unitKey(r.Key, i), x, r.Att, in, noTime, r.Act, ch)
+		s.moveUnit(s.unitKey(r.Key, i), x, from+1, in, noTime, r.Act, ch)
+	}
+	r.Att = r.attempt() + 1
+	for i := range r.Re {
+		r.Re[i]++
 	}
 	return nil
 }

@@ -30,6 +30,12 @@ type failure struct{ v any }
 
 func (f failure) Error() string { return fmt.Sprint(f.v) }
 
+// final is an action error the action marked final: the worker records
+// it with NoRetry.
+type final struct{ msg string }
+
+func (f final) Error() string { return f.msg }
+
 type world struct {
 	t       testing.TB
 	bundle  *dsl.Bundle
@@ -426,6 +432,7 @@ func (w *world) finish(m record.TaskMessage) {
 			v = f.v
 		}
 		u.State, u.Error = record.Error, encode(v)
+		u.NoRetry = errors.As(err, new(final))
 	} else {
 		u.State, u.Result = record.Success, encode(res)
 	}

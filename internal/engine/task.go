@@ -275,7 +275,7 @@ func (s *stepper) fill(r *run) error {
 			}
 			ch = &childSpec{Workflow: u.Action, Input: u.Input}
 		}
-		att := r.attempt()
+		att := r.unitAttempt(i)
 		op := s.moveUnit(k, record.Expect{States: []record.State{record.Waiting}, Attempt: att}, att, goNow, time.Time{}, r.Act, ch)
 		op.clear = false
 		running++
