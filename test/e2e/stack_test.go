@@ -157,7 +157,11 @@ func (s *stack) create(ctx context.Context, sc stackConfig) error {
 		"BORA_ENGINE_QUEUE_URL": s.Queues["engine"].URL,
 		"BORA_TASK_QUEUE_URL":   s.Queues["tasks"].URL,
 		"BORA_TIMER_QUEUE_URL":  s.Queues["timers"].URL,
-		"BORA_LOG_LEVEL":        "debug",
+		"BORA_TIMER_QUEUE_ARN":  s.Queues["timers"].ARN,
+		// The engine gives up on an event (reports it done) on its last
+		// receive before the dead-letter queue would take it.
+		"BORA_ENGINE_MAX_RECEIVES": strconv.Itoa(maxReceives),
+		"BORA_LOG_LEVEL":           "debug",
 	}
 	// The emulator does not tell a provided.al2023 process where it is
 	// unless it was itself started with AWS_ENDPOINT_URL set; the functions
