@@ -4,6 +4,7 @@ package main
 
 import (
 	"os"
+	"strconv"
 
 	"github.com/borawf/bora/internal/function"
 )
@@ -11,7 +12,8 @@ import (
 func main() {
 	function.Start(func(d *function.Deps) (any, error) {
 		rt, err := d.Runtime()
-		h := &function.Engine{Runtime: rt, TimerQueueARN: os.Getenv(function.EnvTimerQueueARN)}
+		max, _ := strconv.Atoi(os.Getenv(function.EnvMaxReceives))
+		h := &function.Engine{Runtime: rt, TimerQueueARN: os.Getenv(function.EnvTimerQueueARN), MaxReceives: max}
 		return h.Handle, err
 	})
 }

@@ -197,10 +197,16 @@ func (b *Bora) loop(ctx context.Context, q queue.Queue, max int, visibility time
 
 func (b *Bora) handleEvent(ctx context.Context, _ queue.Queue, m queue.Message) error {
 	var ev record.Event
-	if err := json.Unmarshal(m.Body, &ev); err != nil {
-		return fmt.Errorf("decode event %s: %w", m.ID, err)
+	err := json.Unmarshal(m.Body, &ev)
+	if err == nil {
+		err = b.Runtime.HandleEvent(ctx, ev)
 	}
-	return b.Runtime.HandleEvent(ctx, ev)
+	if err != nil && m.ReceiveCount >= b.o.MaxReceives && ctx.Err() == nil {
+		if perr := b.Runtime.Poisoned(ctx, m.Body, m.ReceiveCount, err); perr != nil {
+			return errors.Join(err, perr)
+		}
+	}
+	return err
 }
 
 func (b *Bora) handleTimer(ctx context.Context, _ queue.Queue, m queue.Message) error {

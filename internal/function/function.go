@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -33,6 +34,8 @@ const (
 	// EnvTimerQueueARN (optional) tells the engine function which records
 	// of its batch come from the timer queue.
 	EnvTimerQueueARN = "BORA_TIMER_QUEUE_ARN"
+	// EnvMaxReceives (optional) is the engine queue's redrive limit.
+	EnvMaxReceives = "BORA_ENGINE_MAX_RECEIVES"
 )
 
 // Config is what every function needs to find its table and queues.
@@ -83,6 +86,10 @@ type Engine struct {
 	// TimerQueueARN tells timer messages from engine events: records whose
 	// eventSourceARN equals it are timers.
 	TimerQueueARN string
+	// MaxReceives is the engine queue's redrive limit: an event that fails
+	// on its last delivery fails its execution (see Runtime.Poisoned).
+	// 0 disables that.
+	MaxReceives int
 }
 
 // Handle processes one SQS batch.
@@ -96,11 +103,23 @@ func (h *Engine) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEven
 			return h.Runtime.HandleTimer(ctx, tm)
 		}
 		var e record.Event
-		if err := json.Unmarshal([]byte(m.Body), &e); err != nil {
-			return fmt.Errorf("decode event %s: %w", m.MessageId, err)
+		err := json.Unmarshal([]byte(m.Body), &e)
+		if err == nil {
+			err = h.Runtime.HandleEvent(ctx, e)
 		}
-		return h.Runtime.HandleEvent(ctx, e)
+		if err != nil && h.MaxReceives > 0 && receives(m) >= h.MaxReceives && ctx.Err() == nil {
+			if perr := h.Runtime.Poisoned(ctx, []byte(m.Body), receives(m), err); perr != nil {
+				return errors.Join(err, perr)
+			}
+		}
+		return err
 	}), nil
+}
+
+// receives is how many times the message was received, this time included.
+func receives(m events.SQSMessage) int {
+	n, _ := strconv.Atoi(m.Attributes["ApproximateReceiveCount"])
+	return n
 }
 
 func isTimer(m events.SQSMessage, timerARN string) bool {

@@ -456,3 +456,38 @@ func (c *defCache) load(ctx context.Context, s store.Store, name string, ver int
 	c.mu.Unlock()
 	return b, nil
 }
+
+// FailExecution ends an execution in ERROR when one of its engine events
+// cannot be applied at all (it failed on every delivery and is going to the
+// dead-letter queue), so that the execution does not hang silently. It is
+// the one head write the runtime makes without the engine: the engine is
+// what failed. A final execution is left alone.
+func (r *Runtime) FailExecution(ctx context.Context, id, reason string) error {
+	head, err := r.Store.GetExecution(ctx, id)
+	if err != nil {
+		return fmt.Errorf("fail execution %s: %w", id, err)
+	}
+	if head.State.Terminal() {
+		return nil
+	}
+	head.State = record.ExecError
+	head.StateInfo = reason
+	head.Version++
+	head.UpdatedAt = r.Now()
+	if err := r.Store.CommitExecution(ctx, head); err != nil {
+		return fmt.Errorf("fail execution %s: %w", id, err)
+	}
+	r.Log.Error("execution failed: an engine event could not be applied", "execution_id", id, "reason", reason)
+	return nil
+}
+
+// Poisoned handles an engine event that failed for the last time: it fails
+// the event's execution with a state_info that says why.
+func (r *Runtime) Poisoned(ctx context.Context, body []byte, receives int, cause error) error {
+	var ev record.Event
+	if err := json.Unmarshal(body, &ev); err != nil || ev.ExecID == "" {
+		r.Log.Error("undecodable engine message dead-lettered", "err", cause)
+		return nil
+	}
+	return r.FailExecution(ctx, ev.ExecID, fmt.Sprintf("engine event %s failed on %d deliveries and was dead-lettered: %v", ev.ID, receives, cause))
+}
