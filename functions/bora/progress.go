@@ -56,7 +56,11 @@ func (p *progress) summary(d *runtime.Document) {
 		parts = append(parts, fmt.Sprintf("%d %s", n, s))
 	}
 	sort.Strings(parts)
-	fmt.Fprintf(p.w, "%s in %.2fs · %d task executions (%s)\n", p.state(d.State), time.Since(p.start).Seconds(), len(d.Tasks), strings.Join(parts, ", "))
+	noun := "task executions"
+	if len(d.Tasks) == 1 {
+		noun = "task execution"
+	}
+	fmt.Fprintf(p.w, "%s in %.2fs · %d %s (%s)\n", p.state(d.State), time.Since(p.start).Seconds(), len(d.Tasks), noun, strings.Join(parts, ", "))
 	if d.StateInfo != "" {
 		fmt.Fprintf(p.w, "state_info: %s\n", d.StateInfo)
 	}
