@@ -13,8 +13,9 @@
 //     and bounding it by the unit's timeout and the caller's deadline.
 //  3. records the outcome: RUNNING → SUCCESS with the result or ERROR with
 //     the error, conditional on the attempt and fence. Losing that write
-//     means the attempt was ended elsewhere (an expired lease); nothing
-//     more is done.
+//     means the attempt was ended elsewhere (an expired lease): the outcome
+//     is dropped, and the attempt-done event of that end is sent again,
+//     in case its sender failed to.
 //  4. notifies the engine with the attempt-done event, whose id is fixed by
 //     the attempt and fence, so re-sends are deduplicated.
 //
@@ -340,8 +341,11 @@ func (c *Worker) finish(ctx context.Context, log *slog.Logger, u *record.Unit, o
 		_, err = c.Store.UpdateUnit(ctx, u.UnitKey, x, ch)
 	}
 	if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) {
+		// Whoever ended the attempt (the reconciler, on an expired lease)
+		// may have failed to send its attempt-done event after its write,
+		// and nothing else would: announce it again (the same event id).
 		log.Info("attempt was ended elsewhere; outcome dropped", "err", err)
-		return nil
+		return c.unclaimed(ctx, log, u.UnitKey, u.Attempt, u.Fence)
 	}
 	if err != nil {
 		return fmt.Errorf("record unit %s attempt %d: %w", u.UnitKey, u.Attempt, err)

@@ -507,8 +507,10 @@ func TestLeaseLost(t *testing.T) {
 	if u.State != record.Error || !record.IsLost(u.Error) {
 		t.Errorf("unit = %s %s, want the reconciler's lost-worker ERROR", u.State, u.Error)
 	}
-	// Fail announced the attempt; the worker recorded nothing after it.
-	if diff := cmp.Diff([]record.Event{DoneEvent(m.Key(), 1, "f1")}, f.q.events(t)); diff != "" {
+	// Fail announced the attempt; the worker recorded nothing after it and
+	// announced the same event again (deduplicated by its id).
+	done := DoneEvent(m.Key(), 1, "f1")
+	if diff := cmp.Diff([]record.Event{done, done}, f.q.events(t)); diff != "" {
 		t.Errorf("events (-want +got):\n%s", diff)
 	}
 }
@@ -644,6 +646,37 @@ func TestRecordConflictDropsOutcome(t *testing.T) {
 	}
 	if len(f.q.events(t)) != 0 {
 		t.Errorf("events = %v, want none: the attempt was ended elsewhere", f.q.events(t))
+	}
+}
+
+// TestAnnounceAttemptEndedElsewhere: a worker outlives its lease, the
+// reconciler ends the attempt but its attempt-done event is lost. The
+// worker, finding the attempt ended when it records, announces it (the
+// event id is fixed, so a second copy is deduplicated): otherwise nothing
+// would, and the execution would wait for it forever.
+func TestAnnounceAttemptEndedElsewhere(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	var key record.UnitKey
+	if err := f.w.Actions.Register("test.slow", action.Func(func(ctx context.Context, _ action.Input) (any, error) {
+		// The reconciler's write, whose event send then failed.
+		_, err := f.st.Store.UpdateUnit(ctx, key,
+			record.Expect{States: []record.State{record.Running}, Attempt: 1, Fence: "f1"},
+			record.UnitChange{State: record.Error, Error: record.LostError("lease expired")})
+		return "late", err
+	})); err != nil {
+		t.Fatal(err)
+	}
+	m := f.unit(t, "test.slow", `{}`, nil)
+	key = m.Key()
+	if err := f.w.Handle(context.Background(), m, nil); err != nil {
+		t.Fatalf("Handle: %v", err)
+	}
+	if u := f.get(t, m); u.State != record.Error || !record.IsLost(u.Error) {
+		t.Errorf("unit = %s %s, want the reconciler's lost-worker ERROR kept", u.State, u.Error)
+	}
+	if diff := cmp.Diff([]record.Event{DoneEvent(m.Key(), 1, "f1")}, f.q.events(t)); diff != "" {
+		t.Errorf("events (-want +got):\n%s", diff)
 	}
 }
 
