@@ -268,3 +268,18 @@ func TestTwentyAtOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestReconcilerSweep invokes the reconciler as its schedule would, while
+// the other scenarios run: a sweep over live executions must succeed.
+func TestReconcilerSweep(t *testing.T) {
+	t.Parallel()
+	c := newClient(t)
+	if _, ok := c.s.Funcs[fnReconciler]; !ok {
+		t.Skip("functions/reconciler has no Go code yet")
+	}
+	out, err := c.s.invoke(t.Context(), fnReconciler, map[string]any{"source": "aws.events", "detail-type": "Scheduled Event"})
+	if err != nil {
+		t.Fatalf("sweep: %v\n%s", err, c.s.logTail(t.Context(), 20))
+	}
+	t.Logf("sweep: %s", out)
+}
