@@ -169,4 +169,45 @@ child:
   output:
     y: <% $.y %>
 `},
+	{Name: "with-items-retry", YAML: `
+version: '2.0'
+items-retry:
+  task-defaults:
+    safe-rerun: true
+  tasks:
+    each:
+      with-items: x in <% range(12) %>
+      concurrency: 10
+      action: sim.flaky succeed_on=2 value=<% $.x %>
+      retry:
+        count: 3
+        delay: 1
+      publish: {all: <% task().result %>}
+      on-success: after
+    after:
+      action: sim.work value=<% $.all.sum() %>
+      publish: {sum: <% task().result %>}
+  output:
+    sum: <% $.sum %>
+`},
+	{Name: "final-error", YAML: `
+version: '2.0'
+final:
+  task-defaults:
+    safe-rerun: true
+  tasks:
+    bad:
+      action: sim.final
+      retry:
+        count: 5
+        delay: 1
+      publish-on-error: {failed: true}
+      on-error: recover
+    recover:
+      action: sim.work value="recovered"
+      publish: {r: <% task().result %>}
+  output:
+    r: <% $.r %>
+    failed: <% $.failed %>
+`},
 }

@@ -362,6 +362,13 @@ func (s *sim) actions() map[string]action.Action {
 			}
 			return in.Params["value"], nil
 		}),
+		// sim.final fails with an error it marks final: no retry applies.
+		"sim.final": action.Func(func(ctx context.Context, in action.Input) (any, error) {
+			if err := check(ctx, in); err != nil {
+				return nil, err
+			}
+			return nil, action.NonRetryable(errors.New("final: another attempt cannot help"))
+		}),
 	}
 }
 
