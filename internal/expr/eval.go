@@ -13,6 +13,30 @@ type evaluator struct {
 	root  any
 	steps int
 	max   int
+	// vars holds the YAQL variables in scope: let()/with() on the left of
+	// `->`, and $1, $2… of a per-element argument.
+	vars *scope
+	// arrowLeft is the let()/with() call being evaluated as the left side
+	// of `->`, the one place such a call is valid.
+	arrowLeft *node
+}
+
+// scope is one level of YAQL variables.
+type scope struct {
+	parent *scope
+	names  []string
+	vals   []any
+}
+
+func (s *scope) lookup(name string) (any, bool) {
+	for ; s != nil; s = s.parent {
+		for i := len(s.names) - 1; i >= 0; i-- {
+			if s.names[i] == name {
+				return s.vals[i], true
+			}
+		}
+	}
+	return nil, false
 }
 
 func newEvaluator(c *Context) *evaluator {
@@ -74,6 +98,9 @@ func (x *evaluator) eval(n *node, cur any) (any, error) {
 		}
 		return cur, nil
 	case nVar:
+		if n.name == "1" && x.d == yaql {
+			return cur, nil // `$1` is `$`
+		}
 		return x.variable(n)
 	case nAttr, nAttrSafe:
 		v, err := x.eval(n.args[0], cur)
@@ -122,7 +149,12 @@ func (x *evaluator) eval(n *node, cur any) (any, error) {
 		}
 		return out, nil
 	case nPair:
+		if n.name == "" {
+			return nil, x.fail(n, "a mapping (key => value) is only valid as a function argument")
+		}
 		return nil, x.fail(n, "keyword argument %s is not allowed here", n.name)
+	case nArrow:
+		return x.arrow(n, cur)
 	case nNot:
 		v, err := x.evalDef(n.args[0], cur)
 		if err != nil {
@@ -184,6 +216,9 @@ func (x *evaluator) eval(n *node, cur any) (any, error) {
 }
 
 func (x *evaluator) variable(n *node) (any, error) {
+	if v, ok := x.vars.lookup(n.name); ok {
+		return v, nil
+	}
 	if strings.HasPrefix(n.name, "__") {
 		if m, ok := x.root.(map[string]any); ok {
 			if v, ok := m[n.name]; ok {
@@ -195,6 +230,30 @@ func (x *evaluator) variable(n *node) (any, error) {
 		return nil, nil
 	}
 	return &undefined{msg: fmt.Sprintf("'%s' is undefined", n.name)}, nil
+}
+
+// arrow evaluates `left -> right`: left is let(...) or with(...), whose
+// variables right sees; `$` stays what it was.
+func (x *evaluator) arrow(n *node, cur any) (any, error) {
+	left := n.args[0]
+	if left.op != nCall || left.method || left.fn == nil || !left.fn.binds {
+		return nil, x.fail(n, "the left side of \"->\" must be let(...) or with(...)")
+	}
+	saved := x.arrowLeft
+	x.arrowLeft = left
+	v, err := x.eval(left, cur)
+	x.arrowLeft = saved
+	if err != nil {
+		return nil, err
+	}
+	outer := x.vars
+	sc := v.(*scope)
+	if len(sc.names) > 0 && sc.names[0] == "1" {
+		cur = sc.vals[0] // the first positional value is `$1`, which is `$`
+	}
+	x.vars = sc
+	defer func() { x.vars = outer }()
+	return x.eval(n.args[1], cur)
 }
 
 func (x *evaluator) attr(n *node, v any, name string, safe bool) (any, error) {
@@ -540,6 +599,21 @@ func (x *evaluator) arith(n *node, a, b any) (any, error) {
 				out := make([]any, 0, len(as)+len(bl))
 				return append(append(out, as...), bl...), nil
 			}
+		case map[string]any:
+			// YAQL: a copy of the left dict updated with the right one.
+			if bm, ok := b.(map[string]any); ok && x.d == yaql {
+				if err := x.charge(n, len(as)+len(bm)); err != nil {
+					return nil, err
+				}
+				out := make(map[string]any, len(as)+len(bm))
+				for k, v := range as {
+					out[k] = v
+				}
+				for k, v := range bm {
+					out[k] = v
+				}
+				return out, nil
+			}
 		}
 	case nMul:
 		if s, ok := a.(string); ok && bInt {
@@ -547,6 +621,12 @@ func (x *evaluator) arith(n *node, a, b any) (any, error) {
 		}
 		if s, ok := b.(string); ok && aInt {
 			return x.repeat(n, s, ai)
+		}
+		if l, ok := a.([]any); ok && bInt {
+			return x.repeatList(n, l, bi)
+		}
+		if l, ok := b.([]any); ok && aInt {
+			return x.repeatList(n, l, ai)
 		}
 	}
 	return nil, x.fail(n, "unsupported operand types for %s: %s and %s", opNames[n.op], typeName(a), typeName(b))
@@ -574,6 +654,23 @@ func (x *evaluator) repeat(n *node, s string, k int64) (any, error) {
 		return nil, err
 	}
 	return strings.Repeat(s, int(k)), nil
+}
+
+func (x *evaluator) repeatList(n *node, l []any, k int64) (any, error) {
+	if k <= 0 || len(l) == 0 {
+		return []any{}, nil
+	}
+	if k > int64(x.max)/int64(len(l))+1 {
+		return nil, &failure{pos: n.pos, msg: fmt.Sprintf("evaluation exceeded %d steps", x.max), err: ErrStepLimit}
+	}
+	if err := x.charge(n, len(l)*int(k)); err != nil {
+		return nil, err
+	}
+	out := make([]any, 0, len(l)*int(k))
+	for range k {
+		out = append(out, l...)
+	}
+	return out, nil
 }
 
 // ipow raises base to a non-negative exponent by squaring; ok is false on

@@ -22,6 +22,14 @@ type function struct {
 	lambda int
 	// kw allows keyword arguments (nPair); they arrive in kwargs.
 	kw bool
+	// mappings also allows YAQL mappings with a computed key (`$.k => 1`);
+	// they arrive in kwargs under the key rendered as a string.
+	mappings bool
+	// lazy leaves every argument unevaluated: call reads n.args itself.
+	lazy bool
+	// binds marks let() and with(), valid only on the left of `->`; call
+	// returns the *scope of their variables.
+	binds bool
 	// raw lets the first argument be a Jinja undefined (default, tests).
 	raw  bool
 	call func(x *evaluator, n *node, args []any, kw map[string]any, cur any) (any, error)
@@ -108,6 +116,18 @@ func (x *evaluator) call(n *node, cur any) (any, error) {
 		}
 		return nil, x.fail(n, "Unknown function %q", n.name)
 	}
+	if f.binds {
+		if x.arrowLeft != n {
+			return nil, x.fail(n, "%s() is only valid on the left of \"->\": %s(...) -> expression", f.name, f.name)
+		}
+		x.arrowLeft = nil
+	}
+	if f.lazy {
+		if len(n.args) < f.min || f.max >= 0 && len(n.args) > f.max {
+			return nil, x.fail(n, "%s", arityMsg(f, len(n.args)))
+		}
+		return f.call(x, n, nil, nil, cur)
+	}
 	eager := len(n.args)
 	if f.lambda > 0 && n.op == nCall && eager > f.lambda {
 		eager = f.lambda
@@ -119,7 +139,17 @@ func (x *evaluator) call(n *node, cur any) (any, error) {
 	}
 	for i, a := range n.args[:eager] {
 		if a.op == nPair {
-			if !f.kw {
+			key := a.name
+			if key == "" {
+				if !f.mappings {
+					return nil, x.fail(a, "%s() takes no mapping (key => value) arguments", f.name)
+				}
+				k, err := x.evalDef(a.args[1], cur)
+				if err != nil {
+					return nil, err
+				}
+				key = keyString(k)
+			} else if !f.kw {
 				return nil, x.fail(a, "%s() takes no keyword argument %s", f.name, a.name)
 			}
 			v, err := x.evalDef(a.args[0], cur)
@@ -129,7 +159,7 @@ func (x *evaluator) call(n *node, cur any) (any, error) {
 			if kw == nil {
 				kw = map[string]any{}
 			}
-			kw[a.name] = v
+			kw[key] = v
 			continue
 		}
 		var v any
@@ -198,12 +228,28 @@ func (x *evaluator) test(n *node, cur any) (any, error) {
 	return Truthy(r) != n.negate, nil
 }
 
-// apply evaluates a per-element argument with `$` bound to elem.
+// apply evaluates a per-element argument with `$` bound to elem. In YAQL
+// `$1` is another name for `$`.
 func (x *evaluator) apply(body *node, elem any) (any, error) {
 	if err := x.charge(body, 1); err != nil {
 		return nil, err
 	}
 	return x.evalDef(body, elem)
+}
+
+// apply2 evaluates a two-argument lambda: `$` (and `$1`) is a, `$2` is b.
+func (x *evaluator) apply2(body *node, a, b any) (any, error) {
+	if err := x.charge(body, 1); err != nil {
+		return nil, err
+	}
+	if !body.numbered {
+		return x.evalDef(body, a)
+	}
+	outer := x.vars
+	x.vars = &scope{parent: outer, names: []string{"2"}, vals: []any{b}}
+	v, err := x.evalDef(body, a)
+	x.vars = outer
+	return v, err
 }
 
 func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }
@@ -602,6 +648,16 @@ func init() {
 			s := yamlDump(a[0])
 			return s, x.chargeBytes(n, len(s))
 		}),
+		fn("yaml_parse", 1, 1, func(x *evaluator, n *node, a []any) (any, error) {
+			s, err := asString("yaml_parse", a[0])
+			if err != nil {
+				return nil, err
+			}
+			if err := x.chargeBytes(n, len(s)); err != nil {
+				return nil, err
+			}
+			return yamlParse(s)
+		}),
 
 		// Collections.
 		fn("keys", 1, 1, func(x *evaluator, n *node, a []any) (any, error) {
@@ -637,7 +693,7 @@ func init() {
 			}
 			return out, x.charge(n, len(m))
 		}),
-		&function{name: "dict", min: 0, max: -1, kw: true, call: func(x *evaluator, n *node, a []any, kw map[string]any, _ any) (any, error) {
+		&function{name: "dict", min: 0, max: -1, kw: true, mappings: true, call: func(x *evaluator, n *node, a []any, kw map[string]any, _ any) (any, error) {
 			out := make(map[string]any, len(kw))
 			add := func(p any) error {
 				switch o := p.(type) {
@@ -760,9 +816,13 @@ func init() {
 			if err != nil {
 				return nil, err
 			}
+			// Like YAQL, add the elements with +, starting from the first;
+			// an empty list sums to 0.
 			var acc any = int64(0)
 			if len(a) == 2 {
 				acc = a[1]
+			} else if len(l) > 0 {
+				acc, l = l[0], l[1:]
 			}
 			add := &node{op: nAdd, pos: n.pos}
 			for _, e := range l {
@@ -857,20 +917,11 @@ func init() {
 			return nil, nil
 		}),
 		fn("distinct", 1, 1, func(x *evaluator, n *node, a []any) (any, error) {
-			l, err := asList("distinct", a[0])
+			l, err := iterable("distinct", a[0])
 			if err != nil {
 				return nil, err
 			}
-			seen := make(map[string]bool, len(l))
-			out := make([]any, 0, len(l))
-			for _, e := range l {
-				k := hashKey(e)
-				if !seen[k] {
-					seen[k] = true
-					out = append(out, e)
-				}
-			}
-			return out, x.charge(n, len(l))
+			return x.distinct(n, l, nil)
 		}),
 		fn("reverse", 1, 1, func(x *evaluator, n *node, a []any) (any, error) {
 			if s, ok := a[0].(string); ok {
@@ -886,17 +937,31 @@ func init() {
 			slices.Reverse(out)
 			return out, x.charge(n, len(l))
 		}),
-		fn("indexOf", 2, 2, func(x *evaluator, n *node, a []any) (any, error) {
+		fn("indexOf", 2, 3, func(x *evaluator, n *node, a []any) (any, error) {
 			if s, ok := a[0].(string); ok {
 				sub, err := asString("indexOf", a[1])
 				if err != nil {
 					return nil, err
 				}
-				i := strings.Index(s, sub)
-				if i > 0 {
-					i = utf8.RuneCountInString(s[:i])
+				var start int64
+				if len(a) == 3 {
+					if start, err = asInt("indexOf", a[2]); err != nil {
+						return nil, err
+					}
 				}
-				return int64(i), nil
+				r := []rune(s)
+				if start < 0 {
+					start = max(0, start+int64(len(r)))
+				}
+				start = min(start, int64(len(r)))
+				i := strings.Index(string(r[start:]), sub)
+				if i < 0 {
+					return int64(-1), nil
+				}
+				return start + int64(utf8.RuneCountInString(string(r[start:])[:i])), nil
+			}
+			if len(a) == 3 {
+				return nil, errorf("indexOf() takes a start position only for strings")
 			}
 			l, err := asList("indexOf", a[0])
 			if err != nil {
@@ -952,14 +1017,20 @@ func init() {
 				return nil, err
 			}
 			out := make([]any, 0, len(l))
-			for _, e := range l {
-				if sub, ok := e.([]any); ok {
-					out = append(out, sub...)
-				} else {
+			var walk func(l []any) error
+			walk = func(l []any) error {
+				for _, e := range l {
+					if sub, ok := e.([]any); ok {
+						if err := walk(sub); err != nil {
+							return err
+						}
+						continue
+					}
 					out = append(out, e)
 				}
+				return x.charge(n, len(l))
 			}
-			return out, x.charge(n, len(out))
+			return out, walk(l)
 		}),
 
 		// Strings.
@@ -1067,21 +1138,37 @@ func init() {
 			}
 			return strings.TrimSpace(s), nil
 		}),
-		fn("startsWith", 2, 2, func(x *evaluator, n *node, a []any) (any, error) {
+		fn("startsWith", 2, -1, func(x *evaluator, n *node, a []any) (any, error) {
 			s, err := asString("startsWith", a[0])
 			if err != nil {
 				return nil, err
 			}
-			p, err := asString("startsWith", a[1])
-			return strings.HasPrefix(s, p), err
+			for _, v := range a[1:] {
+				p, err := asString("startsWith", v)
+				if err != nil {
+					return nil, err
+				}
+				if strings.HasPrefix(s, p) {
+					return true, nil
+				}
+			}
+			return false, nil
 		}),
-		fn("endsWith", 2, 2, func(x *evaluator, n *node, a []any) (any, error) {
+		fn("endsWith", 2, -1, func(x *evaluator, n *node, a []any) (any, error) {
 			s, err := asString("endsWith", a[0])
 			if err != nil {
 				return nil, err
 			}
-			p, err := asString("endsWith", a[1])
-			return strings.HasSuffix(s, p), err
+			for _, v := range a[1:] {
+				p, err := asString("endsWith", v)
+				if err != nil {
+					return nil, err
+				}
+				if strings.HasSuffix(s, p) {
+					return true, nil
+				}
+			}
+			return false, nil
 		}),
 		fn("abs", 1, 1, func(x *evaluator, n *node, a []any) (any, error) {
 			switch o := a[0].(type) {
@@ -1122,6 +1209,13 @@ func init() {
 		}),
 	)
 	alias(common, "count", "len")
+	// distinct takes a key selector in YAQL.
+	jinjaOnly["distinct"] = common["distinct"]
+	delete(common, "distinct")
+	registerYAQLLibrary()
+	limit := *common["take"]
+	limit.name = "limit"
+	yaqlOnly["limit"] = &limit
 
 	// YAQL functions whose later arguments run once per element.
 	predicate := func(name string, keep bool) *function {
@@ -1333,7 +1427,7 @@ func init() {
 			if err != nil {
 				return nil, err
 			}
-			return common["distinct"].call(x, n, []any{l}, nil, nil)
+			return x.distinct(n, l, nil)
 		}),
 		fn("replace", 3, 4, common["replace"].call2()),
 		fn("trim", 1, 2, common["trim"].call2()),

@@ -17,7 +17,8 @@ const (
 	nTest            // Jinja args[0] is [not] name(args[1:]...)
 	nList            // [args...]
 	nDict            // {args[0]: args[1], ...}
-	nPair            // keyword argument: name => args[0]
+	nPair            // keyword argument name => args[0], or mapping args[1] => args[0] (YAQL)
+	nArrow           // YAQL args[0] -> args[1]: evaluate args[1] with the variables of let()/with()
 	nNeg
 	nPos
 	nNot
@@ -66,6 +67,9 @@ type node struct {
 	val    any
 	args   []*node
 	fn     *function // resolved library entry for nCall and nFilter; nil if unknown
+	// numbered is set when the subtree reads a numbered variable ($1, $2…):
+	// a per-element argument then binds them.
+	numbered bool
 }
 
 type parser struct {
@@ -217,6 +221,11 @@ func (p *parser) mk(op opcode, pos int, args ...*node) (*node, *SyntaxError) {
 		}
 	}
 	n.depth = d + 1
+	for _, a := range args {
+		if a != nil && a.numbered {
+			n.numbered = true
+		}
+	}
 	if n.depth > maxDepth {
 		return nil, &SyntaxError{Offset: n.pos, Msg: fmt.Sprintf("expression is nested too deeply (more than %d levels)", maxDepth)}
 	}
@@ -243,6 +252,7 @@ var yaqlBinops = map[string]binop{
 }
 
 const (
+	bpArrow   = 1
 	bpNot     = 4
 	bpUnary   = 9
 	bpPostfix = 10
@@ -276,7 +286,19 @@ func (p *parser) yaqlExpr(minBP int) (*node, *SyntaxError) {
 			return nil, p.errAt(t, "YAQL compares with \"=\", not \"==\"")
 		}
 		if t.kind == tOp && t.text == "->" {
-			return nil, p.errAt(t, "the \"->\" operator is not supported")
+			if bpArrow < minBP {
+				return left, nil
+			}
+			// Right-associative: let(a => 1) -> let(b => 2) -> $a + $b.
+			p.advance()
+			right, err := p.yaqlExpr(bpArrow)
+			if err != nil {
+				return nil, err
+			}
+			if left, err = p.mk(nArrow, t.pos, left, right); err != nil {
+				return nil, err
+			}
+			continue
 		}
 		b, ok := yaqlBinops[t.text]
 		if !ok || b.lbp < minBP {
@@ -353,6 +375,7 @@ func (p *parser) yaqlPrefix() (*node, *SyntaxError) {
 		}
 		n, _ := p.mk(nVar, t.pos)
 		n.name = t.text
+		n.numbered = isDigit(t.text[0])
 		return n, nil
 	case tIdent:
 		switch t.text {
@@ -445,13 +468,15 @@ func (p *parser) callArgs(closer string) ([]*node, *SyntaxError) {
 }
 
 // arg parses one call argument: an expression or a keyword argument
-// (`name => value` in YAQL, `name=value` in Jinja).
+// (`name => value` in YAQL, `name=value` in Jinja). In YAQL `=>` is a
+// mapping whose left side may be any expression (`switch($.n > 1 => 'many')`);
+// it binds looser than every other operator.
 func (p *parser) arg() (*node, *SyntaxError) {
 	kw := "=>"
 	if p.d == jinja {
 		kw = "="
 	}
-	if t := p.peek(); t.kind == tIdent {
+	if t := p.peek(); t.kind == tIdent && !yaqlWords[t.text] {
 		if nt := p.peekAt(1); nt.kind == tOp && nt.text == kw {
 			p.advance()
 			p.advance()
@@ -467,8 +492,21 @@ func (p *parser) arg() (*node, *SyntaxError) {
 			return n, nil
 		}
 	}
-	return p.expr()
+	x, err := p.expr()
+	if err != nil || p.d != yaql || !p.isOp("=>") {
+		return x, err
+	}
+	arrow := p.advance()
+	v, err := p.expr()
+	if err != nil {
+		return nil, err
+	}
+	return p.mk(nPair, arrow.pos, v, x)
 }
+
+// yaqlWords are the YAQL names that are not bare strings.
+var yaqlWords = map[string]bool{"true": true, "false": true, "null": true,
+	"not": true, "and": true, "or": true, "in": true, "mod": true}
 
 func (p *parser) expr() (*node, *SyntaxError) {
 	if p.d == yaql {

@@ -130,8 +130,17 @@ func normUint(u uint64) any {
 
 // keyString turns a value used as a map key into the string key.
 func keyString(k any) string {
-	if s, ok := k.(string); ok {
-		return s
+	switch v := k.(type) {
+	case string:
+		return v
+	case nil:
+		return "null"
+	case bool:
+		// The key Mistral stores: Python's json.dumps spells a True key "true".
+		if v {
+			return "true"
+		}
+		return "false"
 	}
 	return Render(k)
 }
