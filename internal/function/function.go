@@ -187,7 +187,9 @@ func process(ctx context.Context, ev events.SQSEvent, h func(context.Context, ev
 	failed := batch.Process(ctx, msgs, func(ctx context.Context, m batch.Message) error {
 		return h(ctx, byID[m.ID])
 	})
-	var resp events.SQSEventResponse
+	// An empty list, not null: AWS reads null as "no failures", but some
+	// pollers (the emulator's) reject it.
+	resp := events.SQSEventResponse{BatchItemFailures: []events.SQSBatchItemFailure{}}
 	for _, f := range failed {
 		if f.Err != nil && !errors.Is(f.Err, context.Canceled) {
 			slog.Default().Warn("message failed; it will be delivered again", "message_id", f.ID, "err", f.Err)

@@ -26,6 +26,9 @@ func DecodeMessage(body []byte) (record.TaskMessage, error) {
 	if m.Task == "" {
 		errs = append(errs, errors.New("no task"))
 	}
+	if m.Fence == "" {
+		errs = append(errs, errors.New("no fence"))
+	}
 	if m.Attempt < 1 {
 		errs = append(errs, fmt.Errorf("attempt %d, want 1 or more", m.Attempt))
 	}

@@ -27,7 +27,7 @@ func TestDecodeMessage(t *testing.T) {
 		{name: "valid", body: `{"execution_id":"e","task":"t#1","item":2,"attempt":1,"fence":"f","action":"std.noop"}`,
 			want: record.TaskMessage{ExecID: "e", Task: "t#1", Item: 2, Attempt: 1, Fence: "f", Action: "std.noop"}},
 		{name: "not json", body: `nope`, wantErr: "decode task message: invalid character"},
-		{name: "empty object", body: `{}`, wantErr: "no execution_id\nno task\nattempt 0, want 1 or more"},
+		{name: "empty object", body: `{}`, wantErr: "no execution_id\nno task\nno fence\nattempt 0, want 1 or more"},
 		{name: "negative item", body: `{"execution_id":"e","task":"t#1","item":-1,"attempt":1}`, wantErr: "item -1, want 0 or more"},
 	}
 	for _, tt := range tests {
