@@ -20,6 +20,10 @@ test: ## Run every test: vet, unit, contract, simulation, conformance, end to en
 	$(GO) vet $(PKGS)
 	BORA_REQUIRE_EMULATOR=1 ./scripts/emulator run $(GO) test -race -count=1 -timeout 15m $(PKGS)
 
+.PHONY: e2e
+e2e: ## Run the end-to-end suite: Lambda binaries, queues and table on the emulator.
+	BORA_REQUIRE_EMULATOR=1 ./scripts/emulator run $(GO) test -count=1 -v ./test/e2e/
+
 .PHONY: sim
 sim: ## Run the deterministic simulation over SEEDS seeds (make sim SEEDS=1000).
 	@set -o pipefail; $(GO) test -count=1 -timeout 60m -run 'TestSimulation$$' -v ./internal/sim -seeds=$(SEEDS) | grep -vE '^(=== RUN|--- PASS|PASS|ok )'
