@@ -52,13 +52,33 @@ type Bora struct {
 	Reconciler *reconcile.Reconciler
 
 	events, tasks, timers queue.Queue
-	db                    *sql.DB
+	close                 func() error
 	o                     Options
 }
 
 // Open opens (or creates) the database and wires everything. Call Run to
 // start processing and Close when done.
 func Open(o Options) (*Bora, error) {
+	o = o.withDefaults()
+	db, err := ssqlite.Open(o.Path)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", o.Path, err)
+	}
+	p, err := sqliteParts(db, o)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	b, err := New(p, o)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	b.close = db.Close
+	return b, nil
+}
+
+func (o Options) withDefaults() Options {
 	o.Workers = cmp.Or(o.Workers, 8)
 	o.Lease = cmp.Or(o.Lease, 30*time.Second)
 	o.Reconcile = cmp.Or(o.Reconcile, 2*time.Second)
@@ -69,22 +89,21 @@ func Open(o Options) (*Bora, error) {
 	if o.Actions == nil {
 		o.Actions = action.NewRegistry()
 	}
-	db, err := ssqlite.Open(o.Path)
-	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", o.Path, err)
-	}
-	b, err := wire(db, o)
-	if err != nil {
-		db.Close()
-		return nil, err
-	}
-	return b, nil
+	return o
 }
 
-func wire(db *sql.DB, o Options) (*Bora, error) {
+// Parts are the adapters a Bora runs over.
+type Parts struct {
+	Store                 store.Store
+	Events, Tasks, Timers queue.Queue
+}
+
+// sqliteParts opens the store and the three queues (each with its
+// dead-letter queue) in one SQLite database.
+func sqliteParts(db *sql.DB, o Options) (Parts, error) {
 	st, err := ssqlite.New(db)
 	if err != nil {
-		return nil, err
+		return Parts{}, err
 	}
 	mk := func(name string, fifo bool) (queue.Queue, error) {
 		if _, err := qsqlite.New(db, name+"-dlq", qsqlite.Options{FIFO: fifo}); err != nil {
@@ -92,29 +111,36 @@ func wire(db *sql.DB, o Options) (*Bora, error) {
 		}
 		return qsqlite.New(db, name, qsqlite.Options{FIFO: fifo, MaxReceives: o.MaxReceives, DeadLetter: name + "-dlq"})
 	}
-	events, err := mk("engine", true)
-	if err != nil {
-		return nil, err
+	p := Parts{Store: st}
+	if p.Events, err = mk("engine", true); err != nil {
+		return Parts{}, err
 	}
-	tasks, err := mk("tasks", false)
-	if err != nil {
-		return nil, err
+	if p.Tasks, err = mk("tasks", false); err != nil {
+		return Parts{}, err
 	}
-	timers, err := mk("timers", false)
-	if err != nil {
-		return nil, err
+	if p.Timers, err = mk("timers", false); err != nil {
+		return Parts{}, err
 	}
-	rt := &runtime.Runtime{Store: st, Events: events, Tasks: tasks, Timers: timers, Log: o.Log}
+	return p, nil
+}
+
+// New wires a Bora over any adapters: the SQLite ones (Open), or DynamoDB
+// and SQS, to run the whole system in one process against AWS (the cost
+// measurements do). MaxReceives must match the queues' redrive limit.
+func New(p Parts, o Options) (*Bora, error) {
+	o = o.withDefaults()
+	rt := &runtime.Runtime{Store: p.Store, Events: p.Events, Tasks: p.Tasks, Timers: p.Timers, Log: o.Log}
 	if err := rt.Validate(); err != nil {
 		return nil, err
 	}
-	w := &worker.Worker{Store: st, Events: events, Actions: o.Actions, Log: o.Log, Lease: o.Lease}
-	rc := &reconcile.Reconciler{Store: st, Tasks: tasks, Events: events, Log: o.Log}
-	return &Bora{Store: st, Runtime: rt, Worker: w, Reconciler: rc, events: events, tasks: tasks, timers: timers, db: db, o: o}, nil
+	w := &worker.Worker{Store: p.Store, Events: p.Events, Actions: o.Actions, Log: o.Log, Lease: o.Lease}
+	rc := &reconcile.Reconciler{Store: p.Store, Tasks: p.Tasks, Events: p.Events, Log: o.Log}
+	return &Bora{Store: p.Store, Runtime: rt, Worker: w, Reconciler: rc, events: p.Events, tasks: p.Tasks, timers: p.Timers, o: o, close: func() error { return nil }}, nil
 }
 
-// Close closes the database. Stop Run first (cancel its context).
-func (b *Bora) Close() error { return b.db.Close() }
+// Close closes the database, if Open opened one. Stop Run first (cancel
+// its context).
+func (b *Bora) Close() error { return b.close() }
 
 // Run processes messages until ctx is cancelled.
 func (b *Bora) Run(ctx context.Context) error {
