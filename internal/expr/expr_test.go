@@ -188,6 +188,16 @@ func TestEval(t *testing.T) {
 		{"jinja slice", "{{ _.l[1:] }}", []any{int64(2), int64(3)}},
 		{"jinja negative slice", "{{ _.s[-3:] }}", "llo"},
 		{"jinja string index", "{{ _.s[0] }}", "H"},
+		// YAQL variables and branching.
+		{"yaql let scope ends with its arrow", "<% [let(x => 1) -> $x, $x] %>", []any{int64(1), nil}},
+		{"yaql let sees outer let", "<% let(x => 1) -> let(x => 2, y => $x) -> [$x, $y] %>", []any{int64(2), int64(1)}},
+		{"yaql let in lambda sees element", "<% $.l.select(let(d => $ * 2) -> $d + $) %>", []any{int64(3), int64(6), int64(9)}},
+		{"yaql dollar2 of outer aggregate", "<% [[1], [2]].aggregate($1 + $2.select($2), []) %>", []any{[]any{int64(1)}, []any{int64(2)}}},
+		{"yaql switch in where", "<% $.l.where(switch($ = 2 => false, true => true)) %>", []any{int64(1), int64(3)}},
+		{"yaql switch keyword key is a true string", "<% switch(a => 1) %>", int64(1)},
+		{"yaql mapping key renders", "<% dict(1 => a, true => b, null => c, 1.5 => d) %>", map[string]any{"1": "a", "true": "b", "null": "c", "1.5": "d"}},
+		{"yaql set keeps the receiver", "<% [$.a.set(b => 9), $.a.b] %>", []any{map[string]any{"b": int64(9), "c": map[string]any{"d": "deep"}}, int64(1)}},
+		{"yaql set constructor", "<% set(1, 2, 1) %>", []any{int64(1), int64(2)}},
 		// Engine functions.
 		{"yaql task result", "<% task(build).result.x %>", int64(5)},
 		{"yaql task quoted", "<% task('test').state_info %>", "boom"},
@@ -506,6 +516,14 @@ func TestStepLimit(t *testing.T) {
 		{"pow loop", "{{ 1 ** 1000000000 }}", 100, false},
 		{"pow big", "{{ (-1) ** 100000000000 }}", 10, false},
 		{"default applies", "<% range(1000).len() %>", 0, false},
+		{"list repeat", "<% [1, 2] * 1000000000 %>", 1000, true},
+		{"list repeat within limit", "<% [1, 2] * 10 %>", 100, false},
+		{"groupBy counts elements", "<% range(100).groupBy($ mod 3) %>", 150, true},
+		{"aggregate counts elements", "<% range(100).aggregate($1 + $2) %>", 150, true},
+		{"zip counts cells", "<% range(100).zip(range(100), range(100)) %>", 250, true},
+		{"switch is lazy", "<% switch(true => 1, range(1000000) => 2) %>", 100, false},
+		{"set union counts", "<% range(100).union(range(100, 200)) %>", 150, true},
+		{"mergeWith counts", "<% dict(range(100).select([str($), $])).mergeWith({a => 1}) %>", 250, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -623,6 +641,11 @@ func TestRefs(t *testing.T) {
 		{"unknown function listed", "<% foo($.z) %>", Refs{Vars: []string{"z"}, Functions: []string{"foo"}}},
 		{"nested value and keys", map[string]any{"<% $.k %>": []any{"<% env() %>"}}, Refs{Vars: []string{"k"}, Functions: []string{"env"}}},
 		{"deduplicated", "<% $.a %> <% $.a %> <% len($.a) + len($.a) %>", Refs{Vars: []string{"a"}, Functions: []string{"len"}}},
+		{"let binds names", "<% let(x => $.a) -> $x.select($.y) + $.b %>", Refs{Vars: []string{"a", "b"}, Functions: []string{"let", "select"}}},
+		{"let positional rebinds dollar", "<% let($.a) -> $.b %>", Refs{Vars: []string{"a"}, Functions: []string{"let"}}},
+		{"switch conditions and values", "<% switch($.a => task(t).result, true => $.b) %>", Refs{Tasks: []string{"t"}, Vars: []string{"a", "b"}, Functions: []string{"switch", "task"}}},
+		{"aggregate seed is data", "<% $.l.aggregate($1 + $2.n, $.seed) %>", Refs{Vars: []string{"l", "seed"}, Functions: []string{"aggregate"}}},
+		{"mergeWith levels is data", "<% $.a.mergeWith($.b, $1 + $2, $2, $.lv) %>", Refs{Vars: []string{"a", "b", "lv"}, Functions: []string{"mergeWith"}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -18,8 +18,9 @@ type function struct {
 	// receiver of a method call or the value of a filter; max < 0 is unbounded.
 	min, max int
 	// lambda, when > 0, is the index of the first argument that is evaluated
-	// once per element with `$` bound to the element (YAQL only).
-	lambda int
+	// once per element with `$` bound to the element (YAQL only); lambdaEnd,
+	// when > 0, the index of the last one (later arguments are plain).
+	lambda, lambdaEnd int
 	// kw allows keyword arguments (nPair); they arrive in kwargs.
 	kw bool
 	// mappings also allows YAQL mappings with a computed key (`$.k => 1`);

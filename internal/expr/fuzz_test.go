@@ -21,6 +21,9 @@ var fuzzSeeds = []string{
 	"_.a.b | default(1) | int", "_.l | map('string') | join(',')", "{'a': [1, 2]}['a'][1:]",
 	"1 if _.n else 2", "_.x is not defined", "(1, 2) ~ 'x'", "task('a').result | tojson",
 	"_.s[::]", "2 ** 64", "tasks(state='ERROR') | length", "_.l | select('odd') | list",
+	"switch($.n > 1 => 'a', true => $.l)", "let(x => $.l, 1) -> $x.select($ + $1)",
+	"$.a.set(z => 1).mergeWith({b => {c => [1]}}, $1 + $2)", "$.l.groupBy($ mod 2, $, $.sum())",
+	"$.l.aggregate($1 + $2, 0)", "dict($.a.s => 1) + {x => 2}", "coalesce($.x, [1] * 3)",
 }
 
 // FuzzYAQL checks that no YAQL expression makes the parser or evaluator

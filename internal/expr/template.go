@@ -422,6 +422,17 @@ type refWalker struct {
 	seen map[string]bool
 }
 
+// bindsPositional reports whether a let()/with() call has positional
+// arguments, which rebind `$`.
+func bindsPositional(n *node) bool {
+	for _, a := range n.args {
+		if a.op != nPair {
+			return true
+		}
+	}
+	return false
+}
+
 func (r *refWalker) add(list *[]string, kind, name string) {
 	if r.seen[kind+name] {
 		return
@@ -483,13 +494,21 @@ func (r *refWalker) node(n *node, top bool) {
 				r.refs.Dynamic = true
 			}
 		}
-		lam := len(n.args)
+		lam, end := len(n.args), len(n.args)
 		if n.fn != nil && n.fn.lambda > 0 && n.op == nCall {
 			lam = n.fn.lambda
+			if n.fn.lambdaEnd > 0 {
+				end = n.fn.lambdaEnd
+			}
 		}
 		for i, a := range n.args {
-			r.node(a, top && i < lam)
+			r.node(a, top && (i < lam || i > end))
 		}
+		return
+	case nArrow:
+		// After let(x, …) -> the right side's `$` is x, not the data.
+		r.node(n.args[0], top)
+		r.node(n.args[1], top && !bindsPositional(n.args[0]))
 		return
 	}
 	for _, a := range n.args {

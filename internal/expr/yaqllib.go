@@ -53,7 +53,7 @@ func registerYAQLLibrary() {
 			}
 			return withoutKeys(x, n, d, keys)
 		}),
-		&function{name: "mergeWith", min: 2, max: 5, lambda: 2, call: yaqlMergeWith},
+		&function{name: "mergeWith", min: 2, max: 5, lambda: 2, lambdaEnd: 3, call: yaqlMergeWith},
 		&function{name: "toDict", min: 2, max: 3, lambda: 1, call: func(x *evaluator, n *node, a []any, _ map[string]any, _ any) (any, error) {
 			l, err := asList("toDict", a[0])
 			if err != nil {
@@ -159,7 +159,7 @@ func registerYAQLLibrary() {
 			return out, x.charge(n, len(out))
 		}),
 		lambdaFn("groupBy", 2, 4, yaqlGroupBy),
-		&function{name: "aggregate", min: 2, max: 3, lambda: 1, call: func(x *evaluator, n *node, a []any, _ map[string]any, cur any) (any, error) {
+		&function{name: "aggregate", min: 2, max: 3, lambda: 1, lambdaEnd: 1, call: func(x *evaluator, n *node, a []any, _ map[string]any, cur any) (any, error) {
 			l, err := iterable("aggregate", a[0])
 			if err != nil {
 				return nil, err
