@@ -256,11 +256,11 @@ func (s *sim) deliver(ctx context.Context, q *faultQueue) (bool, error) {
 		fmt.Printf("t=%s step=%d %s recv=%d %s -> %v\n", s.now.Format("15:04:05"), s.steps, q.name, m.ReceiveCount, m.Body, herr)
 	}
 	if herr != nil {
-		if !isInjected(herr) {
+		if !isInjected(herr) && !errors.Is(herr, worker.ErrAttemptRunning) {
 			return false, fmt.Errorf("%s handler: %w", q.name, herr)
 		}
-		// The handler "crashed": the message stays and comes back after
-		// its visibility timeout.
+		// The handler "crashed", or kept a message whose attempt still
+		// runs: it stays and comes back after its visibility timeout.
 		return true, nil
 	}
 	if err := q.Queue.Delete(ctx, m.Handle); err != nil {

@@ -168,6 +168,10 @@ func (w *Worker) Handle(ctx context.Context, m record.TaskMessage, heartbeat fun
 }
 
 // unclaimed handles a message whose claim failed.
+// ErrAttemptRunning is returned for a task message whose attempt is still
+// RUNNING under a claim: the message must be kept and delivered again.
+var ErrAttemptRunning = errors.New("attempt is running under another claim; its message is kept until the attempt ends")
+
 func (c *Worker) unclaimed(ctx context.Context, log *slog.Logger, k record.UnitKey, attempt int, fence string) error {
 	u, err := c.Store.GetUnit(ctx, k)
 	if errors.Is(err, store.ErrNotFound) {
@@ -182,6 +186,14 @@ func (c *Worker) unclaimed(ctx context.Context, log *slog.Logger, k record.UnitK
 		// notifying. The event id is fixed, so a second one is harmless.
 		log.Debug("attempt already ended; notifying again", "state", u.State)
 		return c.notify(ctx, k, attempt, fence)
+	}
+	if u.Attempt == attempt && u.Fence == fence && u.State == record.Running {
+		// The attempt runs elsewhere, or ran here and died before it
+		// recorded the outcome. Keep the message: it comes back after its
+		// visibility timeout, when the attempt has ended (its worker
+		// finished, or its lease expired and the reconciler ended it), and
+		// then announces that end in case nobody else could.
+		return fmt.Errorf("unit %s attempt %d: %w", k, attempt, ErrAttemptRunning)
 	}
 	log.Debug("stale task message", "state", u.State, "unit_attempt", u.Attempt, "same_fence", u.Fence == fence)
 	return nil

@@ -299,9 +299,10 @@ func TestHandlePassesInput(t *testing.T) {
 func TestClaimBeforeRun(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		name string
-		mod  func(u *record.Unit)
-		msg  func(m *record.TaskMessage)
+		name    string
+		mod     func(u *record.Unit)
+		msg     func(m *record.TaskMessage)
+		wantErr error // the message is kept for a later delivery
 	}{
 		{name: "stale fence", msg: func(m *record.TaskMessage) { m.Fence = "old" }},
 		{name: "older attempt", mod: func(u *record.Unit) { u.Attempt = 2 }},
@@ -309,7 +310,7 @@ func TestClaimBeforeRun(t *testing.T) {
 		{name: "paused", mod: func(u *record.Unit) { u.State = record.Paused }},
 		{name: "cancelled", mod: func(u *record.Unit) { u.State = record.Cancelled }},
 		{name: "delayed", mod: func(u *record.Unit) { u.State = record.Delayed }},
-		{name: "running elsewhere", mod: func(u *record.Unit) { u.State = record.Running }},
+		{name: "running elsewhere", mod: func(u *record.Unit) { u.State = record.Running }, wantErr: ErrAttemptRunning},
 		{name: "ended under another fence", mod: func(u *record.Unit) { u.State = record.Success; u.Fence = "f0" }},
 	}
 	for _, tt := range tests {
@@ -321,8 +322,8 @@ func TestClaimBeforeRun(t *testing.T) {
 				tt.msg(&m)
 			}
 			before := f.get(t, m)
-			if err := f.w.Handle(context.Background(), m, nil); err != nil {
-				t.Fatalf("Handle: %v", err)
+			if err := f.w.Handle(context.Background(), m, nil); !errors.Is(err, tt.wantErr) {
+				t.Fatalf("Handle: %v, want %v", err, tt.wantErr)
 			}
 			if n := f.runs.Load(); n != 0 {
 				t.Errorf("action ran %d times, want 0", n)
@@ -641,8 +642,10 @@ func TestRecordConflictDropsOutcome(t *testing.T) {
 		return nil
 	}
 	m := f.unit(t, "test.count", `{}`, nil)
-	if err := f.w.Handle(context.Background(), m, nil); err != nil {
-		t.Fatalf("Handle: %v", err)
+	// The fake refuses the outcome while the unit still reads RUNNING under
+	// this attempt: the message is kept until the attempt has ended.
+	if err := f.w.Handle(context.Background(), m, nil); !errors.Is(err, ErrAttemptRunning) {
+		t.Fatalf("Handle: %v, want ErrAttemptRunning", err)
 	}
 	if len(f.q.events(t)) != 0 {
 		t.Errorf("events = %v, want none: the attempt was ended elsewhere", f.q.events(t))
