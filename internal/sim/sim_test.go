@@ -12,7 +12,7 @@ import (
 )
 
 var (
-	seeds    = flag.Int("seeds", 140, "number of seeds, spread across the workflow shapes")
+	seeds    = flag.Int("seeds", 1000, "number of seeds, spread across the workflow shapes")
 	onlySeed = flag.Uint64("seed", 0, "replay this one seed (its shape is seed % number of shapes)")
 )
 
