@@ -645,6 +645,13 @@ func init() {
 			s := pyJSON(a[0], "    ", false)
 			return s, x.chargeBytes(n, len(s))
 		}),
+		fn("json_pp", 1, 1, func(x *evaluator, n *node, a []any) (any, error) {
+			// Mistral's deprecated json_pp: json_dump with escaped newlines
+			// in strings printed as newlines.
+			s := pyJSON(a[0], "    ", false)
+			s = strings.ReplaceAll(strings.ReplaceAll(s, `\n`, "\n"), " \n", "\n")
+			return s, x.chargeBytes(n, len(s))
+		}),
 		fn("yaml_dump", 1, 1, func(x *evaluator, n *node, a []any) (any, error) {
 			s := yamlDump(a[0])
 			return s, x.chargeBytes(n, len(s))

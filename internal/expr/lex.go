@@ -3,6 +3,7 @@ package expr
 import (
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -76,6 +77,10 @@ func (l *lexer) skipSpace() {
 		case ' ', '\t', '\n', '\r', '\f', '\v':
 			l.pos++
 		default:
+			// Unicode spaces end a YAQL expression (see parseExpr).
+			if l.d == yaql && l.src[l.pos] >= utf8.RuneSelf && strings.TrimLeftFunc(l.src[l.pos:], unicode.IsSpace) == "" {
+				l.pos = len(l.src)
+			}
 			return
 		}
 	}

@@ -1,6 +1,10 @@
 package expr
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+	"unicode"
+)
 
 type opcode uint8
 
@@ -84,6 +88,15 @@ type parser struct {
 // parseExpr parses one expression written in dialect d. base is the offset of
 // src within the string it came from; every position is made absolute with it.
 func parseExpr(src string, d dialect, base int) (*node, *SyntaxError) {
+	if d == yaql {
+		// Mistral strips a YAQL expression with Python's str.strip(), so
+		// Unicode spaces (a no-break space pasted from a web page) around it
+		// are allowed; inside it they are not.
+		// The lexer skips trailing ones.
+		trimmed := strings.TrimLeftFunc(src, unicode.IsSpace)
+		base += len(src) - len(trimmed)
+		src = trimmed
+	}
 	p := &parser{lx: &lexer{src: src, d: d}, d: d, base: base}
 	var n *node
 	var err *SyntaxError
