@@ -110,10 +110,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	loops, cancelLoops := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { defer close(done); _ = b.Run(loops) }()
-	defer func() { cancelLoops(); <-done }()
+	defer b.Start(ctx)()
 
 	head, err := b.Runtime.Submit(ctx, runtime.Submission{
 		File: file, Source: src, Workflow: f.workflow, Input: input, Env: env, Params: params,

@@ -56,10 +56,7 @@ func serveCmd(args []string, stdout, stderr io.Writer) int {
 	defer b.Close()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	loops, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { defer close(done); _ = b.Run(loops) }()
-	defer func() { cancel(); <-done }()
+	defer b.Start(ctx)()
 	fmt.Fprintf(stdout, "bora serve: serving %s with %d workers\n", *db, *workers)
 	if !*exitWhenDone {
 		<-ctx.Done()

@@ -55,10 +55,9 @@ func BenchmarkEmbedded(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan struct{})
-			go func() { defer close(done); _ = bora.Run(ctx) }()
-			defer func() { cancel(); <-done; bora.Close() }()
+			ctx := context.Background()
+			stop := bora.Start(ctx)
+			defer func() { stop(); bora.Close() }()
 
 			var ms0, ms1 goruntime.MemStats
 			goruntime.GC()

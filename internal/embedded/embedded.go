@@ -142,6 +142,15 @@ func New(p Parts, o Options) (*Bora, error) {
 // its context).
 func (b *Bora) Close() error { return b.close() }
 
+// Start runs Run in the background and returns the function that stops it
+// and waits until every loop has returned.
+func (b *Bora) Start(ctx context.Context) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); _ = b.Run(ctx) }()
+	return func() { cancel(); <-done }
+}
+
 // Run processes messages until ctx is cancelled.
 func (b *Bora) Run(ctx context.Context) error {
 	var wg sync.WaitGroup

@@ -38,10 +38,9 @@ func TestConformance(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = b.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done; b.Close() })
+	ctx := context.Background()
+	stop := b.Start(ctx)
+	t.Cleanup(func() { stop(); b.Close() })
 
 	t.Run("cases", func(t *testing.T) {
 		for _, dir := range dirs {

@@ -65,10 +65,7 @@ func TestCostPerTask(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	runCtx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { defer close(done); _ = b.Run(runCtx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	t.Cleanup(b.Start(ctx))
 
 	for _, c := range []struct {
 		name  string
