@@ -60,7 +60,11 @@ func (p *progress) summary(d *runtime.Document) {
 	if len(d.Tasks) == 1 {
 		noun = "task execution"
 	}
-	fmt.Fprintf(p.w, "%s in %.2fs · %d %s (%s)\n", p.state(d.State), time.Since(p.start).Seconds(), len(d.Tasks), noun, strings.Join(parts, ", "))
+	detail := ""
+	if len(parts) > 0 {
+		detail = " (" + strings.Join(parts, ", ") + ")"
+	}
+	fmt.Fprintf(p.w, "%s in %.2fs · %d %s%s\n", p.state(d.State), time.Since(p.start).Seconds(), len(d.Tasks), noun, detail)
 	if d.StateInfo != "" {
 		fmt.Fprintf(p.w, "state_info: %s\n", d.StateInfo)
 	}

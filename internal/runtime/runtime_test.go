@@ -144,3 +144,33 @@ func TestPoisonedEventFailsItsExecution(t *testing.T) {
 		t.Error("a second poisoned event rewrote a final execution")
 	}
 }
+
+func TestSubmitReverseNeedsTarget(t *testing.T) {
+	t.Parallel()
+	const rev = `version: '2.0'
+rev:
+  type: reverse
+  tasks:
+    a:
+      action: std.noop
+    b:
+      action: std.noop
+      requires: [a]
+`
+	for _, tt := range []struct {
+		name, params, want string
+	}{
+		{"none", ``, "needs a task to reach"},
+		{"unknown", `{"task_name": "zz"}`, `has no task "zz"`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t)
+			_, err := f.rt.Submit(context.Background(), runtime.Submission{File: "rev.yaml", Source: []byte(rev), Params: json.RawMessage(tt.params)})
+			var inv *runtime.InvalidError
+			if !errors.As(err, &inv) || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "a, b") {
+				t.Fatalf("error = %v, want an InvalidError saying %q and listing the tasks", err, tt.want)
+			}
+		})
+	}
+}

@@ -64,6 +64,9 @@ func (r *Runtime) Submit(ctx context.Context, s Submission) (*record.Execution, 
 	if err != nil {
 		return nil, err
 	}
+	if err := checkTarget(wf, s.Params); err != nil {
+		return nil, err
+	}
 	name := s.DefName
 	if name == "" {
 		name = bundle.Name
@@ -118,6 +121,28 @@ func pick(b *dsl.Bundle, name string) (*dsl.Workflow, error) {
 	}
 	names := slices.Clone(b.Order)
 	return nil, &InvalidError{Msg: fmt.Sprintf("%s holds %d workflows (%s): name one with --workflow", b.File, len(names), strings.Join(names, ", "))}
+}
+
+// checkTarget refuses a reverse workflow without a task to reach, or with
+// one it does not have, before anything is stored.
+func checkTarget(wf *dsl.Workflow, params json.RawMessage) error {
+	if wf.Type != dsl.Reverse {
+		return nil
+	}
+	var p struct {
+		TaskName string `json:"task_name"`
+	}
+	if len(params) > 0 {
+		_ = json.Unmarshal(params, &p)
+	}
+	if _, ok := wf.Tasks[p.TaskName]; ok {
+		return nil
+	}
+	what := "needs a task to reach"
+	if p.TaskName != "" {
+		what = fmt.Sprintf("has no task %q to reach", p.TaskName)
+	}
+	return &InvalidError{Msg: fmt.Sprintf("reverse workflow %s %s (task_name; --task-name in bora run): one of %s", wf.Name, what, strings.Join(wf.Order, ", "))}
 }
 
 // NewID returns a random UUID (version 4).
