@@ -63,7 +63,7 @@ func (s *stepper) safeRerun(r *run) bool {
 	if err != nil || rec == nil {
 		return false
 	}
-	ok, err := s.evalBool(t.SafeRerun, decodeMap(rec.Inbound), taskView(rec))
+	ok, err := s.evalBool(t.SafeRerun, s.view(decodeFlow(rec.Inbound)), taskView(rec))
 	return err == nil && ok
 }
 
@@ -303,7 +303,7 @@ func (s *stepper) resume() error {
 			if rec == nil || t == nil {
 				return fmt.Errorf("task %s: record or definition missing", r.Key)
 			}
-			if err := s.launch(r, t, rec, decodeMap(rec.Inbound), nil); err != nil {
+			if err := s.launch(r, t, rec, decodeFlow(rec.Inbound), nil); err != nil {
 				return err
 			}
 			continue
@@ -367,7 +367,7 @@ func (s *stepper) resume() error {
 		if rec == nil {
 			continue
 		}
-		if err := s.goTo(target, from, merge(decodeMap(rec.Inbound), decodeMap(rec.Published))); err != nil {
+		if err := s.goTo(target, from, outbound(rec)); err != nil {
 			return err
 		}
 		if s.exec.State != record.ExecRunning {
@@ -423,7 +423,7 @@ func (s *stepper) rerun(c *record.Command) (bool, error) {
 	s.tasks[nk] = rec
 	r := &run{Key: nk, Items: 1}
 	s.b.Active = append(s.b.Active, r)
-	if err := s.launch(r, t, rec, decodeMap(old.Inbound), prev); err != nil {
+	if err := s.launch(r, t, rec, decodeFlow(old.Inbound), prev); err != nil {
 		return false, err
 	}
 	return true, s.settle()
@@ -431,7 +431,7 @@ func (s *stepper) rerun(c *record.Command) (bool, error) {
 
 // startReverse starts a reverse workflow: the planned tasks that require
 // nothing.
-func (s *stepper) startReverse(ctx map[string]any) error {
+func (s *stepper) startReverse(ctx flow) error {
 	target, _ := decodeMap(s.exec.Params)["task_name"].(string)
 	if target == "" {
 		s.stop(record.ExecError, fmt.Sprintf("Reverse workflow %s needs the task to reach: params {\"task_name\": ...}", s.wf.Name))
@@ -507,18 +507,15 @@ func (s *stepper) afterReverse(rec *record.Task, state record.State) error {
 		if !ready {
 			continue
 		}
-		ctx, err := s.startContext()
-		if err != nil {
-			ctx = decodeMap(s.exec.Input)
-		}
+		keys := make([]string, 0, len(reqs))
 		for _, r := range reqs {
-			t, err := s.task(s.latest(r))
-			if err != nil {
-				return err
+			if k := s.latest(r); k != "" {
+				keys = append(keys, k)
 			}
-			if t != nil {
-				mergeInto(ctx, merge(decodeMap(t.Inbound), decodeMap(t.Published)))
-			}
+		}
+		ctx, err := s.branchFlows(keys)
+		if err != nil {
+			return err
 		}
 		if err := s.startTask(name, ctx, rec.Key); err != nil {
 			return err

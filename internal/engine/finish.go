@@ -53,7 +53,8 @@ func (s *stepper) completeTask(r *run, o *outcome) error {
 	if rec == nil || t == nil {
 		return fmt.Errorf("task %s: record or definition missing", r.Key)
 	}
-	inbound := decodeMap(rec.Inbound)
+	in := decodeFlow(rec.Inbound)
+	inbound := s.view(in)
 	var (
 		state     record.State
 		result    json.RawMessage
@@ -146,7 +147,8 @@ func (s *stepper) completeTask(r *run, o *outcome) error {
 			published = m
 		}
 	}
-	outbound := merge(inbound, published)
+	out := in.publish(published)
+	outbound := s.view(out)
 
 	// wait-after
 	if !r.WA && t.WaitAfter != nil && state != record.Cancelled {
@@ -198,7 +200,7 @@ func (s *stepper) completeTask(r *run, o *outcome) error {
 		fin.Result = nil
 	}
 	s.drop(r.Key)
-	return s.afterTask(fin, final, outbound, cur)
+	return s.afterTask(fin, final, out, cur)
 }
 
 // retry decides whether a task runs again, as Mistral's retry policy does:
@@ -335,11 +337,12 @@ type next struct {
 }
 
 // afterTask takes a finished task's transitions.
-func (s *stepper) afterTask(rec *record.Task, state record.State, outbound, cur map[string]any) error {
+func (s *stepper) afterTask(rec *record.Task, state record.State, out flow, cur map[string]any) error {
 	if s.wf.Type == dsl.Reverse {
 		return s.afterReverse(rec, state)
 	}
 	t := s.wf.Tasks[rec.Name]
+	outbound := s.view(out)
 	var nexts []next
 	take := func(list []dsl.Transition, event string) error {
 		for _, tr := range list {
@@ -403,7 +406,7 @@ func (s *stepper) afterTask(rec *record.Task, state record.State, outbound, cur 
 			if n.tr.Target == "" {
 				continue
 			}
-			if err := s.goTo(n.tr.Target, rec.Key, outbound); err != nil {
+			if err := s.goTo(n.tr.Target, rec.Key, out); err != nil {
 				return err
 			}
 		case "noop":
@@ -444,7 +447,7 @@ func (s *stepper) afterTask(rec *record.Task, state record.State, outbound, cur 
 }
 
 // goTo follows a transition to a task.
-func (s *stepper) goTo(target, from string, outbound map[string]any) error {
+func (s *stepper) goTo(target, from string, outbound flow) error {
 	t := s.wf.Tasks[target]
 	if t == nil {
 		s.stop(record.ExecError, fmt.Sprintf("Failed to complete task [error=task %q is not defined, wf=%s, task=%s]", target, s.wf.Name, taskName(from)))
@@ -479,34 +482,11 @@ func (s *stepper) arrive(t *dsl.Task, from string) error {
 		return nil
 	}
 	j.Fired = true
-	ctx, err := s.joinContext(j.Arrived)
+	ctx, err := s.branchFlows(j.Arrived)
 	if err != nil {
 		return err
 	}
 	return s.startTask(t.Name, ctx, from)
-}
-
-// joinContext merges the outbound contexts of the arrived branches, then
-// their published variables over them, as Mistral does.
-func (s *stepper) joinContext(keys []string) (map[string]any, error) {
-	ctx := map[string]any{}
-	var pubs []map[string]any
-	for _, k := range keys {
-		rec, err := s.task(k)
-		if err != nil {
-			return nil, err
-		}
-		if rec == nil {
-			continue
-		}
-		pub := decodeMap(rec.Published)
-		mergeInto(ctx, merge(decodeMap(rec.Inbound), pub))
-		pubs = append(pubs, pub)
-	}
-	for _, p := range pubs {
-		mergeInto(ctx, p)
-	}
-	return ctx, nil
 }
 
 // settle ends what can end once the step's changes are made: a join that
@@ -538,7 +518,7 @@ func (s *stepper) failJoin(j *join) error {
 			missing = append(missing, in)
 		}
 	}
-	ctx, err := s.joinContext(j.Arrived)
+	ctx, err := s.branchFlows(j.Arrived)
 	if err != nil {
 		return err
 	}
@@ -547,7 +527,7 @@ func (s *stepper) failJoin(j *join) error {
 	rec := &record.Task{
 		ExecID: s.exec.ID, Key: key, Name: j.Name, Seq: s.b.Seq,
 		State: record.Error, StateInfo: info, Items: 0,
-		Inbound: encode(ctx), Published: encode(map[string]any{}), Error: encode(info),
+		Inbound: ctx.encode(), Published: encode(map[string]any{}), Error: encode(info),
 		CreatedAt: s.in.Now, FinishedAt: s.in.Now,
 	}
 	s.before = append(s.before, Write{CreateTask: rec})
@@ -632,14 +612,17 @@ func (s *stepper) ended() error {
 		}
 	}
 	s.b.Active, s.b.Joins, s.b.Backlog = nil, nil, nil
-	ctx, err := s.finalContext()
+	final, err := s.branchFlows(s.b.Ends)
 	if err != nil {
 		return err
 	}
+	ctx := s.view(final)
 	var out any
 	switch s.exec.State {
 	case record.ExecSuccess:
-		out = ctx
+		// Without an output clause the output is the final flow: what the
+		// tasks published, not the input or the vars (as Mistral does).
+		out = final.vars
 		if s.wf.Output != nil {
 			v, err := s.eval(s.wf.Output, ctx, nil)
 			if err != nil {
@@ -685,24 +668,4 @@ func (s *stepper) ended() error {
 		}
 	}
 	return nil
-}
-
-// finalContext merges the outbound contexts of the tasks that ended the
-// workflow's branches over its start context.
-func (s *stepper) finalContext() (map[string]any, error) {
-	ctx, err := s.startContext()
-	if err != nil {
-		ctx = decodeMap(s.exec.Input)
-	}
-	for _, k := range s.b.Ends {
-		rec, err := s.task(k)
-		if err != nil {
-			return nil, err
-		}
-		if rec == nil {
-			continue
-		}
-		mergeInto(ctx, merge(decodeMap(rec.Inbound), decodeMap(rec.Published)))
-	}
-	return ctx, nil
 }

@@ -93,6 +93,8 @@ type stepper struct {
 	made  map[string]*record.Task
 
 	uuids int
+	// baseView caches the input with the vars over it (see base).
+	baseView map[string]any
 	// overlay holds outcomes of with-items units applied in this step
 	// whose store record this step writes (sub-workflow ends).
 	overlay map[int]*outcome
@@ -163,11 +165,13 @@ func (s *stepper) onStart() (bool, error) {
 	if s.in.Exec.Version != 0 || s.exec.State != record.ExecRunning || s.b.Seq > 0 {
 		return false, nil
 	}
-	ctx, err := s.startContext()
-	if err != nil {
+	if err := s.evalVars(); err != nil {
 		s.stop(record.ExecError, fmt.Sprintf("Failed to evaluate workflow vars: %v", err))
 		return true, nil
 	}
+	// Start tasks begin with an empty flow: the input and the vars are
+	// seen beneath it, not carried in it.
+	ctx := flow{}
 	if s.wf.Type == dsl.Reverse {
 		return true, s.startReverse(ctx)
 	}
@@ -184,24 +188,6 @@ func (s *stepper) onStart() (bool, error) {
 		}
 	}
 	return true, s.settle()
-}
-
-// startContext is the context of the start tasks: the input and the
-// workflow's vars.
-func (s *stepper) startContext() (map[string]any, error) {
-	in := decodeMap(s.exec.Input)
-	if s.wf.Vars == nil {
-		return in, nil
-	}
-	v, err := s.eval(s.wf.Vars, in, nil)
-	if err != nil {
-		return nil, err
-	}
-	vars, ok := v.(map[string]any)
-	if !ok && v != nil {
-		return nil, fmt.Errorf("vars must be a map, not %s", encode(v))
-	}
-	return merge(in, vars), nil
 }
 
 // stop ends the execution in a final state.

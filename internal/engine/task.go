@@ -3,6 +3,7 @@ package engine
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"time"
 
 	"github.com/borawf/bora/internal/dsl"
@@ -12,7 +13,7 @@ import (
 // startTask creates a new task execution of name with its inbound context
 // and starts it (or holds it for pause-before). from is the task execution
 // whose transition led here, for messages.
-func (s *stepper) startTask(name string, inbound map[string]any, from string) error {
+func (s *stepper) startTask(name string, inbound flow, from string) error {
 	t := s.wf.Tasks[name]
 	if t == nil {
 		s.stop(record.ExecError, fmt.Sprintf("Failed to run task [error=task %q is not defined, wf=%s, task=%s]", name, s.wf.Name, from))
@@ -26,7 +27,7 @@ func (s *stepper) startTask(name string, inbound map[string]any, from string) er
 		Seq:       s.b.Seq,
 		State:     record.Running,
 		Items:     1,
-		Inbound:   encode(inbound),
+		Inbound:   inbound.encode(),
 		CreatedAt: s.in.Now,
 	}
 	s.before = append(s.before, Write{CreateTask: rec})
@@ -35,7 +36,7 @@ func (s *stepper) startTask(name string, inbound map[string]any, from string) er
 	r := &run{Key: key, Items: 1}
 	s.b.Active = append(s.b.Active, r)
 	if t.PauseBefore != nil {
-		pause, err := s.evalBool(t.PauseBefore, inbound, taskView(rec))
+		pause, err := s.evalBool(t.PauseBefore, s.view(inbound), taskView(rec))
 		if err != nil {
 			return s.forceFail(r, rec, fmt.Sprintf("Failed to run task [error=pause-before: %v, wf=%s, task=%s]", err, s.wf.Name, name))
 		}
@@ -57,8 +58,9 @@ func (s *stepper) startTask(name string, inbound map[string]any, from string) er
 // units. only, when set, limits the units to start to those items (a
 // rerun of a with-items task); the others are created already done from
 // the given outcomes.
-func (s *stepper) launch(r *run, t *dsl.Task, rec *record.Task, inbound map[string]any, prev []*record.Unit) error {
+func (s *stepper) launch(r *run, t *dsl.Task, rec *record.Task, in flow, prev []*record.Unit) error {
 	cur := taskView(rec)
+	inbound := s.view(in)
 	fail := func(err error) error {
 		return s.forceFail(r, rec, fmt.Sprintf("Failed to run task [error=%v, wf=%s, task=%s]", err, s.wf.Name, t.Name))
 	}
@@ -119,11 +121,11 @@ func (s *stepper) launch(r *run, t *dsl.Task, rec *record.Task, inbound map[stri
 		}
 		ctxs = make([]map[string]any, n)
 		for i := range n {
-			vars := make(map[string]any, len(lists))
+			c := maps.Clone(inbound)
 			for j, wi := range t.WithItems {
-				vars[wi.Var] = lists[j][i]
+				c[wi.Var] = lists[j][i]
 			}
-			ctxs[i] = merge(inbound, vars)
+			ctxs[i] = c
 		}
 		r.Items, rec.Items = n, n
 		if n == 0 {
