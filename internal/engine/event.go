@@ -191,6 +191,9 @@ func (s *stepper) onTimer() (bool, error) {
 	if s.ev.Timer == timerRerun {
 		return s.onRerun(r)
 	}
+	if s.ev.Timer == timerTimeout {
+		return s.onTimeout(r)
+	}
 	if s.ev.Timer == record.TimerUnit {
 		if r.Done.has(s.ev.Item) {
 			return false, nil
@@ -205,7 +208,7 @@ func (s *stepper) onTimer() (bool, error) {
 		}
 		var ch *childSpec
 		if r.Child {
-			ch = &childSpec{Workflow: u.Action, Input: u.Input}
+			ch = &childSpec{Workflow: u.Action, Input: u.Input, Timeout: u.Timeout}
 		}
 		x := record.Expect{States: []record.State{record.Delayed}, Attempt: s.ev.Attempt, Fence: s.ev.Fence}
 		op := s.moveUnit(u.UnitKey, x, u.Attempt, goNow, noTime, r.Act, ch)
@@ -340,6 +343,7 @@ func (s *stepper) resume() error {
 						Expect: record.Expect{States: []record.State{record.Paused}, Attempt: u.Attempt, Fence: u.Fence},
 						Change: record.UnitChange{State: record.Running}}},
 					Effect{StartChild: head})
+				s.childTimer(u.UnitKey, u.Attempt, u.Fence, u.Timeout)
 			default:
 				fence := Fence(s.ev.ID, r.Key, i, u.Attempt)
 				s.after = append(s.after, Effect{MoveUnit: &MoveUnit{

@@ -273,7 +273,7 @@ func (s *stepper) restart(r *run) error {
 			if u == nil {
 				continue
 			}
-			ch = &childSpec{Workflow: u.Action, Input: u.Input}
+			ch = &childSpec{Workflow: u.Action, Input: u.Input, Timeout: u.Timeout}
 		}
 		in := hold
 		if i < window {

@@ -197,7 +197,7 @@ func (s *stepper) launch(r *run, t *dsl.Task, rec *record.Task, in flow, prev []
 		u := &record.Unit{Action: action, Input: inputs[i], Timeout: time.Duration(timeout) * time.Second}
 		var ch *childSpec
 		if child != nil {
-			ch = &childSpec{Workflow: child.Workflow, Input: inputs[i]}
+			ch = &childSpec{Workflow: child.Workflow, Input: inputs[i], Timeout: u.Timeout}
 		}
 		if i < len(prev) && prev[i] != nil && prev[i].State == record.Success {
 			s.addUnit(r.Key, i, u, fixed, time.Time{}, ch)
@@ -275,7 +275,7 @@ func (s *stepper) fill(r *run) error {
 			if err != nil {
 				return fmt.Errorf("read unit %s: %w", k, err)
 			}
-			ch = &childSpec{Workflow: u.Action, Input: u.Input}
+			ch = &childSpec{Workflow: u.Action, Input: u.Input, Timeout: u.Timeout}
 		}
 		att := r.unitAttempt(i)
 		op := s.moveUnit(k, record.Expect{States: []record.State{record.Waiting}, Attempt: att}, att, goNow, time.Time{}, r.Act, ch)

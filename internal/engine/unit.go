@@ -1,9 +1,11 @@
 package engine
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/borawf/bora/internal/record"
@@ -44,6 +46,8 @@ type unitOp struct {
 type childSpec struct {
 	Workflow string
 	Input    json.RawMessage
+	// Timeout bounds one attempt of the sub-workflow; 0 means none.
+	Timeout time.Duration
 }
 
 // addUnit plans the creation of a unit at attempt 1.
@@ -114,6 +118,7 @@ func (s *stepper) finalize() error {
 				return err
 			}
 			s.after = append(s.after, Effect{StartChild: head})
+			s.childTimer(op.key, op.attempt, op.fence, op.child.Timeout)
 		}
 	}
 	for _, task := range order {
@@ -247,4 +252,70 @@ func (s *stepper) halt(touched map[record.UnitKey]bool, to record.State) error {
 		}
 	}
 	return nil
+}
+
+// timerTimeout is Event.Timer of the event that ends a sub-workflow's
+// attempt that ran past the task's timeout.
+const timerTimeout = "timeout"
+
+// childTimer sets the timer that bounds one attempt of a sub-workflow
+// unit, when its task has a timeout. A worker bounds an action's attempt
+// itself; a sub-workflow has no worker, so the engine does.
+func (s *stepper) childTimer(k record.UnitKey, attempt int, fence string, d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	ev := record.Event{
+		ID:      fmt.Sprintf("timeout/%s/%s/%d/%d/%s", k.ExecID, k.Task, k.Item, attempt, fence),
+		Kind:    record.EventTimer,
+		ExecID:  k.ExecID,
+		Task:    k.Task,
+		Item:    k.Item,
+		Attempt: attempt,
+		Fence:   fence,
+		Timer:   timerTimeout,
+	}
+	s.after = append(s.after, Effect{SendTimer: &record.TimerMessage{Due: s.in.Now.Add(d), Event: ev}})
+}
+
+// timeoutError is the error of a sub-workflow's attempt that timed out.
+func timeoutError(u *record.Unit) json.RawMessage {
+	secs := strconv.FormatFloat(u.Timeout.Seconds(), 'f', -1, 64)
+	return encode(fmt.Sprintf("sub-workflow %s timed out after %s seconds", u.Action, secs))
+}
+
+// onTimeout ends a sub-workflow's attempt that is still running when its
+// timeout is due: the unit fails through the ordinary error path (so
+// on-error, retry and the rest apply), and the child is cancelled. The
+// child's own end, when it comes, is stale. A unit already holding this
+// error at the same attempt and fence was written by an earlier run of
+// this same step, which crashed before its commit.
+func (s *stepper) onTimeout(r *run) (bool, error) {
+	i := s.ev.Item
+	if !r.Child || r.Phase != "" || i < 0 || i >= r.Items || r.Done.has(i) {
+		return false, nil
+	}
+	u, err := s.readUnit(s.ev.Task, i)
+	if err != nil || u == nil {
+		return false, err
+	}
+	if u.Attempt != s.ev.Attempt || u.Fence != s.ev.Fence {
+		return false, nil
+	}
+	errv := timeoutError(u)
+	replay := u.State == record.Error && bytes.Equal(u.Error, errv)
+	if u.State != record.Running && !replay {
+		return false, nil
+	}
+	x := record.Expect{States: []record.State{record.Running}, Attempt: u.Attempt, Fence: u.Fence}
+	op := s.moveUnit(u.UnitKey, x, u.Attempt, fixed, noTime, r.Act, nil)
+	op.state, op.errv, op.clear, op.fence = record.Error, errv, false, ""
+	child := ChildID(s.exec.ID, u.Task, i, u.Attempt)
+	cancel := CommandEvent(child, record.OpCancel, record.Command{Msg: text(errv)}, s.ev.ID)
+	s.after = append(s.after, Effect{SendEvent: &cancel})
+	o := &outcome{state: record.Error, errv: errv, unit: u, expect: record.Running}
+	if err := s.unitDone(r, o); err != nil {
+		return false, err
+	}
+	return true, s.settle()
 }
