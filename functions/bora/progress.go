@@ -27,6 +27,14 @@ func newProgress(w io.Writer, tty bool, start time.Time) *progress {
 	return &progress{w: w, tty: tty, start: start, seen: map[string]record.State{}, width: 12}
 }
 
+// fit widens the name column for the workflow's task names (and a
+// "#n" suffix), so that the lines align from the first one.
+func (p *progress) fit(names []string) {
+	for _, n := range names {
+		p.width = max(p.width, len(n)+3)
+	}
+}
+
 func (p *progress) header(e *record.Execution) {
 	fmt.Fprintf(p.w, "%s %s (execution %s)\n", p.bold("running"), e.Workflow, e.ID)
 }

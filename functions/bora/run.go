@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/borawf/bora/internal/dsl"
 	"github.com/borawf/bora/internal/embedded"
 	"github.com/borawf/bora/internal/record"
 	"github.com/borawf/bora/internal/runtime"
@@ -132,6 +133,11 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	var p *progress
 	if !f.quiet {
 		p = newProgress(progressOut, isTerminal(progressOut), time.Now())
+		if bundle, _ := dsl.Load(file, src); bundle != nil {
+			if wf := bundle.Workflows[head.Workflow]; wf != nil {
+				p.fit(wf.Order)
+			}
+		}
 		p.header(head)
 	}
 	final, err := watch(ctx, b, head.ID, p)
