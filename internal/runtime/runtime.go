@@ -169,66 +169,68 @@ func (r *Runtime) move(ctx context.Context, m *engine.MoveUnit) (bool, error) {
 	return true, nil
 }
 
-// perform carries out post-commit effects. Sends are batched per queue.
+// sends collects a step's messages so that each queue gets batched sends.
+type sends struct {
+	mu     sync.Mutex
+	tasks  []record.TaskMessage
+	events []record.Event
+	timers []record.TimerMessage
+}
+
+// add takes e if it is a send and reports whether it was.
+func (s *sends) add(e engine.Effect) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case e.SendTask != nil:
+		s.tasks = append(s.tasks, *e.SendTask)
+	case e.SendEvent != nil:
+		s.events = append(s.events, *e.SendEvent)
+	case e.SendTimer != nil:
+		s.timers = append(s.timers, *e.SendTimer)
+	default:
+		return false
+	}
+	return true
+}
+
+// perform carries out post-commit effects: child starts, unit ranges and
+// guarded moves first (their follow-up sends join the batches), then the
+// sends, one batched call per queue.
 func (r *Runtime) perform(ctx context.Context, effects []engine.Effect) error {
 	var (
-		tasks  []record.TaskMessage
-		events []record.Event
-		timers []record.TimerMessage
-		rest   []engine.Effect
+		out  sends
+		rest []engine.Effect
 	)
 	for _, e := range effects {
-		switch {
-		case e.SendTask != nil:
-			tasks = append(tasks, *e.SendTask)
-		case e.SendEvent != nil:
-			events = append(events, *e.SendEvent)
-		case e.SendTimer != nil:
-			timers = append(timers, *e.SendTimer)
-		default:
+		if !out.add(e) {
 			rest = append(rest, e)
 		}
 	}
-	// Moves, unit ranges and child starts first: a move's follow-up send joins the batch.
-	var mu sync.Mutex
 	err := r.each(ctx, len(rest), func(i int) error {
 		e := rest[i]
 		switch {
 		case e.StartChild != nil:
-			err := ignore(r.Store.CreateExecution(ctx, e.StartChild), store.ErrExists)
-			if err != nil {
+			if err := ignore(r.Store.CreateExecution(ctx, e.StartChild), store.ErrExists); err != nil {
 				return fmt.Errorf("start child %s: %w", e.StartChild.ID, err)
 			}
-			mu.Lock()
-			events = append(events, engine.StartEvent(e.StartChild.ID))
-			mu.Unlock()
+			start := engine.StartEvent(e.StartChild.ID)
+			out.add(engine.Effect{SendEvent: &start})
 		case e.SendUnits != nil:
 			msgs, err := r.unitRange(ctx, e.SendUnits)
 			if err != nil {
 				return err
 			}
-			mu.Lock()
-			tasks = append(tasks, msgs...)
-			mu.Unlock()
+			for _, m := range msgs {
+				out.add(engine.Effect{SendTask: &m})
+			}
 		case e.MoveUnit != nil:
 			ok, err := r.move(ctx, e.MoveUnit)
 			if err != nil {
 				return err
 			}
-			if ok && e.MoveUnit.Then != nil {
-				mu.Lock()
-				defer mu.Unlock()
-				t := e.MoveUnit.Then
-				switch {
-				case t.SendTask != nil:
-					tasks = append(tasks, *t.SendTask)
-				case t.SendEvent != nil:
-					events = append(events, *t.SendEvent)
-				case t.SendTimer != nil:
-					timers = append(timers, *t.SendTimer)
-				default:
-					return fmt.Errorf("move unit %s: follow-up must be a send", e.MoveUnit.Key)
-				}
+			if ok && e.MoveUnit.Then != nil && !out.add(*e.MoveUnit.Then) {
+				return fmt.Errorf("move unit %s: its follow-up must be a send", e.MoveUnit.Key)
 			}
 		default:
 			return errors.New("effect sets nothing")
@@ -238,13 +240,13 @@ func (r *Runtime) perform(ctx context.Context, effects []engine.Effect) error {
 	if err != nil {
 		return err
 	}
-	if err := r.sendTasks(ctx, tasks); err != nil {
+	if err := r.sendTasks(ctx, out.tasks); err != nil {
 		return err
 	}
-	if err := r.sendTimers(ctx, timers); err != nil {
+	if err := r.sendTimers(ctx, out.timers); err != nil {
 		return err
 	}
-	return r.sendEvents(ctx, events)
+	return r.sendEvents(ctx, out.events)
 }
 
 // unitRange carries out a SendUnits effect: the task messages of the
