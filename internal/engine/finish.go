@@ -534,7 +534,7 @@ func (s *stepper) failJoin(j *join) error {
 	s.made[key] = rec
 	s.tasks[key] = rec
 	cur := taskView(rec)
-	return s.afterTask(rec, record.Error, ctx, cur)
+	return s.afterTask(rec, record.Error, ctx.publish(nil), cur)
 }
 
 // complete ends a workflow that has nothing left to run.

@@ -24,21 +24,39 @@ import (
 // top-level variable, so their number is bounded by the variables the
 // workflow's publish clauses name; they live in task records, never in the
 // execution head.
+//
+// Depth is the number of task executions on the longest path the flow
+// came through. Of equal versions, the deeper branch wins (see
+// branchFlows).
 type flow struct {
-	vars map[string]any
-	ver  map[string]int
+	vars  map[string]any
+	ver   map[string]int
+	depth int
 }
 
-// versionsKey holds a flow's versions in a task's stored inbound context.
-// It is reserved: a published variable of that name is not supported.
-const versionsKey = "__versions"
+// flowKey holds a flow's versions and depth in a task's stored inbound
+// context. It is reserved: a published variable of that name is ignored.
+const flowKey = "__flow"
+
+// flowMeta is the stored form of a flow's versions and depth.
+type flowMeta struct {
+	Depth    int            `json:"depth,omitempty"`
+	Versions map[string]int `json:"versions,omitempty"`
+}
 
 // decodeFlow reads a task's stored inbound context.
 func decodeFlow(raw json.RawMessage) flow {
 	m := decodeMap(raw)
 	f := flow{vars: m}
-	if v, ok := m[versionsKey].(map[string]any); ok {
-		delete(m, versionsKey)
+	meta, ok := m[flowKey].(map[string]any)
+	if !ok {
+		return f
+	}
+	delete(m, flowKey)
+	if d, ok := meta["depth"].(int64); ok {
+		f.depth = int(d)
+	}
+	if v, ok := meta["versions"].(map[string]any); ok {
 		f.ver = make(map[string]int, len(v))
 		for k, n := range v {
 			if i, ok := n.(int64); ok && i > 0 {
@@ -50,9 +68,9 @@ func decodeFlow(raw json.RawMessage) flow {
 }
 
 // encode stores a flow as a task's inbound context: its variables, and
-// their versions under versionsKey.
+// its versions and depth under flowKey.
 func (f flow) encode() json.RawMessage {
-	if len(f.ver) == 0 {
+	if len(f.ver) == 0 && f.depth == 0 {
 		if f.vars == nil {
 			return json.RawMessage("{}")
 		}
@@ -60,19 +78,24 @@ func (f flow) encode() json.RawMessage {
 	}
 	m := make(map[string]any, len(f.vars)+1)
 	maps.Copy(m, f.vars)
-	m[versionsKey] = f.ver
+	m[flowKey] = flowMeta{Depth: f.depth, Versions: f.ver}
 	return encode(m)
 }
 
 // publish is the flow after a task published vars: each replaces the
 // variable of the same name as a whole (Mistral's outbound context is an
-// update, not a deep merge) and counts one more version.
+// update, not a deep merge) and counts one more version; the path is one
+// task deeper.
 func (f flow) publish(vars map[string]any) flow {
-	out := flow{vars: make(map[string]any, len(f.vars)+len(vars)), ver: make(map[string]int, len(f.ver)+len(vars))}
+	out := flow{
+		vars:  make(map[string]any, len(f.vars)+len(vars)),
+		ver:   make(map[string]int, len(f.ver)+len(vars)),
+		depth: f.depth + 1,
+	}
 	maps.Copy(out.vars, f.vars)
 	maps.Copy(out.ver, f.ver)
 	for k, v := range vars {
-		if k == versionsKey {
+		if k == flowKey {
 			continue
 		}
 		out.vars[k] = v
@@ -100,6 +123,7 @@ func mergeFlows(fs []flow) flow {
 			}
 			out.ver[k] = max(ov, nv)
 		}
+		out.depth = max(out.depth, f.depth)
 	}
 	if len(out.ver) == 0 {
 		out.ver = nil
@@ -184,30 +208,44 @@ func outbound(rec *record.Task) flow {
 }
 
 // branchFlows merges the outbound flows of the finished task executions
-// keys (of branches that meet). The priority between branches is fixed by
-// the workflow, not by the order in which they ended: on equal versions
-// the task that comes first in the workflow's document wins, and of two
-// executions of one task the later. So a join's context, and the final
-// context, do not depend on which branch's event arrived first.
+// keys (of branches that meet). The priority between branches, which
+// decides between equal versions of a variable, is fixed by the workflow,
+// not by the order in which the branches ended, so that a join's context
+// and the final context never depend on which event arrived first: the
+// deeper branch wins, then the task that comes first in the document, then
+// the later execution of one task. (Mistral merges in the order its task
+// executions were created; run by one engine, that order is the same for
+// the common shapes: a longer branch ends later, and of branches of one
+// length the first in the document runs last.)
 func (s *stepper) branchFlows(keys []string) (flow, error) {
-	sorted := slices.Clone(keys)
-	slices.SortStableFunc(sorted, func(a, b string) int {
-		ia, ib := indexOf(s.wf, taskName(a)), indexOf(s.wf, taskName(b))
-		if ia != ib {
-			return ib - ia // later in the document first: lower priority
-		}
-		return execNumber(a) - execNumber(b)
-	})
-	fs := make([]flow, 0, len(sorted))
-	for _, k := range sorted {
+	type branch struct {
+		key string
+		f   flow
+	}
+	bs := make([]branch, 0, len(keys))
+	for _, k := range keys {
 		rec, err := s.task(k)
 		if err != nil {
 			return flow{}, err
 		}
-		if rec == nil {
-			continue
+		if rec != nil {
+			bs = append(bs, branch{k, outbound(rec)})
 		}
-		fs = append(fs, outbound(rec))
+	}
+	// Ascending priority: the winner of a tie comes last.
+	slices.SortStableFunc(bs, func(a, b branch) int {
+		if a.f.depth != b.f.depth {
+			return a.f.depth - b.f.depth
+		}
+		ia, ib := indexOf(s.wf, taskName(a.key)), indexOf(s.wf, taskName(b.key))
+		if ia != ib {
+			return ib - ia
+		}
+		return execNumber(a.key) - execNumber(b.key)
+	})
+	fs := make([]flow, len(bs))
+	for i, b := range bs {
+		fs[i] = b.f
 	}
 	return mergeFlows(fs), nil
 }

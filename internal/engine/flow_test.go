@@ -124,6 +124,44 @@ wf:
 		res: map[string]string{"A1#1": `1`, "B1#1": `2`},
 	},
 	{
+		// Equal versions at the end: the longer branch wins, as it ends
+		// last in Mistral.
+		name: "final context: a longer branch wins a tie",
+		src: `
+version: '2.0'
+wf:
+  tasks:
+    A:
+      action: std.noop
+      publish: {v: a}
+    B:
+      action: std.noop
+      publish: {v: b}
+      on-success: B1
+    B1: {action: std.noop}
+`,
+		out: `{"v":"b"}`,
+	},
+	{
+		name: "final context: depth counts tasks, not publishes",
+		src: `
+version: '2.0'
+wf:
+  tasks:
+    A:
+      action: std.noop
+      publish: {v: a}
+      on-success: A1
+    A1: {action: std.noop, on-success: A2}
+    A2: {action: std.noop}
+    B: {action: std.noop, on-success: B1}
+    B1:
+      action: std.noop
+      publish: {v: b}
+`,
+		out: `{"v":"a"}`,
+	},
+	{
 		// HEAD's context versioning: the value updated on a branch, even
 		// several tasks before the join, beats the older one the other
 		// branch still carries.
