@@ -45,9 +45,9 @@ type book struct {
 	Plan string `json:"plan,omitempty"`
 	// Canc are task executions that ended CANCELLED.
 	Canc []string `json:"canc,omitempty"`
-	// Vars are the workflow's vars, evaluated once at the start (absent
-	// when the workflow has none). Expressions see them beneath each
-	// task's flow.
+	// Vars are the workflow's vars, evaluated once at the start, with the
+	// variables tasks published `global` merged in (absent when there are
+	// none). Expressions see them beneath each task's flow.
 	Vars json.RawMessage `json:"vars,omitempty"`
 	// Timers counts the task-level timers set so far (their ids).
 	Timers int `json:"tm,omitempty"`

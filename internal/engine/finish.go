@@ -188,6 +188,22 @@ func (s *stepper) completeTask(r *run, o *outcome) error {
 		}
 	}
 
+	// publish: global — into the execution's context, seen by every task
+	// from now on beneath its own flow (Mistral merges it with the vars).
+	gspec := t.PublishGlobal
+	if state != record.Success {
+		gspec = t.PublishGlobalOnError
+	}
+	if gspec != nil && state != record.Cancelled {
+		v, err := s.eval(gspec, inbound, cur)
+		if err != nil {
+			return s.forceFail(r, rec, fmt.Sprintf("Failed to complete task [error=%v, wf=%s, task=%s]", err, s.wf.Name, t.Name))
+		}
+		if m, ok := v.(map[string]any); ok && len(m) > 0 {
+			s.publishGlobal(m)
+		}
+	}
+
 	keep := true
 	if t.KeepResult != nil {
 		v, err := s.eval(t.KeepResult, inbound, cur)

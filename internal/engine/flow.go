@@ -201,6 +201,17 @@ func (s *stepper) evalVars() error {
 	return nil
 }
 
+// publishGlobal merges variables a task published with `global` into the
+// execution's context: the vars in the head, deep-merged as Mistral merges
+// them into its workflow context. Unlike a branch's variables they are not
+// part of the default output.
+func (s *stepper) publishGlobal(vars map[string]any) {
+	ctx := decodeMap(s.b.Vars)
+	mergeInto(ctx, vars)
+	s.b.Vars = encode(ctx)
+	s.baseView = nil
+}
+
 // outbound is the flow a finished task passes on: its inbound flow with
 // what it published.
 func outbound(rec *record.Task) flow {

@@ -350,3 +350,37 @@ wf:
 		t.Errorf("output (-want +got):\n%s", diff)
 	}
 }
+
+// TestGlobalPublish: a `global` publish is merged into the execution's
+// context beneath every later task's flow, deep-merged with the vars, and
+// is not part of the default output (Mistral 15 gives the same).
+func TestGlobalPublish(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, `
+version: '2.0'
+wf:
+  vars:
+    g: {x: 0}
+  tasks:
+    t1:
+      action: std.noop
+      on-success:
+        publish:
+          branch: {b: 1}
+          global: {g: {y: 1}, h: 2}
+        next: t2
+    t2:
+      action: std.noop
+      publish:
+        seen: <% [$.g, $.h] %>
+`)
+	id := w.start("", "")
+	w.run()
+	if s := w.execs[id].State; s != record.ExecSuccess {
+		t.Fatalf("state %s: %s", s, w.execs[id].StateInfo)
+	}
+	want := `{"b":1,"seen":[{"x":0,"y":1},2]}`
+	if diff := cmp.Diff(mustJSON(t, want), w.output(id)); diff != "" {
+		t.Errorf("output (-want +got):\n%s", diff)
+	}
+}
