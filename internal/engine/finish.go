@@ -148,7 +148,10 @@ func (s *stepper) completeTask(r *run, o *outcome) error {
 		}
 	}
 	out := in.publish(published)
-	outbound := s.view(out)
+	var outbound map[string]any // what fail-on and retry see
+	if t.FailOn != nil || t.Retry != nil {
+		outbound = s.view(out)
+	}
 
 	// wait-after
 	if !r.WA && t.WaitAfter != nil && state != record.Cancelled {
@@ -358,12 +361,18 @@ func (s *stepper) afterTask(rec *record.Task, state record.State, out flow, cur 
 		return s.afterReverse(rec, state)
 	}
 	t := s.wf.Tasks[rec.Name]
-	outbound := s.view(out)
+	var outbound map[string]any // built when a condition or message needs it
+	view := func() map[string]any {
+		if outbound == nil {
+			outbound = s.view(out)
+		}
+		return outbound
+	}
 	var nexts []next
 	take := func(list []dsl.Transition, event string) error {
 		for _, tr := range list {
 			if tr.When != nil {
-				ok, err := s.evalBool(tr.When, outbound, cur)
+				ok, err := s.evalBool(tr.When, view(), cur)
 				if err != nil {
 					return err
 				}
@@ -429,7 +438,7 @@ func (s *stepper) afterTask(rec *record.Task, state record.State, out flow, cur 
 		case "fail", "succeed", "pause":
 			msg := ""
 			if n.tr.Msg != nil {
-				v, err := s.eval(n.tr.Msg, outbound, cur)
+				v, err := s.eval(n.tr.Msg, view(), cur)
 				if err != nil {
 					msg = fmt.Sprintf("Failed to evaluate the message of %q: %v", n.tr.Command, err)
 				} else if str, ok := v.(string); ok {

@@ -76,10 +76,12 @@ func (f flow) encode() json.RawMessage {
 		}
 		return encode(f.vars)
 	}
-	m := make(map[string]any, len(f.vars)+1)
-	maps.Copy(m, f.vars)
-	m[flowKey] = flowMeta{Depth: f.depth, Versions: f.ver}
-	return encode(m)
+	meta := encode(flowMeta{Depth: f.depth, Versions: f.ver})
+	if len(f.vars) == 0 {
+		return slices.Concat([]byte(`{"`+flowKey+`":`), meta, []byte("}"))
+	}
+	vars := encode(f.vars)
+	return slices.Concat(vars[:len(vars)-1], []byte(`,"`+flowKey+`":`), meta, []byte("}"))
 }
 
 // publish is the flow after a task published vars: each replaces the
