@@ -35,16 +35,24 @@ const (
 )
 
 // Settings of the deployed stack. They are small so that a failed message
-// comes back quickly; the emulator does not require a queue's visibility
-// timeout to cover the function's timeout, but they are kept consistent
-// with what AWS requires anyway.
+// comes back quickly. The task and timer queues' visibility timeout covers
+// the function's timeout, as AWS requires of a mapped queue. The engine
+// queue's does not: the emulator does not require it, an engine batch takes
+// well under a second, and a FIFO mapping runs one batch at a time, so
+// nothing receives a message again while its batch still runs. It is short
+// so that an engine event that fails on every delivery reaches the
+// dead-letter queue within seconds (TestPoisonedEvent).
 const (
-	functionTimeout = 10 * time.Second
-	visibility      = 12 * time.Second
-	maxReceives     = 5
-	workerBatch     = 1
-	workerParallel  = 10
-	engineBatch     = 10
+	functionTimeout  = 10 * time.Second
+	visibility       = 12 * time.Second
+	engineVisibility = 2 * time.Second
+	// maxReceives is every queue's redrive limit, and the engine function's
+	// BORA_ENGINE_MAX_RECEIVES: the engine fails an event's execution on
+	// the delivery after which the queue dead-letters the event.
+	maxReceives    = 5
+	workerBatch    = 1
+	workerParallel = 10
+	engineBatch    = 10
 	// roleARN is a placeholder execution role; emulators do not check it.
 	roleARN = "arn:aws:iam::000000000000:role/bora-e2e"
 )
@@ -135,7 +143,7 @@ func (s *stack) create(ctx context.Context, sc stackConfig) error {
 	wg.Go(func() {
 		keys := []string{"engine", "tasks", "timers"}
 		created, err := sqsqueue.CreateQueues(ctx, s.sqs, s.prefix+"-",
-			sqsqueue.Spec{Name: "engine", FIFO: true, HighThroughput: true, MaxReceives: maxReceives, VisibilityTimeout: visibility},
+			sqsqueue.Spec{Name: "engine", FIFO: true, HighThroughput: true, MaxReceives: maxReceives, VisibilityTimeout: engineVisibility},
 			sqsqueue.Spec{Name: "tasks", MaxReceives: maxReceives, VisibilityTimeout: visibility},
 			sqsqueue.Spec{Name: "timers", MaxReceives: maxReceives, VisibilityTimeout: visibility},
 		)
@@ -158,8 +166,8 @@ func (s *stack) create(ctx context.Context, sc stackConfig) error {
 		"BORA_TASK_QUEUE_URL":   s.Queues["tasks"].URL,
 		"BORA_TIMER_QUEUE_URL":  s.Queues["timers"].URL,
 		"BORA_TIMER_QUEUE_ARN":  s.Queues["timers"].ARN,
-		// The engine gives up on an event (reports it done) on its last
-		// receive before the dead-letter queue would take it.
+		// On an event's last receive before the dead-letter queue takes it,
+		// the engine fails the event's execution.
 		"BORA_ENGINE_MAX_RECEIVES": strconv.Itoa(maxReceives),
 		"BORA_LOG_LEVEL":           "debug",
 	}
@@ -366,6 +374,40 @@ func (s *stack) peekDLQ(ctx context.Context, key string) ([]string, error) {
 		bodies = append(bodies, aws.ToString(m.Body))
 	}
 	return bodies, nil
+}
+
+// takeDeadLetters deletes the messages of a dead-letter queue whose body
+// match accepts and returns their bodies; the others become visible again
+// at once, for checkDLQs to report. A test that causes a dead letter on
+// purpose takes it, so that only unexpected ones fail the run.
+func (s *stack) takeDeadLetters(ctx context.Context, key string, match func(body string) bool) ([]string, error) {
+	q := s.Queues[key+"-dlq"]
+	out, err := s.sqs.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
+		QueueUrl:            aws.String(q.URL),
+		MaxNumberOfMessages: 10,
+		VisibilityTimeout:   10,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("receive from %s: %w", q.Name, err)
+	}
+	var taken []string
+	var errs []error
+	for _, m := range out.Messages {
+		if !match(aws.ToString(m.Body)) {
+			if _, err := s.sqs.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{
+				QueueUrl: aws.String(q.URL), ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: 0,
+			}); err != nil {
+				errs = append(errs, fmt.Errorf("release a message of %s: %w", q.Name, err))
+			}
+			continue
+		}
+		if _, err := s.sqs.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(q.URL), ReceiptHandle: m.ReceiptHandle}); err != nil {
+			errs = append(errs, fmt.Errorf("delete a message of %s: %w", q.Name, err))
+			continue
+		}
+		taken = append(taken, aws.ToString(m.Body))
+	}
+	return taken, errors.Join(errs...)
 }
 
 // checkDLQs reports the messages of every dead-letter queue: a message
