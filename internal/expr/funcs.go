@@ -1146,38 +1146,8 @@ func init() {
 			}
 			return strings.TrimSpace(s), nil
 		}),
-		fn("startsWith", 2, -1, func(x *evaluator, n *node, a []any) (any, error) {
-			s, err := asString("startsWith", a[0])
-			if err != nil {
-				return nil, err
-			}
-			for _, v := range a[1:] {
-				p, err := asString("startsWith", v)
-				if err != nil {
-					return nil, err
-				}
-				if strings.HasPrefix(s, p) {
-					return true, nil
-				}
-			}
-			return false, nil
-		}),
-		fn("endsWith", 2, -1, func(x *evaluator, n *node, a []any) (any, error) {
-			s, err := asString("endsWith", a[0])
-			if err != nil {
-				return nil, err
-			}
-			for _, v := range a[1:] {
-				p, err := asString("endsWith", v)
-				if err != nil {
-					return nil, err
-				}
-				if strings.HasSuffix(s, p) {
-					return true, nil
-				}
-			}
-			return false, nil
-		}),
+		fn("startsWith", 2, -1, affix("startsWith", strings.HasPrefix)),
+		fn("endsWith", 2, -1, affix("endsWith", strings.HasSuffix)),
 		fn("abs", 1, 1, func(x *evaluator, n *node, a []any) (any, error) {
 			switch o := a[0].(type) {
 			case int64:
@@ -1648,4 +1618,25 @@ func selectFilter(name string, reject, byAttr bool) *function {
 func isList(v any) bool {
 	_, ok := v.([]any)
 	return ok
+}
+
+// affix builds startsWith and endsWith: true when the string has any of
+// the given prefixes (suffixes).
+func affix(name string, has func(s, p string) bool) func(x *evaluator, n *node, a []any) (any, error) {
+	return func(x *evaluator, n *node, a []any) (any, error) {
+		s, err := asString(name, a[0])
+		if err != nil {
+			return nil, err
+		}
+		for _, v := range a[1:] {
+			p, err := asString(name, v)
+			if err != nil {
+				return nil, err
+			}
+			if has(s, p) {
+				return true, nil
+			}
+		}
+		return false, nil
+	}
 }
