@@ -65,20 +65,12 @@ func (r *Reconciler) Sweep(ctx context.Context) (Report, error) {
 		log := r.Log.With("execution_id", u.ExecID, "task", u.Task, "item", u.Item, "attempt", u.Attempt)
 		switch u.State {
 		case record.Scheduled:
-			body, err := json.Marshal(record.TaskMessage{ExecID: u.ExecID, Task: u.Task, Item: u.Item, Attempt: u.Attempt, Fence: u.Fence, Action: u.Action})
-			if err != nil {
-				return rep, err
-			}
+			body, _ := json.Marshal(record.TaskMessage{ExecID: u.ExecID, Task: u.Task, Item: u.Item, Attempt: u.Attempt, Fence: u.Fence, Action: u.Action})
 			tasks = append(tasks, queue.Out{Body: body})
 			rep.Resent++
 			log.Info("task message overdue: sent again")
 		case record.Delayed:
-			ev := record.TimerEvent(u.UnitKey, u.Attempt, u.Fence)
-			body, err := json.Marshal(ev)
-			if err != nil {
-				return rep, err
-			}
-			events = append(events, queue.Out{Body: body, Group: ev.ExecID, DedupID: ev.ID})
+			events = append(events, eventOut(record.TimerEvent(u.UnitKey, u.Attempt, u.Fence)))
 			rep.Fired++
 			log.Info("timer overdue: fired")
 		case record.Running:
@@ -92,12 +84,7 @@ func (r *Reconciler) Sweep(ctx context.Context) (Report, error) {
 			if err != nil {
 				return rep, fmt.Errorf("end lost attempt of %s: %w", u.UnitKey, err)
 			}
-			ev := record.DoneEvent(u.UnitKey, u.Attempt, u.Fence)
-			body, err := json.Marshal(ev)
-			if err != nil {
-				return rep, err
-			}
-			events = append(events, queue.Out{Body: body, Group: ev.ExecID, DedupID: ev.ID})
+			events = append(events, eventOut(record.DoneEvent(u.UnitKey, u.Attempt, u.Fence)))
 			rep.Expired++
 			log.Warn("lease expired: attempt ended in ERROR")
 		}
@@ -113,4 +100,12 @@ func (r *Reconciler) Sweep(ctx context.Context) (Report, error) {
 		}
 	}
 	return rep, nil
+}
+
+// eventOut is an engine event as a message of the engine queue: grouped by
+// its execution, deduplicated by its id. (Events hold only strings and
+// numbers, so encoding cannot fail.)
+func eventOut(ev record.Event) queue.Out {
+	body, _ := json.Marshal(ev)
+	return queue.Out{Body: body, Group: ev.ExecID, DedupID: ev.ID}
 }
