@@ -32,6 +32,10 @@ type Reconciler struct {
 	Now    func() time.Time
 	// Batch is the most units one sweep looks at. Default 500.
 	Batch int
+	// Again is how long a unit whose message or timer was sent again is
+	// left alone before the next try, so that a busy queue is not flooded
+	// with copies. Default 5 minutes.
+	Again time.Duration
 }
 
 // Report counts what one sweep did.
@@ -49,6 +53,7 @@ func (r *Reconciler) defaults() {
 		r.Now = time.Now
 	}
 	r.Batch = cmp.Or(r.Batch, 500)
+	r.Again = cmp.Or(r.Again, 5*time.Minute)
 }
 
 // Sweep heals every overdue unit it finds, up to Batch.
@@ -60,17 +65,22 @@ func (r *Reconciler) Sweep(ctx context.Context) (Report, error) {
 	if err != nil {
 		return rep, fmt.Errorf("find overdue units: %w", err)
 	}
-	var tasks, events []queue.Out
+	var (
+		tasks, events []queue.Out
+		again         []*record.Unit // re-sent: their Due moves on after the sends
+	)
 	for _, u := range units {
 		log := r.Log.With("execution_id", u.ExecID, "task", u.Task, "item", u.Item, "attempt", u.Attempt)
 		switch u.State {
 		case record.Scheduled:
 			body, _ := json.Marshal(record.TaskMessage{ExecID: u.ExecID, Task: u.Task, Item: u.Item, Attempt: u.Attempt, Fence: u.Fence, Action: u.Action})
 			tasks = append(tasks, queue.Out{Body: body})
+			again = append(again, u)
 			rep.Resent++
 			log.Info("task message overdue: sent again")
 		case record.Delayed:
 			events = append(events, eventOut(record.TimerEvent(u.UnitKey, u.Attempt, u.Fence)))
+			again = append(again, u)
 			rep.Fired++
 			log.Info("timer overdue: fired")
 		case record.Running:
@@ -97,6 +107,14 @@ func (r *Reconciler) Sweep(ctx context.Context) (Report, error) {
 	if len(events) > 0 {
 		if err := r.Events.Send(ctx, events...); err != nil {
 			return rep, fmt.Errorf("send events: %w", err)
+		}
+	}
+	for _, u := range again {
+		_, err := r.Store.UpdateUnit(ctx, u.UnitKey,
+			record.Expect{States: []record.State{u.State}, Attempt: u.Attempt, Fence: u.Fence},
+			record.UnitChange{State: u.State, Due: now.Add(r.Again)})
+		if err != nil && !errors.Is(err, store.ErrConflict) {
+			return rep, fmt.Errorf("postpone %s: %w", u.UnitKey, err)
 		}
 	}
 	return rep, nil
