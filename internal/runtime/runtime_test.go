@@ -174,3 +174,31 @@ rev:
 		})
 	}
 }
+
+func TestSubmitRetriedWithSameID(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	sub := runtime.Submission{ID: "fixed", File: "hello.yaml", Source: []byte(hello)}
+	first, err := f.rt.Submit(ctx, sub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := f.rt.Submit(ctx, sub)
+	if err != nil {
+		t.Fatalf("retried submission: %v", err)
+	}
+	if again.ID != first.ID || again.Version != first.Version {
+		t.Errorf("retry gave %s v%d, want the same execution %s v%d", again.ID, again.Version, first.ID, first.Version)
+	}
+	// The start event was sent twice with one id: the engine queue keeps one.
+	if n := f.events.Len(); n != 1 {
+		t.Errorf("engine queue holds %d events, want 1", n)
+	}
+	// Another workflow under a taken id is refused.
+	other := runtime.Submission{ID: "fixed", File: "other.yaml", Source: []byte(strings.Replace(hello, "hello:", "other:", 1))}
+	var inv *runtime.InvalidError
+	if _, err := f.rt.Submit(ctx, other); !errors.As(err, &inv) {
+		t.Errorf("submission of another workflow under a taken id: %v, want an InvalidError", err)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"github.com/borawf/bora/internal/dsl"
 	"github.com/borawf/bora/internal/engine"
 	"github.com/borawf/bora/internal/record"
+	"github.com/borawf/bora/internal/store"
 )
 
 // Submission asks for a new execution.
@@ -99,7 +101,18 @@ func (r *Runtime) Submit(ctx context.Context, s Submission) (*record.Execution, 
 		// Mistral; the bundle answers to both names.
 		head.Workflow = bundle.Name + "." + wf.Name
 	}
-	if err := r.Store.CreateExecution(ctx, head); err != nil {
+	if err := r.Store.CreateExecution(ctx, head); errors.Is(err, store.ErrExists) {
+		// A retried submission: the execution is there; its start event
+		// may not have been sent. Sending it again is harmless (same id).
+		existing, gerr := r.Store.GetExecution(ctx, id)
+		if gerr != nil {
+			return nil, fmt.Errorf("execution %s: %w", id, gerr)
+		}
+		if existing.DefName != head.DefName || existing.Workflow != head.Workflow {
+			return nil, &InvalidError{Msg: fmt.Sprintf("execution id %s is taken by a run of %s", id, existing.Workflow)}
+		}
+		head = existing
+	} else if err != nil {
 		return nil, fmt.Errorf("create execution %s: %w", id, err)
 	}
 	if err := r.sendEvents(ctx, []record.Event{engine.StartEvent(id)}); err != nil {
