@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"strings"
+
+	"github.com/borawf/bora/internal/record"
 )
 
 // command is one subcommand of the CLI.
@@ -22,6 +24,11 @@ var commands = []command{
 	{"validate", "check workflow files and report every problem", runValidate},
 	{"run", "run one execution of a workflow to its end, embedded", runCmd},
 	{"serve", "carry every execution in a database forward, embedded", serveCmd},
+	{"show", "list the executions in a database, or show one", showCmd},
+	{"pause", "pause an execution in a database", controlCmd(record.OpPause)},
+	{"resume", "resume a paused execution and carry it to its end", controlCmd(record.OpResume)},
+	{"cancel", "cancel an execution in a database", controlCmd(record.OpCancel)},
+	{"rerun", "run a failed task of an execution again", controlCmd(record.OpRerun)},
 }
 
 // Exit codes.

@@ -140,36 +140,19 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 		}
 		p.header(head)
 	}
-	final, err := watch(ctx, b, head.ID, p)
+	final, err := watchUntil(ctx, b, head.ID, p, func(e *record.Execution) (bool, error) {
+		return e.State.Terminal() || e.State == record.ExecPaused, nil
+	})
 	if err != nil {
 		fmt.Fprintf(stderr, "bora run: execution %s: %v\n", head.ID, err)
 		return 1
 	}
-	doc, err := runtime.Describe(context.Background(), b.Store, head.ID)
-	if err != nil {
-		fmt.Fprintf(stderr, "bora run: %v\n", err)
-		return 1
-	}
-	if p != nil {
-		p.summary(doc)
-	}
-	if f.json {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(doc); err != nil {
-			fmt.Fprintf(stderr, "bora run: %v\n", err)
-			return 1
-		}
-	}
-	if final.State == record.ExecSuccess {
-		return 0
-	}
-	return 1
+	return finish(final, b, head.ID, p, f.json, stdout, stderr, false)
 }
 
-// watch follows an execution until it is final or paused, reporting each
-// task execution's state changes to p.
-func watch(ctx context.Context, b *embedded.Bora, id string, p *progress) (*record.Execution, error) {
+// watchUntil follows an execution until done says so, reporting each task
+// execution's state changes to p.
+func watchUntil(ctx context.Context, b *embedded.Bora, id string, p *progress, done func(*record.Execution) (bool, error)) (*record.Execution, error) {
 	tick := time.NewTicker(25 * time.Millisecond)
 	defer tick.Stop()
 	for {
@@ -184,12 +167,12 @@ func watch(ctx context.Context, b *embedded.Bora, id string, p *progress) (*reco
 			}
 			p.tasks(tasks)
 		}
-		if e.State.Terminal() || e.State == record.ExecPaused {
-			return e, nil
+		if ok, err := done(e); ok || err != nil {
+			return e, err
 		}
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("interrupted while %s; its state is kept in the database (use --db to resume it with bora serve)", e.State)
+			return nil, fmt.Errorf("interrupted while %s; its state is kept in the database (with --db, bora serve or bora resume carries it on)", e.State)
 		case <-tick.C:
 		}
 	}

@@ -166,3 +166,15 @@ func NewID() string {
 	b[8] = b[8]&0x3f | 0x80
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
+
+// Command sends a user's command (pause, resume, cancel, rerun) to an
+// execution. The engine applies it in order with the execution's other
+// events; a command that does not fit the execution's state (resume of a
+// running one) changes nothing. Each call is a new command: sending the
+// same one twice applies it twice.
+func (r *Runtime) Command(ctx context.Context, execID string, c record.Command) error {
+	if _, err := r.Store.GetExecution(ctx, execID); err != nil {
+		return fmt.Errorf("execution %s: %w", execID, err)
+	}
+	return r.sendEvents(ctx, []record.Event{engine.CommandEvent(execID, c.Op, c, NewID())})
+}
