@@ -85,11 +85,43 @@ func TestPoisonedEvent(t *testing.T) {
 	}
 	t.Logf("the good execution succeeded after %s", time.Since(start).Round(time.Millisecond))
 
-	d = c.wait(t, bad.ID, settle, record.ExecSuccess, record.ExecError, record.ExecCancelled)
-	if d.State != string(record.ExecError) {
-		t.Fatalf("the unrunnable execution ended %s (%s), want ERROR\n%s", d.State, d.StateInfo, c.diagnose(bad.ID))
+	var taken []string
+	waitFor(t, settle, fmt.Sprintf("%s in the engine dead-letter queue", badEvent.ID), func() (bool, string) {
+		got, err := c.s.takeDeadLetters(t.Context(), "engine", func(body string) bool {
+			var ev record.Event
+			return json.Unmarshal([]byte(body), &ev) == nil && ev.ExecID == bad.ID
+		})
+		taken = append(taken, got...)
+		if err != nil {
+			return false, err.Error()
+		}
+		return len(taken) > 0, "not there yet"
+	}, func() string { return c.diagnose(bad.ID) })
+	t.Logf("the event was dead-lettered after %s", time.Since(start).Round(time.Millisecond))
+	if len(taken) != 1 {
+		t.Errorf("%d dead letters of the unrunnable execution, want its start event only:\n%s", len(taken), strings.Join(taken, "\n"))
 	}
-	t.Logf("the unrunnable execution ended ERROR after %s: %s", time.Since(start).Round(time.Millisecond), d.StateInfo)
+	var got record.Event
+	if err := json.Unmarshal([]byte(taken[0]), &got); err != nil {
+		t.Fatalf("dead letter %s: %v", taken[0], err)
+	}
+	if diff := cmp.Diff(badEvent, got); diff != "" {
+		t.Errorf("dead letter (-want +got):\n%s", diff)
+	}
+
+	// The engine fails the execution on the event's last delivery; the
+	// queue dead-letters the event when it would deliver it again. So once
+	// the event is in the dead-letter queue the execution must be ERROR.
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	d, err = runtime.Describe(ctx, c.store, bad.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.State != string(record.ExecError) {
+		t.Fatalf("the unrunnable execution is %s (%s) once its event is dead-lettered, want ERROR\n%s", d.State, d.StateInfo, c.diagnose(bad.ID))
+	}
+	t.Logf("state_info: %s", d.StateInfo)
 	for _, want := range []string{
 		"engine event " + badEvent.ID + " ",
 		fmt.Sprintf("failed on %d deliveries", maxReceives),
@@ -115,29 +147,5 @@ func TestPoisonedEvent(t *testing.T) {
 	}
 	if got := srv.Hits(badRun); len(got) != 0 {
 		t.Errorf("the unrunnable execution ran actions: %v", got)
-	}
-
-	var taken []string
-	waitFor(t, settle, fmt.Sprintf("%s in the engine dead-letter queue", badEvent.ID), func() (bool, string) {
-		got, err := c.s.takeDeadLetters(t.Context(), "engine", func(body string) bool {
-			var ev record.Event
-			return json.Unmarshal([]byte(body), &ev) == nil && ev.ExecID == bad.ID
-		})
-		taken = append(taken, got...)
-		if err != nil {
-			return false, err.Error()
-		}
-		return len(taken) > 0, "not there yet"
-	}, func() string { return c.diagnose(bad.ID) })
-	t.Logf("the event was dead-lettered after %s", time.Since(start).Round(time.Millisecond))
-	if len(taken) != 1 {
-		t.Errorf("%d dead letters of the unrunnable execution, want its start event only:\n%s", len(taken), strings.Join(taken, "\n"))
-	}
-	var got record.Event
-	if err := json.Unmarshal([]byte(taken[0]), &got); err != nil {
-		t.Fatalf("dead letter %s: %v", taken[0], err)
-	}
-	if diff := cmp.Diff(badEvent, got); diff != "" {
-		t.Errorf("dead letter (-want +got):\n%s", diff)
 	}
 }
