@@ -18,6 +18,7 @@ run: ## Run the example workflow on the embedded backends, with live progress.
 .PHONY: test
 test: ## Run every test: vet, unit, contract, simulation, conformance, end to end on the emulator.
 	$(GO) vet $(PKGS)
+	$(GO) vet -tags lambda.norpc ./functions/...
 	BORA_REQUIRE_EMULATOR=1 ./scripts/emulator run $(GO) test -race -count=1 -timeout 15m $(PKGS)
 
 .PHONY: e2e
