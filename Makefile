@@ -4,6 +4,7 @@ GO ?= go
 PKGS := ./...
 SEEDS ?= 200
 EXAMPLE ?= events/examples/showcase.yaml
+PEER_TASKS ?= 200
 
 .DEFAULT_GOAL := help
 
@@ -34,8 +35,9 @@ emulator: ## Start the local AWS emulator (MiniStack) on 127.0.0.1:4566.
 	./scripts/emulator start
 
 .PHONY: bench
-bench: ## Run the benchmarks and print their figures.
+bench: ## Run the benchmarks and print their figures, Mistral's beside the embedded ones.
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+	./scripts/bench-peer -linear $(PEER_TASKS) -items $(PEER_TASKS)
 
 .PHONY: build
 build: ## Build the Lambda bootstrap zips (arm64 and amd64) into dist/.

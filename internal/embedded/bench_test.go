@@ -47,6 +47,8 @@ func BenchmarkEmbedded(b *testing.B) {
 		yaml  string
 		tasks int
 	}{
+		{"linear-200", linear(200), 200},
+		{"with-items-200", withItems(200), 200},
 		{"linear-1000", linear(1000), 1000},
 		{"with-items-1000", withItems(1000), 1000},
 	} {
