@@ -42,10 +42,11 @@ type Faults struct {
 	Reorder     bool // deliver messages in random order, with random delays
 	LeaseExpiry bool // let a worker vanish mid-action so its lease expires
 	Commands    bool // pause and resume mid-flight, then send stale task messages
+	Cancel      bool // in some runs, cancel mid-flight, then send stale task messages
 }
 
 // All is every fault at once.
-var All = Faults{Duplicate: true, Crash: true, DropAfter: true, Reorder: true, LeaseExpiry: true, Commands: true}
+var All = Faults{Duplicate: true, Crash: true, DropAfter: true, Reorder: true, LeaseExpiry: true, Commands: true, Cancel: true}
 
 // Result is what one run observed.
 type Result struct {
@@ -55,6 +56,9 @@ type Result struct {
 	Steps      int
 	Violations []string
 	Faults     map[string]int // injected faults by kind
+	// Cancelled is true when the run sent a cancel command; then the
+	// execution may end CANCELLED instead of as the fault-free run does.
+	Cancelled bool
 }
 
 // Run runs one workflow shape under one seed.
@@ -88,6 +92,8 @@ type sim struct {
 	steps      int
 	inAction   bool
 	paused     bool
+	cancelAt   int // the step at which to cancel; 0: never
+	cancelled  bool
 }
 
 type delivered struct {
@@ -125,6 +131,9 @@ func newSim(shape Shape, seed uint64, f Faults) *sim {
 	}
 	s.wk = &worker.Worker{Store: s.store, Events: s.events, Actions: reg, Log: log, Lease: lease, Now: clock}
 	s.rc = &reconcile.Reconciler{Store: s.store, Tasks: s.tasks, Events: s.events, Log: log, Now: clock}
+	if f.Cancel && s.chance(0.3) {
+		s.cancelAt = 1 + s.rng.IntN(80)
+	}
 	return s
 }
 
@@ -158,10 +167,17 @@ func (s *sim) run(ctx context.Context) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !record.ExecState(doc.State).Terminal() {
-		s.violate("execution %s still %s after %d steps (invariant 7: every execution ends)", s.execID, doc.State, s.steps)
+	// Every execution ends: this one and every sub-workflow it started.
+	all, _, err := s.store.Store.ListExecutions(ctx, store.ListQuery{Limit: 1000})
+	if err != nil {
+		return nil, err
 	}
-	return &Result{Seed: s.seed, Shape: s.shape.Name, Doc: doc, Steps: s.steps, Violations: s.violations, Faults: s.faults}, nil
+	for _, e := range all {
+		if !e.State.Terminal() {
+			s.violate("execution %s (%s) still %s after %d steps (invariant 7: every execution ends)", e.ID, e.Workflow, e.State, s.steps)
+		}
+	}
+	return &Result{Seed: s.seed, Shape: s.shape.Name, Doc: doc, Steps: s.steps, Violations: s.violations, Faults: s.faults, Cancelled: s.cancelled}, nil
 }
 
 // step takes one scheduling decision. It reports true when the execution
@@ -172,7 +188,10 @@ func (s *sim) step(ctx context.Context) (bool, error) {
 	s.tasks.reset()
 	s.timers.reset()
 
-	if s.f.Commands && !s.paused && s.chance(0.02) {
+	if s.cancelAt > 0 && s.steps == s.cancelAt {
+		return false, s.command(ctx, record.OpCancel)
+	}
+	if s.f.Commands && !s.paused && !s.cancelled && s.chance(0.02) {
 		return false, s.command(ctx, record.OpPause)
 	}
 	if s.paused && s.chance(0.2) {
@@ -208,7 +227,7 @@ func (s *sim) step(ctx context.Context) (bool, error) {
 		return true, nil
 	}
 	s.now = s.now.Add(time.Duration(1+s.rng.IntN(20)) * time.Second)
-	if s.paused || e.State == record.ExecPaused {
+	if (s.paused || e.State == record.ExecPaused) && !s.cancelled {
 		return false, s.command(ctx, record.OpResume)
 	}
 	return false, nil
@@ -269,8 +288,9 @@ func (s *sim) deliver(ctx context.Context, q *faultQueue) (bool, error) {
 	return true, nil
 }
 
-// command sends pause or resume through the engine queue, and after a
-// pause re-sends stale copies of earlier task messages: none may run.
+// command sends pause, resume or cancel through the engine queue, and
+// after a pause or cancel re-sends stale copies of earlier task messages:
+// none may run an attempt again or run while the execution is not RUNNING.
 func (s *sim) command(ctx context.Context, op string) error {
 	e, err := s.store.Store.GetExecution(ctx, s.execID)
 	if err != nil {
@@ -287,9 +307,10 @@ func (s *sim) command(ctx context.Context, op string) error {
 		return err
 	}
 	s.paused = op == record.OpPause
-	if s.paused {
-		// A few task messages that were already handled come back after
-		// the pause: none may run an attempt again or run while paused.
+	if op == record.OpCancel {
+		s.cancelled, s.paused = true, false
+	}
+	if op == record.OpPause || op == record.OpCancel {
 		stale := 0
 		for _, d := range slices.Backward(s.delivered) {
 			if d.q == s.tasks && stale < 3 {

@@ -65,9 +65,20 @@ func TestSimulation(t *testing.T) {
 				t.Errorf("seed %d (%s): %v\n  replay: go test ./internal/sim -run 'TestSimulation$' -seed=%d", seed, sh.Name, err, seed)
 				return
 			}
-			problems := append(r.Violations, Compare(baseline[sh.Name], r.Doc)...)
+			problems := r.Violations
+			switch {
+			case r.Cancelled && r.Doc.State == "CANCELLED":
+				// Cancelled mid-flight: the invariants above are the check.
+			case r.Cancelled && r.Doc.State != "SUCCESS":
+				problems = append(problems, fmt.Sprintf("cancelled run ended %s, want CANCELLED, or SUCCESS when the cancel came after the end", r.Doc.State))
+			default:
+				problems = append(problems, Compare(baseline[sh.Name], r.Doc)...)
+			}
 			for k, n := range r.Faults {
 				faults[k] += n
+			}
+			if r.Cancelled {
+				faults["cancelled runs ending "+r.Doc.State]++
 			}
 			if len(problems) > 0 {
 				violations += len(problems)
