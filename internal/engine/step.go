@@ -11,8 +11,14 @@ import (
 )
 
 // ResendAfter is how long a SCHEDULED unit's message may take to be
-// claimed before the reconciler sends it again (the unit's Due).
-const ResendAfter = 5 * time.Minute
+// claimed before the reconciler sends it again (the unit's Due). It is no
+// longer than a worker's lease (one minute by default), so that a claim,
+// which sets Due to the end of its lease, only ever moves Due later: on
+// DynamoDB the unit's entry in the reconciler's index then stays where it
+// is, and a claim costs one write unit instead of three. A message that
+// waits longer in a busy queue is sent once more, and the reconciler then
+// leaves the unit alone for a while (reconcile.Reconciler.Again).
+const ResendAfter = time.Minute
 
 // rangeMin is the number of units of one task from which a step sends them
 // with one SendUnits effect instead of one SendTask each.

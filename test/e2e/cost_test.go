@@ -16,6 +16,7 @@ import (
 	"github.com/borawf/bora/internal/record"
 	"github.com/borawf/bora/internal/runtime"
 	"github.com/borawf/bora/internal/store/dynamo"
+	"github.com/borawf/bora/internal/worker"
 )
 
 // TestCostPerTask runs a linear and a with-items workflow with Bora's
@@ -61,7 +62,7 @@ func TestCostPerTask(t *testing.T) {
 		Events: sqs.New(q, qs[0].URL, sqs.Options{}),
 		Tasks:  sqs.New(q, qs[1].URL, sqs.Options{}),
 		Timers: sqs.New(q, qs[2].URL, sqs.Options{}),
-	}, embedded.Options{Workers: 4, MaxReceives: 10})
+	}, embedded.Options{Workers: 4, MaxReceives: 10, Lease: worker.DefaultLease}) // the lease of the Lambda worker
 	if err != nil {
 		t.Fatal(err)
 	}
