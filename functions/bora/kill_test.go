@@ -20,10 +20,10 @@ import (
 )
 
 // TestKillAndServe kills `bora run` with SIGKILL in the middle of a
-// with-items execution, then starts `bora serve` on the same database, and
-// proves that the execution finishes with every item's result, that no
-// attempt of any item ran twice, and that only attempts cut short by the
-// kill ran again.
+// with-items execution, then kills a `bora serve` on the same database in
+// the middle too, then lets a last `bora serve` finish, and proves that the
+// execution ends with every item's result, that no attempt of any item ran
+// twice, and that only attempts cut short by a kill ran again.
 func TestKillAndServe(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the bora binary")
@@ -82,25 +82,43 @@ items:
 	run := exec.Command(bin, "run", wf, "--db", db, "--lease", "1s", "--quiet",
 		"--input", fmt.Sprintf(`{"url": %q}`, srv.URL))
 	run.Stderr = os.Stderr
+	began := time.Now()
 	if err := run.Start(); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for count() < items/3 {
-		if time.Now().After(deadline) {
-			_ = run.Process.Kill()
-			t.Fatalf("bora run made %d requests in 30 s", count())
+	// killAt kills p with SIGKILL once the server has seen n requests.
+	killAt := func(p *exec.Cmd, n int) int {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for count() < n {
+			if time.Now().After(deadline) {
+				_ = p.Process.Kill()
+				t.Fatalf("%s made %d requests in 30 s", p.Args[1], count())
+			}
+			time.Sleep(5 * time.Millisecond)
 		}
-		time.Sleep(5 * time.Millisecond)
+		if err := p.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		_ = p.Wait()
+		at := count()
+		if at >= items {
+			t.Fatalf("%s finished %d requests before the kill; nothing left to prove", p.Args[1], at)
+		}
+		return at
 	}
-	if err := run.Process.Signal(syscall.SIGKILL); err != nil {
+	killedAt := killAt(run, items/4)
+	t.Logf("%s: first kill done", time.Since(began).Round(time.Millisecond))
+
+	// A serve picks the execution up after the lease of the killed run's
+	// attempts expires, and is killed in its turn.
+	first := exec.Command(bin, "serve", "--db", db, "--lease", "1s")
+	first.Stderr = os.Stderr
+	if err := first.Start(); err != nil {
 		t.Fatal(err)
 	}
-	_ = run.Wait()
-	killedAt := count()
-	if killedAt >= items {
-		t.Fatalf("the run finished %d requests before the kill; nothing left to prove", killedAt)
-	}
+	serveKilledAt := killAt(first, killedAt+items/4)
+	t.Logf("%s: second kill done", time.Since(began).Round(time.Millisecond))
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -108,6 +126,7 @@ items:
 	if out, err := serve.CombinedOutput(); err != nil {
 		t.Fatalf("bora serve: %v\n%s", err, out)
 	}
+	t.Logf("%s: finished", time.Since(began).Round(time.Millisecond))
 
 	sdb, err := ssqlite.Open(db)
 	if err != nil {
@@ -156,5 +175,5 @@ items:
 			reruns++
 		}
 	}
-	t.Logf("killed after %d requests; %d items re-ran after the restart", killedAt, reruns)
+	t.Logf("run killed after %d requests, serve after %d; %d items re-ran after a kill", killedAt, serveKilledAt, reruns)
 }
