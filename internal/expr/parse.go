@@ -459,9 +459,15 @@ func (p *parser) yaqlPrefix() (*node, *SyntaxError) {
 // callArgs parses `(args)` after a function name; the `(` is next.
 func (p *parser) callArgs(closer string) ([]*node, *SyntaxError) {
 	p.advance()
-	var args []*node
+	return p.items(closer, p.arg)
+}
+
+// items parses comma-separated items up to and including closer (a
+// trailing comma is allowed).
+func (p *parser) items(closer string, item func() (*node, *SyntaxError)) ([]*node, *SyntaxError) {
+	var out []*node
 	for !p.isOp(closer) {
-		if len(args) > 0 {
+		if len(out) > 0 {
 			if !p.isOp(",") {
 				return nil, p.expected(`"," or "` + closer + `"`)
 			}
@@ -470,14 +476,14 @@ func (p *parser) callArgs(closer string) ([]*node, *SyntaxError) {
 				break
 			}
 		}
-		a, err := p.arg()
+		x, err := item()
 		if err != nil {
 			return nil, err
 		}
-		args = append(args, a)
+		out = append(out, x)
 	}
 	p.advance()
-	return args, nil
+	return out, nil
 }
 
 // arg parses one call argument: an expression or a keyword argument
@@ -533,25 +539,7 @@ func (p *parser) list(closer string) ([]*node, *SyntaxError) {
 		return nil, err
 	}
 	defer p.leave()
-	var items []*node
-	for !p.isOp(closer) {
-		if len(items) > 0 {
-			if !p.isOp(",") {
-				return nil, p.expected(`"," or "` + closer + `"`)
-			}
-			p.advance()
-			if p.isOp(closer) {
-				break
-			}
-		}
-		x, err := p.expr()
-		if err != nil {
-			return nil, err
-		}
-		items = append(items, x)
-	}
-	p.advance()
-	return items, nil
+	return p.items(closer, p.expr)
 }
 
 func (p *parser) dict(open token, sep string) (*node, *SyntaxError) {
