@@ -793,32 +793,8 @@ func init() {
 			}
 			return out, nil
 		}),
-		fn("first", 1, 2, func(x *evaluator, n *node, a []any) (any, error) {
-			l, err := iterable("first", a[0])
-			if err != nil {
-				return nil, err
-			}
-			if len(l) == 0 {
-				if len(a) == 2 {
-					return a[1], nil
-				}
-				return nil, errorf("first(): the collection is empty")
-			}
-			return l[0], nil
-		}),
-		fn("last", 1, 2, func(x *evaluator, n *node, a []any) (any, error) {
-			l, err := iterable("last", a[0])
-			if err != nil {
-				return nil, err
-			}
-			if len(l) == 0 {
-				if len(a) == 2 {
-					return a[1], nil
-				}
-				return nil, errorf("last(): the collection is empty")
-			}
-			return l[len(l)-1], nil
-		}),
+		fn("first", 1, 2, end("first", func(l []any) any { return l[0] })),
+		fn("last", 1, 2, end("last", func(l []any) any { return l[len(l)-1] })),
 		fn("sum", 1, 2, func(x *evaluator, n *node, a []any) (any, error) {
 			l, err := asList("sum", a[0])
 			if err != nil {
@@ -1638,5 +1614,23 @@ func affix(name string, has func(s, p string) bool) func(x *evaluator, n *node, 
 			}
 		}
 		return false, nil
+	}
+}
+
+// end builds first and last: the element pick chooses, or the default
+// (second argument) when the collection is empty.
+func end(name string, pick func(l []any) any) func(x *evaluator, n *node, a []any) (any, error) {
+	return func(x *evaluator, n *node, a []any) (any, error) {
+		l, err := iterable(name, a[0])
+		if err != nil {
+			return nil, err
+		}
+		if len(l) == 0 {
+			if len(a) == 2 {
+				return a[1], nil
+			}
+			return nil, errorf("%s(): the collection is empty", name)
+		}
+		return pick(l), nil
 	}
 }
