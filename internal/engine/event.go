@@ -27,7 +27,7 @@ func (s *stepper) onDone() (bool, error) {
 	if u.Attempt != s.ev.Attempt || u.Fence != s.ev.Fence || (u.State != record.Success && u.State != record.Error) {
 		return false, nil
 	}
-	if u.State == record.Error && record.IsLost(u.Error) && !u.NoRetry && s.safeRerun(r) {
+	if u.State == record.Error && record.IsLost(u.Error) && !u.NoRetry && u.Attempt-max(r.Att, 1) < MaxLostReruns && s.safeRerun(r) {
 		// The worker was lost and the action may safely run again: this
 		// unit alone gets a new attempt, in the next step (this one read
 		// its outcome). The other items of a with-items task go on.

@@ -322,3 +322,36 @@ wf:
 		t.Fatalf("after resume: exec %s runs %d", w.execs[id].State, w.runs[u.UnitKey])
 	}
 }
+
+func TestLostRerunsAreBounded(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, `
+version: '2.0'
+wf:
+  tasks:
+    t: {action: std.noop, safe-rerun: true}
+`)
+	w.hold = true
+	id := w.start("", "")
+	w.drain()
+	// Every attempt's worker is lost: the item runs again MaxLostReruns
+	// times, and the next loss fails the task.
+	for i := 0; i <= MaxLostReruns; i++ {
+		m := w.takeTask("t#1")
+		if m.Attempt != i+1 {
+			t.Fatalf("loss %d: task message of attempt %d, want %d", i+1, m.Attempt, i+1)
+		}
+		w.claim(m)
+		u := w.unit(id, "t#1", 0)
+		u.State, u.Error = record.Error, record.LostError("the worker was lost")
+		w.events = append(w.events, record.DoneEvent(u.UnitKey, u.Attempt, u.Fence))
+		w.drain()
+	}
+	h := w.execs[id]
+	if h.State != record.ExecError || !contains(h.StateInfo, "the worker was lost") {
+		t.Fatalf("after %d losses: %s %q, want ERROR naming the loss", MaxLostReruns+1, h.State, h.StateInfo)
+	}
+	if len(w.taskq) != 0 {
+		t.Errorf("%d task messages left, want none", len(w.taskq))
+	}
+}

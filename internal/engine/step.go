@@ -20,6 +20,12 @@ import (
 // leaves the unit alone for a while (reconcile.Reconciler.Again).
 const ResendAfter = time.Minute
 
+// MaxLostReruns bounds how many times safe-rerun runs one item again after
+// its worker was lost. An action that always outlives its worker (one
+// longer than the Lambda time limit) would otherwise run for ever; past the
+// bound the loss is an ordinary task error.
+const MaxLostReruns = 5
+
 // rangeMin is the number of units of one task from which a step sends them
 // with one SendUnits effect instead of one SendTask each.
 const rangeMin = 9
