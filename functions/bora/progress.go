@@ -39,7 +39,10 @@ func (p *progress) header(e *record.Execution) {
 	fmt.Fprintf(p.w, "%s %s (execution %s)\n", p.bold("running"), e.Workflow, e.ID)
 }
 
-func (p *progress) tasks(ts []*record.Task) {
+// tasks prints the task executions whose state changed since the last
+// call. units, when set, reads a finished task's units so that the line can
+// say how many attempts it took.
+func (p *progress) tasks(ts []*record.Task, units func(key string) []*record.Unit) {
 	for _, t := range ts {
 		if p.seen[t.Key] == t.State {
 			continue
@@ -47,6 +50,9 @@ func (p *progress) tasks(ts []*record.Task) {
 		p.seen[t.Key] = t.State
 		p.width = max(p.width, len(t.Key))
 		line := fmt.Sprintf("%7.2fs  %-*s  %s", time.Since(p.start).Seconds(), p.width, t.Key, p.state(string(t.State)))
+		if t.State.Terminal() && units != nil {
+			line += attempts(units(t.Key))
+		}
 		if t.State == record.Error && t.StateInfo != "" {
 			line += "  " + firstLine(t.StateInfo)
 		}
@@ -102,6 +108,26 @@ func (p *progress) bold(s string) string {
 		return s
 	}
 	return "\x1b[1m" + s + "\x1b[0m"
+}
+
+// attempts says how many runs a finished task took when that is more than
+// one per item: " (2 attempts)", or " (3 items retried)" for with-items.
+func attempts(us []*record.Unit) string {
+	retried, total := 0, 0
+	for _, u := range us {
+		total += u.Attempt
+		if u.Attempt > 1 {
+			retried++
+		}
+	}
+	switch {
+	case retried == 0:
+		return ""
+	case len(us) == 1:
+		return fmt.Sprintf(" (%d attempts)", total)
+	default:
+		return fmt.Sprintf(" (%d of %d items retried)", retried, len(us))
+	}
 }
 
 func firstLine(s string) string {

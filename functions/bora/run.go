@@ -165,7 +165,10 @@ func watchUntil(ctx context.Context, b *embedded.Bora, id string, p *progress, d
 			if err != nil {
 				return nil, err
 			}
-			p.tasks(tasks)
+			p.tasks(tasks, func(key string) []*record.Unit {
+				us, _ := b.Store.ListUnits(ctx, id, key)
+				return us
+			})
 		}
 		if ok, err := done(e); ok || err != nil {
 			return e, err
