@@ -77,6 +77,18 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "bora run: %v\n", err)
 		return 2
 	}
+	// The document's own problems are reported by Submit; the actions it
+	// names are checked here, against the worker's registry, before a run.
+	bundle, _ := dsl.Load(file, src)
+	if bundle != nil {
+		checks := dsl.CheckActions(bundle, knownActions())
+		for _, d := range checks {
+			fmt.Fprintln(stderr, d.String())
+		}
+		if checks.HasErrors() {
+			return 2
+		}
+	}
 	input, err := jsonArg("--input", f.input, "{}")
 	if err != nil {
 		fmt.Fprintf(stderr, "bora run: %v\n", err)
@@ -133,7 +145,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	var p *progress
 	if !f.quiet {
 		p = newProgress(progressOut, isTerminal(progressOut), time.Now())
-		if bundle, _ := dsl.Load(file, src); bundle != nil {
+		if bundle != nil {
 			if wf := bundle.Workflows[head.Workflow]; wf != nil {
 				p.fit(wf.Order)
 			}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/borawf/bora/internal/action"
 	"github.com/borawf/bora/internal/dsl"
 )
 
@@ -57,7 +58,10 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 		if file == "-" {
 			name = "<stdin>"
 		}
-		_, diags := dsl.Load(name, src)
+		b, diags := dsl.Load(name, src)
+		if b != nil {
+			diags = append(diags, dsl.CheckActions(b, knownActions())...)
+		}
 		for _, d := range diags {
 			if *quiet && d.Severity == dsl.Warning {
 				continue
@@ -91,4 +95,16 @@ func readSource(file string) ([]byte, error) {
 		return io.ReadAll(stdin)
 	}
 	return os.ReadFile(file)
+}
+
+// knownActions is the catalogue of the actions the embedded worker runs,
+// for the loader's action checks.
+func knownActions() map[string]dsl.ActionSpec {
+	reg := action.NewRegistry()
+	out := map[string]dsl.ActionSpec{}
+	for _, n := range reg.Names() {
+		sig, _ := reg.Signature(n)
+		out[n] = dsl.ActionSpec{Required: sig.Required, Optional: sig.Optional}
+	}
+	return out
 }
