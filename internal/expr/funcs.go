@@ -971,30 +971,8 @@ func init() {
 			}
 			return nil, errorf("isEmpty() needs a string, list or dict, not %s", typeName(a[0]))
 		}),
-		fn("skip", 2, 2, func(x *evaluator, n *node, a []any) (any, error) {
-			l, err := asList("skip", a[0])
-			if err != nil {
-				return nil, err
-			}
-			k, err := asInt("skip", a[1])
-			if err != nil {
-				return nil, err
-			}
-			k = max(0, min(k, int64(len(l))))
-			return slices.Clone(l[k:]), x.charge(n, len(l)-int(k))
-		}),
-		fn("take", 2, 2, func(x *evaluator, n *node, a []any) (any, error) {
-			l, err := asList("take", a[0])
-			if err != nil {
-				return nil, err
-			}
-			k, err := asInt("take", a[1])
-			if err != nil {
-				return nil, err
-			}
-			k = max(0, min(k, int64(len(l))))
-			return slices.Clone(l[:k]), x.charge(n, int(k))
-		}),
+		fn("skip", 2, 2, cut("skip", func(l []any, k int) []any { return l[k:] })),
+		fn("take", 2, 2, cut("take", func(l []any, k int) []any { return l[:k] })),
 		fn("flatten", 1, 1, func(x *evaluator, n *node, a []any) (any, error) {
 			l, err := asList("flatten", a[0])
 			if err != nil {
@@ -1632,5 +1610,22 @@ func end(name string, pick func(l []any) any) func(x *evaluator, n *node, a []an
 			return nil, errorf("%s(): the collection is empty", name)
 		}
 		return pick(l), nil
+	}
+}
+
+// cut builds skip and take: the part of a list that part keeps, given a
+// count clamped to the list's length.
+func cut(name string, part func(l []any, k int) []any) func(x *evaluator, n *node, a []any) (any, error) {
+	return func(x *evaluator, n *node, a []any) (any, error) {
+		l, err := asList(name, a[0])
+		if err != nil {
+			return nil, err
+		}
+		k, err := asInt(name, a[1])
+		if err != nil {
+			return nil, err
+		}
+		out := slices.Clone(part(l, int(max(0, min(k, int64(len(l)))))))
+		return out, x.charge(n, len(out))
 	}
 }
