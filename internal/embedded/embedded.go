@@ -151,13 +151,19 @@ func (b *Bora) Start(ctx context.Context) (stop func()) {
 	return func() { cancel(); <-done }
 }
 
+// eventVisibility hides an engine event or timer while one loop handles it.
+// A step takes milliseconds; after a crash the event comes back this much
+// later, so it is kept short, yet long enough that a slow step (thousands of
+// units) is not handed to a second loop while the first still works on it.
+const eventVisibility = 10 * time.Second
+
 // Run processes messages until ctx is cancelled.
 func (b *Bora) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	for range 2 {
-		wg.Go(func() { b.loop(ctx, b.events, 10, 30*time.Second, b.handleEvent) })
+		wg.Go(func() { b.loop(ctx, b.events, 10, eventVisibility, b.handleEvent) })
 	}
-	wg.Go(func() { b.loop(ctx, b.timers, 10, 30*time.Second, b.handleTimer) })
+	wg.Go(func() { b.loop(ctx, b.timers, 10, eventVisibility, b.handleTimer) })
 	for range b.o.Workers {
 		wg.Go(func() { b.loop(ctx, b.tasks, 1, b.o.Lease, b.handleTask) })
 	}
