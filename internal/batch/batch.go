@@ -2,7 +2,7 @@
 // needs on both AWS (a Lambda SQS event) and in the embedded loops: in order,
 // and when a message of a FIFO group fails, every later message of that group
 // in the batch is reported failed without being handled, so the group's order
-// holds when they are delivered again (DESIGN.md §2, "FIFO batches").
+// holds when they are delivered again (docs/protocol.md).
 package batch
 
 import "context"

@@ -13,7 +13,7 @@
 //
 // Output.Exec.Engine remembers the ids of recently applied events and their
 // After effects, so that a redelivered event (already applied) makes Step
-// return the same After again with no new state: DESIGN.md §2, invariant 4.
+// return the same After again with no new state: docs/protocol.md, rule 4.
 package engine
 
 import (
@@ -25,7 +25,7 @@ import (
 
 // Reader gives Step the records an event touches. The runtime implements it
 // with strongly consistent store reads. Step must only ask for what the
-// event needs (DESIGN.md §2, invariant 6): never every task.
+// event needs (docs/protocol.md, rule 6): never every task.
 type Reader interface {
 	Task(key string) (*record.Task, error) // an error wrapping the store's not-found error when absent
 	Unit(k record.UnitKey) (*record.Unit, error)

@@ -213,7 +213,7 @@ func inflight(r *run) []int {
 
 // halt moves the unclaimed work of every active task out of reach of the
 // workers — to PAUSED, or to CANCELLED when the execution ended — before
-// the head records the new state (DESIGN.md §2, invariant 2). Sub-workflows
+// the head records the new state (docs/protocol.md, rule 2). Sub-workflows
 // get the same command. Units written earlier in this step are already in
 // their right state.
 func (s *stepper) halt(touched map[record.UnitKey]bool, to record.State) error {

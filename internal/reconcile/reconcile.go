@@ -2,7 +2,7 @@
 // event path: a task message that never arrived is sent again, a timer that
 // was lost fires, and an attempt whose worker vanished (its lease expired)
 // ends in ERROR exactly as a worker would end it — a conditional write of the
-// outcome, then the attempt-done event (DESIGN.md §2, invariant 3).
+// outcome, then the attempt-done event (docs/protocol.md, rule 3).
 //
 // Every action it takes is idempotent: a re-sent task message fails its claim
 // if the unit moved on, the lease-expiry write is conditional on the attempt

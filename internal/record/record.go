@@ -34,7 +34,7 @@ func (s ExecState) Terminal() bool {
 // State is the state of a task execution or of a work unit.
 type State string
 
-// Task execution and unit states (DESIGN.md §2).
+// Task execution and unit states (docs/protocol.md).
 const (
 	Waiting   State = "WAITING"   // join not yet satisfied
 	Delayed   State = "DELAYED"   // wait-before or retry delay; a timer is due
@@ -137,7 +137,7 @@ type Unit struct {
 // EventKind is the kind of an engine event.
 type EventKind string
 
-// Engine event kinds (DESIGN.md §2).
+// Engine event kinds (docs/protocol.md).
 const (
 	EventStart       EventKind = "start"
 	EventAttemptDone EventKind = "attempt-done"

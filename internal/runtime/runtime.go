@@ -1,7 +1,7 @@
 // Package runtime drives the engine against a Store and Queues: it loads an
 // execution's head, asks the engine for the next step, performs the step's
 // writes, commits the head, and carries out the step's effects — in that
-// order, so that a crash at any point is healed by redelivery (DESIGN.md §2,
+// order, so that a crash at any point is healed by redelivery (docs/protocol.md,
 // "Commit, then send").
 //
 // The same Runtime serves the Lambda functions and the embedded mode; only

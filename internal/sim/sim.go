@@ -1,11 +1,11 @@
-// Package sim is Bora's deterministic simulation (DESIGN.md §4.3): the real
+// Package sim is Bora's deterministic simulation (docs/design.md, testing layer 3): the real
 // runtime, worker and reconciler, over an in-memory store and queues that
 // inject faults — duplicate and delayed delivery, reordering, a crash before
 // or after any write, sends dropped after a commit, workers that vanish while
 // holding a lease, stale task messages after pause and cancel — driven by
 // one goroutine and one seeded random source, so a seed replays exactly.
 //
-// Each run checks the protocol invariants of DESIGN.md §2 as it goes and, at
+// Each run checks the protocol rules of docs/protocol.md as it goes and, at
 // the end, compares the execution with the fault-free run of the same
 // workflow.
 package sim

@@ -17,7 +17,7 @@ var (
 )
 
 // TestSimulation runs the seeds under every fault at once and checks the
-// invariants of DESIGN.md §2 and that each run ends as the fault-free run
+// rules of docs/protocol.md and that each run ends as the fault-free run
 // of its workflow does. A failing seed is printed with the command that
 // replays it.
 func TestSimulation(t *testing.T) {

@@ -1,6 +1,6 @@
 // Package store declares the Store port: where executions, task executions,
 // work units and workflow definitions live, and the conditional writes the
-// protocol (DESIGN.md §2) is built on. Adapters live in subpackages
+// protocol (docs/protocol.md) is built on. Adapters live in subpackages
 // (sqlite, dynamo); every adapter passes storetest.Run.
 //
 // Every write is a single-item conditional write. A failed condition is
@@ -37,7 +37,7 @@ func (e *TooLargeError) Error() string {
 }
 
 // MaxItemBytes is the largest item Bora writes (DynamoDB allows 400 KB;
-// DESIGN.md keeps a margin). Every adapter enforces it so that a workflow
+// Bora keeps a margin). Every adapter enforces it so that a workflow
 // behaves the same embedded and on AWS.
 const MaxItemBytes = 350 * 1024
 

@@ -1,5 +1,5 @@
 // Package worker runs the actions of task messages: the worker side of the
-// protocol in DESIGN.md §2.
+// protocol in docs/protocol.md.
 //
 // For each task message the worker
 //

@@ -115,7 +115,7 @@ func (c *client) startFan(t *testing.T, srv *counter, run string) string {
 // task queue — duplicates of live ones, and stale ones that sat in the
 // queue while their execution was paused or cancelled — and proves with
 // the counter that no action ran twice and none ran while its execution was
-// not RUNNING (DESIGN.md §2, invariants 2 and 7).
+// not RUNNING (docs/protocol.md, rules 2 and 7).
 //
 // It does not run in parallel with the other tests: it knows that every
 // message it sent was handled when the task queue is empty.

@@ -79,7 +79,7 @@ type mapping struct {
 	Queue    string // "engine", "tasks" or "timers"
 }
 
-// bora's event source mappings (DESIGN.md §3). The reconciler runs on a
+// bora's event source mappings (docs/design.md, "Deployment shape"). The reconciler runs on a
 // schedule on AWS; here a test invokes it when it needs it.
 var boraMappings = []mapping{
 	{fnEngine, "engine"},

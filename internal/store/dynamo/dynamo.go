@@ -1,5 +1,5 @@
 // Package dynamo is the DynamoDB adapter of the Store port: one table, every
-// write a single-item conditional write (DESIGN.md §2 "Storage").
+// write a single-item conditional write (docs/design.md, "Records").
 //
 // Layout (pk, sk are strings):
 //
