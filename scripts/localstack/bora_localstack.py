@@ -1,0 +1,35 @@
+"""A LocalStack provider that serves DynamoDB from moto's implementation.
+
+LocalStack's own DynamoDB provider runs DynamoDB Local, a Java server under
+AWS's own licence terms that LocalStack downloads at first use. Bora's
+emulator script selects this provider instead (PROVIDER_OVERRIDE_DYNAMODB=moto):
+every DynamoDB operation is answered by moto, which LocalStack already
+ships, in the same process. See docs/aws.md for what that changes.
+"""
+
+from binascii import crc32
+
+from localstack.aws.api.dynamodb import DynamodbApi
+from localstack.services.plugins import Service, ServiceLifecycleHook, aws_provider
+
+
+def _set_crc32(_chain, _context, response):
+    # DynamoDB signs every response body with its CRC32; the Go SDK checks
+    # it and logs a warning for each response that lacks it.
+    response.headers["x-amz-crc32"] = str(crc32(response.data) & 0xFFFFFFFF)
+
+
+class MotoDynamoDB(DynamodbApi, ServiceLifecycleHook):
+    """Implements no operation itself: each one falls through to moto."""
+
+    def on_after_init(self):
+        from localstack.aws import handlers
+
+        handlers.modify_service_response.append("dynamodb", _set_crc32)
+
+
+@aws_provider(api="dynamodb", name="moto")
+def dynamodb_moto():
+    from localstack.services.moto import MotoFallbackDispatcher
+
+    return Service.for_provider(MotoDynamoDB(), dispatch_table_factory=MotoFallbackDispatcher)
