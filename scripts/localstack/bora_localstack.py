@@ -7,15 +7,29 @@ every DynamoDB operation is answered by moto, which LocalStack already
 ships, in the same process. See docs/aws.md for what that changes.
 """
 
+import threading
 from binascii import crc32
 
 from localstack.aws.api.dynamodb import DynamodbApi
 from localstack.services.plugins import Service, ServiceLifecycleHook, aws_provider
 
+# LocalStack serves requests on many threads, and moto's DynamoDB checks a
+# write's condition and then applies it without a lock: two conditional
+# updates of one item can both pass. DynamoDB applies each conditional write
+# atomically, so every operation runs alone.
+_one_at_a_time = threading.Lock()
+
+
+def _call_moto(context, _request):
+    from localstack.services.moto import call_moto
+
+    with _one_at_a_time:
+        return call_moto(context)
+
 
 def _set_crc32(_chain, _context, response):
-    # DynamoDB signs every response body with its CRC32; the Go SDK checks
-    # it and logs a warning for each response that lacks it.
+    # DynamoDB sends the CRC32 of every response body in this header; the
+    # Go SDK checks it and logs a warning for each response without it.
     response.headers["x-amz-crc32"] = str(crc32(response.data) & 0xFFFFFFFF)
 
 
@@ -30,6 +44,8 @@ class MotoDynamoDB(DynamodbApi, ServiceLifecycleHook):
 
 @aws_provider(api="dynamodb", name="moto")
 def dynamodb_moto():
-    from localstack.services.moto import MotoFallbackDispatcher
+    from localstack.aws.forwarder import ForwardingFallbackDispatcher
 
-    return Service.for_provider(MotoDynamoDB(), dispatch_table_factory=MotoFallbackDispatcher)
+    return Service.for_provider(
+        MotoDynamoDB(), dispatch_table_factory=lambda p: ForwardingFallbackDispatcher(p, _call_moto)
+    )
