@@ -35,6 +35,10 @@ test-localstack: ## Run the DynamoDB and SQS adapters' tests on LocalStack (port
 	BORA_REQUIRE_EMULATOR=1 EMULATOR=localstack EMULATOR_PORT=$(LOCALSTACK_PORT) \
 		./scripts/emulator run $(GO) test -race -count=1 -timeout 5m $(LOCALSTACK_PKGS)
 
+.PHONY: soak
+soak: ## Run `make test` three times in a row with every core kept busy by other processes.
+	./scripts/under-load -n 3 $(MAKE) --no-print-directory test
+
 .PHONY: e2e
 e2e: ## Run the end-to-end suite: Lambda binaries, queues and table on the emulator.
 	BORA_REQUIRE_EMULATOR=1 ./scripts/emulator run $(GO) test -count=1 -v ./test/e2e/
