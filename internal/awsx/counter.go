@@ -29,6 +29,10 @@ type Snapshot struct {
 	// Requests counts HTTP requests per operation, retries included: each
 	// is a request AWS bills.
 	Requests map[Op]int64
+	// Calls counts the operations the SDK was asked to perform, each once
+	// however many requests its retries took: Requests less Calls is the
+	// number of retries.
+	Calls map[Op]int64
 	// ReadUnits and WriteUnits sum DynamoDB's ConsumedCapacity, as reported
 	// by calls made with ReturnConsumedCapacity set (the dynamo store sets
 	// it on every call).
@@ -61,14 +65,19 @@ func (s Snapshot) String() string {
 
 // Sub returns what happened between prev and s.
 func (s Snapshot) Sub(prev Snapshot) Snapshot {
-	d := Snapshot{
-		Requests:   make(map[Op]int64, len(s.Requests)),
+	return Snapshot{
+		Requests:   subCounts(s.Requests, prev.Requests),
+		Calls:      subCounts(s.Calls, prev.Calls),
 		ReadUnits:  s.ReadUnits - prev.ReadUnits,
 		WriteUnits: s.WriteUnits - prev.WriteUnits,
 	}
-	for op, c := range s.Requests {
-		if c -= prev.Requests[op]; c != 0 {
-			d.Requests[op] = c
+}
+
+func subCounts(now, prev map[Op]int64) map[Op]int64 {
+	d := make(map[Op]int64, len(now))
+	for op, c := range now {
+		if c -= prev[op]; c != 0 {
+			d[op] = c
 		}
 	}
 	return d
@@ -83,7 +92,7 @@ type Counter struct {
 
 // NewCounter returns an empty counter.
 func NewCounter() *Counter {
-	return &Counter{snap: Snapshot{Requests: map[Op]int64{}}}
+	return &Counter{snap: Snapshot{Requests: map[Op]int64{}, Calls: map[Op]int64{}}}
 }
 
 // Attach makes every client later built from cfg report to c.
@@ -94,10 +103,22 @@ func (c *Counter) Attach(cfg *aws.Config) {
 // AddTo adds the counting middleware to one operation's stack; it is an
 // SDK API option (func(*middleware.Stack) error).
 func (c *Counter) AddTo(stack *middleware.Stack) error {
-	// The deserialize step runs once per attempt (retries live in the
-	// finalize step before it). Added first, the middleware wraps the
-	// operation's deserializer and so sees its typed output.
+	// The initialize step runs once per operation; the deserialize step
+	// runs once per attempt (retries live in the finalize step between
+	// them). Added first, the deserialize middleware wraps the operation's
+	// deserializer and so sees its typed output.
+	if err := stack.Initialize.Add(middleware.InitializeMiddlewareFunc("BoraCallCounter", c.call), middleware.Before); err != nil {
+		return err
+	}
 	return stack.Deserialize.Add(middleware.DeserializeMiddlewareFunc("BoraRequestCounter", c.handle), middleware.Before)
+}
+
+func (c *Counter) call(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+	op := Op{Service: awsmiddleware.GetServiceID(ctx), Operation: awsmiddleware.GetOperationName(ctx)}
+	c.mu.Lock()
+	c.snap.Calls[op]++
+	c.mu.Unlock()
+	return next.HandleInitialize(ctx, in)
 }
 
 func (c *Counter) handle(ctx context.Context, in middleware.DeserializeInput, next middleware.DeserializeHandler) (middleware.DeserializeOutput, middleware.Metadata, error) {
@@ -118,6 +139,7 @@ func (c *Counter) Snapshot() Snapshot {
 	defer c.mu.Unlock()
 	s := c.snap
 	s.Requests = maps.Clone(c.snap.Requests)
+	s.Calls = maps.Clone(c.snap.Calls)
 	return s
 }
 
@@ -125,7 +147,7 @@ func (c *Counter) Snapshot() Snapshot {
 func (c *Counter) Reset() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.snap = Snapshot{Requests: map[Op]int64{}}
+	c.snap = Snapshot{Requests: map[Op]int64{}, Calls: map[Op]int64{}}
 }
 
 // consumed extracts the capacity units a DynamoDB output reports.

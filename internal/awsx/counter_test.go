@@ -87,7 +87,7 @@ func TestCounter(t *testing.T) {
 				})
 				return err
 			},
-			want: Snapshot{Requests: map[Op]int64{{"DynamoDB", "PutItem"}: 1}, WriteUnits: 2},
+			want: Snapshot{Requests: map[Op]int64{{"DynamoDB", "PutItem"}: 1}, Calls: map[Op]int64{{"DynamoDB", "PutItem"}: 1}, WriteUnits: 2},
 		},
 		{
 			name:      "get item sums read units",
@@ -99,7 +99,7 @@ func TestCounter(t *testing.T) {
 				})
 				return err
 			},
-			want: Snapshot{Requests: map[Op]int64{{"DynamoDB", "GetItem"}: 1}, ReadUnits: 0.5},
+			want: Snapshot{Requests: map[Op]int64{{"DynamoDB", "GetItem"}: 1}, Calls: map[Op]int64{{"DynamoDB", "GetItem"}: 1}, ReadUnits: 0.5},
 		},
 		{
 			name: "retries count as requests",
@@ -114,7 +114,7 @@ func TestCounter(t *testing.T) {
 				})
 				return err
 			},
-			want: Snapshot{Requests: map[Op]int64{{"DynamoDB", "UpdateItem"}: 2}, WriteUnits: 1},
+			want: Snapshot{Requests: map[Op]int64{{"DynamoDB", "UpdateItem"}: 2}, Calls: map[Op]int64{{"DynamoDB", "UpdateItem"}: 1}, WriteUnits: 1},
 		},
 		{
 			name:      "failed requests count",
@@ -129,7 +129,7 @@ func TestCounter(t *testing.T) {
 				}
 				return nil
 			},
-			want: Snapshot{Requests: map[Op]int64{{"DynamoDB", "DeleteItem"}: 1}},
+			want: Snapshot{Requests: map[Op]int64{{"DynamoDB", "DeleteItem"}: 1}, Calls: map[Op]int64{{"DynamoDB", "DeleteItem"}: 1}},
 		},
 		{
 			name:      "batch write sums every table",
@@ -142,7 +142,7 @@ func TestCounter(t *testing.T) {
 				})
 				return err
 			},
-			want: Snapshot{Requests: map[Op]int64{{"DynamoDB", "BatchWriteItem"}: 1}, WriteUnits: 7},
+			want: Snapshot{Requests: map[Op]int64{{"DynamoDB", "BatchWriteItem"}: 1}, Calls: map[Op]int64{{"DynamoDB", "BatchWriteItem"}: 1}, WriteUnits: 7},
 		},
 		{
 			name:      "sqs requests per operation",
@@ -156,7 +156,7 @@ func TestCounter(t *testing.T) {
 				}
 				return nil
 			},
-			want: Snapshot{Requests: map[Op]int64{{"SQS", "DeleteMessage"}: 2}},
+			want: Snapshot{Requests: map[Op]int64{{"SQS", "DeleteMessage"}: 2}, Calls: map[Op]int64{{"SQS", "DeleteMessage"}: 2}},
 		},
 	}
 	for _, tt := range tests {
@@ -201,7 +201,7 @@ func TestSnapshotSubAndReset(t *testing.T) {
 	del()
 	del()
 	d := c.Snapshot().Sub(before)
-	if diff := cmp.Diff(Snapshot{Requests: map[Op]int64{{"SQS", "DeleteMessage"}: 2}}, d); diff != "" {
+	if diff := cmp.Diff(Snapshot{Requests: map[Op]int64{{"SQS", "DeleteMessage"}: 2}, Calls: map[Op]int64{{"SQS", "DeleteMessage"}: 2}}, d); diff != "" {
 		t.Errorf("Sub (-want +got):\n%s", diff)
 	}
 	if got := d.Total("DynamoDB"); got != 0 {

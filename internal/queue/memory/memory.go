@@ -5,6 +5,7 @@
 package memory
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -76,6 +77,9 @@ func (q *Queue) Send(_ context.Context, out ...queue.Out) error {
 		if q.o.FIFO && (o.Group == "" || o.DedupID == "") {
 			return fmt.Errorf("FIFO message without group or deduplication id: %w", queue.ErrInvalid)
 		}
+		if q.o.FIFO && o.Delay > 0 {
+			return fmt.Errorf("delay %s on a FIFO queue, which takes no per-message delay: %w", o.Delay, queue.ErrInvalid)
+		}
 	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -97,10 +101,11 @@ func (q *Queue) Send(_ context.Context, out ...queue.Out) error {
 	return nil
 }
 
-func (q *Queue) Receive(ctx context.Context, max int, wait, visibility time.Duration) ([]queue.Message, error) {
+func (q *Queue) Receive(ctx context.Context, n int, wait, visibility time.Duration) ([]queue.Message, error) {
+	n = min(cmp.Or(max(n, 0), 1), queue.MaxBatch) // as SQS: 1 to 10 messages a receive
 	deadline := time.Now().Add(wait)
 	for {
-		got, signal := q.take(max, visibility)
+		got, signal := q.take(n, visibility)
 		if len(got) > 0 || wait <= 0 {
 			return got, nil
 		}

@@ -23,6 +23,11 @@ import (
 func TestWriteCost(t *testing.T) {
 	t.Parallel()
 	cfg := awsx.TestConfig(t)
+	if awsx.Emulator() == awsx.LocalStack {
+		// moto reports fixed figures (1 unit a put, 0.5 an update, no
+		// index writes), under every budget whatever the store does.
+		t.Skip("LocalStack's DynamoDB (moto) does not compute consumed capacity as DynamoDB does; MiniStack does")
+	}
 	counter := awsx.NewCounter()
 	counter.Attach(&cfg)
 	client := dynamodb.NewFromConfig(cfg)
