@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,38 +12,7 @@ import (
 
 // decode turns stored JSON into the JSON-like values expressions work on:
 // integers stay int64, other numbers become float64.
-func decode(raw json.RawMessage) (any, error) {
-	if len(raw) == 0 {
-		return nil, nil
-	}
-	d := json.NewDecoder(bytes.NewReader(raw))
-	d.UseNumber()
-	var v any
-	if err := d.Decode(&v); err != nil {
-		return nil, err
-	}
-	return numbers(v), nil
-}
-
-func numbers(v any) any {
-	switch x := v.(type) {
-	case json.Number:
-		if i, err := x.Int64(); err == nil {
-			return i
-		}
-		f, _ := x.Float64()
-		return f
-	case map[string]any:
-		for k, e := range x {
-			x[k] = numbers(e)
-		}
-	case []any:
-		for i, e := range x {
-			x[i] = numbers(e)
-		}
-	}
-	return v
-}
+func decode(raw json.RawMessage) (any, error) { return record.DecodeJSON(raw) }
 
 // decodeMap decodes an object; anything else (or nothing) is an empty map.
 func decodeMap(raw json.RawMessage) map[string]any {
@@ -92,25 +60,7 @@ func mergeInto(dst, src map[string]any) {
 
 // text renders an error value as a task's state_info: a string as is,
 // anything else as JSON.
-func text(raw json.RawMessage) string {
-	v, err := decode(raw)
-	if err != nil {
-		return string(raw)
-	}
-	switch x := v.(type) {
-	case nil:
-		return ""
-	case string:
-		return x
-	case map[string]any:
-		if record.IsLost(raw) {
-			if m, ok := x["message"].(string); ok {
-				return m
-			}
-		}
-	}
-	return string(encode(v))
-}
+func text(raw json.RawMessage) string { return record.ErrorText(raw) }
 
 // host answers the engine functions of expressions (task(), execution(),
 // env(), uuid()) over the step's view of the execution.

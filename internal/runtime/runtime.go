@@ -93,7 +93,7 @@ func (r *Runtime) HandleEvent(ctx context.Context, ev record.Event) error {
 		Defs:     &definitions{ctx: ctx, r: r, bundle: bundle, name: head.DefName, ver: head.DefVer},
 		Event:    ev,
 		Now:      r.Now(),
-		Read:     reader{ctx: ctx, s: r.Store, exec: ev.ExecID},
+		Read:     &reader{ctx: ctx, s: r.Store, exec: ev.ExecID},
 	})
 	if err != nil {
 		return fmt.Errorf("execution %s: step %s: %w", ev.ExecID, ev.ID, err)
@@ -383,18 +383,49 @@ func ignore(err, ok error) error {
 	return err
 }
 
-// reader gives the engine strongly consistent reads of one execution.
+// reader gives the engine strongly consistent reads of one execution, for
+// one step. A task and its unit of item 0 are one record: the first read of
+// either reads both, and the step's other reads of them are served from it.
 type reader struct {
-	ctx  context.Context
-	s    store.Store
-	exec string
+	ctx   context.Context
+	s     store.Store
+	exec  string
+	tasks map[string]*record.Task
 }
 
-func (r reader) Task(key string) (*record.Task, error) { return r.s.GetTask(r.ctx, r.exec, key) }
-func (r reader) Unit(k record.UnitKey) (*record.Unit, error) {
-	return r.s.GetUnit(r.ctx, k)
+func (r *reader) Task(key string) (*record.Task, error) {
+	if t, ok := r.tasks[key]; ok {
+		c := *t
+		return &c, nil
+	}
+	t, err := r.s.GetTask(r.ctx, r.exec, key)
+	if err != nil {
+		return nil, err
+	}
+	if r.tasks == nil {
+		r.tasks = make(map[string]*record.Task)
+	}
+	r.tasks[key] = t
+	c := *t
+	return &c, nil
 }
-func (r reader) Units(task string) ([]*record.Unit, error) {
+
+func (r *reader) Unit(k record.UnitKey) (*record.Unit, error) {
+	if k.Item != 0 {
+		return r.s.GetUnit(r.ctx, k)
+	}
+	t, err := r.Task(k.Task)
+	if err != nil {
+		return nil, fmt.Errorf("unit %s: %w", k, err)
+	}
+	if t.Unit == nil {
+		return nil, fmt.Errorf("unit %s: %w", k, store.ErrNotFound)
+	}
+	u := *t.Unit
+	return &u, nil
+}
+
+func (r *reader) Units(task string) ([]*record.Unit, error) {
 	return r.s.ListUnits(r.ctx, r.exec, task)
 }
 
@@ -474,6 +505,7 @@ func (r *Runtime) FailExecution(ctx context.Context, id, reason string) error {
 	}
 	head.State = record.ExecError
 	head.StateInfo = reason
+	head.Due = time.Time{}
 	head.Version++
 	head.UpdatedAt = r.Now()
 	if err := r.Store.CommitExecution(ctx, head); err != nil {
