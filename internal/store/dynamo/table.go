@@ -24,7 +24,8 @@ const (
 	TTLAttribute = aTTL
 	// IndexByState lists execution heads by state (ListExecutions).
 	IndexByState = indexByState
-	// IndexDue lists units by due time (DueUnits, the reconciler's sweep).
+	// IndexDue lists unfinished execution heads by due time (DueExecutions,
+	// the reconciler's sweep).
 	IndexDue = indexDue
 )
 
