@@ -183,6 +183,11 @@ const (
 	OpResume = "resume"
 	OpCancel = "cancel"
 	OpRerun  = "rerun"
+	// OpFail ends an execution in ERROR with Msg as its state_info, as
+	// if a task had failed it: work in flight is cancelled and a parent is
+	// told. The runtime applies it when an event of the execution cannot
+	// be applied at all.
+	OpFail = "fail"
 )
 
 // ChildDone reports a sub-workflow's end to its parent.
