@@ -5,22 +5,35 @@ PKGS := ./...
 SEEDS ?= 200
 EXAMPLE ?= events/examples/showcase.yaml
 PEER_TASKS ?= 200
+# LocalStack runs beside MiniStack, 10 ports above it unless told otherwise.
+LOCALSTACK_PORT ?= $(shell expr $(or $(EMULATOR_PORT),4566) + 10)
+# The packages whose tests also run on LocalStack: the DynamoDB and SQS
+# adapters with their contract suites. Lambda (test/e2e) needs Docker there.
+LOCALSTACK_PKGS := ./internal/store/dynamo/... ./internal/queue/sqs/...
 
 .DEFAULT_GOAL := help
 
 .PHONY: help
 help: ## Show this help.
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: run
 run: ## Run the example workflow on the embedded backends, with live progress.
 	$(GO) run ./functions/bora run $(EXAMPLE)
 
 .PHONY: test
-test: ## Run every test: vet, unit, contract, simulation, conformance, end to end on the emulator.
+test: ## Run every test: vet, unit, contract, simulation, conformance, end to end on MiniStack, AWS adapters on LocalStack.
+	@# LocalStack installs (first run only) while the rest goes on.
+	@mkdir -p .emulator && { EMULATOR=localstack ./scripts/emulator install >.emulator/localstack-install.log 2>&1 & }
 	$(GO) vet $(PKGS)
 	$(GO) vet -tags lambda.norpc ./functions/...
 	BORA_REQUIRE_EMULATOR=1 ./scripts/emulator run $(GO) test -race -count=1 -timeout 15m $(PKGS)
+	@$(MAKE) --no-print-directory test-localstack
+
+.PHONY: test-localstack
+test-localstack: ## Run the DynamoDB and SQS adapters' tests on LocalStack (port LOCALSTACK_PORT).
+	BORA_REQUIRE_EMULATOR=1 EMULATOR=localstack EMULATOR_PORT=$(LOCALSTACK_PORT) \
+		./scripts/emulator run $(GO) test -race -count=1 -timeout 5m $(LOCALSTACK_PKGS)
 
 .PHONY: soak
 soak: ## Run `make test` three times in a row with every core kept busy by other processes.

@@ -32,7 +32,20 @@ const (
 	EnvRequireEmulator = "BORA_REQUIRE_EMULATOR"
 	// EnvLogRetries makes TestConfig's clients log every SDK retry.
 	EnvLogRetries = "BORA_AWS_LOG_RETRIES"
+	// EnvEmulator names the emulator behind AWS_ENDPOINT_URL, as
+	// scripts/emulator env exports it: "ministack" or "localstack".
+	EnvEmulator = "BORA_EMULATOR"
 )
+
+// Emulators, as EnvEmulator names them.
+const (
+	MiniStack  = "ministack"
+	LocalStack = "localstack"
+)
+
+// Emulator returns the emulator that EnvEmulator names ("" on AWS or when
+// unset), for the few tests that check what one emulator does not model.
+func Emulator() string { return os.Getenv(EnvEmulator) }
 
 // Config loads the SDK's default configuration (environment, shared files,
 // instance role) and applies optFns.

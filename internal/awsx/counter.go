@@ -12,6 +12,7 @@ import (
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/smithy-go/middleware"
 )
 
@@ -38,6 +39,10 @@ type Snapshot struct {
 	// it on every call).
 	ReadUnits  float64
 	WriteUnits float64
+	// EmptyReceives counts the SQS ReceiveMessage requests (among
+	// Requests) that returned no message: a poller's idle polls, which AWS
+	// bills by the time a queue is polled rather than by the work done.
+	EmptyReceives int64
 }
 
 // Total is the number of requests made to service ("" for every service).
@@ -59,6 +64,9 @@ func (s Snapshot) String() string {
 	for _, op := range ops {
 		fmt.Fprintf(&b, "%-36s %d\n", op, s.Requests[op])
 	}
+	if s.EmptyReceives > 0 {
+		fmt.Fprintf(&b, "%-36s %d\n", "  of which empty", s.EmptyReceives)
+	}
 	fmt.Fprintf(&b, "%-36s %.1f\n%-36s %.1f\n", "DynamoDB read units", s.ReadUnits, "DynamoDB write units", s.WriteUnits)
 	return b.String()
 }
@@ -66,10 +74,11 @@ func (s Snapshot) String() string {
 // Sub returns what happened between prev and s.
 func (s Snapshot) Sub(prev Snapshot) Snapshot {
 	return Snapshot{
-		Requests:   subCounts(s.Requests, prev.Requests),
-		Calls:      subCounts(s.Calls, prev.Calls),
-		ReadUnits:  s.ReadUnits - prev.ReadUnits,
-		WriteUnits: s.WriteUnits - prev.WriteUnits,
+		Requests:      subCounts(s.Requests, prev.Requests),
+		Calls:         subCounts(s.Calls, prev.Calls),
+		ReadUnits:     s.ReadUnits - prev.ReadUnits,
+		WriteUnits:    s.WriteUnits - prev.WriteUnits,
+		EmptyReceives: s.EmptyReceives - prev.EmptyReceives,
 	}
 }
 
@@ -125,10 +134,15 @@ func (c *Counter) handle(ctx context.Context, in middleware.DeserializeInput, ne
 	out, md, err := next.HandleDeserialize(ctx, in)
 	op := Op{Service: awsmiddleware.GetServiceID(ctx), Operation: awsmiddleware.GetOperationName(ctx)}
 	read, write := consumed(out.Result)
+	r, ok := out.Result.(*sqs.ReceiveMessageOutput)
+	empty := ok && err == nil && len(r.Messages) == 0
 	c.mu.Lock()
 	c.snap.Requests[op]++
 	c.snap.ReadUnits += read
 	c.snap.WriteUnits += write
+	if empty {
+		c.snap.EmptyReceives++
+	}
 	c.mu.Unlock()
 	return out, md, err
 }

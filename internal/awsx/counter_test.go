@@ -158,6 +158,20 @@ func TestCounter(t *testing.T) {
 			},
 			want: Snapshot{Requests: map[Op]int64{{"SQS", "DeleteMessage"}: 2}, Calls: map[Op]int64{{"SQS", "DeleteMessage"}: 2}},
 		},
+		{
+			name:      "empty receives are told apart",
+			responses: []fakeResponse{{200, `{}`}, {200, `{"Messages":[{"MessageId":"m","ReceiptHandle":"h","Body":"b"}]}`}},
+			call: func(ctx context.Context, cfg aws.Config) error {
+				c := sqs.NewFromConfig(cfg)
+				for range 2 {
+					if _, err := c.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String("http://fake.invalid/000000000000/q")}); err != nil {
+						return err
+					}
+				}
+				return nil
+			},
+			want: Snapshot{Requests: map[Op]int64{{"SQS", "ReceiveMessage"}: 2}, Calls: map[Op]int64{{"SQS", "ReceiveMessage"}: 2}, EmptyReceives: 1},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

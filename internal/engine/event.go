@@ -326,6 +326,9 @@ func (s *stepper) resume() error {
 			continue
 		}
 		items := inflight(r)
+		if len(items) > 0 && !r.Child {
+			s.expect(s.in.Now.Add(ResendAfter))
+		}
 		if !r.Child && len(items) >= rangeMin {
 			s.after = append(s.after, Effect{SendUnits: &UnitRange{
 				ExecID: s.exec.ID, Task: r.Key, From: slices.Min(items), To: slices.Max(items) + 1,
@@ -438,7 +441,7 @@ func (s *stepper) rerun(c *record.Command) (bool, error) {
 	nk := s.bump(old.Name)
 	rec := &record.Task{
 		ExecID: s.exec.ID, Key: nk, Name: old.Name, Seq: s.b.Seq, State: record.Running,
-		Items: 1, Inbound: old.Inbound, CreatedAt: s.in.Now,
+		Items: 1, UnitEnds: unitEnds(t), Inbound: old.Inbound, CreatedAt: s.in.Now,
 	}
 	s.before = append(s.before, Write{CreateTask: rec})
 	s.made[nk] = rec

@@ -137,9 +137,36 @@ func NewExecution(wf *dsl.Workflow, p NewParams) (*record.Execution, error) {
 		Input:     input,
 		Env:       nullIfEmpty(p.Env),
 		Params:    nullIfEmpty(p.Params),
+		// The reconciler looks at it if its start event is lost.
+		Due:       p.Now.Add(ResendAfter),
 		CreatedAt: p.Now,
 		UpdatedAt: p.Now,
 	}, nil
+}
+
+// PendingTask is an active task execution of an execution and the items
+// whose units may hold pending work (SCHEDULED, DELAYED or RUNNING).
+type PendingTask struct {
+	Key   string
+	Items []int
+}
+
+// Pending lists the units of an execution that the reconciler looks at
+// when the execution's Due comes: the started, unfinished items of its
+// active tasks, read from the head alone. Units that run sub-workflows
+// are left out: their children have heads of their own.
+func Pending(e *record.Execution) ([]PendingTask, error) {
+	b, err := decodeBook(e.Engine)
+	if err != nil {
+		return nil, fmt.Errorf("execution %s: %w", e.ID, err)
+	}
+	var out []PendingTask
+	for _, r := range b.Active {
+		if items := inflight(r); len(items) > 0 && !r.Child {
+			out = append(out, PendingTask{Key: r.Key, Items: items})
+		}
+	}
+	return out, nil
 }
 
 func nullIfEmpty(v json.RawMessage) json.RawMessage {

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -83,6 +84,9 @@ func (s *stepper) completeTask(r *run, o *outcome) error {
 				st, res, e = ov.state, ov.result, ov.errv
 			}
 			what := fmt.Sprintf("item %d of task %s", u.Item, r.Key)
+			if u.Item == 0 {
+				s.outcomes[r.Key] = &outcome{state: st, result: res, errv: e}
+			}
 			switch st {
 			case record.Success:
 				results[u.Item] = mustDecode("the result of "+what, res)
@@ -114,6 +118,7 @@ func (s *stepper) completeTask(r *run, o *outcome) error {
 		}
 	} else {
 		state, result, errv = o.state, o.result, o.errv
+		s.outcomes[r.Key] = o
 		noRetry = state == record.Error && o.unit != nil && o.unit.NoRetry
 		if state != record.Success {
 			stateInfo = text(errv)
@@ -346,8 +351,35 @@ func (s *stepper) finish(rec *record.Task, state record.State, info string, publ
 	}
 	f.Published = published
 	f.Result, f.Error = result, errv
+	// The outcome its unit of item 0 holds, when this step read it: the
+	// store sizes the write with it (Store.FinishTask).
+	f.Unit = nil
+	if o := s.outcomes[rec.Key]; o != nil {
+		f.Unit = &record.Unit{UnitKey: s.unitKey(rec.Key, 0), State: o.state, Result: o.result, Error: o.errv}
+	}
 	s.tasks[rec.Key] = f
 	return f
+}
+
+// settled reports whether the final fields of f, a task that ends as its
+// unit does, are what its unit's outcome o implies (record.Task.Settle):
+// then no FinishTask need write them, the unit's outcome ends the task.
+func settled(f *record.Task, o *outcome) bool {
+	if !f.UnitEnds || o == nil {
+		return false
+	}
+	t := record.Task{UnitEnds: true, State: record.Running, Unit: &record.Unit{State: o.state, Result: o.result, Error: o.errv}}
+	t.Settle()
+	return t.State == f.State && t.StateInfo == f.StateInfo && bytes.Equal(t.Published, f.Published) &&
+		bytes.Equal(t.Result, f.Result) && bytes.Equal(t.Error, f.Error)
+}
+
+// dropSettled removes the FinishTask writes of tasks whose unit's outcome
+// already ends them.
+func (s *stepper) dropSettled() {
+	s.before = slices.DeleteFunc(s.before, func(w Write) bool {
+		return w.FinishTask != nil && settled(w.FinishTask, s.outcomes[w.FinishTask.Key])
+	})
 }
 
 // drop removes a task execution from the active ones.

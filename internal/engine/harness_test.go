@@ -146,12 +146,10 @@ type reader struct {
 
 func (r reader) Task(key string) (*record.Task, error) {
 	r.w.reads++
-	t, ok := r.w.tasks[r.exec][key]
-	if !ok {
+	if _, ok := r.w.tasks[r.exec][key]; !ok {
 		return nil, fmt.Errorf("task %s: %w", key, errNotFound)
 	}
-	c := *t
-	return &c, nil
+	return r.w.task(r.exec, key), nil
 }
 
 func (r reader) Unit(k record.UnitKey) (*record.Unit, error) {
@@ -263,10 +261,18 @@ func (w *world) write(wr Write) *Effect {
 			w.tasks[t.ExecID] = map[string]*record.Task{}
 		}
 		if _, ok := w.tasks[t.ExecID][t.Key]; !ok {
+			if t.Unit != nil {
+				u := *t.Unit
+				w.units[u.UnitKey] = &u
+				t.Unit = nil
+			}
 			w.tasks[t.ExecID][t.Key] = &t
 		}
 	case wr.CreateUnit != nil:
 		u := *wr.CreateUnit
+		if _, ok := w.tasks[u.ExecID][u.Task]; u.Item == 0 && !ok {
+			w.t.Fatalf("unit %s created before its task", u.UnitKey)
+		}
 		if _, ok := w.units[u.UnitKey]; !ok {
 			w.units[u.UnitKey] = &u
 		}
@@ -504,8 +510,8 @@ func (w *world) drain() {
 // "name=STATE".
 func (w *world) taskList(exec string) []string {
 	var ts []*record.Task
-	for _, t := range w.tasks[exec] {
-		ts = append(ts, t)
+	for key := range w.tasks[exec] {
+		ts = append(ts, w.task(exec, key))
 	}
 	sort.Slice(ts, func(i, j int) bool { return ts[i].Seq < ts[j].Seq })
 	out := make([]string, len(ts))
@@ -523,7 +529,21 @@ func (w *world) sortedTasks(exec string) []string {
 	return l
 }
 
-func (w *world) task(exec, key string) *record.Task { return w.tasks[exec][key] }
+// task reads a task as a store does: a copy with its unit of item 0,
+// settled (record.Task.Settle).
+func (w *world) task(exec, key string) *record.Task {
+	t, ok := w.tasks[exec][key]
+	if !ok {
+		return nil
+	}
+	c := *t
+	if u, ok := w.units[record.UnitKey{ExecID: exec, Task: key}]; ok {
+		cu := *u
+		c.Unit = &cu
+	}
+	c.Settle()
+	return &c
+}
 
 func (w *world) output(exec string) any {
 	v, err := decode(w.execs[exec].Output)

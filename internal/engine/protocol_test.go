@@ -58,11 +58,14 @@ wf:
 	ev := StartEvent(id)
 	w.events = nil
 	out := w.deliver(ev)
+	// Each plain task is one write: created with its unit in its record.
 	var units []*record.Unit
 	for _, wr := range out.Before {
-		if wr.CreateUnit != nil {
-			units = append(units, wr.CreateUnit)
+		if wr.CreateTask == nil || wr.CreateTask.Unit == nil {
+			t.Errorf("write %+v: want a task created with its unit", wr)
+			continue
 		}
+		units = append(units, wr.CreateTask.Unit)
 	}
 	want := []*record.Unit{
 		{

@@ -40,6 +40,8 @@ wf:
 // stats runs a workflow and measures the head and the reads of each step.
 type stats struct {
 	maxHead, maxOutbox, maxReads, steps int
+	// writes counts the Before writes of every step but the first.
+	writes, maxWrites int
 }
 
 func measure(t testing.TB, src string, input string) (*world, string, stats) {
@@ -51,6 +53,10 @@ func measure(t testing.TB, src string, input string) (*world, string, stats) {
 		st.maxHead = max(st.maxHead, len(out.Exec.Engine))
 		b, _ := json.Marshal(out.After)
 		st.maxOutbox = max(st.maxOutbox, len(b))
+		if ev.Kind != record.EventStart {
+			st.writes += len(out.Before)
+			st.maxWrites = max(st.maxWrites, len(out.Before))
+		}
 	}
 	id := w.start("", input)
 	for {
@@ -108,6 +114,35 @@ func TestHeadStaysSmall(t *testing.T) {
 			}
 			if l.maxReads > s.maxReads {
 				t.Errorf("reads per step grew from %d to %d", s.maxReads, l.maxReads)
+			}
+		})
+	}
+}
+
+// TestWritesPerTask counts the writes a step makes besides its commit. A
+// plain task is one record written once by the engine (created with its
+// unit); a task whose end is its unit's needs no finishing write, while
+// one that publishes does; a with-items item ending writes nothing but
+// the commit (the task's results are written once, when it finishes).
+func TestWritesPerTask(t *testing.T) {
+	t.Parallel()
+	plain := strings.ReplaceAll(chain(50), "      publish: {v: <% task().result %>}\n", "")
+	plain = strings.ReplaceAll(plain, "  output: {last: <% $.v %>}\n", "")
+	items := "version: '2.0'\nwf:\n  tasks:\n    t:\n      with-items: x in <% range(0, 50) %>\n      action: std.echo output=<% $.x %>\n"
+	for _, tc := range []struct {
+		name             string
+		src              string
+		writes, maxWrite int // after the start step
+	}{
+		{"chain of 50, nothing published", plain, 49, 1},
+		{"chain of 50, each publishing", chain(50), 49 + 50, 2},
+		{"with-items of 50, finished once", items, 1, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			_, _, st := measure(t, tc.src, "")
+			if st.writes != tc.writes || st.maxWrites != tc.maxWrite {
+				t.Errorf("%d writes besides the commits, at most %d a step; want %d, %d", st.writes, st.maxWrites, tc.writes, tc.maxWrite)
 			}
 		})
 	}

@@ -11,14 +11,13 @@ import (
 )
 
 // ResendAfter is how long a SCHEDULED unit's message may take to be
-// claimed before the reconciler sends it again (the unit's Due). It is no
-// longer than a worker's lease (one minute by default), so that a claim,
-// which sets Due to the end of its lease, only ever moves Due later: on
-// DynamoDB the unit's entry in the reconciler's index then stays where it
-// is, and a claim costs one write unit instead of three. A message that
-// waits longer in a busy queue is sent once more, and the reconciler then
-// leaves the unit alone for a while (reconcile.Reconciler.Again).
-const ResendAfter = time.Minute
+// claimed before the reconciler sends it again (the unit's Due). A task
+// message is lost only when it reached its dead-letter queue, after as
+// many receives as the queue allows, each hidden for a lease (or when its
+// send failed after a commit, which the event's redelivery heals), so the
+// reconciler waits long enough for a busy queue to hand out every
+// message it holds, rather than send copies of messages still queued.
+const ResendAfter = 10 * time.Minute
 
 // MaxLostReruns bounds how many times safe-rerun runs one item again after
 // its worker was lost. An action that always outlives its worker (one
@@ -67,14 +66,15 @@ func Step(in Input) (out Output, err error) {
 	}
 	exec := *in.Exec
 	s := &stepper{
-		in:    in,
-		wf:    in.Workflow,
-		ev:    in.Event,
-		exec:  &exec,
-		b:     b,
-		from:  in.Exec.State,
-		tasks: make(map[string]*record.Task),
-		made:  make(map[string]*record.Task),
+		in:       in,
+		wf:       in.Workflow,
+		ev:       in.Event,
+		exec:     &exec,
+		b:        b,
+		from:     in.Exec.State,
+		tasks:    make(map[string]*record.Task),
+		made:     make(map[string]*record.Task),
+		outcomes: make(map[string]*outcome),
 	}
 	ok, err := s.dispatch()
 	if err != nil {
@@ -86,6 +86,8 @@ func Step(in Input) (out Output, err error) {
 	if err := s.finalize(); err != nil {
 		return Output{}, fmt.Errorf("execution %s: event %s: %w", in.Exec.ID, in.Event.ID, err)
 	}
+	s.dropSettled()
+	s.setDue()
 	if err := s.b.remember(in.Event.ID, s.after); err != nil {
 		return Output{}, fmt.Errorf("execution %s: %w", in.Exec.ID, err)
 	}
@@ -117,6 +119,12 @@ type stepper struct {
 	// those created in this step (their CreateTask write, still mutable).
 	tasks map[string]*record.Task
 	made  map[string]*record.Task
+	// outcomes holds the unit outcomes of the plain tasks completed in
+	// this step (see settled).
+	outcomes map[string]*outcome
+	// due is the earliest due time of the units this step scheduled or
+	// delayed (see setDue).
+	due time.Time
 
 	uuids int
 	// baseView caches the input with the vars over it (see base).
@@ -214,6 +222,28 @@ func (s *stepper) onStart() (bool, error) {
 		}
 	}
 	return true, s.settle()
+}
+
+// expect notes that this step leaves work due at d: a unit it scheduled or
+// delayed, or resumes.
+func (s *stepper) expect(d time.Time) {
+	if !d.IsZero() && (s.due.IsZero() || d.Before(s.due)) {
+		s.due = d
+	}
+}
+
+// setDue sets the head's Due, the reconciler's next look at the
+// execution: no look once it is final; otherwise the earlier of the Due it
+// had and the due times of the work this step left (docs/protocol.md,
+// rule 5). The engine never moves Due later; the reconciler does, after it
+// looked.
+func (s *stepper) setDue() {
+	switch {
+	case s.exec.State.Terminal():
+		s.exec.Due = time.Time{}
+	case !s.due.IsZero() && (s.exec.Due.IsZero() || s.due.Before(s.exec.Due)):
+		s.exec.Due = s.due
+	}
 }
 
 // stop ends the execution in a final state.

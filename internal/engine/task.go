@@ -31,6 +31,7 @@ func (s *stepper) startTask(name string, inbound flow, from string) error {
 		Seq:       s.b.Seq,
 		State:     record.Running,
 		Items:     1,
+		UnitEnds:  unitEnds(t),
 		Inbound:   ctx,
 		CreatedAt: s.in.Now,
 	}
@@ -59,6 +60,15 @@ func (s *stepper) startTask(name string, inbound flow, from string) error {
 	// Started while the execution is paused, its units are created PAUSED
 	// and run on resume (finalize decides).
 	return s.launch(r, t, rec, inbound, nil)
+}
+
+// unitEnds reports whether a task ends as its one unit does: the engine
+// adds nothing to the unit's outcome (no publish, fail-on, retry,
+// wait-after, keep-result or safe-rerun), so the worker's outcome write
+// ends the task and the engine writes no final fields (record.Task.UnitEnds).
+func unitEnds(t *dsl.Task) bool {
+	return len(t.WithItems) == 0 && t.Publish == nil && t.PublishOnError == nil && t.FailOn == nil &&
+		t.Retry == nil && t.WaitAfter == nil && t.KeepResult == nil && t.SafeRerun == nil
 }
 
 // launch evaluates a task's action, input and policies and plans its

@@ -89,13 +89,20 @@ func (s *stepper) finalize() error {
 		case record.Delayed:
 			due = op.due
 		}
+		s.expect(due)
 		if op.create != nil {
 			op.create.State = st
 			op.create.Due = due
 			if st.Terminal() {
 				op.create.Result, op.create.Error, op.create.Finished = op.result, op.errv, s.in.Now
 			}
-			s.before = append(s.before, Write{CreateUnit: op.create})
+			if t := s.made[op.key.Task]; t != nil && op.key.Item == 0 {
+				// The task is created in this step: its unit of item 0
+				// is created with it, in its record.
+				t.Unit = op.create
+			} else {
+				s.before = append(s.before, Write{CreateUnit: op.create})
+			}
 		} else {
 			c := record.UnitChange{State: st, Attempt: op.attempt, Fence: op.fence, Due: due, ClearOutcome: op.clear}
 			if st.Terminal() {

@@ -1,12 +1,25 @@
 // Package reconcile finds work that is stuck and heals it through the normal
 // event path: a task message that never arrived is sent again, a timer that
-// was lost fires, and an attempt whose worker vanished (its lease expired)
-// ends in ERROR exactly as a worker would end it — a conditional write of the
-// outcome, then the attempt-done event (docs/protocol.md, rule 3).
+// was lost fires, an attempt whose worker vanished (its lease expired) ends
+// in ERROR exactly as a worker would end it — a conditional write of the
+// outcome, then the attempt-done event (docs/protocol.md, rule 3) — an
+// attempt that ended without its attempt-done event arriving is announced
+// again, and an execution whose start event was lost is started.
+//
+// It is a backstop. A redelivered task message ends an expired lease by
+// itself (the worker does), and a message is lost only when it reaches its
+// dead-letter queue; so the reconciler looks at an execution only when the
+// execution's Due comes (record.Execution.Due: a lower bound of when its
+// pending work is due), reads the units of its active tasks, heals those
+// that are overdue and moves the execution's Due to the next time one of
+// them will be. Its index is one entry per unfinished execution, which the
+// engine writes with the execution and leaves alone while the execution
+// runs, so the write path of a task pays nothing for it.
 //
 // Every action it takes is idempotent: a re-sent task message fails its claim
 // if the unit moved on, the lease-expiry write is conditional on the attempt
-// and fence, and the events it sends carry the same ids as the originals.
+// and fence, the events it sends carry the same ids as the originals, and
+// its write of the execution's Due is conditional on the execution's version.
 package reconcile
 
 import (
@@ -16,21 +29,23 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
+	"github.com/borawf/bora/internal/engine"
 	"github.com/borawf/bora/internal/queue"
 	"github.com/borawf/bora/internal/record"
 	"github.com/borawf/bora/internal/store"
 )
 
-// Reconciler sweeps for overdue units.
+// Reconciler sweeps for overdue work.
 type Reconciler struct {
 	Store  store.Store
 	Tasks  queue.Queue // task queue
 	Events queue.Queue // engine queue
 	Log    *slog.Logger
 	Now    func() time.Time
-	// Batch is the most units one sweep looks at. Default 500.
+	// Batch is the most executions one sweep looks at. Default 500.
 	Batch int
 	// Again is how long a unit whose message or timer was sent again is
 	// left alone before the next try, so that a busy queue is not flooded
@@ -40,9 +55,14 @@ type Reconciler struct {
 
 // Report counts what one sweep did.
 type Report struct {
+	Looked  int // executions whose pending work was looked at
+	Started int // start events sent again for executions never started
 	Resent  int // task messages sent again for overdue SCHEDULED units
 	Fired   int // timer events sent for overdue DELAYED units
 	Expired int // RUNNING attempts ended because their lease expired
+	// Announced counts attempt-done events sent again for attempts that
+	// ended while the engine has not applied their end.
+	Announced int
 }
 
 func (r *Reconciler) defaults() {
@@ -56,57 +76,111 @@ func (r *Reconciler) defaults() {
 	r.Again = cmp.Or(r.Again, 5*time.Minute)
 }
 
-// Sweep heals every overdue unit it finds, up to Batch.
+// Sweep looks at every execution that is due, up to Batch, and heals its
+// overdue work.
 func (r *Reconciler) Sweep(ctx context.Context) (Report, error) {
 	r.defaults()
 	var rep Report
 	now := r.Now()
-	units, err := r.Store.DueUnits(ctx, now, r.Batch)
+	heads, err := r.Store.DueExecutions(ctx, now, r.Batch)
 	if err != nil {
-		return rep, fmt.Errorf("find overdue units: %w", err)
+		return rep, fmt.Errorf("find due executions: %w", err)
 	}
-	var (
-		tasks, events []queue.Out
-		again         []*record.Unit // re-sent: their Due moves on after the sends
-	)
-	for _, u := range units {
-		log := r.Log.With("execution_id", u.ExecID, "task", u.Task, "item", u.Item, "attempt", u.Attempt)
-		switch u.State {
-		case record.Scheduled:
-			body, _ := json.Marshal(record.TaskMessage{ExecID: u.ExecID, Task: u.Task, Item: u.Item, Attempt: u.Attempt, Fence: u.Fence, Action: u.Action})
-			tasks = append(tasks, queue.Out{Body: body})
-			again = append(again, u)
-			rep.Resent++
-			log.Info("task message overdue: sent again")
-		case record.Delayed:
-			events = append(events, eventOut(record.TimerEvent(u.UnitKey, u.Attempt, u.Fence)))
-			again = append(again, u)
-			rep.Fired++
-			log.Info("timer overdue: fired")
-		case record.Running:
-			errValue := record.LostError(fmt.Sprintf("the worker running attempt %d was lost: its lease expired at %s", u.Attempt, u.Due.UTC().Format(time.RFC3339)))
-			_, err := r.Store.UpdateUnit(ctx, u.UnitKey,
-				record.Expect{States: []record.State{record.Running}, Attempt: u.Attempt, Fence: u.Fence},
-				record.UnitChange{State: record.Error, Error: errValue, Finished: now})
-			if errors.Is(err, store.ErrConflict) {
-				continue // the worker finished after all, or the attempt moved on
+	for _, e := range heads {
+		if err := r.look(ctx, e, now, &rep); err != nil {
+			return rep, fmt.Errorf("execution %s: %w", e.ID, err)
+		}
+	}
+	return rep, nil
+}
+
+// look heals one execution's overdue work and sets its next Due.
+func (r *Reconciler) look(ctx context.Context, e *record.Execution, now time.Time, rep *Report) error {
+	rep.Looked++
+	var next time.Time
+	later := func(t time.Time) {
+		if next.IsZero() || t.Before(next) {
+			next = t
+		}
+	}
+	var tasks, events []queue.Out
+	var again []*record.Unit // re-sent: their Due moves on after the sends
+	switch {
+	case e.State.Terminal():
+		// Nothing to look at; the head only kept its entry.
+	case e.Version == 0:
+		// The head was created but its start event never arrived.
+		events = append(events, eventOut(engine.StartEvent(e.ID)))
+		rep.Started++
+		later(now.Add(r.Again))
+		r.Log.Info("execution never started: start event sent again", "execution_id", e.ID)
+	default:
+		units, err := r.pending(ctx, e)
+		if err != nil {
+			return err
+		}
+		for _, u := range units {
+			if u.State == record.Success || u.State == record.Error {
+				// Ended, yet the engine has not applied its end: the
+				// attempt-done event may be lost (its sender failed to
+				// send it and its message is gone). Announce it again,
+				// once it has had time to arrive; the same id is applied
+				// once.
+				if at := u.Finished.Add(r.Again); at.After(now) {
+					later(at)
+					continue
+				}
+				events = append(events, eventOut(record.DoneEvent(u.UnitKey, u.Attempt, u.Fence)))
+				rep.Announced++
+				later(now.Add(r.Again))
+				r.Log.Info("attempt ended but not applied: attempt-done sent again", "execution_id", u.ExecID, "task", u.Task, "item", u.Item, "attempt", u.Attempt)
+				continue
 			}
-			if err != nil {
-				return rep, fmt.Errorf("end lost attempt of %s: %w", u.UnitKey, err)
+			if !store.Pending(u.State) || u.Due.IsZero() {
+				continue
 			}
-			events = append(events, eventOut(record.DoneEvent(u.UnitKey, u.Attempt, u.Fence)))
-			rep.Expired++
-			log.Warn("lease expired: attempt ended in ERROR")
+			if u.Due.After(now) {
+				later(u.Due)
+				continue
+			}
+			log := r.Log.With("execution_id", u.ExecID, "task", u.Task, "item", u.Item, "attempt", u.Attempt)
+			switch u.State {
+			case record.Scheduled:
+				body, _ := json.Marshal(record.TaskMessage{ExecID: u.ExecID, Task: u.Task, Item: u.Item, Attempt: u.Attempt, Fence: u.Fence, Action: u.Action})
+				tasks = append(tasks, queue.Out{Body: body})
+				again = append(again, u)
+				rep.Resent++
+				log.Info("task message overdue: sent again")
+			case record.Delayed:
+				events = append(events, eventOut(record.TimerEvent(u.UnitKey, u.Attempt, u.Fence)))
+				again = append(again, u)
+				rep.Fired++
+				log.Info("timer overdue: fired")
+			case record.Running:
+				errValue := record.LostError(fmt.Sprintf("the worker running attempt %d was lost: its lease expired at %s", u.Attempt, u.Due.UTC().Format(time.RFC3339)))
+				_, err := r.Store.UpdateUnit(ctx, u.UnitKey,
+					record.Expect{States: []record.State{record.Running}, Attempt: u.Attempt, Fence: u.Fence},
+					record.UnitChange{State: record.Error, Error: errValue, Finished: now})
+				if errors.Is(err, store.ErrConflict) {
+					continue // the worker finished after all, or the attempt moved on
+				}
+				if err != nil {
+					return fmt.Errorf("end lost attempt of %s: %w", u.UnitKey, err)
+				}
+				events = append(events, eventOut(record.DoneEvent(u.UnitKey, u.Attempt, u.Fence)))
+				rep.Expired++
+				log.Warn("lease expired: attempt ended in ERROR")
+			}
 		}
 	}
 	if len(tasks) > 0 {
 		if err := r.Tasks.Send(ctx, tasks...); err != nil {
-			return rep, fmt.Errorf("resend task messages: %w", err)
+			return fmt.Errorf("resend task messages: %w", err)
 		}
 	}
 	if len(events) > 0 {
 		if err := r.Events.Send(ctx, events...); err != nil {
-			return rep, fmt.Errorf("send events: %w", err)
+			return fmt.Errorf("send events: %w", err)
 		}
 	}
 	for _, u := range again {
@@ -114,10 +188,50 @@ func (r *Reconciler) Sweep(ctx context.Context) (Report, error) {
 			record.Expect{States: []record.State{u.State}, Attempt: u.Attempt, Fence: u.Fence},
 			record.UnitChange{State: u.State, Due: now.Add(r.Again)})
 		if err != nil && !errors.Is(err, store.ErrConflict) {
-			return rep, fmt.Errorf("postpone %s: %w", u.UnitKey, err)
+			return fmt.Errorf("postpone %s: %w", u.UnitKey, err)
+		}
+		later(now.Add(r.Again))
+	}
+	// An engine step committed since the head was read keeps its own Due,
+	// which is no later than this one: the next sweep looks again.
+	if err := r.Store.SetDue(ctx, e.ID, e.Version, next); err != nil && !errors.Is(err, store.ErrConflict) {
+		return fmt.Errorf("set next look: %w", err)
+	}
+	return nil
+}
+
+// pending reads the units of an execution's active tasks that may hold
+// pending work (engine.Pending): one read for a task of one unit, one
+// listing for the others.
+func (r *Reconciler) pending(ctx context.Context, e *record.Execution) ([]*record.Unit, error) {
+	active, err := engine.Pending(e)
+	if err != nil {
+		return nil, err
+	}
+	var units []*record.Unit
+	for _, p := range active {
+		if len(p.Items) == 1 {
+			u, err := r.Store.GetUnit(ctx, record.UnitKey{ExecID: e.ID, Task: p.Key, Item: p.Items[0]})
+			if errors.Is(err, store.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return nil, fmt.Errorf("read units of %s: %w", p.Key, err)
+			}
+			units = append(units, u)
+			continue
+		}
+		all, err := r.Store.ListUnits(ctx, e.ID, p.Key)
+		if err != nil {
+			return nil, fmt.Errorf("read units of %s: %w", p.Key, err)
+		}
+		for _, u := range all {
+			if _, ok := slices.BinarySearch(p.Items, u.Item); ok {
+				units = append(units, u)
+			}
 		}
 	}
-	return rep, nil
+	return units, nil
 }
 
 // eventOut is an engine event as a message of the engine queue: grouped by

@@ -3,98 +3,227 @@ package reconcile_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/borawf/bora/internal/engine"
 	qmem "github.com/borawf/bora/internal/queue/memory"
 	"github.com/borawf/bora/internal/reconcile"
 	"github.com/borawf/bora/internal/record"
+	"github.com/borawf/bora/internal/runtime"
 	smem "github.com/borawf/bora/internal/store/memory"
 )
+
+// fixture is an execution of a five-item with-items task, started by the
+// real runtime over in-memory adapters, with a clock the test moves.
+type fixture struct {
+	now           time.Time
+	st            *smem.Store
+	tasks, events *qmem.Queue
+	rt            *runtime.Runtime
+	rc            *reconcile.Reconciler
+	id            string
+}
+
+func newFixture(t *testing.T, start bool) *fixture {
+	t.Helper()
+	f := &fixture{now: time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC), st: smem.New()}
+	clock := func() time.Time { return f.now }
+	f.tasks = qmem.New(qmem.Options{Now: clock})
+	f.events = qmem.New(qmem.Options{FIFO: true, Now: clock})
+	f.rt = &runtime.Runtime{Store: f.st, Events: f.events, Tasks: f.tasks, Timers: qmem.New(qmem.Options{Now: clock}), Now: clock}
+	if err := f.rt.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	f.rc = &reconcile.Reconciler{Store: f.st, Tasks: f.tasks, Events: f.events, Now: clock}
+	head, err := f.rt.Submit(t.Context(), runtime.Submission{File: "wf.yaml", Source: []byte(`
+version: '2.0'
+wf:
+  tasks:
+    each:
+      with-items: i in <% range(5) %>
+      action: std.echo output=<% $.i %>
+`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.id = head.ID
+	if start {
+		f.handleEvents(t)
+	}
+	f.drain(t, f.tasks)
+	return f
+}
+
+// handleEvents applies every queued engine event.
+func (f *fixture) handleEvents(t *testing.T) {
+	t.Helper()
+	for {
+		msgs, _ := f.events.Receive(t.Context(), 10, 0, time.Minute)
+		if len(msgs) == 0 {
+			return
+		}
+		for _, m := range msgs {
+			var ev record.Event
+			if err := json.Unmarshal(m.Body, &ev); err != nil {
+				t.Fatal(err)
+			}
+			if err := f.rt.HandleEvent(t.Context(), ev); err != nil {
+				t.Fatal(err)
+			}
+			_ = f.events.Delete(t.Context(), m.Handle)
+		}
+	}
+}
+
+// drain takes every message out of q and returns their bodies.
+func (f *fixture) drain(t *testing.T, q *qmem.Queue) []string {
+	t.Helper()
+	var got []string
+	for {
+		msgs, _ := q.Receive(t.Context(), 10, 0, time.Minute)
+		if len(msgs) == 0 {
+			return got
+		}
+		for _, m := range msgs {
+			got = append(got, string(m.Body))
+			_ = q.Delete(t.Context(), m.Handle)
+		}
+	}
+}
+
+func (f *fixture) key(item int) record.UnitKey {
+	return record.UnitKey{ExecID: f.id, Task: "each#1", Item: item}
+}
+
+// move sets a unit's state and due time, whatever it holds.
+func (f *fixture) move(t *testing.T, item int, c record.UnitChange) {
+	t.Helper()
+	if _, err := f.st.UpdateUnit(t.Context(), f.key(item), record.Expect{}, c); err != nil {
+		t.Fatal(err)
+	}
+}
 
 func TestSweep(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	now := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
-	st := smem.New()
-	tasks := qmem.New(qmem.Options{Now: func() time.Time { return now }})
-	events := qmem.New(qmem.Options{FIFO: true, Now: func() time.Time { return now }})
-	unit := func(item int, state record.State, due time.Time) record.UnitKey {
-		k := record.UnitKey{ExecID: "ex", Task: "t#1", Item: item}
-		if err := st.CreateUnit(ctx, &record.Unit{UnitKey: k, State: state, Attempt: 2, Fence: "f", Action: "std.noop", Due: due}); err != nil {
-			t.Fatal(err)
-		}
-		return k
-	}
-	scheduled := unit(0, record.Scheduled, now.Add(-time.Minute))
-	delayed := unit(1, record.Delayed, now.Add(-time.Second))
-	running := unit(2, record.Running, now.Add(-time.Second))
-	notYet := unit(3, record.Running, now.Add(time.Minute))
-	done := unit(4, record.Success, time.Time{})
-
-	r := &reconcile.Reconciler{Store: st, Tasks: tasks, Events: events, Now: func() time.Time { return now }}
-	rep, err := r.Sweep(ctx)
+	f := newFixture(t, true)
+	head, err := f.st.GetExecution(ctx, f.id)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(reconcile.Report{Resent: 1, Fired: 1, Expired: 1}, rep); diff != "" {
+	if want := f.now.Add(engine.ResendAfter); !head.Due.Equal(want) {
+		t.Fatalf("head Due %v after the start, want %v (the units' resend time)", head.Due, want)
+	}
+	// Nothing is due yet: the sweep reads no unit.
+	if rep, err := f.rc.Sweep(ctx); err != nil || rep != (reconcile.Report{}) {
+		t.Fatalf("sweep before anything is due: %+v, %v", rep, err)
+	}
+
+	f.now = f.now.Add(engine.ResendAfter + time.Second)
+	f.move(t, 1, record.UnitChange{State: record.Delayed, Due: f.now.Add(-time.Second)})
+	f.move(t, 2, record.UnitChange{State: record.Running, Due: f.now.Add(-time.Second)})
+	f.move(t, 3, record.UnitChange{State: record.Running, Due: f.now.Add(time.Minute)})
+	f.move(t, 4, record.UnitChange{State: record.Success, Result: []byte(`4`), Finished: f.now})
+	rep, err := f.rc.Sweep(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(reconcile.Report{Looked: 1, Resent: 1, Fired: 1, Expired: 1}, rep); diff != "" {
 		t.Errorf("report (-want +got):\n%s", diff)
 	}
 
 	// The overdue SCHEDULED unit's task message is sent again, as it was.
-	msgs, _ := tasks.Receive(ctx, 10, 0, time.Minute)
-	if len(msgs) != 1 {
-		t.Fatalf("task messages: %d, want 1", len(msgs))
+	u0, _ := f.st.GetUnit(ctx, f.key(0))
+	want, _ := json.Marshal(record.TaskMessage{ExecID: f.id, Task: "each#1", Item: 0, Attempt: 1, Fence: u0.Fence, Action: "std.echo"})
+	if diff := cmp.Diff([]string{string(want)}, f.drain(t, f.tasks)); diff != "" {
+		t.Errorf("task messages (-want +got):\n%s", diff)
 	}
-	var tm record.TaskMessage
-	_ = json.Unmarshal(msgs[0].Body, &tm)
-	if want := (record.TaskMessage{ExecID: "ex", Task: "t#1", Item: scheduled.Item, Attempt: 2, Fence: "f", Action: "std.noop"}); tm != want {
-		t.Errorf("task message = %+v, want %+v", tm, want)
-	}
-
-	// The DELAYED unit's timer fires; the lost attempt ends and is announced
-	// with the same events the engine and the worker use.
+	// The DELAYED unit's timer fires; the lost attempt ends and is
+	// announced with the same events the engine and the worker use.
 	var got []string
-	for {
-		ms, _ := events.Receive(ctx, 10, 0, time.Minute)
-		if len(ms) == 0 {
-			break
-		}
-		for _, m := range ms {
-			var ev record.Event
-			_ = json.Unmarshal(m.Body, &ev)
-			got = append(got, ev.ID)
-			_ = events.Delete(ctx, m.Handle)
-		}
+	for _, body := range f.drain(t, f.events) {
+		var ev record.Event
+		_ = json.Unmarshal([]byte(body), &ev)
+		got = append(got, ev.ID)
 	}
-	want := []string{record.TimerEvent(delayed, 2, "f").ID, record.DoneEvent(running, 2, "f").ID}
-	if diff := cmp.Diff(want, got); diff != "" {
+	u1, _ := f.st.GetUnit(ctx, f.key(1))
+	wantEvents := []string{record.TimerEvent(f.key(1), 1, u1.Fence).ID, record.DoneEvent(f.key(2), 1, unitFence(t, f, 2)).ID}
+	if diff := cmp.Diff(wantEvents, got); diff != "" {
 		t.Errorf("events (-want +got):\n%s", diff)
 	}
-	u, _ := st.GetUnit(ctx, running)
-	if u.State != record.Error || !record.IsLost(u.Error) || !u.Due.IsZero() {
-		t.Errorf("expired unit: %s %s due %v; want ERROR, lost, out of the due index", u.State, u.Error, u.Due)
+	u2, _ := f.st.GetUnit(ctx, f.key(2))
+	if u2.State != record.Error || !record.IsLost(u2.Error) || !u2.Due.IsZero() {
+		t.Errorf("expired unit: %s %s due %v; want ERROR, lost, no due", u2.State, u2.Error, u2.Due)
 	}
-	for _, k := range []record.UnitKey{notYet, done} {
-		if u, _ := st.GetUnit(ctx, k); u.State == record.Error {
-			t.Errorf("unit %d was ended, but it was not overdue", k.Item)
-		}
+	if u3, _ := f.st.GetUnit(ctx, f.key(3)); u3.State != record.Running {
+		t.Errorf("unit 3 is %s, but its lease had not expired", u3.State)
+	}
+	// The next look is when the next pending unit is due: unit 3's lease.
+	head, _ = f.st.GetExecution(ctx, f.id)
+	if want := f.now.Add(time.Minute); !head.Due.Equal(want) {
+		t.Errorf("head Due %v after the look, want %v", head.Due, want)
 	}
 
-	// A second sweep right after does nothing: the re-sent units are left
-	// alone for a while, and the ended attempt is not ended twice.
-	rep, err = r.Sweep(ctx)
+	// A second sweep right after looks at nothing.
+	if rep, err := f.rc.Sweep(ctx); err != nil || rep != (reconcile.Report{}) {
+		t.Errorf("second sweep: %+v, %v; want nothing done", rep, err)
+	}
+	// Once the re-sent units' pause has passed, those still unclaimed are
+	// tried again, unit 3's lease has expired, and units 2 and 4, which
+	// ended minutes ago without the engine applying their end (this test
+	// drained their events), are announced again.
+	f.now = f.now.Add(6 * time.Minute)
+	rep, _ = f.rc.Sweep(ctx)
+	if diff := cmp.Diff(reconcile.Report{Looked: 1, Resent: 1, Fired: 1, Expired: 1, Announced: 2}, rep); diff != "" {
+		t.Errorf("sweep after the pause (-want +got):\n%s", diff)
+	}
+}
+
+func unitFence(t *testing.T, f *fixture, item int) string {
+	t.Helper()
+	u, err := f.st.GetUnit(t.Context(), f.key(item))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep != (reconcile.Report{}) {
-		t.Errorf("second sweep: %+v, want nothing done", rep)
+	return u.Fence
+}
+
+// TestSweepStartsLostStart: an execution whose start event was lost is
+// started when its Due comes; a final one only leaves the index.
+func TestSweepStartsLostStart(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := newFixture(t, false)
+	f.drain(t, f.events) // the start event is lost
+	f.now = f.now.Add(engine.ResendAfter)
+	rep, err := f.rc.Sweep(ctx)
+	if err != nil || rep != (reconcile.Report{Looked: 1, Started: 1}) {
+		t.Fatalf("sweep: %+v, %v; want the execution started", rep, err)
 	}
-	// Once that while has passed, a unit still unclaimed is tried again.
-	now = now.Add(6 * time.Minute)
-	if rep, _ = r.Sweep(ctx); rep.Resent != 1 || rep.Fired != 1 {
-		t.Errorf("sweep after the pause: %+v, want the two units tried again", rep)
+	if got, want := f.drain(t, f.events), mustJSON(engine.StartEvent(f.id)); len(got) != 1 || got[0] != want {
+		t.Errorf("events %v, want the start event", got)
 	}
+
+	done := &record.Execution{ID: "done", State: record.ExecSuccess, Due: f.now.Add(-time.Second), CreatedAt: f.now, UpdatedAt: f.now}
+	if err := f.st.CreateExecution(ctx, done); err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := f.rc.Sweep(ctx); err != nil || rep.Looked != 1 || rep.Started+rep.Resent+rep.Fired+rep.Expired != 0 {
+		t.Errorf("sweep of a final execution: %+v, %v; want a look and nothing done", rep, err)
+	}
+	if e, _ := f.st.GetExecution(ctx, "done"); !e.Due.IsZero() {
+		t.Errorf("final execution still due at %v", e.Due)
+	}
+}
+
+func mustJSON(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprint(err))
+	}
+	return string(b)
 }

@@ -9,6 +9,7 @@
 package record
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -70,12 +71,20 @@ type Execution struct {
 
 	Engine json.RawMessage // engine bookkeeping: active tasks, counters, applied events, outbox
 
+	// Due is when the reconciler should next look at the execution's
+	// pending work: a lower bound of the due times of its SCHEDULED,
+	// DELAYED and RUNNING units (docs/protocol.md, rule 5). The engine
+	// only ever moves it earlier; the reconciler moves it on after a look.
+	// Zero when there is nothing to look at (a final execution).
+	Due time.Time
+
 	CreatedAt time.Time
 	UpdatedAt time.Time
 }
 
 // Task is one task execution (pk=EX#<id>, sk=T#<name>#<n>). The engine creates
-// it once and writes its final fields once; nothing else writes it.
+// it once and writes its final fields once. Its first unit (item 0, a plain
+// task's only one) is kept in the task's own record: see Unit and UnitEnds.
 type Task struct {
 	ExecID string
 	Key    string // "<name>#<n>", n counting from 1 per name
@@ -92,12 +101,46 @@ type Task struct {
 	Error     json.RawMessage // error, when final and failed
 	ChildID   string          // sub-workflow execution, when the task runs one
 
+	// Unit is the task's unit of item 0, stored in the task's own record
+	// (one item, one row): created with the task when the engine plans it
+	// in the same step, written by the worker's claim and outcome like any
+	// unit. Nil while the task has none.
+	Unit *Unit
+	// UnitEnds says that the task ends as its unit does: the engine has
+	// nothing to add to the unit's outcome (no publish, fail-on, retry,
+	// wait-after, keep-result or safe-rerun), so the worker's outcome write
+	// ends the task too, and the engine writes no final fields. Until
+	// final fields are written, such a task reads as ended once its unit
+	// is SUCCESS or ERROR (Settle).
+	UnitEnds bool
+
 	CreatedAt  time.Time
 	FinishedAt time.Time
 }
 
 // Final reports whether the task's final fields were written.
 func (t *Task) Final() bool { return t.State.Terminal() }
+
+// Settle gives a task that ends as its unit does (UnitEnds) the final
+// fields its unit's outcome implies, when its unit ended and no final
+// fields were written: SUCCESS with the unit's result, or ERROR with its
+// error (and the error's text as StateInfo), nothing published. Stores
+// call it on every task they return, so every reader sees one state.
+func (t *Task) Settle() {
+	u := t.Unit
+	if !t.UnitEnds || t.State.Terminal() || u == nil || (u.State != Success && u.State != Error) {
+		return
+	}
+	t.State, t.StateInfo, t.Result, t.Error = u.State, "", nil, nil
+	if u.State == Success {
+		t.Result = u.Result
+	} else {
+		t.Error = u.Error
+		t.StateInfo = ErrorText(u.Error)
+	}
+	t.Published = json.RawMessage(`{}`)
+	t.FinishedAt = u.Finished
+}
 
 // UnitKey names one work unit: an item of a task execution.
 type UnitKey struct {
@@ -299,3 +342,68 @@ func IsLost(raw json.RawMessage) bool {
 }
 
 const lostType = "lost-worker"
+
+// ErrorText is an error value as a task's state_info shows it: a string as
+// itself, a lost worker's error as its message, anything else as JSON
+// (map keys sorted). Null or nothing is "".
+func ErrorText(raw json.RawMessage) string {
+	v, err := DecodeJSON(raw)
+	if err != nil {
+		return string(raw)
+	}
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return x
+	case map[string]any:
+		if IsLost(raw) {
+			if m, ok := x["message"].(string); ok {
+				return m
+			}
+		}
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return string(raw) // decoded JSON always encodes; the bytes as stored otherwise
+	}
+	return string(b)
+}
+
+// DecodeJSON decodes a stored JSON value into the JSON-like values
+// expressions work on: integers as int64, other numbers as float64.
+// Nothing decodes to nil.
+func DecodeJSON(raw json.RawMessage) (any, error) {
+	if len(raw) == 0 {
+		return nil, nil
+	}
+	d := json.NewDecoder(bytes.NewReader(raw))
+	d.UseNumber()
+	var v any
+	if err := d.Decode(&v); err != nil {
+		return nil, err
+	}
+	return plainNumbers(v), nil
+}
+
+// plainNumbers turns decoded json.Numbers into int64 where they are
+// integers, float64 otherwise.
+func plainNumbers(v any) any {
+	switch x := v.(type) {
+	case json.Number:
+		if i, err := x.Int64(); err == nil {
+			return i
+		}
+		f, _ := x.Float64()
+		return f
+	case map[string]any:
+		for k, e := range x {
+			x[k] = plainNumbers(e)
+		}
+	case []any:
+		for i, e := range x {
+			x[i] = plainNumbers(e)
+		}
+	}
+	return v
+}

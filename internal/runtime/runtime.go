@@ -139,7 +139,7 @@ func (r *Runtime) apply(ctx context.Context, log *slog.Logger, head *record.Exec
 		Defs:     &definitions{ctx: ctx, r: r, bundle: bundle, name: head.DefName, ver: head.DefVer},
 		Event:    ev,
 		Now:      r.Now(),
-		Read:     reader{ctx: ctx, s: r.Store, exec: ev.ExecID},
+		Read:     &reader{ctx: ctx, s: r.Store, exec: ev.ExecID},
 		Limits:   r.Limits,
 	})
 	if err != nil {
@@ -456,23 +456,51 @@ func ignore(err, ok error) error {
 	return err
 }
 
-// reader gives the engine strongly consistent reads of one execution.
+// reader gives the engine strongly consistent reads of one execution, for
+// one step. A task and its unit of item 0 are one record: the first read of
+// either reads both, and the step's other reads of them are served from it.
 type reader struct {
-	ctx  context.Context
-	s    store.Store
-	exec string
+	ctx   context.Context
+	s     store.Store
+	exec  string
+	tasks map[string]*record.Task
 }
 
 // Its errors are transient (engine.Transient): the store did not answer.
-func (r reader) Task(key string) (*record.Task, error) {
+func (r *reader) Task(key string) (*record.Task, error) {
+	if t, ok := r.tasks[key]; ok {
+		c := *t
+		return &c, nil
+	}
 	t, err := r.s.GetTask(r.ctx, r.exec, key)
-	return t, engine.Transient(err)
+	if err != nil {
+		return nil, engine.Transient(err)
+	}
+	if r.tasks == nil {
+		r.tasks = make(map[string]*record.Task)
+	}
+	r.tasks[key] = t
+	c := *t
+	return &c, nil
 }
-func (r reader) Unit(k record.UnitKey) (*record.Unit, error) {
-	u, err := r.s.GetUnit(r.ctx, k)
-	return u, engine.Transient(err)
+
+func (r *reader) Unit(k record.UnitKey) (*record.Unit, error) {
+	if k.Item != 0 {
+		u, err := r.s.GetUnit(r.ctx, k)
+		return u, engine.Transient(err)
+	}
+	t, err := r.Task(k.Task)
+	if err != nil {
+		return nil, fmt.Errorf("unit %s: %w", k, err)
+	}
+	if t.Unit == nil {
+		return nil, fmt.Errorf("unit %s: %w", k, store.ErrNotFound)
+	}
+	u := *t.Unit
+	return &u, nil
 }
-func (r reader) Units(task string) ([]*record.Unit, error) {
+
+func (r *reader) Units(task string) ([]*record.Unit, error) {
 	us, err := r.s.ListUnits(r.ctx, r.exec, task)
 	return us, engine.Transient(err)
 }
@@ -587,6 +615,7 @@ func (r *Runtime) failHead(ctx context.Context, head *record.Execution, reason s
 		return fmt.Errorf("fail execution %s: %w", head.ID, err)
 	}
 	head.State, head.StateInfo, head.Output = record.ExecError, reason, out
+	head.Due = time.Time{}
 	head.Version++
 	head.UpdatedAt = r.Now()
 	if err := r.Store.CommitExecution(ctx, head); err != nil {

@@ -294,7 +294,7 @@ func TestPermanentFailureFailsAtOnce(t *testing.T) {
 				f.rt.Store = tt.store(f.rt.Store.(*smem.Store))
 			}
 			ctx := context.Background()
-			head, err := f.rt.Submit(ctx, runtime.Submission{File: "hello.yaml", Source: []byte(hello)})
+			head, err := f.rt.Submit(ctx, runtime.Submission{File: "publish.yaml", Source: []byte(publishing)})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -319,6 +319,16 @@ func TestPermanentFailureFailsAtOnce(t *testing.T) {
 	}
 }
 
+// publishing reads its task's result to publish it.
+const publishing = `version: '2.0'
+publishing:
+  tasks:
+    greet:
+      action: std.echo output="hi"
+      publish:
+        said: <% task().result %>
+`
+
 // tooLarge refuses to commit a SUCCESS head, as a store refuses an item
 // over its limit.
 type tooLarge struct{ store.Store }
@@ -334,12 +344,12 @@ func (s *tooLarge) CommitExecution(ctx context.Context, e *record.Execution) err
 // damaged store would.
 type damaged struct{ store.Store }
 
-func (s *damaged) GetUnit(ctx context.Context, k record.UnitKey) (*record.Unit, error) {
-	u, err := s.Store.GetUnit(ctx, k)
-	if err == nil && u.State == record.Success {
-		u.Result = json.RawMessage(`{"broken`)
+func (s *damaged) GetTask(ctx context.Context, execID, key string) (*record.Task, error) {
+	t, err := s.Store.GetTask(ctx, execID, key)
+	if err == nil && t.Unit != nil && t.Unit.State == record.Success {
+		t.Unit.Result = json.RawMessage(`{"broken`)
 	}
-	return u, err
+	return t, err
 }
 
 // brokenHead returns the head of one execution with engine state that is
@@ -360,12 +370,12 @@ func (s *brokenHead) GetExecution(ctx context.Context, id string) (*record.Execu
 // panicky panics when the engine reads a finished unit.
 type panicky struct{ store.Store }
 
-func (s *panicky) GetUnit(ctx context.Context, k record.UnitKey) (*record.Unit, error) {
-	u, err := s.Store.GetUnit(ctx, k)
-	if err == nil && u.State == record.Success {
+func (s *panicky) GetTask(ctx context.Context, execID, key string) (*record.Task, error) {
+	t, err := s.Store.GetTask(ctx, execID, key)
+	if err == nil && t.Unit != nil && t.Unit.State == record.Success {
 		panic("boom")
 	}
-	return u, err
+	return t, err
 }
 
 // TestFailedChildTellsItsParent checks that a sub-workflow failed by the

@@ -2,8 +2,9 @@
 // runtime, worker and reconciler, over an in-memory store and queues that
 // inject faults — duplicate and delayed delivery, reordering, a crash before
 // or after any write, sends dropped after a commit, workers that vanish while
-// holding a lease, stale task messages after pause and cancel — driven by
-// one goroutine and one seeded random source, so a seed replays exactly.
+// holding a lease, task messages lost (as if dead-lettered), stale task
+// messages after pause and cancel — driven by one goroutine and one seeded
+// random source, so a seed replays exactly.
 //
 // Each run checks the protocol rules of docs/protocol.md as it goes and, at
 // the end, compares the execution with the fault-free run of the same
@@ -43,10 +44,11 @@ type Faults struct {
 	LeaseExpiry bool // let a worker vanish mid-action so its lease expires
 	Commands    bool // pause and resume mid-flight, then send stale task messages
 	Cancel      bool // in some runs, cancel mid-flight, then send stale task messages
+	Lose        bool // lose task messages, as a dead-letter queue would take them
 }
 
 // All is every fault at once.
-var All = Faults{Duplicate: true, Crash: true, DropAfter: true, Reorder: true, LeaseExpiry: true, Commands: true, Cancel: true}
+var All = Faults{Duplicate: true, Crash: true, DropAfter: true, Reorder: true, LeaseExpiry: true, Commands: true, Cancel: true, Lose: true}
 
 // Result is what one run observed.
 type Result struct {
@@ -86,6 +88,7 @@ type sim struct {
 	execID string
 
 	ran        map[string]int // action runs per idempotency key (execution, task, item, attempt)
+	vanished   bool           // the worker of this delivery vanished mid-action
 	delivered  []delivered    // messages handed out, for duplicates and stale copies
 	violations []string
 	faults     map[string]int
@@ -183,6 +186,7 @@ func (s *sim) run(ctx context.Context) (*Result, error) {
 // step takes one scheduling decision. It reports true when the execution
 // is final and every queue is drained.
 func (s *sim) step(ctx context.Context) (bool, error) {
+	s.vanished = false
 	s.store.reset()
 	s.events.reset()
 	s.tasks.reset()
@@ -241,6 +245,12 @@ func (s *sim) deliver(ctx context.Context, q *faultQueue) (bool, error) {
 		return false, err
 	}
 	m := msgs[0]
+	if s.f.Lose && q == s.tasks && s.chance(0.01) {
+		// Gone, as if to its dead-letter queue: only the reconciler's
+		// look at the execution can heal what it carried.
+		s.fault("lost")
+		return true, q.Queue.Delete(ctx, m.Handle)
+	}
 	if s.f.Reorder && s.chance(0.1) {
 		// Put it back for a while: others overtake it.
 		s.fault("delay")
@@ -277,6 +287,12 @@ func (s *sim) deliver(ctx context.Context, q *faultQueue) (bool, error) {
 	if herr != nil {
 		if !isInjected(herr) && !errors.Is(herr, worker.ErrAttemptRunning) {
 			return false, fmt.Errorf("%s handler: %w", q.name, herr)
+		}
+		if s.vanished && s.f.Lose && s.chance(0.3) {
+			// The vanished worker's message is lost too: no redelivery
+			// will find the expired lease, the reconciler must.
+			s.fault("lost")
+			return true, q.Queue.Delete(ctx, m.Handle)
 		}
 		// The handler "crashed", or kept a message whose attempt still
 		// runs: it stays and comes back after its visibility timeout.
@@ -354,11 +370,24 @@ func (s *sim) actions() map[string]action.Action {
 			s.violate("attempt %s started while its execution was %s (invariant 7)", key, e.State)
 		}
 		if s.f.LeaseExpiry && !s.inAction && s.chance(0.04) {
-			// The worker vanishes mid-action: time passes beyond its lease
-			// and the reconciler ends the attempt while it "runs".
+			if s.chance(0.5) {
+				// The worker vanishes mid-action: it records nothing and
+				// never deletes its message, which comes back when its
+				// lease has expired and ends the attempt.
+				s.fault("vanish")
+				s.vanished = true
+				s.store.crashAt, s.store.calls = 1, 0
+				return nil
+			}
+			// The worker stalls: time passes beyond its lease and past
+			// the execution's next look, and the reconciler ends the
+			// attempt while it "runs"; its outcome then comes too late.
 			s.fault("lease-expiry")
 			s.inAction = true
 			s.now = s.now.Add(lease + time.Second)
+			if e.Due.After(s.now) {
+				s.now = e.Due
+			}
 			_, _ = s.rc.Sweep(ctx)
 			s.inAction = false
 		}
@@ -463,6 +492,13 @@ func (f *faultStore) CreateUnit(ctx context.Context, u *record.Unit) error {
 		return err
 	}
 	return f.Store.CreateUnit(ctx, u)
+}
+
+func (f *faultStore) SetDue(ctx context.Context, id string, version int64, due time.Time) error {
+	if err := f.hit(); err != nil {
+		return err
+	}
+	return f.Store.SetDue(ctx, id, version, due)
 }
 
 func (f *faultStore) UpdateUnit(ctx context.Context, k record.UnitKey, x record.Expect, c record.UnitChange) (*record.Unit, error) {

@@ -7,6 +7,12 @@
 // reported as ErrConflict (wrapped with what was expected), a missing item as
 // ErrNotFound, a create of an existing item as ErrExists, a value over the
 // adapter's item limit as a *TooLargeError.
+//
+// The unit of item 0 of a task execution (a plain task's only unit) is kept
+// in its task's item: CreateTask writes both when the task comes with its
+// unit, the unit's claim and outcome are writes of that one item, and the
+// item's size limit holds for the two together. So a plain task is one item,
+// written by its creation, its claim and its outcome (docs/protocol.md).
 package store
 
 import (
@@ -69,18 +75,26 @@ type Store interface {
 	// ListExecutions pages through heads by state and creation time.
 	ListExecutions(ctx context.Context, q ListQuery) (page []*record.Execution, next string, err error)
 
-	// CreateTask writes a task execution; ErrExists if its key is taken.
+	// CreateTask writes a task execution, and its unit of item 0 with it
+	// when t.Unit is set, in one write; ErrExists if its key is taken.
 	CreateTask(ctx context.Context, t *record.Task) error
 	// FinishTask writes the final fields (State, StateInfo, Published,
-	// Result, Error, ChildID, FinishedAt) of a task that is not final yet;
-	// ErrConflict if it already is.
+	// Result, Error, ChildID, FinishedAt) of a task whose final fields were
+	// not written yet; ErrConflict if they were. (A UnitEnds task whose
+	// unit ended reads as ended, and can still be finished otherwise.)
+	// t.Unit, when set, is the outcome the task's unit of item 0 holds as
+	// far as the caller knows: an adapter may size its write by it.
 	FinishTask(ctx context.Context, t *record.Task) error
-	// GetTask reads one task execution.
+	// GetTask reads one task execution, with its unit of item 0 (Unit) if
+	// it has one, settled (record.Task.Settle).
 	GetTask(ctx context.Context, execID, key string) (*record.Task, error)
-	// ListTasks reads every task execution of an execution, by Seq.
+	// ListTasks reads every task execution of an execution, by Seq, as
+	// GetTask returns them.
 	ListTasks(ctx context.Context, execID string) ([]*record.Task, error)
 
-	// CreateUnit writes a unit; ErrExists if it is there already.
+	// CreateUnit writes a unit; ErrExists if it is there already. A unit
+	// of item 0 joins its task's item: ErrNotFound if the task does not
+	// exist.
 	CreateUnit(ctx context.Context, u *record.Unit) error
 	// GetUnit reads one unit with a strongly consistent read.
 	GetUnit(ctx context.Context, k record.UnitKey) (*record.Unit, error)
@@ -89,8 +103,13 @@ type Store interface {
 	// UpdateUnit applies c if the unit matches x and returns the unit as
 	// written; ErrConflict (wrapping what was found) if it does not match.
 	UpdateUnit(ctx context.Context, k record.UnitKey, x record.Expect, c record.UnitChange) (*record.Unit, error)
-	// DueUnits lists up to limit units whose Due is at or before now and whose
-	// state is SCHEDULED, DELAYED or RUNNING: overdue messages, fired
-	// timers that were lost, expired leases. The reconciler heals them.
-	DueUnits(ctx context.Context, now time.Time, limit int) ([]*record.Unit, error)
+
+	// DueExecutions lists up to limit executions whose Due is set and at or
+	// before now, earliest first: those the reconciler should look at.
+	DueExecutions(ctx context.Context, now time.Time, limit int) ([]*record.Execution, error)
+	// SetDue sets an execution's Due (zero clears it) if its stored Version
+	// is still version, and leaves the version alone; ErrConflict if it
+	// moved on, ErrNotFound if there is no such execution. It is the
+	// reconciler's one write of a head, after it looked at its work.
+	SetDue(ctx context.Context, id string, version int64, due time.Time) error
 }

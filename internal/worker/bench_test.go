@@ -27,7 +27,8 @@ func BenchmarkHandle(b *testing.B) {
 			State:   record.Scheduled, Attempt: 1, Fence: "f", Action: "std.echo",
 			Input: json.RawMessage(`{"output": {"n": 1, "s": "hello"}}`),
 		}
-		if err := st.CreateUnit(ctx, u); err != nil {
+		tk := &record.Task{ExecID: "bench", Key: u.Task, Name: "t", Seq: i, State: record.Running, Items: 1, UnitEnds: true, Unit: u}
+		if err := st.CreateTask(ctx, tk); err != nil {
 			b.Fatal(err)
 		}
 		msgs[i] = record.TaskMessage{ExecID: "bench", Task: u.Task, Attempt: 1, Fence: "f", Action: "std.echo"}

@@ -188,11 +188,17 @@ func (c *Worker) unclaimed(ctx context.Context, log *slog.Logger, k record.UnitK
 		return c.notify(ctx, k, attempt, fence)
 	}
 	if u.Attempt == attempt && u.Fence == fence && u.State == record.Running {
+		if !u.Due.IsZero() && !u.Due.After(c.Now()) {
+			// Its lease expired: the worker that claimed it was lost
+			// (this message came back because that worker never
+			// deleted it). End the attempt as the reconciler would.
+			return c.Fail(ctx, u, lostReason(u))
+		}
 		// The attempt runs elsewhere, or ran here and died before it
 		// recorded the outcome. Keep the message: it comes back after its
 		// visibility timeout, when the attempt has ended (its worker
-		// finished, or its lease expired and the reconciler ended it), and
-		// then announces that end in case nobody else could.
+		// finished, or its lease expired, which this message then finds),
+		// and then announces that end in case nobody else could.
 		return fmt.Errorf("unit %s attempt %d: %w", k, attempt, ErrAttemptRunning)
 	}
 	log.Debug("stale task message", "state", u.State, "unit_attempt", u.Attempt, "same_fence", u.Fence == fence)
@@ -412,6 +418,11 @@ func (c *Worker) notify(ctx context.Context, k record.UnitKey, attempt int, fenc
 		return fmt.Errorf("send event %s: %w", ev.ID, err)
 	}
 	return nil
+}
+
+// lostReason says why an attempt whose lease expired was ended.
+func lostReason(u *record.Unit) string {
+	return fmt.Sprintf("the worker running attempt %d was lost: its lease expired at %s", u.Attempt, u.Due.UTC().Format(time.RFC3339))
 }
 
 // Fail ends a RUNNING attempt whose worker was lost (its lease expired):

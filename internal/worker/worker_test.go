@@ -182,7 +182,8 @@ func newFixture(t *testing.T) *fixture {
 	return f
 }
 
-// unit creates a SCHEDULED unit and returns the message for it.
+// unit creates a plain task with its SCHEDULED unit and returns the
+// message for it.
 func (f *fixture) unit(t *testing.T, act, input string, mod func(u *record.Unit)) record.TaskMessage {
 	t.Helper()
 	u := &record.Unit{
@@ -196,8 +197,18 @@ func (f *fixture) unit(t *testing.T, act, input string, mod func(u *record.Unit)
 	if mod != nil {
 		mod(u)
 	}
-	if err := f.st.CreateUnit(context.Background(), u); err != nil {
+	// Item 0 lives in its task's record; other items in their own.
+	tk := &record.Task{ExecID: u.ExecID, Key: u.Task, Name: "t", Seq: 1, State: record.Running, Items: u.Item + 1, WithItems: u.Item > 0}
+	if u.Item == 0 {
+		tk.Unit = u
+	}
+	if err := f.st.CreateTask(context.Background(), tk); err != nil && !errors.Is(err, store.ErrExists) {
 		t.Fatal(err)
+	}
+	if u.Item > 0 {
+		if err := f.st.CreateUnit(context.Background(), u); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return record.TaskMessage{ExecID: u.ExecID, Task: u.Task, Item: u.Item, Attempt: 1, Fence: "f1", Action: act}
 }
@@ -311,6 +322,9 @@ func TestClaimBeforeRun(t *testing.T) {
 		{name: "cancelled", mod: func(u *record.Unit) { u.State = record.Cancelled }},
 		{name: "delayed", mod: func(u *record.Unit) { u.State = record.Delayed }},
 		{name: "running elsewhere", mod: func(u *record.Unit) { u.State = record.Running }, wantErr: ErrAttemptRunning},
+		{name: "running elsewhere under a lease", mod: func(u *record.Unit) {
+			u.State, u.Due = record.Running, time.Now().Add(time.Minute)
+		}, wantErr: ErrAttemptRunning},
 		{name: "ended under another fence", mod: func(u *record.Unit) { u.State = record.Success; u.Fence = "f0" }},
 	}
 	for _, tt := range tests {
@@ -335,6 +349,38 @@ func TestClaimBeforeRun(t *testing.T) {
 				t.Errorf("events sent: %v", evs)
 			}
 		})
+	}
+}
+
+// TestRedeliveryEndsExpiredLease: a task message that comes back while
+// its attempt is RUNNING under a lease that has expired (its worker died
+// without deleting it) ends the attempt as lost, through the outcome path
+// (a conditional ERROR, then attempt-done), and runs nothing.
+func TestRedeliveryEndsExpiredLease(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	expired := time.Now().Add(-time.Second).UTC().Truncate(time.Millisecond)
+	m := f.unit(t, "test.count", `{}`, func(u *record.Unit) { u.State, u.Due = record.Running, expired })
+	if err := f.w.Handle(context.Background(), m, nil); err != nil {
+		t.Fatalf("Handle: %v", err)
+	}
+	if n := f.runs.Load(); n != 0 {
+		t.Errorf("action ran %d times, want 0", n)
+	}
+	u := f.get(t, m)
+	if u.State != record.Error || !record.IsLost(u.Error) || u.Attempt != 1 || !u.Due.IsZero() {
+		t.Errorf("unit %s attempt %d error %s due %v; want ERROR, lost, attempt 1, no due", u.State, u.Attempt, u.Error, u.Due)
+	}
+	want := []record.Event{DoneEvent(m.Key(), 1, "f1")}
+	if diff := cmp.Diff(want, f.q.events(t)); diff != "" {
+		t.Errorf("events (-want +got):\n%s", diff)
+	}
+	// Delivered again, it only announces the end again.
+	if err := f.w.Handle(context.Background(), m, nil); err != nil {
+		t.Fatalf("second Handle: %v", err)
+	}
+	if diff := cmp.Diff(append(want, want...), f.q.events(t)); diff != "" {
+		t.Errorf("events after a second delivery (-want +got):\n%s", diff)
 	}
 }
 

@@ -28,9 +28,9 @@ const (
 	// executions-by-state index (sparse: heads only)
 	aStatePK = "gpk" // "ST#<state>"
 	aStateSK = "gsk" // "<created unix ns, 20 digits>#<id>"
-	// due-units index (sparse: pending units with a due time)
+	// due-executions index (sparse: heads with a Due)
 	aDuePK = "dpk" // "DUE#<shard>"
-	aDueSK = "dsk" // due, unix ns (N)
+	aDueSK = "dsk" // the head's Due, unix ns (N)
 
 	// bsz is the size in bytes of a unit or task item without the fields
 	// that later writes add (outcome, final fields). Conditions on it let
@@ -74,6 +74,14 @@ const (
 
 	aSource = "src"
 
+	// A task's item holds its unit of item 0 beside the task's own fields;
+	// these name the unit's attributes that a task has too.
+	aUnitState    = "us"
+	aUnitResult   = "ures"
+	aUnitError    = "uerr"
+	aUnitFinished = "ufin"
+	aUnitEnds     = "uend"
+
 	// wt is the token of the last conditional write (see newToken).
 	aToken = "wt"
 )
@@ -82,6 +90,24 @@ const (
 	indexByState = "by-state"
 	indexDue     = "by-due"
 )
+
+// unitNames are the names of the unit attributes that differ between a
+// unit's own item and its task's item (item 0).
+type unitNames struct{ state, result, err, finished string }
+
+var (
+	ownNames  = unitNames{aState, aResult, aError, aFinished}
+	zeroNames = unitNames{aUnitState, aUnitResult, aUnitError, aUnitFinished}
+)
+
+// namesOf tells where unit k lives: its task's item for item 0, its own
+// item for the others.
+func namesOf(k record.UnitKey) unitNames {
+	if k.Item == 0 {
+		return zeroNames
+	}
+	return ownNames
+}
 
 // Keys.
 
@@ -98,7 +124,13 @@ func unitSK(task string, item int) string { return fmt.Sprintf("U#%s#%09d", task
 
 func key(pk, sk string) item { return item{aPK: str(pk), aSK: str(sk)} }
 
-func unitKey(k record.UnitKey) item { return key(execPK(k.ExecID), unitSK(k.Task, k.Item)) }
+// unitKey is the key of the item that holds unit k: its task's for item 0.
+func unitKey(k record.UnitKey) item {
+	if k.Item == 0 {
+		return key(execPK(k.ExecID), taskSK(k.Task))
+	}
+	return key(execPK(k.ExecID), unitSK(k.Task, k.Item))
+}
 
 func stateSK(created time.Time, id string) string {
 	return fmt.Sprintf("%020d#%s", created.UnixNano(), id)
@@ -261,6 +293,10 @@ func (s *Store) encodeExec(e *record.Execution) item {
 	b.raw(aEngine, e.Engine)
 	b.t(aCreated, e.CreatedAt)
 	b.t(aUpdated, e.UpdatedAt)
+	if !e.Due.IsZero() {
+		b.s(aDuePK, dueShard(e.ID, s.shards))
+		b.t(aDueSK, e.Due)
+	}
 	if e.State.Terminal() {
 		b.n(aTTL, s.expiry(e.UpdatedAt))
 	}
@@ -284,6 +320,7 @@ func decodeExec(it item) (*record.Execution, error) {
 		Params:    r.raw(aParams),
 		Output:    r.raw(aOutput),
 		Engine:    r.raw(aEngine),
+		Due:       r.t(aDueSK),
 		CreatedAt: r.t(aCreated),
 		UpdatedAt: r.t(aUpdated),
 	}
@@ -296,6 +333,15 @@ func decodeExec(it item) (*record.Execution, error) {
 // taskFinalAttrs are the attributes FinishTask writes.
 var taskFinalAttrs = []string{aStateInfo, aPublished, aResult, aError, aChild, aFinished, aTTL}
 
+// unitOutcomeAttrs are the attributes an outcome write adds to a unit's
+// item, and zeroOutcomeAttrs those it adds to a task's item (item 0).
+var (
+	unitOutcomeAttrs = []string{aResult, aError}
+	zeroOutcomeAttrs = []string{aUnitResult, aUnitError}
+)
+
+// encodeTask encodes a task, with its unit of item 0 when it has one. bsz
+// is the size of what neither the final fields nor the unit's outcome add.
 func (s *Store) encodeTask(t *record.Task) item {
 	b := newItem(execPK(t.ExecID), taskSK(t.Key))
 	b.s(aName, t.Name)
@@ -304,6 +350,7 @@ func (s *Store) encodeTask(t *record.Task) item {
 	b.s(aStateInfo, t.StateInfo)
 	b.n(aItems, int64(t.Items))
 	b.bool(aWithItems, t.WithItems)
+	b.bool(aUnitEnds, t.UnitEnds)
 	b.raw(aInbound, t.Inbound)
 	b.raw(aPublished, t.Published)
 	b.raw(aResult, t.Result)
@@ -311,10 +358,15 @@ func (s *Store) encodeTask(t *record.Task) item {
 	b.s(aChild, t.ChildID)
 	b.t(aCreated, t.CreatedAt)
 	b.t(aFinished, t.FinishedAt)
-	if t.State.Terminal() {
+	expires := t.State.Terminal()
+	if t.Unit != nil {
+		s.putUnit(b, t.Unit, zeroNames)
+		expires = expires || t.UnitEnds && t.Unit.State.Terminal()
+	}
+	if expires {
 		b.n(aTTL, s.expiry(t.FinishedAt))
 	}
-	b.n(aBaseSize, int64(itemSize(without(b.it, taskFinalAttrs...))))
+	b.n(aBaseSize, int64(itemSize(without(b.it, append(taskFinalAttrs, zeroOutcomeAttrs...)...))))
 	return b.it
 }
 
@@ -329,6 +381,7 @@ func decodeTask(it item) (*record.Task, error) {
 		StateInfo:  r.s(aStateInfo),
 		Items:      int(r.n(aItems)),
 		WithItems:  r.bool(aWithItems),
+		UnitEnds:   r.bool(aUnitEnds),
 		Inbound:    r.raw(aInbound),
 		Published:  r.raw(aPublished),
 		Result:     r.raw(aResult),
@@ -340,30 +393,19 @@ func decodeTask(it item) (*record.Task, error) {
 	if r.err != nil {
 		return nil, fmt.Errorf("decode task %s/%s: %w", t.ExecID, t.Key, r.err)
 	}
+	if _, ok := it[aUnitState]; ok {
+		u, err := readUnit(it, record.UnitKey{ExecID: t.ExecID, Task: t.Key}, zeroNames)
+		if err != nil {
+			return nil, err
+		}
+		t.Unit = u
+	}
 	return t, nil
 }
 
-// unitOutcomeAttrs are the attributes an outcome write adds to a unit.
-var unitOutcomeAttrs = []string{aResult, aError}
-
 func (s *Store) encodeUnit(u *record.Unit) item {
 	b := newItem(execPK(u.ExecID), unitSK(u.Task, u.Item))
-	b.s(aState, string(u.State))
-	b.it[aAttempt] = num(int64(u.Attempt))
-	b.s(aFence, u.Fence)
-	b.s(aAction, u.Action)
-	b.raw(aInput, u.Input)
-	b.n(aTimeout, int64(u.Timeout))
-	b.t(aDue, u.Due)
-	if store.Pending(u.State) && !u.Due.IsZero() {
-		b.s(aDuePK, dueShard(u.ExecID, s.shards))
-		b.it[aDueSK] = num(u.Due.UnixNano())
-	}
-	b.raw(aResult, u.Result)
-	b.raw(aError, u.Error)
-	b.bool(aNoRetry, u.NoRetry)
-	b.t(aStarted, u.Started)
-	b.t(aFinished, u.Finished)
+	s.putUnit(b, u, ownNames)
 	if u.State.Terminal() {
 		b.n(aTTL, s.expiry(u.Finished))
 	}
@@ -371,10 +413,31 @@ func (s *Store) encodeUnit(u *record.Unit) item {
 	return b.it
 }
 
+// putUnit adds a unit's attributes to an item under the names n.
+func (s *Store) putUnit(b builder, u *record.Unit, n unitNames) {
+	b.s(n.state, string(u.State))
+	b.it[aAttempt] = num(int64(u.Attempt))
+	b.s(aFence, u.Fence)
+	b.s(aAction, u.Action)
+	b.raw(aInput, u.Input)
+	b.n(aTimeout, int64(u.Timeout))
+	b.t(aDue, u.Due)
+	b.raw(n.result, u.Result)
+	b.raw(n.err, u.Error)
+	b.bool(aNoRetry, u.NoRetry)
+	b.t(aStarted, u.Started)
+	b.t(n.finished, u.Finished)
+}
+
+// decodeUnit decodes a unit from its own item, or item 0 from its task's.
 func decodeUnit(it item) (*record.Unit, error) {
 	r := reader{it: it}
 	execID := strings.TrimPrefix(r.s(aPK), "EX#")
-	sk := strings.TrimPrefix(r.s(aSK), "U#")
+	sk := r.s(aSK)
+	if task, ok := strings.CutPrefix(sk, "T#"); ok {
+		return readUnit(it, record.UnitKey{ExecID: execID, Task: task}, zeroNames)
+	}
+	sk = strings.TrimPrefix(sk, "U#")
 	i := strings.LastIndexByte(sk, '#')
 	if i < 0 {
 		return nil, fmt.Errorf("decode unit %s: malformed sort key %q", execID, sk)
@@ -383,20 +446,25 @@ func decodeUnit(it item) (*record.Unit, error) {
 	if err != nil {
 		return nil, fmt.Errorf("decode unit %s: malformed sort key %q: %w", execID, sk, err)
 	}
+	return readUnit(it, record.UnitKey{ExecID: execID, Task: sk[:i], Item: n}, ownNames)
+}
+
+func readUnit(it item, k record.UnitKey, n unitNames) (*record.Unit, error) {
+	r := reader{it: it}
 	u := &record.Unit{
-		UnitKey:  record.UnitKey{ExecID: execID, Task: sk[:i], Item: n},
-		State:    record.State(r.s(aState)),
+		UnitKey:  k,
+		State:    record.State(r.s(n.state)),
 		Attempt:  int(r.n(aAttempt)),
 		Fence:    r.s(aFence),
 		Action:   r.s(aAction),
 		Input:    r.raw(aInput),
 		Timeout:  time.Duration(r.n(aTimeout)),
 		Due:      r.t(aDue),
-		Result:   r.raw(aResult),
-		Error:    r.raw(aError),
+		Result:   r.raw(n.result),
+		Error:    r.raw(n.err),
 		NoRetry:  r.bool(aNoRetry),
 		Started:  r.t(aStarted),
-		Finished: r.t(aFinished),
+		Finished: r.t(n.finished),
 	}
 	if r.err != nil {
 		return nil, fmt.Errorf("decode unit %s: %w", u.UnitKey, r.err)

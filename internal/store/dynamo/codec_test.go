@@ -17,18 +17,17 @@ func TestUnitCodec(t *testing.T) {
 	s := New(nil, "t")
 	at := time.Unix(1700000000, 123456789).UTC()
 	tests := []struct {
-		name      string
-		unit      record.Unit
-		wantIndex bool // listed in the due index
-		binary    string
+		name   string
+		unit   record.Unit
+		binary string
 	}{
 		{"scheduled with due", record.Unit{UnitKey: record.UnitKey{ExecID: "e", Task: "a#1", Item: 7}, State: record.Scheduled, Attempt: 1, Fence: "f", Due: at,
-			Input: json.RawMessage(`{"x": "ü"}`), Timeout: time.Second}, true, ""},
-		{"waiting with due is not indexed", record.Unit{UnitKey: record.UnitKey{ExecID: "e", Task: "a#1"}, State: record.Waiting, Attempt: 1, Due: at}, false, ""},
+			Input: json.RawMessage(`{"x": "ü"}`), Timeout: time.Second}, ""},
+		{"waiting with due", record.Unit{UnitKey: record.UnitKey{ExecID: "e", Task: "a#1", Item: 1}, State: record.Waiting, Attempt: 1, Due: at}, ""},
 		{"task key with hashes", record.Unit{UnitKey: record.UnitKey{ExecID: "e#x", Task: "a#b#12", Item: 123456789}, State: record.Success, Attempt: 2,
-			Result: json.RawMessage(`"ok"`), NoRetry: true, Started: at, Finished: at.Add(time.Second)}, false, ""},
-		{"invalid UTF-8 stored as binary", record.Unit{UnitKey: record.UnitKey{ExecID: "e", Task: "a#1"}, State: record.Error, Attempt: 1,
-			Error: json.RawMessage("\"\xff\"")}, false, aError},
+			Result: json.RawMessage(`"ok"`), NoRetry: true, Started: at, Finished: at.Add(time.Second)}, ""},
+		{"invalid UTF-8 stored as binary", record.Unit{UnitKey: record.UnitKey{ExecID: "e", Task: "a#1", Item: 2}, State: record.Error, Attempt: 1,
+			Error: json.RawMessage("\"\xff\"")}, aError},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -41,8 +40,8 @@ func TestUnitCodec(t *testing.T) {
 			if d := cmp.Diff(&tt.unit, got, cmpopts.EquateEmpty()); d != "" {
 				t.Errorf("round trip (-want +got):\n%s", d)
 			}
-			if _, ok := it[aDueSK]; ok != tt.wantIndex {
-				t.Errorf("in due index = %v, want %v", ok, tt.wantIndex)
+			if _, ok := it[aDueSK]; ok {
+				t.Errorf("unit in the due index: only heads are")
 			}
 			if tt.binary != "" {
 				if _, ok := it[tt.binary].(*types.AttributeValueMemberB); !ok {
@@ -50,6 +49,45 @@ func TestUnitCodec(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestTaskCodec round-trips tasks with and without their unit of item 0,
+// whose attributes share the task's item under names of their own.
+func TestTaskCodec(t *testing.T) {
+	t.Parallel()
+	s := New(nil, "t")
+	at := time.Unix(1700000000, 123456789).UTC()
+	unit := &record.Unit{UnitKey: record.UnitKey{ExecID: "e", Task: "a#1"}, State: record.Error, Attempt: 2, Fence: "f",
+		Action: "std.echo", Input: json.RawMessage(`{"x":1}`), Due: at, Result: json.RawMessage(`"r"`), Error: json.RawMessage(`"e"`),
+		NoRetry: true, Started: at, Finished: at.Add(time.Second)}
+	for _, tk := range []*record.Task{
+		{ExecID: "e", Key: "a#1", Name: "a", Seq: 1, State: record.Running, Items: 1, Inbound: json.RawMessage(`{}`), CreatedAt: at},
+		{ExecID: "e", Key: "a#1", Name: "a", Seq: 1, State: record.Success, StateInfo: "i", Items: 1, UnitEnds: true,
+			Inbound: json.RawMessage(`{}`), Published: json.RawMessage(`{"p":1}`), Result: json.RawMessage(`"t"`), Error: json.RawMessage(`"te"`),
+			ChildID: "c", CreatedAt: at, FinishedAt: at.Add(2 * time.Second), Unit: unit},
+	} {
+		it := s.encodeTask(tk)
+		got, err := decodeTask(it)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := cmp.Diff(tk, got, cmpopts.EquateEmpty()); d != "" {
+			t.Errorf("round trip (-want +got):\n%s", d)
+		}
+		if tk.Unit != nil {
+			u, err := decodeUnit(it)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := cmp.Diff(tk.Unit, u, cmpopts.EquateEmpty()); d != "" {
+				t.Errorf("unit read from the task's item (-want +got):\n%s", d)
+			}
+		}
+	}
+	e := s.encodeExec(&record.Execution{ID: "e", State: record.ExecRunning, Due: at})
+	if _, ok := e[aDueSK]; !ok {
+		t.Errorf("head with a Due not in the due index")
 	}
 }
 

@@ -5,7 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"flag"
-	"slices"
+	"fmt"
 	"testing"
 	"time"
 
@@ -54,77 +54,51 @@ func TestCreateTableTwice(t *testing.T) {
 	}
 }
 
-// TestDueIndexFollowsDue moves units' due times later and earlier and
-// checks that DueUnits lists each unit exactly when it is due: the index
-// keeps a lower bound of the due time, which writes only lower and
-// DueUnits raises.
-func TestDueIndexFollowsDue(t *testing.T) {
+// TestDueIndexShards lists due heads spread over several due shards, and
+// follows a head whose Due a commit keeps and SetDue moves.
+func TestDueIndexShards(t *testing.T) {
 	t.Parallel()
 	client, table := newTable(t)
-	s := dynamo.New(client, table, dynamo.WithDueShards(2))
+	s := dynamo.New(client, table, dynamo.WithDueShards(3))
 	ctx := t.Context()
 	base := time.Now().UTC().Truncate(time.Millisecond)
-	ex := "due-" + table
-	key := func(task string) record.UnitKey { return record.UnitKey{ExecID: ex, Task: task} }
-	for _, task := range []string{"later#1", "earlier#1", "heartbeat#1"} {
-		u := &record.Unit{UnitKey: key(task), State: record.Scheduled, Attempt: 1, Fence: "f", Due: base.Add(10 * time.Second)}
-		if err := s.CreateUnit(ctx, u); err != nil {
+	var ids []string
+	for i := range 12 {
+		e := &record.Execution{ID: fmt.Sprintf("due-%02d", i), State: record.ExecRunning, Due: base.Add(time.Duration(i) * time.Second),
+			CreatedAt: base, UpdatedAt: base}
+		if err := s.CreateExecution(ctx, e); err != nil {
 			t.Fatal(err)
 		}
+		ids = append(ids, e.ID)
 	}
-	update := func(task string, from, to record.State, due time.Time) {
-		t.Helper()
-		u, err := s.UpdateUnit(ctx, key(task), record.Expect{States: []record.State{from}, Attempt: 1, Fence: "f"},
-			record.UnitChange{State: to, Due: due})
-		if err != nil {
-			t.Fatalf("UpdateUnit(%s): %v", task, err)
-		}
-		if !u.Due.Equal(due) {
-			t.Fatalf("UpdateUnit(%s) Due = %v, want %v", task, u.Due, due)
-		}
-	}
-	// Claimed with a lease ending later than the message's due time.
-	update("later#1", record.Scheduled, record.Running, base.Add(30*time.Second))
-	// Delayed to an earlier time than the index held.
-	update("earlier#1", record.Scheduled, record.Delayed, base.Add(5*time.Second))
-	// Claimed, then two heartbeats.
-	update("heartbeat#1", record.Scheduled, record.Running, base.Add(20*time.Second))
-	update("heartbeat#1", record.Running, record.Running, base.Add(40*time.Second))
-
 	listed := func(at time.Duration) []string {
 		t.Helper()
-		units, err := s.DueUnits(ctx, base.Add(at), 100)
+		heads, err := s.DueExecutions(ctx, base.Add(at), 100)
 		if err != nil {
-			t.Fatalf("DueUnits(+%v): %v", at, err)
+			t.Fatalf("DueExecutions(+%v): %v", at, err)
 		}
-		var tasks []string
-		for _, u := range units {
-			if u.ExecID == ex {
-				tasks = append(tasks, u.Task)
-			}
+		var got []string
+		for _, e := range heads {
+			got = append(got, e.ID)
 		}
-		slices.Sort(tasks)
-		return tasks
+		return got
 	}
-	for _, tc := range []struct {
-		at   time.Duration
-		want []string
-	}{
-		{4 * time.Second, nil},
-		{5 * time.Second, []string{"earlier#1"}},
-		{15 * time.Second, []string{"earlier#1"}}, // past the first due time: the others have moved on
-		{15 * time.Second, []string{"earlier#1"}}, // again, after the index entries were raised
-		{30 * time.Second, []string{"earlier#1", "later#1"}},
-		{45 * time.Second, []string{"earlier#1", "heartbeat#1", "later#1"}},
-	} {
-		if d := cmp.Diff(tc.want, listed(tc.at)); d != "" {
-			t.Errorf("DueUnits(+%v) of this execution (-want +got):\n%s", tc.at, d)
-		}
+	if d := cmp.Diff(ids[:6], listed(5*time.Second)); d != "" {
+		t.Errorf("DueExecutions(+5s) (-want +got):\n%s", d)
 	}
-	// A heartbeat that moves the lease earlier than the raised index entry.
-	update("heartbeat#1", record.Running, record.Running, base.Add(25*time.Second))
-	if d := cmp.Diff([]string{"earlier#1", "heartbeat#1"}, listed(26*time.Second)); d != "" {
-		t.Errorf("DueUnits after an earlier heartbeat (-want +got):\n%s", d)
+	if err := s.SetDue(ctx, "due-00", 0, base.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	e, err := s.GetExecution(ctx, "due-01")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Version, e.Engine = 1, []byte(`{"step":1}`)
+	if err := s.CommitExecution(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(append(ids[1:], "due-00"), listed(time.Hour)); d != "" {
+		t.Errorf("DueExecutions(+1h) after SetDue and a commit (-want +got):\n%s", d)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -174,4 +175,97 @@ func (s *Store) ListExecutions(ctx context.Context, q store.ListQuery) ([]*recor
 		page = append(page, e)
 	}
 	return page, next, nil
+}
+
+// DueExecutions lists up to limit heads whose Due is at or before now,
+// earliest first, from the by-due index (spread over the due shards), and
+// reads each head: the index is eventually consistent, so a head whose Due
+// has moved since is left out.
+func (s *Store) DueExecutions(ctx context.Context, now time.Time, limit int) ([]*record.Execution, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	var heads []*record.Execution
+	// Start at a different shard each call, so that a backlog in one
+	// shard does not hold up the others.
+	first := int(s.sweeps.Add(1) % uint64(s.shards))
+	for i := range s.shards {
+		shard := (first + i) % s.shards
+		in := &dynamodb.QueryInput{
+			TableName:                &s.table,
+			IndexName:                ptr(indexDue),
+			KeyConditionExpression:   ptr("#dpk = :dpk AND #dsk <= :now"),
+			ExpressionAttributeNames: names(aDuePK, aDueSK),
+			ExpressionAttributeValues: map[string]types.AttributeValue{
+				":dpk": str(fmt.Sprintf("DUE#%d", shard)),
+				":now": num(now.UnixNano()),
+			},
+			ScanIndexForward:       ptr(true),
+			ReturnConsumedCapacity: capacity,
+		}
+		for len(heads) < limit {
+			in.Limit = ptr(int32(min(limit-len(heads), 100)))
+			out, err := s.db.Query(ctx, in)
+			if err != nil {
+				return nil, fmt.Errorf("due executions: %w", err)
+			}
+			var keys []item
+			for _, it := range out.Items {
+				// Tables written by earlier versions also indexed units.
+				if attrS(it, aSK) == metaSK {
+					keys = append(keys, key(attrS(it, aPK), metaSK))
+				}
+			}
+			items, err := s.batchGet(ctx, keys)
+			if err != nil {
+				return nil, fmt.Errorf("due executions: %w", err)
+			}
+			for _, it := range items {
+				e, err := decodeExec(it)
+				if err != nil {
+					return nil, err
+				}
+				if !e.Due.IsZero() && !e.Due.After(now) && len(heads) < limit {
+					heads = append(heads, e)
+				}
+			}
+			if len(out.LastEvaluatedKey) == 0 {
+				break
+			}
+			in.ExclusiveStartKey = out.LastEvaluatedKey
+		}
+	}
+	slices.SortFunc(heads, func(a, b *record.Execution) int {
+		return cmp.Or(a.Due.Compare(b.Due), strings.Compare(a.ID, b.ID))
+	})
+	return heads, nil
+}
+
+// SetDue moves a head's entry in the by-due index (or removes it), in one
+// UpdateItem conditional on the head's version.
+func (s *Store) SetDue(ctx context.Context, id string, version int64, due time.Time) error {
+	up := &update{names: names(aVersion), values: map[string]types.AttributeValue{":v": num(version)}}
+	up.cond = append(up.cond, "#ver = :v")
+	tok := newToken()
+	up.setAttr(aToken, tok)
+	if due.IsZero() {
+		up.removeAttr(aDuePK)
+		up.removeAttr(aDueSK)
+	} else {
+		up.setAttr(aDuePK, str(dueShard(id, s.shards)))
+		up.setAttr(aDueSK, num(due.UnixNano()))
+	}
+	in := up.input(s.table, key(execPK(id), metaSK), types.ReturnValueNone)
+	_, err := s.db.UpdateItem(ctx, in)
+	old, failed := conditionFailed(err)
+	switch {
+	case !failed && err != nil:
+		return fmt.Errorf("set due of execution %s: %w", id, err)
+	case !failed, ownWrite(old, tok):
+		return nil
+	case old == nil:
+		return fmt.Errorf("set due of execution %s: %w", id, store.ErrNotFound)
+	}
+	r := reader{it: old}
+	return fmt.Errorf("set due of execution %s at version %d: stored version is %d: %w", id, version, r.n(aVersion), store.ErrConflict)
 }

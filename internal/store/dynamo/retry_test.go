@@ -47,7 +47,7 @@ func (l *landed) UpdateItem(_ context.Context, in *dynamodb.UpdateItemInput, _ .
 func TestRetriedWriteThatLanded(t *testing.T) {
 	t.Parallel()
 	at := time.Unix(1700000000, 0).UTC()
-	u := &record.Unit{UnitKey: record.UnitKey{ExecID: "e", Task: "a#1"}, State: record.Scheduled, Attempt: 1, Fence: "f", Due: at}
+	u := &record.Unit{UnitKey: record.UnitKey{ExecID: "e", Task: "a#1", Item: 1}, State: record.Scheduled, Attempt: 1, Fence: "f", Due: at}
 	claim := func(s *Store) error {
 		_, err := s.UpdateUnit(t.Context(), u.UnitKey,
 			record.Expect{States: []record.State{record.Scheduled}, Attempt: 1, Fence: "f"},

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -27,7 +26,12 @@ func (s *Store) GetTask(ctx context.Context, execID, k string) (*record.Task, er
 	if it == nil {
 		return nil, fmt.Errorf("task %s/%s: %w", execID, k, store.ErrNotFound)
 	}
-	return decodeTask(it)
+	t, err := decodeTask(it)
+	if err != nil {
+		return nil, err
+	}
+	t.Settle()
+	return t, nil
 }
 
 // ListTasks reads every task execution of an execution, by Seq.
@@ -47,6 +51,7 @@ func (s *Store) ListTasks(ctx context.Context, execID string) ([]*record.Task, e
 		if err != nil {
 			return nil, err
 		}
+		t.Settle()
 		tasks = append(tasks, t)
 	}
 	slices.SortStableFunc(tasks, func(a, b *record.Task) int { return a.Seq - b.Seq })
@@ -55,11 +60,13 @@ func (s *Store) ListTasks(ctx context.Context, execID string) ([]*record.Task, e
 
 // FinishTask writes the final fields of a task that is not final yet, in
 // one UpdateItem conditional on the stored state. A condition on the
-// item's base size refuses, in the same write, a result that would take the
-// item over the limit.
+// item's base size, and on the size of its unit's outcome (which it
+// expects to be the one t.Unit holds), refuses in the same write a result
+// that would take the item over the limit.
 func (s *Store) FinishTask(ctx context.Context, t *record.Task) error {
 	what := "task " + t.ExecID + "/" + t.Key
-	fin := s.encodeTask(t)
+	fin := s.encodeTask(&record.Task{ExecID: t.ExecID, Key: t.Key, State: t.State, StateInfo: t.StateInfo,
+		Published: t.Published, Result: t.Result, Error: t.Error, ChildID: t.ChildID, FinishedAt: t.FinishedAt})
 	final := map[string]types.AttributeValue{aState: fin[aState]}
 	for _, a := range taskFinalAttrs {
 		if v, ok := fin[a]; ok {
@@ -69,39 +76,33 @@ func (s *Store) FinishTask(ctx context.Context, t *record.Task) error {
 	tok := newToken()
 	final[aToken] = tok
 	added := itemSize(final) - itemSize(map[string]types.AttributeValue{aState: fin[aState]})
-	room := store.MaxItemBytes - added - sizeSlack
 
-	var set, remove []string
-	nm := names(aPK, aState, aBaseSize)
-	values := map[string]types.AttributeValue{
+	up := &update{names: names(aPK, aState), values: map[string]types.AttributeValue{
 		":s1": str(string(record.Success)), ":s2": str(string(record.Error)), ":s3": str(string(record.Cancelled)),
-		":room": num(int64(room)),
-	}
+	}}
+	up.cond = append(up.cond, "attribute_exists(#pk)", "NOT (#state IN (:s1, :s2, :s3))")
 	for _, a := range append([]string{aState, aToken}, taskFinalAttrs...) {
-		nm["#"+a] = a
 		if v, ok := final[a]; ok {
-			set = append(set, fmt.Sprintf("#%s = :%s", a, a))
-			values[":"+a] = v
+			up.setAttr(a, v)
 		} else {
-			remove = append(remove, "#"+a)
+			up.removeAttr(a)
 		}
 	}
-	update := "SET " + strings.Join(set, ", ")
-	if len(remove) > 0 {
-		update += " REMOVE " + strings.Join(remove, ", ")
+	// The unit's outcome is there already, most likely as the engine read it.
+	guess := map[string]int{}
+	if u := t.Unit; u != nil {
+		if u.Result != nil {
+			guess[aUnitResult] = valueSize(raw(u.Result))
+		}
+		if u.Error != nil {
+			guess[aUnitError] = valueSize(raw(u.Error))
+		}
 	}
-	cond := "attribute_exists(#pk) AND NOT (#state IN (:s1, :s2, :s3)) AND #bsz <= :room"
+	var found item
 	for attempt := 0; ; attempt++ {
-		_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-			TableName:                           &s.table,
-			Key:                                 key(execPK(t.ExecID), taskSK(t.Key)),
-			UpdateExpression:                    &update,
-			ConditionExpression:                 &cond,
-			ExpressionAttributeNames:            nm,
-			ExpressionAttributeValues:           values,
-			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-			ReturnConsumedCapacity:              capacity,
-		})
+		in := up.clone()
+		in.fits(found, added, guess, zeroOutcomeAttrs)
+		_, err := s.db.UpdateItem(ctx, in.input(s.table, key(execPK(t.ExecID), taskSK(t.Key)), types.ReturnValueNone))
 		old, failed := conditionFailed(err)
 		if !failed {
 			if err != nil {
@@ -133,14 +134,7 @@ func (s *Store) FinishTask(ctx context.Context, t *record.Task) error {
 		if attempt >= 2 {
 			return fmt.Errorf("finish %s: condition keeps failing on an item that fits: %w", what, store.ErrConflict)
 		}
-		// It fits after all (the slack was too cautious): pin the base
-		// size that was measured and write.
-		cond = "attribute_exists(#pk) AND NOT (#state IN (:s1, :s2, :s3)) AND attribute_not_exists(#bsz)"
-		delete(values, ":room")
-		if v, ok := old[aBaseSize]; ok {
-			cond = "attribute_exists(#pk) AND NOT (#state IN (:s1, :s2, :s3)) AND #bsz = :room"
-			values[":room"] = v
-		}
+		found = old
 	}
 }
 

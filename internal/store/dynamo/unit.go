@@ -2,11 +2,9 @@ package dynamo
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"slices"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -15,9 +13,68 @@ import (
 	"github.com/borawf/bora/internal/store"
 )
 
-// CreateUnit writes a unit; ErrExists if it is there already.
+// CreateUnit writes a unit; ErrExists if it is there already. A unit of
+// item 0 is added to its task's item (ErrNotFound without the task).
 func (s *Store) CreateUnit(ctx context.Context, u *record.Unit) error {
+	if u.Item == 0 {
+		return s.createUnitZero(ctx, u)
+	}
 	return s.create(ctx, "unit "+u.UnitKey.String(), s.encodeUnit(u))
+}
+
+// createUnitZero adds a unit of item 0 to its task's item: one UpdateItem
+// conditional on the task being there without a unit, and on the item
+// staying under the size limit.
+func (s *Store) createUnitZero(ctx context.Context, u *record.Unit) error {
+	what := "unit " + u.UnitKey.String()
+	b := newItem("", "")
+	s.putUnit(b, u, zeroNames)
+	delete(b.it, aPK)
+	delete(b.it, aSK)
+	base := itemSize(without(b.it, zeroOutcomeAttrs...))
+	if err := checkSize(what, b.it); err != nil {
+		return err
+	}
+	tok := newToken()
+	up := &update{names: names(aPK, aUnitState, aBaseSize), values: map[string]types.AttributeValue{}}
+	up.cond = append(up.cond, "attribute_exists(#pk)", "attribute_not_exists(#us)")
+	for a, v := range b.it {
+		up.setAttr(a, v)
+	}
+	up.setAttr(aToken, tok)
+	up.values[":base"] = num(int64(base))
+	up.set = append(up.set, "#bsz = #bsz + :base")
+	var found item
+	for attempt := 0; ; attempt++ {
+		in := up.clone()
+		in.fits(found, itemSize(b.it), nil, taskVariableAttrs)
+		_, err := s.db.UpdateItem(ctx, in.input(s.table, unitKey(u.UnitKey), types.ReturnValueNone))
+		old, failed := conditionFailed(err)
+		switch {
+		case !failed && err != nil:
+			return fmt.Errorf("create %s: %w", what, translate(what, err))
+		case !failed:
+			return nil
+		case old == nil:
+			return fmt.Errorf("create %s: task %s: %w", what, u.Task, store.ErrNotFound)
+		case ownWrite(old, tok):
+			return nil
+		}
+		if _, ok := old[aUnitState]; ok {
+			return fmt.Errorf("create %s: %w", what, store.ErrExists)
+		}
+		next := without(old)
+		for a, v := range b.it {
+			next[a] = v
+		}
+		if err := checkSize(what, next); err != nil {
+			return err
+		}
+		if attempt >= 2 {
+			return fmt.Errorf("create %s: condition keeps failing on an item that fits: %w", what, store.ErrConflict)
+		}
+		found = old
+	}
 }
 
 // GetUnit reads one unit with a strongly consistent read.
@@ -26,15 +83,24 @@ func (s *Store) GetUnit(ctx context.Context, k record.UnitKey) (*record.Unit, er
 	if err != nil {
 		return nil, fmt.Errorf("get unit %s: %w", k, err)
 	}
-	if it == nil {
+	if _, ok := it[namesOf(k).state]; !ok {
 		return nil, fmt.Errorf("unit %s: %w", k, store.ErrNotFound)
 	}
 	return decodeUnit(it)
 }
 
-// ListUnits reads every unit of a task execution, by item (the sort key
-// holds the item zero-padded, so the query returns them in order).
+// ListUnits reads every unit of a task execution, by item: item 0 from the
+// task's item, the others with a query (the sort key holds the item
+// zero-padded, so the query returns them in order).
 func (s *Store) ListUnits(ctx context.Context, execID, task string) ([]*record.Unit, error) {
+	var units []*record.Unit
+	zero, err := s.GetUnit(ctx, record.UnitKey{ExecID: execID, Task: task})
+	switch {
+	case err == nil:
+		units = append(units, zero)
+	case !errors.Is(err, store.ErrNotFound):
+		return nil, fmt.Errorf("list units of %s/%s: %w", execID, task, err)
+	}
 	items, err := s.query(ctx, &dynamodb.QueryInput{
 		KeyConditionExpression:    ptr("#pk = :pk AND begins_with(#sk, :u)"),
 		ExpressionAttributeNames:  names(aPK, aSK),
@@ -44,7 +110,6 @@ func (s *Store) ListUnits(ctx context.Context, execID, task string) ([]*record.U
 	if err != nil {
 		return nil, fmt.Errorf("list units of %s/%s: %w", execID, task, err)
 	}
-	units := make([]*record.Unit, 0, len(items))
 	for _, it := range items {
 		u, err := decodeUnit(it)
 		if err != nil {
@@ -55,26 +120,41 @@ func (s *Store) ListUnits(ctx context.Context, execID, task string) ([]*record.U
 	return units, nil
 }
 
-// unitUpdate is one UpdateItem of a unit under construction.
-type unitUpdate struct {
+// update is one UpdateItem under construction.
+type update struct {
 	set, remove []string
 	cond        []string
 	names       map[string]string
 	values      map[string]types.AttributeValue
 }
 
-func (u *unitUpdate) setAttr(attr string, v types.AttributeValue) {
+func (u *update) setAttr(attr string, v types.AttributeValue) {
 	u.names["#"+attr] = attr
 	u.values[":"+attr] = v
 	u.set = append(u.set, fmt.Sprintf("#%s = :%s", attr, attr))
 }
 
-func (u *unitUpdate) removeAttr(attr string) {
+func (u *update) removeAttr(attr string) {
 	u.names["#"+attr] = attr
 	u.remove = append(u.remove, "#"+attr)
 }
 
-func (u *unitUpdate) expression() string {
+func (u *update) clone() *update {
+	c := &update{
+		set: append([]string(nil), u.set...), remove: append([]string(nil), u.remove...),
+		cond: append([]string(nil), u.cond...), names: make(map[string]string, len(u.names)),
+		values: make(map[string]types.AttributeValue, len(u.values)),
+	}
+	for k, v := range u.names {
+		c.names[k] = v
+	}
+	for k, v := range u.values {
+		c.values[k] = v
+	}
+	return c
+}
+
+func (u *update) expression() string {
 	e := "SET " + strings.Join(u.set, ", ")
 	if len(u.remove) > 0 {
 		e += " REMOVE " + strings.Join(u.remove, ", ")
@@ -82,28 +162,83 @@ func (u *unitUpdate) expression() string {
 	return e
 }
 
+func (u *update) input(table string, k item, rv types.ReturnValue) *dynamodb.UpdateItemInput {
+	return &dynamodb.UpdateItemInput{
+		TableName:                           &table,
+		Key:                                 k,
+		UpdateExpression:                    ptr(u.expression()),
+		ConditionExpression:                 ptr(strings.Join(u.cond, " AND ")),
+		ExpressionAttributeNames:            u.names,
+		ExpressionAttributeValues:           u.values,
+		ReturnValues:                        rv,
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+		ReturnConsumedCapacity:              capacity,
+	}
+}
+
+// fits adds to the condition that the item stays under store.MaxItemBytes
+// once the write added added bytes (beyond what it removes): its base size
+// (bsz) and the attributes in kept — those of the item's variable part the
+// write leaves in place — fit in the room left.
+//
+// Without found (a first attempt), it guesses each kept attribute's size:
+// guess[a] when given (at most that, or absent), else absent. With the
+// item a failed attempt found and measured as fitting, it pins what it
+// found: the same base size, each kept attribute no larger.
+func (u *update) fits(found item, added int, guess map[string]int, kept []string) {
+	u.names["#"+aBaseSize] = aBaseSize
+	room := store.MaxItemBytes - added - sizeSlack
+	for i, a := range kept {
+		u.names["#"+a] = a
+		p := fmt.Sprintf(":kept%d", i)
+		var n int
+		var ok bool
+		if found == nil {
+			n, ok = guess[a]
+		} else if v, there := found[a]; there {
+			n, ok = valueSize(v), true
+		}
+		if !ok {
+			u.cond = append(u.cond, "attribute_not_exists(#"+a+")")
+			continue
+		}
+		room -= len(a) + n
+		u.values[p] = num(int64(n))
+		u.cond = append(u.cond, fmt.Sprintf("(attribute_not_exists(#%s) OR size(#%s) <= %s)", a, a, p))
+	}
+	if found == nil {
+		u.values[":room"] = num(int64(room))
+		u.cond = append(u.cond, "#bsz <= :room")
+		return
+	}
+	if v, ok := found[aBaseSize]; ok {
+		u.values[":bsz"] = v
+		u.cond = append(u.cond, "#bsz = :bsz")
+	} else {
+		u.cond = append(u.cond, "attribute_not_exists(#bsz)")
+	}
+}
+
+// taskVariableAttrs are the attributes of a task's item that writes after
+// its creation add: the task's final fields and its unit's outcome.
+var taskVariableAttrs = []string{aStateInfo, aPublished, aResult, aError, aUnitResult, aUnitError}
+
 // UpdateUnit applies c if the unit matches x, in one UpdateItem conditional
 // on state, attempt and fence, and returns the unit as written (ALL_NEW).
 // When the condition fails, DynamoDB returns the item it found (ALL_OLD),
 // and the error says what differed.
 //
-// Two more parts of the condition keep the common writes to one request
-// and few write units; when one of them fails, the write is built again
-// from the item found:
-//   - The due index holds a lower bound of the unit's due time (see
-//     DueUnits). A write whose new due is not earlier than the indexed one
-//     keeps the index entry where it is, so that a claim or a heartbeat,
-//     which move the due time later, cost no index write.
-//   - An outcome write (Result or Error) is refused in the same request if
-//     it would take the item over store.MaxItemBytes, by a condition on the
-//     unit's base size.
+// An outcome write (Result or Error) is refused in the same request if it
+// would take the item over store.MaxItemBytes, by a condition on the
+// item's base size and the outcome attributes it keeps; when that part of
+// the condition fails, the item found is measured and the write built
+// again from it.
 func (s *Store) UpdateUnit(ctx context.Context, k record.UnitKey, x record.Expect, c record.UnitChange) (*record.Unit, error) {
 	what := "unit " + k.String()
 	tok := newToken()
 	var found item // the item a failed attempt found; nil on the first attempt
 	for attempt := 0; ; attempt++ {
 		in := s.unitUpdate(k, x, c, tok, found)
-		in.TableName = &s.table
 		out, err := s.db.UpdateItem(ctx, in)
 		old, failed := conditionFailed(err)
 		if !failed {
@@ -112,7 +247,7 @@ func (s *Store) UpdateUnit(ctx context.Context, k record.UnitKey, x record.Expec
 			}
 			return decodeUnit(out.Attributes)
 		}
-		if old == nil {
+		if _, ok := old[namesOf(k).state]; !ok {
 			return nil, fmt.Errorf("update %s: %w", what, store.ErrNotFound)
 		}
 		if ownWrite(old, tok) {
@@ -126,9 +261,19 @@ func (s *Store) UpdateUnit(ctx context.Context, k record.UnitKey, x record.Expec
 			return nil, fmt.Errorf("update %s: %w", what, err)
 		}
 		if c.Result != nil || c.Error != nil {
-			next := *prev
-			store.Apply(&next, c)
-			if err := checkSize(what, s.encodeUnit(&next)); err != nil {
+			next := without(old)
+			n := namesOf(k)
+			store.Apply(prev, c)
+			for _, a := range []string{n.result, n.err} {
+				delete(next, a)
+			}
+			if prev.Result != nil {
+				next[n.result] = raw(prev.Result)
+			}
+			if prev.Error != nil {
+				next[n.err] = raw(prev.Error)
+			}
+			if err := checkSize(what, next); err != nil {
 				return nil, err
 			}
 		}
@@ -143,20 +288,20 @@ func (s *Store) UpdateUnit(ctx context.Context, k record.UnitKey, x record.Expec
 }
 
 // unitUpdate builds the UpdateItem of UpdateUnit. Without found (the first
-// attempt) it guesses: the index entry can stay, the outcome fits. With the
-// item a failed attempt found, it pins what it measured on that item.
+// attempt) it guesses that the outcome fits; with the item a failed attempt
+// found, it pins what it measured on that item.
 func (s *Store) unitUpdate(k record.UnitKey, x record.Expect, c record.UnitChange, tok types.AttributeValue, found item) *dynamodb.UpdateItemInput {
-	up := &unitUpdate{names: names(aPK), values: map[string]types.AttributeValue{}}
-	up.cond = append(up.cond, "attribute_exists(#pk)")
+	n := namesOf(k)
+	up := &update{names: names(n.state), values: map[string]types.AttributeValue{}}
+	up.cond = append(up.cond, "attribute_exists(#"+n.state+")")
 	if len(x.States) > 0 {
-		up.names["#"+aState] = aState
 		var ph []string
 		for i, st := range x.States {
 			p := fmt.Sprintf(":x%d", i)
 			up.values[p] = str(string(st))
 			ph = append(ph, p)
 		}
-		up.cond = append(up.cond, "#state IN ("+strings.Join(ph, ", ")+")")
+		up.cond = append(up.cond, "#"+n.state+" IN ("+strings.Join(ph, ", ")+")")
 	}
 	if x.Attempt != 0 {
 		up.names["#"+aAttempt] = aAttempt
@@ -170,34 +315,11 @@ func (s *Store) unitUpdate(k record.UnitKey, x record.Expect, c record.UnitChang
 	}
 
 	up.setAttr(aToken, tok)
-	up.setAttr(aState, str(string(c.State)))
+	up.setAttr(n.state, str(string(c.State)))
 	if c.Due.IsZero() {
 		up.removeAttr(aDue)
 	} else {
 		up.setAttr(aDue, num(c.Due.UnixNano()))
-	}
-	if store.Pending(c.State) && !c.Due.IsZero() {
-		up.setAttr(aDuePK, str(dueShard(k.ExecID, s.shards)))
-		due := num(c.Due.UnixNano())
-		idx, ok := found[aDueSK].(*types.AttributeValueMemberN)
-		switch {
-		case found == nil:
-			// Keep the entry if it is no later than the new due time.
-			up.names["#"+aDueSK] = aDueSK
-			up.values[":"+aDueSK] = due
-			up.set = append(up.set, "#dsk = if_not_exists(#dsk, :dsk)")
-			up.cond = append(up.cond, "(attribute_not_exists(#dsk) OR #dsk <= :dsk)")
-		case ok && idx.Value != "" && !laterThan(idx, c.Due):
-			// Keep the entry that was found.
-			up.names["#"+aDueSK] = aDueSK
-			up.values[":dskFound"] = idx
-			up.cond = append(up.cond, "#dsk = :dskFound")
-		default:
-			up.setAttr(aDueSK, due)
-		}
-	} else {
-		up.removeAttr(aDuePK)
-		up.removeAttr(aDueSK)
 	}
 	if c.Attempt != 0 {
 		up.setAttr(aAttempt, num(int64(c.Attempt)))
@@ -209,7 +331,7 @@ func (s *Store) unitUpdate(k record.UnitKey, x record.Expect, c record.UnitChang
 		up.setAttr(aStarted, num(c.Started.UnixNano()))
 	}
 	if !c.Finished.IsZero() {
-		up.setAttr(aFinished, num(c.Finished.UnixNano()))
+		up.setAttr(n.finished, num(c.Finished.UnixNano()))
 	}
 	if c.State.Terminal() && s.retention > 0 {
 		up.setAttr(aTTL, num(s.expiry(c.Finished)))
@@ -223,159 +345,39 @@ func (s *Store) unitUpdate(k record.UnitKey, x record.Expect, c record.UnitChang
 		up.removeAttr(aNoRetry)
 	}
 
-	// The outcome, and which outcome attributes an earlier write may have
-	// left in place (they count towards the item's size).
+	// The outcome, and which variable attributes of the item the write
+	// leaves in place (they count towards its size).
+	variable := []string{n.result, n.err}
+	if k.Item == 0 {
+		variable = taskVariableAttrs
+	}
 	var kept []string
 	added := 0
-	for _, o := range []struct {
-		attr string
-		v    []byte
-	}{{aResult, c.Result}, {aError, c.Error}} {
-		switch {
-		case o.v != nil:
-			up.setAttr(o.attr, raw(o.v))
-			added += len(o.attr) + len(o.v)
-		case c.ClearOutcome:
-			up.removeAttr(o.attr)
+	for _, a := range variable {
+		var v []byte
+		switch a {
+		case n.result:
+			v = c.Result
+		case n.err:
+			v = c.Error
 		default:
-			kept = append(kept, o.attr)
+			kept = append(kept, a)
+			continue
+		}
+		switch {
+		case v != nil:
+			up.setAttr(a, raw(v))
+			added += len(a) + len(v)
+		case c.ClearOutcome:
+			up.removeAttr(a)
+		default:
+			kept = append(kept, a)
 		}
 	}
 	if added > 0 {
-		up.names["#"+aBaseSize] = aBaseSize
-		for _, a := range kept {
-			up.names["#"+a] = a
-		}
-		if found == nil {
-			up.values[":room"] = num(int64(store.MaxItemBytes - added - len(c.Fence) - sizeSlack))
-			up.cond = append(up.cond, "#bsz <= :room")
-			for _, a := range kept {
-				up.cond = append(up.cond, "attribute_not_exists(#"+a+")")
-			}
-		} else {
-			// UpdateUnit measured the item found and it fits: pin the
-			// base size and the size of each kept outcome attribute.
-			if v, ok := found[aBaseSize]; ok {
-				up.values[":bsz"] = v
-				up.cond = append(up.cond, "#bsz = :bsz")
-			} else {
-				up.cond = append(up.cond, "attribute_not_exists(#bsz)")
-			}
-			for i, a := range kept {
-				if v, ok := found[a]; ok {
-					p := fmt.Sprintf(":kept%d", i)
-					up.values[p] = num(int64(valueSize(v)))
-					up.cond = append(up.cond, fmt.Sprintf("size(#%s) <= %s", a, p))
-				} else {
-					up.cond = append(up.cond, "attribute_not_exists(#"+a+")")
-				}
-			}
-		}
+		up.fits(found, added+len(c.Fence), nil, kept)
 	}
-	return &dynamodb.UpdateItemInput{
-		Key:                                 unitKey(k),
-		UpdateExpression:                    ptr(up.expression()),
-		ConditionExpression:                 ptr(strings.Join(up.cond, " AND ")),
-		ExpressionAttributeNames:            up.names,
-		ExpressionAttributeValues:           up.values,
-		ReturnValues:                        types.ReturnValueAllNew,
-		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-		ReturnConsumedCapacity:              capacity,
-	}
-}
-
-// laterThan reports whether the index time n is after t.
-func laterThan(n *types.AttributeValueMemberN, t time.Time) bool {
-	v, err := strconv.ParseInt(n.Value, 10, 64)
-	return err != nil || v > t.UnixNano()
-}
-
-// DueUnits lists up to limit pending units due at or before now.
-//
-// The by-due index holds, for every pending unit, a time no later than its
-// due time (UpdateUnit leaves the entry in place when a write moves the due
-// time later). So the index finds every unit that is due, and may also
-// find units whose due time has since moved on: DueUnits reads the units
-// themselves, keeps the due ones, and moves the others' index entries to
-// their current due time, so that each is looked at again only then.
-func (s *Store) DueUnits(ctx context.Context, now time.Time, limit int) ([]*record.Unit, error) {
-	if limit <= 0 {
-		return nil, nil
-	}
-	var units []*record.Unit
-	// Start at a different shard each call, so that a backlog in one
-	// shard does not hold up the others.
-	first := int(s.sweeps.Add(1) % uint64(s.shards))
-	for i := range s.shards {
-		shard := (first + i) % s.shards
-		in := &dynamodb.QueryInput{
-			TableName:                &s.table,
-			IndexName:                ptr(indexDue),
-			KeyConditionExpression:   ptr("#dpk = :dpk AND #dsk <= :now"),
-			ExpressionAttributeNames: names(aDuePK, aDueSK),
-			ExpressionAttributeValues: map[string]types.AttributeValue{
-				":dpk": str(fmt.Sprintf("DUE#%d", shard)),
-				":now": num(now.UnixNano()),
-			},
-			ScanIndexForward:       ptr(true),
-			ReturnConsumedCapacity: capacity,
-		}
-		for len(units) < limit {
-			in.Limit = ptr(int32(min(limit-len(units), 100)))
-			out, err := s.db.Query(ctx, in)
-			if err != nil {
-				return nil, fmt.Errorf("due units: %w", err)
-			}
-			keys := make([]item, len(out.Items))
-			for j, it := range out.Items {
-				keys[j] = key(attrS(it, aPK), attrS(it, aSK))
-			}
-			items, err := s.batchGet(ctx, keys)
-			if err != nil {
-				return nil, fmt.Errorf("due units: %w", err)
-			}
-			for _, it := range items {
-				u, err := decodeUnit(it)
-				if err != nil {
-					return nil, err
-				}
-				switch {
-				case !store.Pending(u.State) || u.Due.IsZero():
-					// Gone from the index since the query.
-				case u.Due.After(now):
-					if err := s.raiseDue(ctx, it); err != nil {
-						return nil, err
-					}
-				case len(units) < limit:
-					units = append(units, u)
-				}
-			}
-			if len(out.LastEvaluatedKey) == 0 {
-				break
-			}
-			in.ExclusiveStartKey = out.LastEvaluatedKey
-		}
-	}
-	slices.SortFunc(units, func(a, b *record.Unit) int { return a.Due.Compare(b.Due) })
-	return units, nil
-}
-
-// raiseDue moves a unit's index entry to its due time, unless the unit has
-// changed since it was read.
-func (s *Store) raiseDue(ctx context.Context, it item) error {
-	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 &s.table,
-		Key:                       key(attrS(it, aPK), attrS(it, aSK)),
-		UpdateExpression:          ptr("SET #dsk = :due"),
-		ConditionExpression:       ptr("#due = :due AND #dsk = :dsk"),
-		ExpressionAttributeNames:  names(aDue, aDueSK),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":due": it[aDue], ":dsk": it[aDueSK]},
-		ReturnConsumedCapacity:    capacity,
-	})
-	if _, ok := conditionFailed(err); ok || err == nil {
-		return nil
-	}
-	return fmt.Errorf("move due index entry: %w", err)
+	return up.input(s.table, unitKey(k), types.ReturnValueAllNew)
 }
 
 func attrS(it item, name string) string {

@@ -24,8 +24,8 @@ type Store struct {
 	mu    sync.Mutex
 	defs  map[string][][]byte
 	execs map[string]*record.Execution
-	tasks map[string]map[string]*record.Task // exec → key → task
-	units map[record.UnitKey]*record.Unit
+	tasks map[string]map[string]*record.Task // exec → key → task (without its unit)
+	units map[record.UnitKey]*record.Unit    // every unit; item 0 counts as part of its task
 }
 
 // New returns an empty store.
@@ -151,6 +151,9 @@ func (s *Store) ListExecutions(_ context.Context, q store.ListQuery) ([]*record.
 }
 
 func (s *Store) CreateTask(_ context.Context, t *record.Task) error {
+	if u := t.Unit; u != nil && (u.ExecID != t.ExecID || u.Task != t.Key || u.Item != 0) {
+		return fmt.Errorf("task %s/%s: its unit is %s, not item 0 of the task", t.ExecID, t.Key, u.UnitKey)
+	}
 	if err := checkSize("task "+t.ExecID+"/"+t.Key, t); err != nil {
 		return err
 	}
@@ -164,8 +167,39 @@ func (s *Store) CreateTask(_ context.Context, t *record.Task) error {
 	if _, ok := m[t.Key]; ok {
 		return fmt.Errorf("task %s/%s: %w", t.ExecID, t.Key, store.ErrExists)
 	}
-	m[t.Key] = clone(t)
+	c := clone(t)
+	c.Unit = nil
+	m[t.Key] = c
+	if t.Unit != nil {
+		s.units[t.Unit.UnitKey] = clone(t.Unit)
+	}
 	return nil
+}
+
+// task returns a stored task as readers see it: a copy with its unit of
+// item 0, settled. Call with s.mu held.
+func (s *Store) task(t *record.Task) *record.Task {
+	c := clone(t)
+	if u, ok := s.units[record.UnitKey{ExecID: t.ExecID, Task: t.Key}]; ok {
+		c.Unit = clone(u)
+	}
+	c.Settle()
+	return c
+}
+
+// itemOf is what counts towards the size limit of unit k's item: the unit,
+// and for item 0 its task too. Call with s.mu held.
+func (s *Store) itemOf(u *record.Unit) any {
+	if u.Item != 0 {
+		return u
+	}
+	t, ok := s.tasks[u.ExecID][u.Task]
+	if !ok {
+		return u
+	}
+	c := *t
+	c.Unit = u
+	return &c
 }
 
 func (s *Store) FinishTask(_ context.Context, t *record.Task) error {
@@ -182,10 +216,12 @@ func (s *Store) FinishTask(_ context.Context, t *record.Task) error {
 	next.State, next.StateInfo = t.State, t.StateInfo
 	next.Published, next.Result, next.Error = t.Published, t.Result, t.Error
 	next.ChildID, next.FinishedAt = t.ChildID, t.FinishedAt
-	if err := checkSize("task "+t.ExecID+"/"+t.Key, next); err != nil {
+	whole := *next
+	whole.Unit = s.units[record.UnitKey{ExecID: t.ExecID, Task: t.Key}]
+	if err := checkSize("task "+t.ExecID+"/"+t.Key, &whole); err != nil {
 		return err
 	}
-	s.tasks[t.ExecID][t.Key] = clone(next)
+	s.tasks[t.ExecID][t.Key] = next
 	return nil
 }
 
@@ -196,7 +232,7 @@ func (s *Store) GetTask(_ context.Context, execID, key string) (*record.Task, er
 	if !ok {
 		return nil, fmt.Errorf("task %s/%s: %w", execID, key, store.ErrNotFound)
 	}
-	return clone(t), nil
+	return s.task(t), nil
 }
 
 func (s *Store) ListTasks(_ context.Context, execID string) ([]*record.Task, error) {
@@ -204,18 +240,21 @@ func (s *Store) ListTasks(_ context.Context, execID string) ([]*record.Task, err
 	defer s.mu.Unlock()
 	out := make([]*record.Task, 0, len(s.tasks[execID]))
 	for _, t := range s.tasks[execID] {
-		out = append(out, clone(t))
+		out = append(out, s.task(t))
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Seq < out[j].Seq })
 	return out, nil
 }
 
 func (s *Store) CreateUnit(_ context.Context, u *record.Unit) error {
-	if err := checkSize("unit "+u.UnitKey.String(), u); err != nil {
-		return err
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if _, ok := s.tasks[u.ExecID][u.Task]; u.Item == 0 && !ok {
+		return fmt.Errorf("unit %s: task %s: %w", u.UnitKey, u.Task, store.ErrNotFound)
+	}
+	if err := checkSize("unit "+u.UnitKey.String(), s.itemOf(u)); err != nil {
+		return err
+	}
 	if _, ok := s.units[u.UnitKey]; ok {
 		return fmt.Errorf("unit %s: %w", u.UnitKey, store.ErrExists)
 	}
@@ -258,32 +297,46 @@ func (s *Store) UpdateUnit(_ context.Context, k record.UnitKey, x record.Expect,
 	}
 	next := clone(cur)
 	store.Apply(next, c)
-	if err := checkSize("unit "+k.String(), next); err != nil {
+	if err := checkSize("unit "+k.String(), s.itemOf(next)); err != nil {
 		return nil, err
 	}
 	s.units[k] = next
 	return clone(next), nil
 }
 
-func (s *Store) DueUnits(_ context.Context, now time.Time, limit int) ([]*record.Unit, error) {
+func (s *Store) DueExecutions(_ context.Context, now time.Time, limit int) ([]*record.Execution, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []*record.Unit
-	for _, u := range s.units {
-		if store.Pending(u.State) && !u.Due.IsZero() && !u.Due.After(now) {
-			out = append(out, clone(u))
+	var out []*record.Execution
+	for _, e := range s.execs {
+		if !e.Due.IsZero() && !e.Due.After(now) {
+			out = append(out, clone(e))
 		}
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if !out[i].Due.Equal(out[j].Due) {
 			return out[i].Due.Before(out[j].Due)
 		}
-		return out[i].UnitKey.String() < out[j].UnitKey.String()
+		return out[i].ID < out[j].ID
 	})
 	if limit > 0 && len(out) > limit {
 		out = out[:limit]
 	}
 	return out, nil
+}
+
+func (s *Store) SetDue(_ context.Context, id string, version int64, due time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cur, ok := s.execs[id]
+	if !ok {
+		return fmt.Errorf("set due of execution %s: %w", id, store.ErrNotFound)
+	}
+	if cur.Version != version {
+		return fmt.Errorf("set due of execution %s at version %d, found %d: %w", id, version, cur.Version, store.ErrConflict)
+	}
+	cur.Due = due
+	return nil
 }
 
 // clone copies a record so that stored values never alias the caller's:
@@ -295,6 +348,9 @@ func clone[T record.Execution | record.Task | record.Unit](v *T) *T {
 		r.Input, r.Env, r.Params, r.Output, r.Engine = bytes.Clone(r.Input), bytes.Clone(r.Env), bytes.Clone(r.Params), bytes.Clone(r.Output), bytes.Clone(r.Engine)
 	case *record.Task:
 		r.Inbound, r.Published, r.Result, r.Error = bytes.Clone(r.Inbound), bytes.Clone(r.Published), bytes.Clone(r.Result), bytes.Clone(r.Error)
+		if r.Unit != nil {
+			r.Unit = clone(r.Unit)
+		}
 	case *record.Unit:
 		r.Input, r.Result, r.Error = bytes.Clone(r.Input), bytes.Clone(r.Result), bytes.Clone(r.Error)
 	}

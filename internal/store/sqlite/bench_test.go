@@ -2,6 +2,7 @@ package sqlite_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -9,16 +10,16 @@ import (
 	"github.com/borawf/bora/internal/record"
 )
 
-// BenchmarkClaim measures a worker's claim: one fenced UpdateUnit that
-// returns the unit as written.
+// BenchmarkClaim measures a worker's claim of a plain task's unit: one
+// fenced UpdateUnit of the task's row that returns the unit as written.
 func BenchmarkClaim(b *testing.B) {
 	s := openStore(b, filepath.Join(b.TempDir(), "bora.db"))
 	ctx := b.Context()
 	input := json.RawMessage(`{"url":"https://example.com","method":"GET","headers":{"a":"b"}}`)
 	for i := range b.N {
-		u := &record.Unit{UnitKey: record.UnitKey{ExecID: "bench", Task: "t#1", Item: i},
-			State: record.Scheduled, Attempt: 1, Fence: "f", Action: "std.http", Input: input}
-		if err := s.CreateUnit(ctx, u); err != nil {
+		tk := plainTask("bench", i, time.Now())
+		tk.Unit.Input, tk.Unit.Action = input, "std.http"
+		if err := s.CreateTask(ctx, tk); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -28,7 +29,7 @@ func BenchmarkClaim(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := range b.N {
-		k := record.UnitKey{ExecID: "bench", Task: "t#1", Item: i}
+		k := record.UnitKey{ExecID: "bench", Task: fmt.Sprintf("t#%d", i)}
 		if _, err := s.UpdateUnit(ctx, k, x, c); err != nil {
 			b.Fatal(err)
 		}

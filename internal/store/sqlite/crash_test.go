@@ -72,7 +72,7 @@ func TestSurvivesKill(t *testing.T) {
 			t.Errorf("round %d: head at version %d, but the writer saw version %d committed", round, e.Version, acked+1)
 		}
 		for i := 0; i <= acked; i++ {
-			u, err := db.GetUnit(t.Context(), record.UnitKey{ExecID: "crash", Task: "t#1", Item: i})
+			u, err := db.GetUnit(t.Context(), record.UnitKey{ExecID: "crash", Task: fmt.Sprintf("t#%d", i)})
 			if err != nil || u.State != record.Running {
 				t.Fatalf("round %d: unit %d acknowledged as claimed: %+v, %v", round, i, u, err)
 			}
@@ -96,10 +96,9 @@ func TestCrashWriter(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := int(e.Version); ; i++ {
-		k := record.UnitKey{ExecID: "crash", Task: "t#1", Item: i}
-		u := &record.Unit{UnitKey: k, State: record.Scheduled, Attempt: 1, Fence: "f", Action: "std.noop",
-			Input: json.RawMessage(fmt.Sprintf(`{"i":%d}`, i))}
-		if err := s.CreateUnit(ctx, u); err != nil && !errors.Is(err, store.ErrExists) {
+		tk := plainTask("crash", i, time.Now())
+		k := tk.Unit.UnitKey
+		if err := s.CreateTask(ctx, tk); err != nil && !errors.Is(err, store.ErrExists) {
 			t.Fatal(err)
 		}
 		_, err := s.UpdateUnit(ctx, k, record.Expect{States: []record.State{record.Scheduled}, Attempt: 1, Fence: "f"},

@@ -1,7 +1,9 @@
 package sqlite_test
 
 import (
+	"encoding/json"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -25,9 +27,7 @@ func TestClaimRaceAcrossHandles(t *testing.T) {
 	}
 	at := time.Now().UTC().Truncate(time.Millisecond)
 	for i := range units {
-		u := &record.Unit{UnitKey: record.UnitKey{ExecID: "x", Task: "t#1", Item: i},
-			State: record.Scheduled, Attempt: 1, Fence: "f", Action: "std.noop"}
-		if err := stores[0].CreateUnit(t.Context(), u); err != nil {
+		if err := stores[0].CreateTask(t.Context(), plainTask("x", i, at)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -38,7 +38,7 @@ func TestClaimRaceAcrossHandles(t *testing.T) {
 		for range 2 {
 			wg.Go(func() {
 				for i := range units {
-					k := record.UnitKey{ExecID: "x", Task: "t#1", Item: i}
+					k := record.UnitKey{ExecID: "x", Task: fmt.Sprintf("t#%d", i)}
 					_, err := s.UpdateUnit(t.Context(), k,
 						record.Expect{States: []record.State{record.Scheduled}, Attempt: 1, Fence: "f"},
 						record.UnitChange{State: record.Running, Started: at, Due: at.Add(time.Minute)})
@@ -60,4 +60,12 @@ func TestClaimRaceAcrossHandles(t *testing.T) {
 			t.Errorf("unit %d was claimed %d times (by handles %v), want once", i, len(w), w)
 		}
 	}
+}
+
+// plainTask returns task t#<i> of execution ex with its unit, scheduled.
+func plainTask(ex string, i int, at time.Time) *record.Task {
+	key := fmt.Sprintf("t#%d", i)
+	return &record.Task{ExecID: ex, Key: key, Name: "t", Seq: i, State: record.Running, Items: 1, CreatedAt: at,
+		Unit: &record.Unit{UnitKey: record.UnitKey{ExecID: ex, Task: key}, State: record.Scheduled, Attempt: 1,
+			Fence: "f", Action: "std.noop", Input: json.RawMessage(fmt.Sprintf(`{"i":%d}`, i))}}
 }

@@ -16,7 +16,7 @@ const itemOverhead = 200
 func sizeCheck(name string, text, blob []string) string {
 	var terms []string
 	for _, c := range text {
-		terms = append(terms, "octet_length("+c+")")
+		terms = append(terms, "coalesce(octet_length("+c+"), 0)")
 	}
 	for _, c := range blob {
 		terms = append(terms, "coalesce(length("+c+"), 0)")
@@ -25,9 +25,10 @@ func sizeCheck(name string, text, blob []string) string {
 }
 
 // Times are Unix milliseconds (a zero time.Time is its own value, which
-// round-trips), except units.due, which is NULL when zero so that the
-// index of due units holds only the units the reconciler must see.
-var schema = []string{
+// round-trips), except executions.due and the units' due, which are NULL when
+// zero, so that the index of due executions holds only those the reconciler
+// must look at.
+var tables = []string{
 	`CREATE TABLE IF NOT EXISTS definitions (
 		name       TEXT NOT NULL,
 		version    INTEGER NOT NULL,
@@ -52,37 +53,15 @@ var schema = []string{
 		params     BLOB,
 		output     BLOB,
 		engine     BLOB,
+		due        INTEGER,
 		created_at INTEGER NOT NULL,
 		updated_at INTEGER NOT NULL,
 		` + sizeCheck("execution_size",
 		[]string{"id", "workflow", "def_name", "parent_id", "parent_key", "state", "state_info"},
 		[]string{"input", "env", "params", "output", "engine"}) + `
 	)`,
-	`CREATE INDEX IF NOT EXISTS executions_by_state ON executions (state, created_at DESC, id DESC)`,
-	`CREATE INDEX IF NOT EXISTS executions_by_time ON executions (created_at DESC, id DESC)`,
 
-	`CREATE TABLE IF NOT EXISTS tasks (
-		exec_id     TEXT NOT NULL,
-		key         TEXT NOT NULL,
-		name        TEXT NOT NULL,
-		seq         INTEGER NOT NULL,
-		state       TEXT NOT NULL,
-		state_info  TEXT NOT NULL,
-		items       INTEGER NOT NULL,
-		with_items  INTEGER NOT NULL,
-		inbound     BLOB,
-		published   BLOB,
-		result      BLOB,
-		error       BLOB,
-		child_id    TEXT NOT NULL,
-		created_at  INTEGER NOT NULL,
-		finished_at INTEGER NOT NULL,
-		PRIMARY KEY (exec_id, key),
-		` + sizeCheck("task_size",
-		[]string{"exec_id", "key", "name", "state", "state_info", "child_id"},
-		[]string{"inbound", "published", "result", "error"}) + `
-	) WITHOUT ROWID`,
-	`CREATE INDEX IF NOT EXISTS tasks_by_seq ON tasks (exec_id, seq)`,
+	tasksTable("tasks"),
 
 	`CREATE TABLE IF NOT EXISTS units (
 		exec_id    TEXT NOT NULL,
@@ -105,9 +84,54 @@ var schema = []string{
 		[]string{"exec_id", "task", "state", "fence", "action"},
 		[]string{"input", "result", "error"}) + `
 	)`,
-	`CREATE INDEX IF NOT EXISTS units_due ON units (due) WHERE ` + dueWhere,
 }
 
-// dueWhere selects the units the reconciler looks at; DueUnits repeats it
-// verbatim so that SQLite uses the partial index.
-const dueWhere = `due IS NOT NULL AND state IN ('SCHEDULED', 'DELAYED', 'RUNNING')`
+// tasksTable creates a tasks table: a task execution, and in the u_state …
+// u_finished columns its unit of item 0 (all NULL while it has none). The
+// size CHECK counts both, as DynamoDB counts the one item they share.
+func tasksTable(name string) string {
+	return `CREATE TABLE IF NOT EXISTS ` + name + ` (
+		exec_id     TEXT NOT NULL,
+		key         TEXT NOT NULL,
+		name        TEXT NOT NULL,
+		seq         INTEGER NOT NULL,
+		state       TEXT NOT NULL,
+		state_info  TEXT NOT NULL,
+		items       INTEGER NOT NULL,
+		with_items  INTEGER NOT NULL,
+		inbound     BLOB,
+		published   BLOB,
+		result      BLOB,
+		error       BLOB,
+		child_id    TEXT NOT NULL,
+		unit_ends   INTEGER NOT NULL DEFAULT 0,
+		created_at  INTEGER NOT NULL,
+		finished_at INTEGER NOT NULL,
+		u_state     TEXT,
+		attempt     INTEGER,
+		fence       TEXT,
+		action      TEXT,
+		input       BLOB,
+		timeout_ns  INTEGER,
+		due         INTEGER,
+		u_result    BLOB,
+		u_error     BLOB,
+		no_retry    INTEGER,
+		started     INTEGER,
+		u_finished  INTEGER,
+		PRIMARY KEY (exec_id, key),
+		` + sizeCheck("task_size",
+		[]string{"exec_id", "key", "name", "state", "state_info", "child_id", "u_state", "fence", "action"},
+		[]string{"inbound", "published", "result", "error", "input", "u_result", "u_error"}) + `
+	) WITHOUT ROWID`
+}
+
+// indexes are created after the tables are migrated (migrate).
+var indexes = []string{
+	`CREATE INDEX IF NOT EXISTS executions_by_state ON executions (state, created_at DESC, id DESC)`,
+	`CREATE INDEX IF NOT EXISTS executions_by_time ON executions (created_at DESC, id DESC)`,
+	`CREATE INDEX IF NOT EXISTS executions_due ON executions (due) WHERE due IS NOT NULL`,
+	`CREATE INDEX IF NOT EXISTS tasks_by_seq ON tasks (exec_id, seq)`,
+	// Units are found through their executions now (executions_due).
+	`DROP INDEX IF EXISTS units_due`,
+}

@@ -32,31 +32,20 @@ var _ store.Store = (*Store)(nil)
 // New returns a store on db, creating its tables if they are missing. The
 // caller owns db (see Open) and closes it.
 func New(db *sql.DB) (*Store, error) {
-	for _, q := range schema {
+	for _, q := range tables {
 		if _, err := db.Exec(q); err != nil {
 			return nil, fmt.Errorf("create store tables: %w", err)
 		}
 	}
-	if err := addColumn(db, "units", "no_retry", "INTEGER NOT NULL DEFAULT 0"); err != nil {
+	if err := migrate(db); err != nil {
 		return nil, err
 	}
+	for _, q := range indexes {
+		if _, err := db.Exec(q); err != nil {
+			return nil, fmt.Errorf("create store indexes: %w", err)
+		}
+	}
 	return &Store{db: db, stmts: map[string]*sql.Stmt{}}, nil
-}
-
-// addColumn adds a column that a table created by an earlier version of
-// this package lacks.
-func addColumn(db *sql.DB, table, column, decl string) error {
-	var n int
-	if err := db.QueryRow(`SELECT count(*) FROM pragma_table_info(?) WHERE name = ?`, table, column).Scan(&n); err != nil {
-		return fmt.Errorf("inspect table %s: %w", table, err)
-	}
-	if n > 0 {
-		return nil
-	}
-	if _, err := db.Exec(`ALTER TABLE ` + table + ` ADD COLUMN ` + column + ` ` + decl); err != nil {
-		return fmt.Errorf("add column %s.%s: %w", table, column, err)
-	}
-	return nil
 }
 
 // stmt returns a prepared statement for q, preparing it once.
@@ -211,11 +200,11 @@ func (s *Store) GetDefinition(ctx context.Context, name string, version int) ([]
 // Executions.
 
 const execCols = `id, workflow, def_name, def_ver, parent_id, parent_key, state, state_info, version,
-	input, env, params, output, engine, created_at, updated_at`
+	input, env, params, output, engine, due, created_at, updated_at`
 
 func execArgs(e *record.Execution) []any {
 	return []any{e.ID, e.Workflow, e.DefName, e.DefVer, e.ParentID, e.ParentKey, string(e.State), e.StateInfo, e.Version,
-		blob(e.Input), blob(e.Env), blob(e.Params), blob(e.Output), blob(e.Engine), ms(e.CreatedAt), ms(e.UpdatedAt)}
+		blob(e.Input), blob(e.Env), blob(e.Params), blob(e.Output), blob(e.Engine), nullMs(e.Due), ms(e.CreatedAt), ms(e.UpdatedAt)}
 }
 
 func execSize(e *record.Execution) int {
@@ -229,12 +218,14 @@ func scanExec(r scanner) (*record.Execution, error) {
 	var e record.Execution
 	var state string
 	var input, env, params, output, engine []byte
+	var due sql.NullInt64
 	var created, updated int64
 	if err := r.Scan(&e.ID, &e.Workflow, &e.DefName, &e.DefVer, &e.ParentID, &e.ParentKey, &state, &e.StateInfo, &e.Version,
-		&input, &env, &params, &output, &engine, &created, &updated); err != nil {
+		&input, &env, &params, &output, &engine, &due, &created, &updated); err != nil {
 		return nil, err
 	}
 	e.State = record.ExecState(state)
+	e.Due = fromNullMs(due)
 	e.Input, e.Env, e.Params, e.Output, e.Engine = input, env, params, output, engine
 	e.CreatedAt, e.UpdatedAt = fromMs(created), fromMs(updated)
 	return &e, nil
@@ -245,7 +236,7 @@ func (s *Store) CreateExecution(ctx context.Context, e *record.Execution) error 
 	if err := tooLarge("execution "+e.ID, execSize(e)); err != nil {
 		return err
 	}
-	res, err := s.exec(ctx, `INSERT INTO executions (`+execCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	res, err := s.exec(ctx, `INSERT INTO executions (`+execCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT DO NOTHING`, execArgs(e)...)
 	if err != nil {
 		return fmt.Errorf("create execution %s: %w", e.ID, err)
@@ -276,7 +267,7 @@ func (s *Store) CommitExecution(ctx context.Context, e *record.Execution) error 
 	args := append(execArgs(e)[1:], e.ID, e.Version-1)
 	res, err := s.exec(ctx, `UPDATE executions SET workflow = ?, def_name = ?, def_ver = ?, parent_id = ?, parent_key = ?,
 		state = ?, state_info = ?, version = ?, input = ?, env = ?, params = ?, output = ?, engine = ?,
-		created_at = ?, updated_at = ?
+		due = ?, created_at = ?, updated_at = ?
 		WHERE id = ? AND version = ?`, args...)
 	if err != nil {
 		return fmt.Errorf("commit execution %s: %w", e.ID, err)
@@ -292,6 +283,49 @@ func (s *Store) CommitExecution(ctx context.Context, e *record.Execution) error 
 		return fmt.Errorf("commit execution %s: %w", e.ID, err)
 	}
 	return fmt.Errorf("commit execution %s version %d: stored version is %d: %w", e.ID, e.Version, stored, store.ErrConflict)
+}
+
+// DueExecutions implements store.Store.
+func (s *Store) DueExecutions(ctx context.Context, now time.Time, limit int) ([]*record.Execution, error) {
+	if limit <= 0 {
+		limit = defaultListLimit
+	}
+	rows, err := s.query(ctx, `SELECT `+execCols+` FROM executions WHERE due IS NOT NULL AND due <= ? ORDER BY due, id LIMIT ?`, ms(now), limit)
+	if err != nil {
+		return nil, fmt.Errorf("list due executions: %w", err)
+	}
+	defer rows.Close()
+	var out []*record.Execution
+	for rows.Next() {
+		e, err := scanExec(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list due executions: %w", err)
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list due executions: %w", err)
+	}
+	return out, nil
+}
+
+// SetDue implements store.Store.
+func (s *Store) SetDue(ctx context.Context, id string, version int64, due time.Time) error {
+	res, err := s.exec(ctx, `UPDATE executions SET due = ? WHERE id = ? AND version = ?`, nullMs(due), id, version)
+	if err != nil {
+		return fmt.Errorf("set due of execution %s: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n == 1 {
+		return nil
+	}
+	var stored int64
+	if err := s.queryRow(ctx, `SELECT version FROM executions WHERE id = ?`, id).Scan(&stored); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("set due of execution %s: %w", id, store.ErrNotFound)
+		}
+		return fmt.Errorf("set due of execution %s: %w", id, err)
+	}
+	return fmt.Errorf("set due of execution %s at version %d: stored version is %d: %w", id, version, stored, store.ErrConflict)
 }
 
 const defaultListLimit = 100
@@ -369,13 +403,27 @@ func parseCursor(c string) (int64, string, error) {
 }
 
 // Tasks.
+//
+// A task's unit of item 0 lives in the task's row (columns u_state, attempt,
+// fence, ... ; u_state is NULL while the task has none), so that a plain
+// task is one row, and its size CHECK holds for the two together. Units of
+// other items have rows of their own.
 
 const taskCols = `exec_id, key, name, seq, state, state_info, items, with_items, inbound, published, result, error,
-	child_id, created_at, finished_at`
+	child_id, unit_ends, created_at, finished_at`
+
+// unitZeroCols are the columns of a task row that hold its unit of item 0,
+// in the order of unitCols.
+const unitZeroCols = `exec_id, key, 0, u_state, attempt, fence, action, input, timeout_ns, due, u_result, u_error,
+	no_retry, started, u_finished`
 
 func taskSize(t *record.Task) int {
-	return sumLen(t.ExecID, t.Key, t.Name, string(t.State), t.StateInfo, t.ChildID) - itemOverhead +
+	n := sumLen(t.ExecID, t.Key, t.Name, string(t.State), t.StateInfo, t.ChildID) - itemOverhead +
 		sumLen(t.Inbound, t.Published, t.Result, t.Error)
+	if u := t.Unit; u != nil {
+		n += unitSize(u) - sumLen(u.ExecID, u.Task) + itemOverhead
+	}
+	return n
 }
 
 func taskWhat(t *record.Task) string { return "task " + t.ExecID + "/" + t.Key }
@@ -383,29 +431,42 @@ func taskWhat(t *record.Task) string { return "task " + t.ExecID + "/" + t.Key }
 func scanTask(r scanner) (*record.Task, error) {
 	var t record.Task
 	var state string
-	var withItems int
+	var withItems, unitEnds int
 	var inbound, published, result, errv []byte
 	var created, finished int64
-	if err := r.Scan(&t.ExecID, &t.Key, &t.Name, &t.Seq, &state, &t.StateInfo, &t.Items, &withItems,
-		&inbound, &published, &result, &errv, &t.ChildID, &created, &finished); err != nil {
+	var u unitRow
+	dest := []any{&t.ExecID, &t.Key, &t.Name, &t.Seq, &state, &t.StateInfo, &t.Items, &withItems,
+		&inbound, &published, &result, &errv, &t.ChildID, &unitEnds, &created, &finished}
+	if err := r.Scan(append(dest, u.dest()...)...); err != nil {
 		return nil, err
 	}
 	t.State = record.State(state)
 	t.WithItems = withItems != 0
+	t.UnitEnds = unitEnds != 0
 	t.Inbound, t.Published, t.Result, t.Error = inbound, published, result, errv
 	t.CreatedAt, t.FinishedAt = fromMs(created), fromMs(finished)
+	t.Unit = u.unit()
 	return &t, nil
 }
 
 // CreateTask implements store.Store.
 func (s *Store) CreateTask(ctx context.Context, t *record.Task) error {
+	u := t.Unit
+	if u != nil && (u.ExecID != t.ExecID || u.Task != t.Key || u.Item != 0) {
+		return fmt.Errorf("create %s: its unit is %s, not item 0 of the task", taskWhat(t), u.UnitKey)
+	}
 	if err := tooLarge(taskWhat(t), taskSize(t)); err != nil {
 		return err
 	}
-	res, err := s.exec(ctx, `INSERT INTO tasks (`+taskCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT DO NOTHING`,
-		t.ExecID, t.Key, t.Name, t.Seq, string(t.State), t.StateInfo, t.Items, boolInt(t.WithItems),
-		blob(t.Inbound), blob(t.Published), blob(t.Result), blob(t.Error), t.ChildID, ms(t.CreatedAt), ms(t.FinishedAt))
+	args := []any{t.ExecID, t.Key, t.Name, t.Seq, string(t.State), t.StateInfo, t.Items, boolInt(t.WithItems),
+		blob(t.Inbound), blob(t.Published), blob(t.Result), blob(t.Error), t.ChildID, boolInt(t.UnitEnds), ms(t.CreatedAt), ms(t.FinishedAt)}
+	var ucols string
+	if u != nil {
+		ucols = `, ` + unitSetCols
+		args = append(args, unitArgs(u)...)
+	}
+	res, err := s.exec(ctx, `INSERT INTO tasks (`+taskCols+ucols+`) VALUES (?`+strings.Repeat(`, ?`, len(args)-1)+`)
+		ON CONFLICT DO NOTHING`, args...)
 	if err != nil {
 		return fmt.Errorf("create %s: %w", taskWhat(t), err)
 	}
@@ -430,7 +491,7 @@ func (s *Store) FinishTask(ctx context.Context, t *record.Task) error {
 			return nil
 		}
 	}
-	cur, gerr := s.GetTask(ctx, t.ExecID, t.Key)
+	cur, gerr := s.storedTask(ctx, t.ExecID, t.Key)
 	if gerr != nil {
 		return fmt.Errorf("finish %s: %w", taskWhat(t), gerr)
 	}
@@ -444,7 +505,17 @@ func (s *Store) FinishTask(ctx context.Context, t *record.Task) error {
 
 // GetTask implements store.Store.
 func (s *Store) GetTask(ctx context.Context, execID, key string) (*record.Task, error) {
-	t, err := scanTask(s.queryRow(ctx, `SELECT `+taskCols+` FROM tasks WHERE exec_id = ? AND key = ?`, execID, key))
+	t, err := s.storedTask(ctx, execID, key)
+	if err != nil {
+		return nil, err
+	}
+	t.Settle()
+	return t, nil
+}
+
+// storedTask reads a task as stored, not settled.
+func (s *Store) storedTask(ctx context.Context, execID, key string) (*record.Task, error) {
+	t, err := scanTask(s.queryRow(ctx, `SELECT `+taskCols+`, `+unitZeroCols+` FROM tasks WHERE exec_id = ? AND key = ?`, execID, key))
 	if err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, fmt.Errorf("task %s/%s: %w", execID, key, store.ErrNotFound)
@@ -456,7 +527,7 @@ func (s *Store) GetTask(ctx context.Context, execID, key string) (*record.Task, 
 
 // ListTasks implements store.Store.
 func (s *Store) ListTasks(ctx context.Context, execID string) ([]*record.Task, error) {
-	rows, err := s.query(ctx, `SELECT `+taskCols+` FROM tasks WHERE exec_id = ? ORDER BY seq, key`, execID)
+	rows, err := s.query(ctx, `SELECT `+taskCols+`, `+unitZeroCols+` FROM tasks WHERE exec_id = ? ORDER BY seq, key`, execID)
 	if err != nil {
 		return nil, fmt.Errorf("list tasks of %s: %w", execID, err)
 	}
@@ -467,6 +538,7 @@ func (s *Store) ListTasks(ctx context.Context, execID string) ([]*record.Task, e
 		if err != nil {
 			return nil, fmt.Errorf("list tasks of %s: %w", execID, err)
 		}
+		t.Settle()
 		out = append(out, t)
 	}
 	if err := rows.Err(); err != nil {
@@ -480,40 +552,103 @@ func (s *Store) ListTasks(ctx context.Context, execID string) ([]*record.Task, e
 const unitCols = `exec_id, task, item, state, attempt, fence, action, input, timeout_ns, due, result, error, no_retry,
 	started, finished`
 
+// unitSetCols are the columns a unit's creation sets in a task row, in the
+// order of unitArgs.
+const unitSetCols = `u_state, attempt, fence, action, input, timeout_ns, due, u_result, u_error, no_retry, started, u_finished`
+
+func unitArgs(u *record.Unit) []any {
+	return []any{string(u.State), u.Attempt, u.Fence, u.Action, blob(u.Input), int64(u.Timeout),
+		nullMs(u.Due), blob(u.Result), blob(u.Error), boolInt(u.NoRetry), ms(u.Started), ms(u.Finished)}
+}
+
 func unitSize(u *record.Unit) int {
 	return sumLen(u.ExecID, u.Task, string(u.State), u.Fence, u.Action) - itemOverhead + sumLen(u.Input, u.Result, u.Error)
 }
 
 func unitWhat(k record.UnitKey) string { return "unit " + k.String() }
 
+// unitRow scans the unit columns, which are all NULL in a task row whose
+// task has no unit.
+type unitRow struct {
+	execID, task, state, fence, action sql.NullString
+	item, attempt, timeout, noRetry    sql.NullInt64
+	started, finished, due             sql.NullInt64
+	input, result, errv                []byte
+}
+
+func (r *unitRow) dest() []any {
+	return []any{&r.execID, &r.task, &r.item, &r.state, &r.attempt, &r.fence, &r.action, &r.input, &r.timeout, &r.due,
+		&r.result, &r.errv, &r.noRetry, &r.started, &r.finished}
+}
+
+func (r *unitRow) unit() *record.Unit {
+	if !r.state.Valid {
+		return nil
+	}
+	return &record.Unit{
+		UnitKey:  record.UnitKey{ExecID: r.execID.String, Task: r.task.String, Item: int(r.item.Int64)},
+		State:    record.State(r.state.String),
+		Attempt:  int(r.attempt.Int64),
+		Fence:    r.fence.String,
+		Action:   r.action.String,
+		Input:    r.input,
+		Timeout:  time.Duration(r.timeout.Int64),
+		Due:      fromNullMs(r.due),
+		Result:   r.result,
+		Error:    r.errv,
+		NoRetry:  r.noRetry.Int64 != 0,
+		Started:  fromMs(r.started.Int64),
+		Finished: fromMs(r.finished.Int64),
+	}
+}
+
+// scanUnit scans one row of unit columns (of a units row, or the unit part
+// of a task row); sql.ErrNoRows when the task row has no unit.
 func scanUnit(r scanner) (*record.Unit, error) {
-	var u record.Unit
-	var state string
-	var timeout int64
-	var due sql.NullInt64
-	var input, result, errv []byte
-	var started, finished int64
-	if err := r.Scan(&u.ExecID, &u.Task, &u.Item, &state, &u.Attempt, &u.Fence, &u.Action, &input, &timeout, &due,
-		&result, &errv, &u.NoRetry, &started, &finished); err != nil {
+	var row unitRow
+	if err := r.Scan(row.dest()...); err != nil {
 		return nil, err
 	}
-	u.State = record.State(state)
-	u.Input, u.Result, u.Error = input, result, errv
-	u.Timeout = time.Duration(timeout)
-	u.Due = fromNullMs(due)
-	u.Started, u.Finished = fromMs(started), fromMs(finished)
-	return &u, nil
+	u := row.unit()
+	if u == nil {
+		return nil, sql.ErrNoRows
+	}
+	return u, nil
+}
+
+// place is where a unit's row is: the units table, or its task's row.
+type place struct {
+	table, where, state, result, errv, finished, cols string
+	args                                              func(k record.UnitKey) []any
+}
+
+var (
+	unitsPlace = place{table: "units", where: `exec_id = ? AND task = ? AND item = ?`,
+		state: "state", result: "result", errv: "error", finished: "finished", cols: unitCols,
+		args: func(k record.UnitKey) []any { return []any{k.ExecID, k.Task, k.Item} }}
+	taskPlace = place{table: "tasks", where: `exec_id = ? AND key = ? AND u_state IS NOT NULL`,
+		state: "u_state", result: "u_result", errv: "u_error", finished: "u_finished", cols: unitZeroCols,
+		args: func(k record.UnitKey) []any { return []any{k.ExecID, k.Task} }}
+)
+
+func placeOf(k record.UnitKey) place {
+	if k.Item == 0 {
+		return taskPlace
+	}
+	return unitsPlace
 }
 
 // CreateUnit implements store.Store.
 func (s *Store) CreateUnit(ctx context.Context, u *record.Unit) error {
+	if u.Item == 0 {
+		return s.createUnitZero(ctx, u)
+	}
 	if err := tooLarge(unitWhat(u.UnitKey), unitSize(u)); err != nil {
 		return err
 	}
 	res, err := s.exec(ctx, `INSERT INTO units (`+unitCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT DO NOTHING`,
-		u.ExecID, u.Task, u.Item, string(u.State), u.Attempt, u.Fence, u.Action, blob(u.Input), int64(u.Timeout),
-		nullMs(u.Due), blob(u.Result), blob(u.Error), boolInt(u.NoRetry), ms(u.Started), ms(u.Finished))
+		append([]any{u.ExecID, u.Task, u.Item}, unitArgs(u)...)...)
 	if err != nil {
 		return fmt.Errorf("create %s: %w", unitWhat(u.UnitKey), err)
 	}
@@ -523,10 +658,34 @@ func (s *Store) CreateUnit(ctx context.Context, u *record.Unit) error {
 	return nil
 }
 
+// createUnitZero adds a unit of item 0 to its task's row.
+func (s *Store) createUnitZero(ctx context.Context, u *record.Unit) error {
+	what := unitWhat(u.UnitKey)
+	res, err := s.exec(ctx, `UPDATE tasks SET (`+unitSetCols+`) = (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		WHERE exec_id = ? AND key = ? AND u_state IS NULL`, append(unitArgs(u), u.ExecID, u.Task)...)
+	if err != nil && !isSizeCheck(err) {
+		return fmt.Errorf("create %s: %w", what, err)
+	}
+	if err == nil {
+		if n, _ := res.RowsAffected(); n == 1 {
+			return nil
+		}
+	}
+	t, gerr := s.storedTask(ctx, u.ExecID, u.Task)
+	switch {
+	case gerr != nil:
+		return fmt.Errorf("create %s: %w", what, gerr)
+	case err != nil:
+		t.Unit = u
+		return &store.TooLargeError{What: what, Size: taskSize(t), Limit: store.MaxItemBytes}
+	}
+	return fmt.Errorf("create %s: %w", what, store.ErrExists)
+}
+
 // GetUnit implements store.Store.
 func (s *Store) GetUnit(ctx context.Context, k record.UnitKey) (*record.Unit, error) {
-	u, err := scanUnit(s.queryRow(ctx, `SELECT `+unitCols+` FROM units WHERE exec_id = ? AND task = ? AND item = ?`,
-		k.ExecID, k.Task, k.Item))
+	p := placeOf(k)
+	u, err := scanUnit(s.queryRow(ctx, `SELECT `+p.cols+` FROM `+p.table+` WHERE `+p.where, p.args(k)...))
 	if err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, fmt.Errorf("%s: %w", unitWhat(k), store.ErrNotFound)
@@ -539,16 +698,8 @@ func (s *Store) GetUnit(ctx context.Context, k record.UnitKey) (*record.Unit, er
 // ListUnits implements store.Store.
 func (s *Store) ListUnits(ctx context.Context, execID, task string) ([]*record.Unit, error) {
 	return s.units(ctx, fmt.Sprintf("list units of %s/%s", execID, task),
-		`SELECT `+unitCols+` FROM units WHERE exec_id = ? AND task = ? ORDER BY item`, execID, task)
-}
-
-// DueUnits implements store.Store.
-func (s *Store) DueUnits(ctx context.Context, now time.Time, limit int) ([]*record.Unit, error) {
-	if limit <= 0 {
-		limit = defaultListLimit
-	}
-	return s.units(ctx, "list due units",
-		`SELECT `+unitCols+` FROM units WHERE `+dueWhere+` AND due <= ? ORDER BY due LIMIT ?`, ms(now), limit)
+		`SELECT `+unitZeroCols+` FROM tasks WHERE exec_id = ? AND key = ? AND u_state IS NOT NULL
+		UNION ALL SELECT `+unitCols+` FROM units WHERE exec_id = ? AND task = ? ORDER BY 3`, execID, task, execID, task)
 }
 
 func (s *Store) units(ctx context.Context, op, q string, args ...any) ([]*record.Unit, error) {
@@ -573,9 +724,10 @@ func (s *Store) units(ctx context.Context, op, q string, args ...any) ([]*record
 
 // UpdateUnit implements store.Store: one UPDATE … WHERE <expect> RETURNING.
 func (s *Store) UpdateUnit(ctx context.Context, k record.UnitKey, x record.Expect, c record.UnitChange) (*record.Unit, error) {
+	p := placeOf(k)
 	var b strings.Builder
 	args := make([]any, 0, 16)
-	b.WriteString(`UPDATE units SET state = ?, due = ?`)
+	b.WriteString(`UPDATE ` + p.table + ` SET ` + p.state + ` = ?, due = ?`)
 	args = append(args, string(c.State), nullMs(c.Due))
 	if c.Attempt != 0 {
 		b.WriteString(`, attempt = ?`)
@@ -590,22 +742,22 @@ func (s *Store) UpdateUnit(ctx context.Context, k record.UnitKey, x record.Expec
 		args = append(args, ms(c.Started))
 	}
 	if !c.Finished.IsZero() {
-		b.WriteString(`, finished = ?`)
+		b.WriteString(`, ` + p.finished + ` = ?`)
 		args = append(args, ms(c.Finished))
 	}
 	switch {
 	case c.Result != nil:
-		b.WriteString(`, result = ?`)
+		b.WriteString(`, ` + p.result + ` = ?`)
 		args = append(args, c.Result)
 	case c.ClearOutcome:
-		b.WriteString(`, result = NULL`)
+		b.WriteString(`, ` + p.result + ` = NULL`)
 	}
 	switch {
 	case c.Error != nil:
-		b.WriteString(`, error = ?`)
+		b.WriteString(`, ` + p.errv + ` = ?`)
 		args = append(args, c.Error)
 	case c.ClearOutcome:
-		b.WriteString(`, error = NULL`)
+		b.WriteString(`, ` + p.errv + ` = NULL`)
 	}
 	switch {
 	case c.NoRetry:
@@ -613,10 +765,10 @@ func (s *Store) UpdateUnit(ctx context.Context, k record.UnitKey, x record.Expec
 	case c.ClearOutcome:
 		b.WriteString(`, no_retry = 0`)
 	}
-	b.WriteString(` WHERE exec_id = ? AND task = ? AND item = ?`)
-	args = append(args, k.ExecID, k.Task, k.Item)
+	b.WriteString(` WHERE ` + p.where)
+	args = append(args, p.args(k)...)
 	if len(x.States) > 0 {
-		b.WriteString(` AND state IN (?`)
+		b.WriteString(` AND ` + p.state + ` IN (?`)
 		b.WriteString(strings.Repeat(`, ?`, len(x.States)-1))
 		b.WriteString(`)`)
 		for _, st := range x.States {
@@ -631,7 +783,7 @@ func (s *Store) UpdateUnit(ctx context.Context, k record.UnitKey, x record.Expec
 		b.WriteString(` AND fence = ?`)
 		args = append(args, x.Fence)
 	}
-	b.WriteString(` RETURNING ` + unitCols)
+	b.WriteString(` RETURNING ` + p.cols)
 
 	var u *record.Unit
 	rows, err := s.query(ctx, b.String(), args...)
@@ -660,7 +812,14 @@ func (s *Store) UpdateUnit(ctx context.Context, k record.UnitKey, x record.Expec
 	}
 	if err != nil {
 		store.Apply(cur, c)
-		return nil, &store.TooLargeError{What: unitWhat(k), Size: unitSize(cur), Limit: store.MaxItemBytes}
+		size := unitSize(cur)
+		if k.Item == 0 {
+			if t, terr := s.storedTask(ctx, k.ExecID, k.Task); terr == nil {
+				t.Unit = cur
+				size = taskSize(t)
+			}
+		}
+		return nil, &store.TooLargeError{What: unitWhat(k), Size: size, Limit: store.MaxItemBytes}
 	}
 	if cerr := store.Check(cur, x); cerr != nil {
 		return nil, fmt.Errorf("update %s: %w", unitWhat(k), cerr)

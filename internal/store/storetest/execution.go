@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -23,6 +24,8 @@ var executionTests = []test{
 	{"CommitRace", testExecutionCommitRace},
 	{"ListByStateNewestFirst", testExecutionList},
 	{"ListBadCursor", testExecutionListBadCursor},
+	{"DueExecutions", testDueExecutions},
+	{"SetDue", testSetDue},
 }
 
 // newExec returns a head with every field set.
@@ -41,6 +44,7 @@ func newExec(id string, at time.Time) *record.Execution {
 		Env:       raw(`null`),
 		Params:    raw(`{"task_name":"t"}`),
 		Engine:    raw(`{"active":{"t#1":1}}`),
+		Due:       at.Add(time.Hour),
 		CreatedAt: at,
 		UpdatedAt: at.Add(time.Millisecond),
 	}
@@ -322,5 +326,102 @@ func cmpLimit(l int) int {
 func testExecutionListBadCursor(t *testing.T, s store.Store) {
 	if _, _, err := s.ListExecutions(ctx(t), store.ListQuery{Cursor: "not a cursor!"}); err == nil {
 		t.Fatal("ListExecutions with a malformed cursor succeeded")
+	}
+}
+
+// testDueExecutions creates heads with a Due just past, not yet come, and
+// none: only the due ones are listed, earliest first. Other tests' heads
+// may be listed too (a shared store), so the check looks at this test's.
+func testDueExecutions(t *testing.T, s store.Store) {
+	at := now()
+	type spec struct {
+		due  time.Duration // relative to at; 0: none
+		want bool
+	}
+	specs := []spec{{-2 * time.Second, true}, {-3 * time.Second, true}, {0, false}, {time.Hour, false}, {time.Millisecond, false}, {-time.Second, true}}
+	ours := map[string]bool{}
+	var want []string
+	for i, sp := range specs {
+		e := newExec(uid(fmt.Sprintf("due%d", i)), at)
+		e.Due = time.Time{}
+		if sp.due != 0 {
+			e.Due = at.Add(sp.due)
+		}
+		createExec(t, s, e)
+		ours[e.ID] = true
+		t.Cleanup(func() { _ = s.SetDue(context.Background(), e.ID, 0, time.Time{}) })
+		if sp.want {
+			want = append(want, e.ID)
+		}
+	}
+	// Earliest first: -3 s, -2 s, -1 s.
+	want = []string{want[1], want[0], want[2]}
+	list := func(limit int, at time.Time) []string {
+		t.Helper()
+		due, err := s.DueExecutions(ctx(t), at, limit)
+		if err != nil {
+			t.Fatalf("DueExecutions: %v", err)
+		}
+		var got []string
+		for i, e := range due {
+			if i > 0 && e.Due.Before(due[i-1].Due) {
+				t.Errorf("DueExecutions not earliest first: %v after %v", e.Due, due[i-1].Due)
+			}
+			if e.Due.IsZero() || e.Due.After(at) {
+				t.Errorf("DueExecutions(%v) listed %s due %v", at, e.ID, e.Due)
+			}
+			if ours[e.ID] {
+				got = append(got, e.ID)
+				mustDiff(t, "listed head", getExec(t, s, e.ID), e)
+			}
+		}
+		return got
+	}
+	mustDiff(t, "due heads of this test", want, list(1000, at))
+	if got := list(1000, at.Add(-5*time.Second)); len(got) != 0 {
+		t.Errorf("DueExecutions before any due time listed %v", got)
+	}
+	if due, err := s.DueExecutions(ctx(t), at, 2); err != nil || len(due) != 2 {
+		t.Errorf("DueExecutions(limit 2) = %d heads, %v; want 2 (at least 3 are due)", len(due), err)
+	}
+}
+
+// testSetDue moves and clears a head's Due, only at the version it names,
+// and leaves the version and everything else alone.
+func testSetDue(t *testing.T, s store.Store) {
+	at := now()
+	e := newExec(uid("ex"), at)
+	e.Due = at.Add(-time.Second)
+	createExec(t, s, e)
+	want := *e
+	for _, tc := range []struct {
+		name    string
+		version int64
+		due     time.Time
+		err     error
+	}{
+		{"later", 0, at.Add(time.Minute), nil},
+		{"stale version", 1, at.Add(time.Hour), store.ErrConflict},
+		{"cleared", 0, time.Time{}, nil},
+		{"set again", 0, at.Add(2 * time.Minute), nil},
+	} {
+		err := s.SetDue(ctx(t), e.ID, tc.version, tc.due)
+		if !errors.Is(err, tc.err) || (tc.err == nil && err != nil) {
+			t.Fatalf("%s: SetDue error = %v, want %v", tc.name, err, tc.err)
+		}
+		if tc.err == nil {
+			want.Due = tc.due
+		}
+		mustDiff(t, tc.name, &want, getExec(t, s, e.ID))
+	}
+	// A commit carries the Due it is given.
+	c := want
+	c.Version, c.Due = 1, at.Add(30*time.Second)
+	if err := s.CommitExecution(ctx(t), &c); err != nil {
+		t.Fatal(err)
+	}
+	mustDiff(t, "after commit", &c, getExec(t, s, e.ID))
+	if err := s.SetDue(ctx(t), uid("ex"), 0, at); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("SetDue(missing) error = %v, want ErrNotFound", err)
 	}
 }

@@ -17,6 +17,15 @@ var taskTests = []test{
 	{"GetMissing", testTaskNotFound},
 	{"FinishOnce", testTaskFinish},
 	{"ListBySeq", testTaskList},
+	{"CreateWithUnit", testTaskWithUnit},
+	{"EndsWithItsUnit", testTaskUnitEnds},
+}
+
+// plainTask returns a task of one unit, not final yet, with no unit.
+func plainTask(execID, key string, at time.Time) *record.Task {
+	name, _, _ := strings.Cut(key, "#")
+	return &record.Task{ExecID: execID, Key: key, Name: name, Seq: 1, State: record.Running, Items: 1,
+		Inbound: raw(`{"in": 1}`), CreatedAt: at}
 }
 
 // newTask returns a task execution that is not final yet.
@@ -165,5 +174,131 @@ func testTaskList(t *testing.T, s store.Store) {
 	none, err := s.ListTasks(ctx(t), uid("ex"))
 	if err != nil || len(none) != 0 {
 		t.Errorf("ListTasks(no tasks) = %d tasks, %v; want none, nil", len(none), err)
+	}
+}
+
+// testTaskWithUnit creates tasks with their unit of item 0 in one write:
+// the unit reads as a unit and as the task's Unit, lists with the other
+// units of the task, and its writes leave the task's fields alone.
+func testTaskWithUnit(t *testing.T, s store.Store) {
+	ex := uid("ex")
+	at := now()
+	tk := plainTask(ex, "a#1", at)
+	tk.Unit = newUnit(ex, "a#1", 0, at)
+	createTask(t, s, tk)
+	mustDiff(t, "task with its unit", tk, getTask(t, s, ex, "a#1"))
+	mustDiff(t, "its unit", tk.Unit, getUnit(t, s, tk.Unit.UnitKey))
+
+	// Another task's unit, and units of a with-items task beside item 0.
+	wi := newTask(ex, "b#1", 2, at)
+	wi.Unit = newUnit(ex, "b#1", 0, at)
+	createTask(t, s, wi)
+	units := []*record.Unit{wi.Unit}
+	for i := 1; i < 3; i++ {
+		u := newUnit(ex, "b#1", i, at)
+		createUnit(t, s, u)
+		units = append(units, u)
+	}
+	got, err := s.ListUnits(ctx(t), ex, "b#1")
+	if err != nil {
+		t.Fatalf("ListUnits: %v", err)
+	}
+	mustDiff(t, "units of the with-items task", units, got)
+
+	// Claim and outcome of item 0: the task's own fields stay as created.
+	claimed, err := s.UpdateUnit(ctx(t), tk.Unit.UnitKey,
+		record.Expect{States: []record.State{record.Scheduled}, Attempt: 1, Fence: "fence-1"},
+		record.UnitChange{State: record.Running, Started: at, Due: at.Add(time.Minute)})
+	if err != nil {
+		t.Fatalf("claim: %v", err)
+	}
+	if _, err := s.UpdateUnit(ctx(t), tk.Unit.UnitKey,
+		record.Expect{States: []record.State{record.Running}, Attempt: 1, Fence: "fence-1"},
+		record.UnitChange{State: record.Success, Finished: at.Add(time.Second), Result: []byte(`{"ok": 1}`)}); err != nil {
+		t.Fatalf("outcome: %v", err)
+	}
+	want := *tk
+	wu := *claimed
+	wu.State, wu.Due, wu.Finished, wu.Result = record.Success, time.Time{}, at.Add(time.Second), raw(`{"ok": 1}`)
+	want.Unit = &wu
+	mustDiff(t, "task after its unit's outcome", &want, getTask(t, s, ex, "a#1"))
+
+	// The engine finishes it; the unit stays as it was.
+	fin := finished(tk, record.Success, at.Add(2*time.Second))
+	fin.Unit = nil
+	if err := s.FinishTask(ctx(t), fin); err != nil {
+		t.Fatalf("FinishTask: %v", err)
+	}
+	fin.Unit = &wu
+	mustDiff(t, "finished task", fin, getTask(t, s, ex, "a#1"))
+	tasks, err := s.ListTasks(ctx(t), ex)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustDiff(t, "listed tasks", []*record.Task{fin, getTask(t, s, ex, "b#1")}, tasks)
+}
+
+// testTaskUnitEnds: a task that ends as its unit does reads as ended once
+// its unit did — SUCCESS with the result, ERROR with the error and its
+// text — until final fields are written, which then win.
+func testTaskUnitEnds(t *testing.T, s store.Store) {
+	ex := uid("ex")
+	at := now()
+	for _, tc := range []struct {
+		name  string
+		c     record.UnitChange
+		state record.State
+		info  string
+	}{
+		{"success", record.UnitChange{State: record.Success, Result: []byte(`[1, 2]`)}, record.Success, ""},
+		{"error", record.UnitChange{State: record.Error, Error: []byte(`{"b": 1, "a": "x"}`)}, record.Error, `{"a":"x","b":1}`},
+		{"string error", record.UnitChange{State: record.Error, Error: []byte(`"boom"`)}, record.Error, "boom"},
+		{"lost worker", record.UnitChange{State: record.Error, Error: record.LostError("gone")}, record.Error, "gone"},
+	} {
+		key := "t" + strings.ReplaceAll(tc.name, " ", "") + "#1"
+		tk := plainTask(ex, key, at)
+		tk.UnitEnds = true
+		tk.Unit = newUnit(ex, key, 0, at)
+		createTask(t, s, tk)
+		if got := getTask(t, s, ex, key); got.State != record.Running {
+			t.Errorf("%s: task of a scheduled unit reads %s, want RUNNING", tc.name, got.State)
+		}
+		x := record.Expect{States: []record.State{record.Scheduled}, Attempt: 1, Fence: "fence-1"}
+		if _, err := s.UpdateUnit(ctx(t), tk.Unit.UnitKey, x, record.UnitChange{State: record.Running, Started: at}); err != nil {
+			t.Fatal(err)
+		}
+		if got := getTask(t, s, ex, key); got.State != record.Running {
+			t.Errorf("%s: task of a running unit reads %s, want RUNNING", tc.name, got.State)
+		}
+		x.States = []record.State{record.Running}
+		tc.c.Finished = at.Add(time.Second)
+		u, err := s.UpdateUnit(ctx(t), tk.Unit.UnitKey, x, tc.c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := *tk
+		want.Unit = u
+		want.State, want.StateInfo, want.Published, want.FinishedAt = tc.state, tc.info, raw(`{}`), at.Add(time.Second)
+		want.Result, want.Error = tc.c.Result, tc.c.Error
+		mustDiff(t, tc.name+": ended with its unit", &want, getTask(t, s, ex, key))
+		listed, err := s.ListTasks(ctx(t), ex)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range listed {
+			if l.Key == key {
+				mustDiff(t, tc.name+": listed", &want, l)
+			}
+		}
+		// Final fields written by the engine win over the unit's outcome.
+		fin := finished(tk, record.Cancelled, at.Add(2*time.Second))
+		if err := s.FinishTask(ctx(t), fin); err != nil {
+			t.Fatalf("%s: FinishTask of a task ended with its unit: %v", tc.name, err)
+		}
+		fin.Unit = u
+		mustDiff(t, tc.name+": finished", fin, getTask(t, s, ex, key))
+		if err := s.FinishTask(ctx(t), finished(tk, record.Success, at)); !errors.Is(err, store.ErrConflict) {
+			t.Errorf("%s: second FinishTask error = %v, want ErrConflict", tc.name, err)
+		}
 	}
 }

@@ -113,6 +113,81 @@ func testTooLarge(t *testing.T, s store.Store) {
 					t.Errorf("unit after refused update: state %s, result of %d bytes; want RUNNING, none", u.State, len(u.Result))
 				}
 			}},
+		{"CreateUnitOfItemZero",
+			func(ex string) string { return "unit " + ex + "/a#1/0" },
+			func(t *testing.T, ex string) error {
+				tk := plainTask(ex, "a#1", at)
+				tk.Inbound = half
+				createTask(t, s, tk)
+				u := newUnit(ex, "a#1", 0, at)
+				u.Input = half
+				return s.CreateUnit(ctx(t), u)
+			},
+			func(t *testing.T, ex string) {
+				k := record.UnitKey{ExecID: ex, Task: "a#1"}
+				if _, err := s.GetUnit(ctx(t), k); !errors.Is(err, store.ErrNotFound) {
+					t.Errorf("GetUnit after refused create: %v, want ErrNotFound", err)
+				}
+			}},
+		{"CreateTaskWithUnit",
+			func(ex string) string { return "task " + ex + "/a#1" },
+			func(t *testing.T, ex string) error {
+				tk := plainTask(ex, "a#1", at)
+				tk.Inbound = half
+				tk.Unit = newUnit(ex, "a#1", 0, at)
+				tk.Unit.Input = half
+				return s.CreateTask(ctx(t), tk)
+			},
+			func(t *testing.T, ex string) {
+				if _, err := s.GetTask(ctx(t), ex, "a#1"); !errors.Is(err, store.ErrNotFound) {
+					t.Errorf("GetTask after refused create: %v, want ErrNotFound", err)
+				}
+			}},
+		{"OutcomeOfItemZero",
+			// The outcome fits a unit alone; with its task's inbound
+			// context it does not.
+			func(ex string) string { return "unit " + ex + "/a#1/0" },
+			func(t *testing.T, ex string) error {
+				tk := plainTask(ex, "a#1", at)
+				tk.Inbound = half
+				tk.Unit = newUnit(ex, "a#1", 0, at)
+				tk.Unit.State = record.Running
+				createTask(t, s, tk)
+				_, err := s.UpdateUnit(ctx(t), tk.Unit.UnitKey,
+					record.Expect{States: []record.State{record.Running}, Attempt: 1, Fence: tk.Unit.Fence},
+					record.UnitChange{State: record.Success, Result: half})
+				return err
+			},
+			func(t *testing.T, ex string) {
+				u := getUnit(t, s, record.UnitKey{ExecID: ex, Task: "a#1"})
+				if u.State != record.Running || u.Result != nil {
+					t.Errorf("unit after refused update: state %s, result of %d bytes; want RUNNING, none", u.State, len(u.Result))
+				}
+			}},
+		{"FinishTaskWithUnitOutcome",
+			// The final fields fit the task alone; with its unit's
+			// outcome they do not.
+			func(ex string) string { return "task " + ex + "/a#1" },
+			func(t *testing.T, ex string) error {
+				tk := plainTask(ex, "a#1", at)
+				tk.Unit = newUnit(ex, "a#1", 0, at)
+				tk.Unit.State = record.Running
+				createTask(t, s, tk)
+				if _, err := s.UpdateUnit(ctx(t), tk.Unit.UnitKey,
+					record.Expect{States: []record.State{record.Running}, Attempt: 1, Fence: tk.Unit.Fence},
+					record.UnitChange{State: record.Success, Result: half}); err != nil {
+					t.Fatal(err)
+				}
+				f := finished(tk, record.Error, at)
+				f.Unit = nil
+				f.Error = half
+				return s.FinishTask(ctx(t), f)
+			},
+			func(t *testing.T, ex string) {
+				if tk := getTask(t, s, ex, "a#1"); tk.Final() || tk.Error != nil {
+					t.Errorf("task after refused finish: state %s, error of %d bytes; want not final, none", tk.State, len(tk.Error))
+				}
+			}},
 		{"PutDefinition",
 			func(ex string) string { return "definition " + ex },
 			func(t *testing.T, ex string) error {
@@ -168,10 +243,16 @@ func testLargeAccepted(t *testing.T, s store.Store) {
 	}
 	mustDiff(t, "large task", f, getTask(t, s, ex, "a#1"))
 
-	u := newUnit(ex, "a#1", 0, now())
+	u := newUnit(ex, "a#1", 1, now())
 	u.Input = big
 	createUnit(t, s, u)
 	mustDiff(t, "large unit", u, getUnit(t, s, u.UnitKey))
+
+	// Item 0 shares its task's item: a large input beside a small task.
+	u0 := newUnit(ex, "b#1", 0, now())
+	u0.Input = bigJSON(store.MaxItemBytes - 16*1024)
+	createUnit(t, s, u0)
+	mustDiff(t, "large unit of item 0", u0, getUnit(t, s, u0.UnitKey))
 
 	src := strings.Repeat("#", store.MaxItemBytes-8*1024)
 	if _, err := s.PutDefinition(ctx(t), ex, []byte(src)); err != nil {

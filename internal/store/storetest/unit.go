@@ -1,14 +1,11 @@
 package storetest
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/google/go-cmp/cmp"
 
 	"github.com/borawf/bora/internal/record"
 	"github.com/borawf/bora/internal/store"
@@ -22,8 +19,8 @@ var unitTests = []test{
 	{"UpdateExpectMismatch", testUnitExpect},
 	{"UpdateChanges", testUnitChanges},
 	{"UpdateMissing", testUnitUpdateMissing},
-	{"DueUnits", testDueUnits},
 	{"ClaimRace", testClaimRace},
+	{"ItemZeroNeedsItsTask", testUnitNeedsTask},
 }
 
 // newUnit returns a scheduled first attempt.
@@ -40,8 +37,16 @@ func newUnit(execID, task string, item int, at time.Time) *record.Unit {
 	}
 }
 
+// createUnit creates a unit; for one of item 0, which lives in its task's
+// record, it first creates a plain task for it if there is none.
 func createUnit(t *testing.T, s store.Store, u *record.Unit) {
 	t.Helper()
+	if u.Item == 0 {
+		tk := plainTask(u.ExecID, u.Task, now())
+		if err := s.CreateTask(ctx(t), tk); err != nil && !errors.Is(err, store.ErrExists) {
+			t.Fatalf("CreateTask(%s/%s): %v", tk.ExecID, tk.Key, err)
+		}
+	}
 	if err := s.CreateUnit(ctx(t), u); err != nil {
 		t.Fatalf("CreateUnit(%s): %v", u.UnitKey, err)
 	}
@@ -250,119 +255,32 @@ func testUnitUpdateMissing(t *testing.T, s store.Store) {
 	}
 }
 
-// testDueUnits creates units in every state with a due time just past,
-// and some not due yet or without one; only the due SCHEDULED, DELAYED and
-// RUNNING units are listed. Other tests' units may be listed too (a shared
-// store), so the check looks at this test's execution only.
-func testDueUnits(t *testing.T, s store.Store) {
-	ex := uid("ex")
-	at := now()
-	type spec struct {
-		state record.State
-		due   time.Duration // relative to at; 0: none
-		want  bool
+// testUnitNeedsTask: a unit of item 0 is part of its task's record, so it
+// cannot be created without the task; once there, it is created once.
+func testUnitNeedsTask(t *testing.T, s store.Store) {
+	u := newUnit(uid("ex"), "a#1", 0, now())
+	if err := s.CreateUnit(ctx(t), u); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("CreateUnit(item 0 of a missing task) error = %v, want ErrNotFound", err)
 	}
-	specs := []spec{
-		{record.Running, -1 * time.Second, true},
-		{record.Scheduled, -3 * time.Second, true},
-		{record.Delayed, -2 * time.Second, true},
-		{record.Scheduled, 0, false},
-		{record.Scheduled, time.Hour, false},
-		{record.Delayed, time.Millisecond, false},
-		{record.Waiting, -time.Second, false},
-		{record.Paused, -time.Second, false},
-		{record.Success, -time.Second, false},
-		{record.Error, -time.Second, false},
-		{record.Cancelled, -time.Second, false},
-		{record.Scheduled, -4 * time.Second, true},
+	if _, err := s.GetUnit(ctx(t), u.UnitKey); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("GetUnit after refused create: %v, want ErrNotFound", err)
 	}
-	var want []record.UnitKey
-	for i, sp := range specs {
-		u := newUnit(ex, "a#1", i, at)
-		u.State, u.Due = sp.state, time.Time{}
-		if sp.due != 0 {
-			u.Due = at.Add(sp.due)
-		}
-		createUnit(t, s, u)
-		if sp.want {
-			want = append(want, u.UnitKey)
-		}
-		t.Cleanup(func() { retire(t, s, u.UnitKey) })
+	createTask(t, s, plainTask(u.ExecID, u.Task, now()))
+	if _, err := s.GetUnit(ctx(t), u.UnitKey); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("GetUnit of a task without its unit: %v, want ErrNotFound", err)
 	}
-	ours := func(units []*record.Unit) map[record.UnitKey]bool {
-		m := map[record.UnitKey]bool{}
-		for _, u := range units {
-			if u.ExecID == ex {
-				m[u.UnitKey] = true
-			}
-		}
-		return m
+	if got, err := s.ListUnits(ctx(t), u.ExecID, u.Task); err != nil || len(got) != 0 {
+		t.Errorf("ListUnits of a task without units = %d units, %v; want none", len(got), err)
 	}
-	wantSet := map[record.UnitKey]bool{}
-	for _, k := range want {
-		wantSet[k] = true
+	createUnit(t, s, u)
+	again := *u
+	again.Fence = "other"
+	if err := s.CreateUnit(ctx(t), &again); !errors.Is(err, store.ErrExists) {
+		t.Errorf("second CreateUnit(item 0) error = %v, want ErrExists", err)
 	}
-
-	due, err := s.DueUnits(ctx(t), at, 1000)
-	if err != nil {
-		t.Fatalf("DueUnits: %v", err)
-	}
-	if d := cmp.Diff(wantSet, ours(due)); d != "" {
-		t.Errorf("DueUnits(now) of this execution (-want +got):\n%s", d)
-	}
-	for _, u := range due {
-		if u.ExecID == ex {
-			mustDiff(t, "due unit "+u.UnitKey.String(), getUnit(t, s, u.UnitKey), u)
-		}
-	}
-
-	for _, limit := range []int{1, 2, 3} {
-		due, err := s.DueUnits(ctx(t), at, limit)
-		if err != nil {
-			t.Fatalf("DueUnits(limit %d): %v", limit, err)
-		}
-		if len(due) != limit {
-			t.Errorf("DueUnits(limit %d) returned %d units; at least 4 are due", limit, len(due))
-		}
-		for _, u := range due {
-			if u.Due.IsZero() || u.Due.After(at) {
-				t.Errorf("DueUnits(limit %d) returned %s due %v, after %v", limit, u.UnitKey, u.Due, at)
-			}
-		}
-	}
-
-	// Earlier than every due time: none of ours.
-	early, err := s.DueUnits(ctx(t), at.Add(-5*time.Second), 1000)
-	if err != nil {
-		t.Fatalf("DueUnits(earlier): %v", err)
-	}
-	if got := ours(early); len(got) != 0 {
-		t.Errorf("DueUnits(before any due time) listed %v", got)
-	}
-
-	// A unit whose Due is cleared leaves the listing.
-	first := want[0]
-	if _, err := s.UpdateUnit(ctx(t), first, record.Expect{States: []record.State{record.Running}}, record.UnitChange{State: record.Running}); err != nil {
-		t.Fatalf("clear Due: %v", err)
-	}
-	due, err = s.DueUnits(ctx(t), at, 1000)
-	if err != nil {
-		t.Fatalf("DueUnits: %v", err)
-	}
-	if ours(due)[first] {
-		t.Errorf("DueUnits listed %s after its Due was cleared", first)
-	}
-}
-
-// retire moves a unit out of the reconciler's view, so that a store shared
-// between runs does not fill with due units.
-func retire(t *testing.T, s store.Store, k record.UnitKey) {
-	t.Helper()
-	// The test's context is over when cleanups run.
-	_, err := s.UpdateUnit(context.Background(), k, record.Expect{}, record.UnitChange{State: record.Cancelled})
-	if err != nil && !errors.Is(err, store.ErrConflict) {
-		t.Errorf("retire %s: %v", k, err)
-	}
+	mustDiff(t, "unit", u, getUnit(t, s, u.UnitKey))
+	tk := getTask(t, s, u.ExecID, u.Task)
+	mustDiff(t, "the task's unit", u, tk.Unit)
 }
 
 // testClaimRace has many workers claim one scheduled unit with the right
