@@ -21,6 +21,7 @@ import (
 
 	"github.com/borawf/bora/internal/action"
 	"github.com/borawf/bora/internal/batch"
+	"github.com/borawf/bora/internal/engine"
 	"github.com/borawf/bora/internal/queue"
 	qsqlite "github.com/borawf/bora/internal/queue/sqlite"
 	"github.com/borawf/bora/internal/reconcile"
@@ -42,6 +43,8 @@ type Options struct {
 	// MaxReceives sends a message to its dead-letter queue after this many
 	// receives; default 10.
 	MaxReceives int
+	// Limits bound what executions may build (engine.Limits).
+	Limits engine.Limits
 }
 
 // Bora is an embedded deployment: store, queues, runtime, worker, reconciler.
@@ -138,7 +141,7 @@ func sqliteParts(db *sql.DB, o Options) (Parts, error) {
 // measurements do). MaxReceives must match the queues' redrive limit.
 func New(p Parts, o Options) (*Bora, error) {
 	o = o.withDefaults()
-	rt := &runtime.Runtime{Store: p.Store, Events: p.Events, Tasks: p.Tasks, Timers: p.Timers, Log: o.Log}
+	rt := &runtime.Runtime{Store: p.Store, Events: p.Events, Tasks: p.Tasks, Timers: p.Timers, Log: o.Log, Limits: o.Limits}
 	if err := rt.Validate(); err != nil {
 		return nil, err
 	}
