@@ -10,6 +10,12 @@ LOCALSTACK_PORT ?= $(shell expr $(or $(EMULATOR_PORT),4566) + 10)
 # The packages whose tests also run on LocalStack: the DynamoDB and SQS
 # adapters with their contract suites. Lambda (test/e2e) needs Docker there.
 LOCALSTACK_PKGS := ./internal/store/dynamo/... ./internal/queue/sqs/...
+CDK := ./scripts/cdk
+VENV := .venv
+CFN_LINT_VERSION := 1.58.0
+
+# jsii, under the CDK, warns at length on Node.js 20, which still runs it.
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION ?= 20
 
 .DEFAULT_GOAL := help
 
@@ -22,11 +28,13 @@ run: ## Run the example workflow on the embedded backends, with live progress.
 	$(GO) run ./functions/bora run $(EXAMPLE)
 
 .PHONY: test
-test: ## Run every test: vet, unit, contract, simulation, conformance, end to end on MiniStack, AWS adapters on LocalStack.
+test: ## Run every test: vet, unit, contract, simulation, conformance, CDK stack, end to end on MiniStack, AWS adapters on LocalStack.
 	@# LocalStack installs (first run only) while the rest goes on.
 	@mkdir -p .emulator && { EMULATOR=localstack ./scripts/emulator install >.emulator/localstack-install.log 2>&1 & }
 	$(GO) vet $(PKGS)
 	$(GO) vet -tags lambda.norpc ./functions/...
+	cd infra && $(GO) vet ./... && $(GO) test -count=1 ./...
+	$(MAKE) --no-print-directory synth
 	BORA_REQUIRE_EMULATOR=1 ./scripts/emulator run $(GO) test -race -count=1 -timeout 15m $(PKGS)
 	@$(MAKE) --no-print-directory test-localstack
 
@@ -40,7 +48,7 @@ soak: ## Run `make test` three times in a row with every core kept busy by other
 	./scripts/under-load -n 3 $(MAKE) --no-print-directory test
 
 .PHONY: e2e
-e2e: ## Run the end-to-end suite: Lambda binaries, queues and table on the emulator.
+e2e: ## Run the end-to-end suite on the emulator, on the stack deploy-local deploys.
 	BORA_REQUIRE_EMULATOR=1 ./scripts/emulator run $(GO) test -count=1 -v ./test/e2e/
 
 .PHONY: sim
@@ -48,7 +56,7 @@ sim: ## Run the deterministic simulation over SEEDS seeds (make sim SEEDS=1000).
 	@set -o pipefail; $(GO) test -count=1 -timeout 60m -run 'TestSimulation$$' -v ./internal/sim -seeds=$(SEEDS) | grep -vE '^(=== RUN|--- PASS|PASS|ok )'
 
 .PHONY: emulator
-emulator: ## Start the local AWS emulator (MiniStack) on 127.0.0.1:4566.
+emulator: ## Start the local AWS emulator (MiniStack) on 127.0.0.1:$EMULATOR_PORT (4566).
 	./scripts/emulator start
 
 .PHONY: bench
@@ -64,3 +72,39 @@ build: ## Build the Lambda bootstrap zips (arm64 and amd64) into dist/.
 lint: ## Check formatting and vet.
 	@test -z "$$(gofmt -l .)" || (gofmt -l . && exit 1)
 	$(GO) vet $(PKGS)
+	cd infra && $(GO) vet ./...
+
+.PHONY: synth
+synth: build cfn-lint-install ## Synthesize the CDK app into infra/cdk.out (offline) and check its templates with cfn-lint.
+	$(CDK) synth -q
+	cd infra && ../$(VENV)/bin/cfn-lint
+
+.PHONY: cfn-lint-install
+cfn-lint-install:
+	@$(VENV)/bin/cfn-lint --version 2>/dev/null | grep -qx 'cfn-lint $(CFN_LINT_VERSION)' || { \
+		{ test -x $(VENV)/bin/python || python3 -m venv $(VENV); } && \
+		echo "installing cfn-lint==$(CFN_LINT_VERSION) into $(VENV)" && \
+		$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check cfn-lint==$(CFN_LINT_VERSION); }
+
+.PHONY: deploy-local
+deploy-local: ## Deploy the BoraLocal stack to the emulator with the CDK CLI (starts the emulator if needed).
+	./scripts/emulator start
+	./scripts/emulator run ./scripts/deploy-local
+
+.PHONY: destroy-local
+destroy-local: ## Delete the BoraLocal stack from the emulator.
+	./scripts/emulator run $(CDK) destroy --force BoraLocal
+
+.PHONY: deploy
+deploy: ## Deploy the Bora stack to the AWS account and region of your credentials (docs/deploy.md).
+	@test -z "$$AWS_ENDPOINT_URL" || { echo "AWS_ENDPOINT_URL is set ($$AWS_ENDPOINT_URL): make deploy goes to AWS; make deploy-local deploys to the emulator" >&2; exit 1; }
+	./scripts/build-lambdas
+	$(CDK) synth -q
+	$(CDK) bootstrap --app cdk.out
+	$(CDK) deploy --app cdk.out Bora --outputs-file cdk.out/Bora.outputs.json
+
+.PHONY: destroy
+destroy: ## Delete the Bora stack from AWS; its table and log groups are kept (docs/deploy.md).
+	@test -z "$$AWS_ENDPOINT_URL" || { echo "AWS_ENDPOINT_URL is set ($$AWS_ENDPOINT_URL): make destroy-local is for the emulator" >&2; exit 1; }
+	./scripts/build-lambdas
+	$(CDK) destroy Bora

@@ -38,7 +38,7 @@ func Connect(ctx context.Context, c Config, log *slog.Logger) (*Deps, error) {
 	db := dynamodb.NewFromConfig(cfg)
 	q := awssqs.NewFromConfig(cfg)
 	return &Deps{
-		Store:  dynamo.New(db, c.Table),
+		Store:  dynamo.New(db, c.Table, dynamo.WithRetention(c.Retention)),
 		Events: sqs.New(q, c.EngineQueue, sqs.Options{}),
 		Tasks:  sqs.New(q, c.TaskQueue, sqs.Options{}),
 		Timers: sqs.New(q, c.TimerQueue, sqs.Options{}),

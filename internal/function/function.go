@@ -36,6 +36,10 @@ const (
 	EnvTimerQueueARN = "BORA_TIMER_QUEUE_ARN"
 	// EnvMaxReceives (optional) is the engine queue's redrive limit.
 	EnvMaxReceives = "BORA_ENGINE_MAX_RECEIVES"
+	// EnvRetention (optional) is how long finished executions are kept
+	// before DynamoDB's TTL deletes them, as a Go duration ("720h");
+	// unset or "0" keeps them.
+	EnvRetention = "BORA_RETENTION"
 )
 
 // Config is what every function needs to find its table and queues.
@@ -44,6 +48,8 @@ type Config struct {
 	EngineQueue string
 	TaskQueue   string
 	TimerQueue  string
+	// Retention is the store's WithRetention; zero keeps finished executions.
+	Retention time.Duration
 }
 
 // ConfigFromEnv reads the configuration and reports, in one error, every
@@ -55,7 +61,15 @@ func ConfigFromEnv() (Config, error) {
 		TaskQueue:   os.Getenv(EnvTaskQueue),
 		TimerQueue:  os.Getenv(EnvTimerQueue),
 	}
-	return c, c.Validate()
+	var bad error
+	if v := os.Getenv(EnvRetention); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			bad = fmt.Errorf("bora: %s=%q: want a duration such as 720h (0 keeps finished executions)", EnvRetention, v)
+		}
+		c.Retention = d
+	}
+	return c, errors.Join(c.Validate(), bad)
 }
 
 // Validate reports every missing setting at once.

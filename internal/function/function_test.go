@@ -6,6 +6,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/google/go-cmp/cmp"
@@ -24,6 +25,37 @@ func TestConfigNamesEveryMissingVariable(t *testing.T) {
 	t.Setenv(EnvTaskQueue, "k")
 	if _, err := ConfigFromEnv(); err != nil {
 		t.Fatalf("complete configuration: %v", err)
+	}
+}
+
+func TestConfigReadsRetention(t *testing.T) {
+	t.Setenv(EnvTable, "t")
+	t.Setenv(EnvEngineQueue, "e")
+	t.Setenv(EnvTaskQueue, "k")
+	t.Setenv(EnvTimerQueue, "q")
+	for _, tt := range []struct {
+		env  string
+		want time.Duration
+		bad  bool
+	}{
+		{env: "", want: 0},
+		{env: "0", want: 0},
+		{env: "720h", want: 720 * time.Hour},
+		{env: "2592000s", want: 30 * 24 * time.Hour},
+		{env: "30d", bad: true},
+		{env: "-1h", bad: true},
+	} {
+		t.Setenv(EnvRetention, tt.env)
+		c, err := ConfigFromEnv()
+		if tt.bad {
+			if err == nil || !strings.Contains(err.Error(), EnvRetention) {
+				t.Errorf("%s=%q: error = %v, want one naming %s", EnvRetention, tt.env, err, EnvRetention)
+			}
+			continue
+		}
+		if err != nil || c.Retention != tt.want {
+			t.Errorf("%s=%q: retention %v, error %v; want %v", EnvRetention, tt.env, c.Retention, err, tt.want)
+		}
 	}
 }
 

@@ -17,8 +17,9 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 )
 
-// logReader reads Lambda logs from CloudWatch Logs (/aws/lambda/<function>),
-// where the emulator writes each invocation's output as AWS does. Bora's
+// logReader reads Lambda logs from CloudWatch Logs, from the log group the
+// function names (its LoggingConfig), where the emulator writes each
+// invocation's output as AWS does. Bora's
 // module carries no CloudWatch Logs client, so the two calls it needs are
 // made as signed JSON requests.
 type logReader struct {
@@ -82,14 +83,14 @@ func (r *logReader) call(ctx context.Context, target string, in, out any) error 
 	return json.Unmarshal(b, out)
 }
 
-// Lines returns the log lines of function fn since since, oldest first,
+// Lines returns the lines of log group group since since, oldest first,
 // keeping only those that contain every one of the substrings in match.
-func (r *logReader) Lines(ctx context.Context, fn string, since time.Time, match ...string) ([]logLine, error) {
+func (r *logReader) Lines(ctx context.Context, group string, since time.Time, match ...string) ([]logLine, error) {
 	var lines []logLine
 	token := ""
 	for page := 0; page < 100; page++ {
 		in := map[string]any{
-			"logGroupName": "/aws/lambda/" + fn,
+			"logGroupName": group,
 			"startTime":    since.UnixMilli(),
 		}
 		if token != "" {
@@ -106,7 +107,7 @@ func (r *logReader) Lines(ctx context.Context, fn string, since time.Time, match
 			if strings.Contains(err.Error(), "ResourceNotFound") {
 				return lines, nil // not invoked yet
 			}
-			return lines, fmt.Errorf("read logs of %s: %w", fn, err)
+			return lines, fmt.Errorf("read log group %s: %w", group, err)
 		}
 	next:
 		for _, e := range out.Events {
@@ -125,10 +126,10 @@ func (r *logReader) Lines(ctx context.Context, fn string, since time.Time, match
 	return lines, nil
 }
 
-// Tail formats the last n lines of fn's log (since since, containing match)
-// for a failure message.
-func (r *logReader) Tail(ctx context.Context, fn string, since time.Time, n int, match ...string) string {
-	lines, err := r.Lines(ctx, fn, since, match...)
+// Tail formats the last n lines of a log group (since since, containing
+// match) for a failure message.
+func (r *logReader) Tail(ctx context.Context, group string, since time.Time, n int, match ...string) string {
+	lines, err := r.Lines(ctx, group, since, match...)
 	var b strings.Builder
 	if err != nil {
 		fmt.Fprintf(&b, "    (%v)\n", err)
@@ -144,13 +145,4 @@ func (r *logReader) Tail(ctx context.Context, fn string, since time.Time, n int,
 		b.WriteString("    (no lines)\n")
 	}
 	return b.String()
-}
-
-// DeleteGroup removes fn's log group; a missing group is not an error.
-func (r *logReader) DeleteGroup(ctx context.Context, fn string) error {
-	err := r.call(ctx, "DeleteLogGroup", map[string]any{"logGroupName": "/aws/lambda/" + fn}, nil)
-	if err != nil && strings.Contains(err.Error(), "ResourceNotFound") {
-		return nil
-	}
-	return err
 }

@@ -61,8 +61,8 @@ func (c *client) startUnrunnable(t *testing.T, defName string, ver int, input an
 // SUCCESS without waiting for it. It takes its dead letter, so that the
 // run's check for dead letters reports only unexpected ones.
 //
-// It lasts about maxReceives × engineVisibility, which is why the engine
-// queue's visibility timeout is short.
+// It lasts about maxReceives × engineTimeout, which is why the local
+// stack's engine timeout, and so its queues' visibility timeout, is short.
 func TestPoisonedEvent(t *testing.T) {
 	t.Parallel()
 	c := newClient(t)

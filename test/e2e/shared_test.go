@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -13,38 +11,12 @@ import (
 	"github.com/borawf/bora/internal/awsx"
 )
 
-// shared is the one stack of a test run: deploying costs seconds, and the
-// scenarios run their executions side by side on it, each under its own
-// execution ids.
+// shared is the one stack of a test run: the scenarios run their
+// executions side by side on it, each under its own execution ids.
 var shared struct {
 	once sync.Once
 	s    *stack
 	err  error
-}
-
-// boraZips are the deployment packages of Bora's functions that have code.
-// It reports the engine or worker missing; the reconciler is optional.
-func boraZips() (map[string]string, error) {
-	zips := map[string]string{}
-	for _, fn := range []string{fnEngine, fnWorker, fnReconciler} {
-		if hasCode(fn) {
-			zips[fn] = zipPath(fn)
-		} else if fn != fnReconciler {
-			return nil, fmt.Errorf("functions/%s has no Go code yet", fn)
-		}
-	}
-	return zips, nil
-}
-
-// hasCode reports whether functions/<fn> holds a non-test Go file.
-func hasCode(fn string) bool {
-	files, _ := filepath.Glob(filepath.Join(root, "functions", fn, "*.go"))
-	for _, f := range files {
-		if !strings.HasSuffix(f, "_test.go") {
-			return true
-		}
-	}
-	return false
 }
 
 // sharedStack returns the run's stack, deploying it on first use. It skips
@@ -52,23 +24,15 @@ func hasCode(fn string) bool {
 func sharedStack(t *testing.T) *stack {
 	t.Helper()
 	cfg := awsx.TestConfig(t)
-	zips, err := boraZips()
-	if err != nil {
-		if os.Getenv(awsx.EnvRequireEmulator) == "1" {
-			t.Fatalf("cannot deploy Bora: %v", err)
-		}
-		t.Skipf("cannot deploy Bora: %v", err)
-	}
-	if buildErr != nil {
-		t.Fatalf("build the Lambda functions: %v", buildErr)
-	}
 	shared.once.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		// The first deployment on a machine builds the functions for both
+		// architectures and the CDK app; later ones take seconds.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 		defer cancel()
 		start := time.Now()
-		shared.s, shared.err = deploy(ctx, cfg, stackConfig{Zips: zips})
+		shared.s, shared.err = deploy(ctx, cfg)
 		if shared.err == nil {
-			fmt.Fprintf(os.Stderr, "e2e: deployed %s in %s\n", shared.s.prefix, time.Since(start).Round(time.Millisecond))
+			fmt.Fprintf(os.Stderr, "e2e: deployed BoraLocal (run %s) in %s\n", shared.s.prefix, time.Since(start).Round(time.Millisecond))
 		}
 	})
 	if shared.err != nil {
@@ -90,21 +54,6 @@ func checkShared() bool {
 		return false
 	}
 	return true
-}
-
-// teardownShared removes the run's stack, unless BORA_E2E_KEEP=1.
-func teardownShared() {
-	s := shared.s
-	if s == nil {
-		return
-	}
-	if os.Getenv("BORA_E2E_KEEP") == "1" {
-		fmt.Fprintf(os.Stderr, "e2e: kept %s (BORA_E2E_KEEP=1)\n", s.prefix)
-		return
-	}
-	if err := s.teardown(context.Background()); err != nil {
-		fmt.Fprintf(os.Stderr, "e2e: tear down %s: %v\n", s.prefix, err)
-	}
 }
 
 // waitFor polls cond until it reports done, for at most timeout. On

@@ -17,19 +17,31 @@ type TableAPI interface {
 	UpdateTimeToLive(ctx context.Context, in *dynamodb.UpdateTimeToLiveInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateTimeToLiveOutput, error)
 }
 
-// CreateTable creates Bora's table with its indexes (on-demand capacity),
-// waits until it is active and enables TTL on the ttl attribute. A table
-// that already exists is left as it is. On AWS the CDK app creates the
-// table; this is for tests and the end-to-end suite.
-func CreateTable(ctx context.Context, client TableAPI, table string) error {
+// Names a deployment of the table needs beyond its keys and indexes.
+const (
+	// TTLAttribute holds a finished item's expiry (epoch seconds) when the
+	// store has a retention (WithRetention); TTL must be enabled on it.
+	TTLAttribute = aTTL
+	// IndexByState lists execution heads by state (ListExecutions).
+	IndexByState = indexByState
+	// IndexDue lists unfinished execution heads by due time (DueExecutions,
+	// the reconciler's sweep).
+	IndexDue = indexDue
+)
+
+// TableDefinition is the one description of Bora's table: its keys,
+// attribute types and global secondary indexes, with on-demand capacity.
+// CreateTable creates it as it is; the CDK construct in infra/ translates
+// it, so that the deployed table is the table the store was written for.
+func TableDefinition(table string) *dynamodb.CreateTableInput {
 	s := types.ScalarAttributeTypeS
 	keys := func(pk, sk string) []types.KeySchemaElement {
 		return []types.KeySchemaElement{
-			{AttributeName: &pk, KeyType: types.KeyTypeHash},
-			{AttributeName: &sk, KeyType: types.KeyTypeRange},
+			{AttributeName: ptr(pk), KeyType: types.KeyTypeHash},
+			{AttributeName: ptr(sk), KeyType: types.KeyTypeRange},
 		}
 	}
-	_, err := client.CreateTable(ctx, &dynamodb.CreateTableInput{
+	return &dynamodb.CreateTableInput{
 		TableName:   &table,
 		BillingMode: types.BillingModePayPerRequest,
 		AttributeDefinitions: []types.AttributeDefinition{
@@ -56,7 +68,15 @@ func CreateTable(ctx context.Context, client TableAPI, table string) error {
 				Projection: &types.Projection{ProjectionType: types.ProjectionTypeKeysOnly},
 			},
 		},
-	})
+	}
+}
+
+// CreateTable creates Bora's table (TableDefinition), waits until it is
+// active and enables TTL on TTLAttribute. A table that already exists is
+// left as it is. On AWS the CDK construct in infra/ creates the table; this
+// is for tests.
+func CreateTable(ctx context.Context, client TableAPI, table string) error {
+	_, err := client.CreateTable(ctx, TableDefinition(table))
 	var inUse *types.ResourceInUseException
 	if err != nil && !errors.As(err, &inUse) {
 		return fmt.Errorf("create table %s: %w", table, err)
