@@ -79,10 +79,9 @@ func controlCmd(op string) func(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "bora %s: %v\n", op, err)
 			return 2
 		}
-		b, err := embedded.Open(embedded.Options{Path: *db, Log: cliLogger(stderr)})
-		if err != nil {
-			fmt.Fprintf(stderr, "bora %s: %v\n", op, err)
-			return 1
+		b, code := openEmbedded(op, embedded.Options{Path: *db}, stderr)
+		if b == nil {
+			return code
 		}
 		defer b.Close()
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

@@ -114,10 +114,9 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 		defer os.RemoveAll(dir)
 		dbPath = filepath.Join(dir, "bora.db")
 	}
-	b, err := embedded.Open(embedded.Options{Path: dbPath, Workers: f.workers, Lease: f.lease, Log: cliLogger(stderr)})
-	if err != nil {
-		fmt.Fprintf(stderr, "bora run: %v\n", err)
-		return 1
+	b, code := openEmbedded("run", embedded.Options{Path: dbPath, Workers: f.workers, Lease: f.lease}, stderr)
+	if b == nil {
+		return code
 	}
 	defer b.Close()
 

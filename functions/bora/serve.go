@@ -48,10 +48,9 @@ func serveCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stderr, serveUsage)
 		return 2
 	}
-	b, err := embedded.Open(embedded.Options{Path: *db, Workers: *workers, Lease: *lease, Log: cliLogger(stderr)})
-	if err != nil {
-		fmt.Fprintf(stderr, "bora serve: %v\n", err)
-		return 1
+	b, code := openEmbedded("serve", embedded.Options{Path: *db, Workers: *workers, Lease: *lease}, stderr)
+	if b == nil {
+		return code
 	}
 	defer b.Close()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

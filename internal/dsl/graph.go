@@ -1,6 +1,10 @@
 package dsl
 
-import "github.com/borawf/bora/internal/expr"
+import (
+	"slices"
+
+	"github.com/borawf/bora/internal/expr"
+)
 
 // This file holds the compiled, immutable form of a workflow: what the engine
 // walks. A Bundle comes from Load; nothing in it changes after compilation.
@@ -153,4 +157,36 @@ type Retry struct {
 // Pos is a 1-based line and column in the source document.
 type Pos struct {
 	Line, Col int
+}
+
+// alwaysRuns reports whether a task of a direct workflow runs on every run
+// of it, whatever the data: a start task, or one an unconditional
+// on-complete of such a task leads to.
+func alwaysRuns(wf *Workflow, task string) bool {
+	if wf.Type != Direct {
+		return false
+	}
+	seen := map[string]bool{}
+	next := slices.Clone(wf.Start)
+	for len(next) > 0 {
+		name := next[0]
+		next = next[1:]
+		if seen[name] {
+			continue
+		}
+		seen[name] = true
+		if name == task {
+			return true
+		}
+		t := wf.Tasks[name]
+		if t == nil || t.Join != 0 {
+			continue
+		}
+		for _, tr := range t.OnComplete {
+			if tr.When == nil && tr.Target != "" {
+				next = append(next, tr.Target)
+			}
+		}
+	}
+	return false
 }

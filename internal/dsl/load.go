@@ -37,6 +37,8 @@ type loader struct {
 type subflow struct {
 	name string
 	pos  Pos
+	from string // the workflow the task is in
+	task string
 }
 
 // loc is a place in the document: a node, and a byte offset into the
@@ -619,6 +621,10 @@ func (l *loader) loadAction(p pair) *Action {
 // must be registered on its own before this one runs.
 func (l *loader) checkSubworkflows(b *Bundle) {
 	for _, p := range l.subflows {
+		if wf, ok := b.Workflows[p.from]; ok && (p.name == p.from || b.Name != "" && p.name == b.Name+"."+p.from) && alwaysRuns(wf, p.task) {
+			l.report(p.pos, Warning, "task `"+p.task+"` runs workflow `"+p.name+"`, the one it is in, on every run: "+
+				"each run starts another until the sub-workflow nesting limit fails them all")
+		}
 		if _, ok := b.Workflows[p.name]; ok {
 			continue
 		}

@@ -348,7 +348,11 @@ func (l *loader) taskCall(ts *taskSpec, actionN, workflowN, inputN *yaml.Node) {
 		} else {
 			t.Workflow = tmpl
 			if !hasExpr(c.Name) {
-				l.subflows = append(l.subflows, subflow{name: c.Name, pos: l.pos(loc{N: callN, Off: c.NameOff})})
+				sf := subflow{name: c.Name, pos: l.pos(loc{N: callN, Off: c.NameOff}), task: t.Name}
+				if l.wf != nil {
+					sf.from = l.wf.name
+				}
+				l.subflows = append(l.subflows, sf)
 			}
 		}
 	} else {

@@ -21,6 +21,7 @@ import (
 
 	"github.com/borawf/bora/internal/action"
 	"github.com/borawf/bora/internal/batch"
+	"github.com/borawf/bora/internal/engine"
 	"github.com/borawf/bora/internal/queue"
 	qsqlite "github.com/borawf/bora/internal/queue/sqlite"
 	"github.com/borawf/bora/internal/reconcile"
@@ -42,6 +43,8 @@ type Options struct {
 	// MaxReceives sends a message to its dead-letter queue after this many
 	// receives; default 10.
 	MaxReceives int
+	// Limits bound what executions may build (engine.Limits).
+	Limits engine.Limits
 }
 
 // Bora is an embedded deployment: store, queues, runtime, worker, reconciler.
@@ -52,6 +55,7 @@ type Bora struct {
 	Reconciler *reconcile.Reconciler
 
 	events, tasks, timers queue.Queue
+	eventsDLQ             queue.Queue
 	close                 func() error
 	o                     Options
 
@@ -107,6 +111,10 @@ func (o Options) withDefaults() Options {
 type Parts struct {
 	Store                 store.Store
 	Events, Tasks, Timers queue.Queue
+	// EventsDLQ, when set, is the engine queue's dead-letter queue: an
+	// event that reaches it with its execution still going (every
+	// delivery stopped the process) fails that execution.
+	EventsDLQ queue.Queue
 }
 
 // SQLiteParts opens the store and the three queues (each with its
@@ -123,13 +131,17 @@ func sqliteParts(db *sql.DB, o Options) (Parts, error) {
 	if err != nil {
 		return Parts{}, err
 	}
+	p := Parts{Store: st}
 	mk := func(name string, fifo bool) (queue.Queue, error) {
-		if _, err := qsqlite.New(db, name+"-dlq", qsqlite.Options{FIFO: fifo}); err != nil {
+		dlq, err := qsqlite.New(db, name+"-dlq", qsqlite.Options{FIFO: fifo})
+		if err != nil {
 			return nil, err
+		}
+		if name == "engine" {
+			p.EventsDLQ = dlq
 		}
 		return qsqlite.New(db, name, qsqlite.Options{FIFO: fifo, MaxReceives: o.MaxReceives, DeadLetter: name + "-dlq"})
 	}
-	p := Parts{Store: st}
 	if p.Events, err = mk("engine", true); err != nil {
 		return Parts{}, err
 	}
@@ -147,13 +159,13 @@ func sqliteParts(db *sql.DB, o Options) (Parts, error) {
 // measurements do). MaxReceives must match the queues' redrive limit.
 func New(p Parts, o Options) (*Bora, error) {
 	o = o.withDefaults()
-	rt := &runtime.Runtime{Store: p.Store, Events: p.Events, Tasks: p.Tasks, Timers: p.Timers, Log: o.Log}
+	rt := &runtime.Runtime{Store: p.Store, Events: p.Events, Tasks: p.Tasks, Timers: p.Timers, Log: o.Log, Limits: o.Limits}
 	if err := rt.Validate(); err != nil {
 		return nil, err
 	}
 	w := &worker.Worker{Store: p.Store, Events: p.Events, Actions: o.Actions, Log: o.Log, Lease: o.Lease}
 	rc := &reconcile.Reconciler{Store: p.Store, Tasks: p.Tasks, Events: p.Events, Log: o.Log}
-	return &Bora{Store: p.Store, Runtime: rt, Worker: w, Reconciler: rc, events: p.Events, tasks: p.Tasks, timers: p.Timers, o: o, close: func() error { return nil }}, nil
+	return &Bora{Store: p.Store, Runtime: rt, Worker: w, Reconciler: rc, events: p.Events, tasks: p.Tasks, timers: p.Timers, eventsDLQ: p.EventsDLQ, o: o, close: func() error { return nil }}, nil
 }
 
 // Close closes the database, if Open opened one. Stop Run first (cancel
@@ -182,6 +194,9 @@ func (b *Bora) Run(ctx context.Context) error {
 		wg.Go(func() { b.loop(ctx, b.events, 10, eventVisibility, b.handleEvent) })
 	}
 	wg.Go(func() { b.loop(ctx, b.timers, 10, eventVisibility, b.handleTimer) })
+	if b.eventsDLQ != nil {
+		wg.Go(func() { b.loop(ctx, b.eventsDLQ, 10, eventVisibility, b.handleDeadLetter) })
+	}
 	for range b.o.Workers {
 		wg.Go(func() { b.loop(ctx, b.tasks, 1, b.o.Lease, b.handleTask) })
 	}
@@ -270,6 +285,10 @@ func (b *Bora) handleEvent(ctx context.Context, _ queue.Queue, m queue.Message) 
 		}
 	}
 	return err
+}
+
+func (b *Bora) handleDeadLetter(ctx context.Context, _ queue.Queue, m queue.Message) error {
+	return b.Runtime.DeadLettered(ctx, m.Body, b.o.MaxReceives)
 }
 
 func (b *Bora) handleTimer(ctx context.Context, _ queue.Queue, m queue.Message) error {

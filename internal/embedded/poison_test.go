@@ -32,6 +32,13 @@ const poisonReceives = 2
 // queues the test keeps, and returns it with the engine queue's.
 func deadLettered(t *testing.T) (*embedded.Bora, queue.Queue) {
 	t.Helper()
+	return deadLetteredParts(t, false)
+}
+
+// deadLetteredParts is deadLettered; with sweep, the Bora also handles the
+// engine's dead letters (Parts.EventsDLQ).
+func deadLetteredParts(t *testing.T, sweep bool) (*embedded.Bora, queue.Queue) {
+	t.Helper()
 	db, err := ssqlite.Open(filepath.Join(t.TempDir(), "bora.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -56,6 +63,9 @@ func deadLettered(t *testing.T) (*embedded.Bora, queue.Queue) {
 		return q
 	}
 	p := embedded.Parts{Store: st, Events: mk("engine", true), Tasks: mk("tasks", false), Timers: mk("timers", false)}
+	if sweep {
+		p.EventsDLQ = dlqs["engine"]
+	}
 	b, err := embedded.New(p, embedded.Options{MaxReceives: poisonReceives, Workers: 2})
 	if err != nil {
 		t.Fatal(err)
@@ -227,4 +237,50 @@ func startHead(t *testing.T, ctx context.Context, b *embedded.Bora, src []byte, 
 		t.Fatal(err)
 	}
 	return body, head.ID
+}
+
+// TestCrashLoopEndsInError: an engine event on which the process applying
+// it dies every time (it is received and never answered, so no handler
+// can record why) is dead-lettered after the redrive limit, and then fails
+// its execution with a state_info that says so, while another execution
+// runs to SUCCESS.
+func TestCrashLoopEndsInError(t *testing.T) {
+	t.Parallel()
+	b, _ := deadLetteredParts(t, true)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	src := []byte(linear(2))
+	bad, err := b.Runtime.Submit(ctx, runtime.Submission{File: "linear.yaml", Source: src})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Each delivery "kills the process": received, never deleted, back
+	// at once (a restarted process's receive).
+	for i := 1; i <= poisonReceives; i++ {
+		msgs, err := b.Runtime.Events.Receive(ctx, 1, time.Second, time.Minute)
+		if err != nil || len(msgs) != 1 || msgs[0].ReceiveCount != i {
+			t.Fatalf("delivery %d: %v, %v", i, msgs, err)
+		}
+		if err := b.Runtime.Events.ChangeVisibility(ctx, msgs[0].Handle, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	good, err := b.Runtime.Submit(ctx, runtime.Submission{File: "linear.yaml", Source: src})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := b.Start(ctx)
+	defer stop()
+	g, err := b.Wait(ctx, good.ID, 0)
+	if err != nil || g.State != record.ExecSuccess {
+		t.Fatalf("the good execution: %v, %v; want SUCCESS", g, err)
+	}
+	e, err := b.Wait(ctx, bad.ID, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("engine event %s was dead-lettered after %d deliveries without being applied", engine.StartEvent(bad.ID).ID, poisonReceives)
+	if e.State != record.ExecError || !strings.Contains(e.StateInfo, want) {
+		t.Errorf("the crashing execution is %s %q, want ERROR saying %q", e.State, e.StateInfo, want)
+	}
 }

@@ -17,6 +17,7 @@
 package engine
 
 import (
+	"errors"
 	"time"
 
 	"github.com/borawf/bora/internal/dsl"
@@ -31,6 +32,29 @@ type Reader interface {
 	Unit(k record.UnitKey) (*record.Unit, error)
 	Units(task string) ([]*record.Unit, error) // every unit of a task execution, by item
 }
+
+// Transient marks an error of a Reader or of Definitions that may go away
+// when tried again (a store that did not answer in time). Step returns such
+// errors as they are, for the step to be retried; every other error of Step
+// is permanent. A Reader's not-found error need not be marked.
+func Transient(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &transientError{err}
+}
+
+// IsTransient reports whether err, or an error it wraps, was marked by
+// Transient.
+func IsTransient(err error) bool {
+	var t *transientError
+	return errors.As(err, &t)
+}
+
+type transientError struct{ err error }
+
+func (e *transientError) Error() string { return e.err.Error() }
+func (e *transientError) Unwrap() error { return e.err }
 
 // Definitions resolves workflows by name for sub-workflow tasks.
 type Definitions interface {
@@ -47,6 +71,8 @@ type Input struct {
 	Event    record.Event
 	Now      time.Time
 	Read     Reader
+	// Limits bound what the step may build; zero fields take defaults.
+	Limits Limits
 }
 
 // Output is the result of one step.

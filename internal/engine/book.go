@@ -52,6 +52,9 @@ type book struct {
 	Vars json.RawMessage `json:"vars,omitempty"`
 	// Timers counts the task-level timers set so far (their ids).
 	Timers int `json:"tm,omitempty"`
+	// Depth is how deeply the execution is nested: 0 for a top-level
+	// execution, its parent's plus one for a sub-workflow.
+	Depth int `json:"dp,omitempty"`
 	// Applied are short hashes of the last applied events, newest last.
 	Applied []string `json:"ev,omitempty"`
 	// Outbox is the After of the last applied event, kept encoded: it is

@@ -14,21 +14,42 @@ import (
 // integers stay int64, other numbers become float64.
 func decode(raw json.RawMessage) (any, error) { return record.DecodeJSON(raw) }
 
-// decodeMap decodes an object; anything else (or nothing) is an empty map.
-func decodeMap(raw json.RawMessage) map[string]any {
+// corrupt is the panic of a stored value the engine cannot read: the
+// engine wrote every value it reads as JSON, so a value that does not
+// decode was damaged in the store. Step recovers it and fails with it,
+// rather than going on with a value silently replaced.
+type corrupt struct{ err error }
+
+// ErrCorrupt is wrapped by the error of a step that found a stored value
+// it cannot read.
+var ErrCorrupt = errors.New("a stored value is not valid JSON")
+
+// mustDecode decodes a stored value; a value that does not decode is
+// corrupt.
+func mustDecode(what string, raw json.RawMessage) any {
 	v, err := decode(raw)
-	if m, ok := v.(map[string]any); ok && err == nil {
+	if err != nil {
+		panic(corrupt{fmt.Errorf("%s: %w: %v", what, ErrCorrupt, err)})
+	}
+	return v
+}
+
+// decodeMap decodes a stored object; null (or nothing) is an empty map, and
+// so is any other value, which only a command's env can be. A value that
+// does not decode is corrupt.
+func decodeMap(raw json.RawMessage) map[string]any {
+	if m, ok := mustDecode("stored object", raw).(map[string]any); ok {
 		return m
 	}
 	return map[string]any{}
 }
 
-// encode marshals a JSON-like value. Map keys are sorted, so equal values
-// encode to equal bytes.
-func encode(v any) json.RawMessage {
+// reencode encodes a value decoded from stored JSON again; that cannot
+// fail but for a damaged store.
+func reencode(v any) json.RawMessage {
 	b, err := json.Marshal(v)
 	if err != nil {
-		b, _ = json.Marshal(fmt.Sprint(v))
+		panic(corrupt{fmt.Errorf("re-encode a stored value: %w: %v", ErrCorrupt, err)})
 	}
 	return b
 }
@@ -60,7 +81,22 @@ func mergeInto(dst, src map[string]any) {
 
 // text renders an error value as a task's state_info: a string as is,
 // anything else as JSON.
-func text(raw json.RawMessage) string { return record.ErrorText(raw) }
+func text(raw json.RawMessage) string {
+	v := mustDecode("error", raw)
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return x
+	case map[string]any:
+		if record.IsLost(raw) {
+			if m, ok := x["message"].(string); ok {
+				return m
+			}
+		}
+	}
+	return string(reencode(v))
+}
 
 // host answers the engine functions of expressions (task(), execution(),
 // env(), uuid()) over the step's view of the execution.
@@ -103,13 +139,11 @@ func taskView(t *record.Task) map[string]any {
 	if t.StateInfo != "" {
 		m["state_info"] = t.StateInfo
 	}
-	if r, err := decode(t.Result); err == nil && r != nil {
+	if r := mustDecode("result of task "+t.Key, t.Result); r != nil {
 		m["result"] = r
 	}
 	if t.State == record.Error && len(t.Result) == 0 && len(t.Error) > 0 {
-		if r, err := decode(t.Error); err == nil {
-			m["result"] = r
-		}
+		m["result"] = mustDecode("error of task "+t.Key, t.Error)
 	}
 	if p := decodeMap(t.Published); len(p) > 0 {
 		m["published"] = p
@@ -156,8 +190,8 @@ func sortTasks(ts []*record.Task) {
 
 func (h *host) Execution() any {
 	e := h.s.exec
-	in, _ := decode(e.Input)
-	params, _ := decode(e.Params)
+	in := mustDecode("input", e.Input)
+	params := mustDecode("params", e.Params)
 	if params == nil {
 		params = map[string]any{}
 	}
@@ -172,7 +206,7 @@ func (h *host) Execution() any {
 }
 
 func (h *host) Env() any {
-	v, _ := decode(h.s.exec.Env)
+	v := mustDecode("env", h.s.exec.Env)
 	if v == nil {
 		return map[string]any{}
 	}
@@ -190,7 +224,8 @@ func (s *stepper) eval(t *expr.Template, data map[string]any, cur map[string]any
 	if t == nil {
 		return nil, nil
 	}
-	return t.Eval(&expr.Context{Data: data, Host: &host{s: s, cur: cur}})
+	l := s.limits()
+	return t.Eval(&expr.Context{Data: data, Host: &host{s: s, cur: cur}, MaxSteps: l.ExprSteps, MaxBytes: l.ExprBytes})
 }
 
 // evalInt evaluates a policy number (seconds, counts). Absent is 0.
@@ -214,7 +249,7 @@ func (s *stepper) evalInt(t *expr.Template, data, cur map[string]any, what strin
 			return n, nil
 		}
 	}
-	return 0, fmt.Errorf("%s must be a number, not %s", what, encode(v))
+	return 0, fmt.Errorf("%s must be a number, not %s", what, brief(v))
 }
 
 // evalBool evaluates a condition. Absent is false.

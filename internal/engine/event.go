@@ -144,13 +144,13 @@ func (s *stepper) onChildDone() (bool, error) {
 		if msg == "" {
 			msg = fmt.Sprintf("Cancelled subworkflow [execution_id=%s]", c.ID)
 		}
-		o.state, o.errv = record.Cancelled, encode(msg)
+		o.state, o.errv = record.Cancelled, encodeText(msg)
 	default:
 		msg := c.StateInfo
 		if msg == "" {
 			msg = fmt.Sprintf("Failed subworkflow [execution_id=%s]", c.ID)
 		}
-		o.state, o.errv = record.Error, encode(msg)
+		o.state, o.errv = record.Error, encodeText(msg)
 	}
 	// The engine records the sub-workflow's outcome on the unit; a retry
 	// planned below turns this same write into the next attempt.
@@ -259,13 +259,16 @@ func (s *stepper) onCommand() (bool, error) {
 		if s.exec.State != record.ExecRunning {
 			return false, nil
 		}
-		s.exec.State, s.exec.StateInfo = record.ExecPaused, c.Msg
+		s.exec.State, s.exec.StateInfo = record.ExecPaused, clip(c.Msg, s.limits().InfoBytes)
 		return true, nil
 	case record.OpResume:
 		if s.exec.State != record.ExecPaused {
 			return false, nil
 		}
-		s.setEnv(c.Env)
+		if err := s.setEnv(c.Env); err != nil {
+			s.stop(record.ExecError, fmt.Sprintf("Failed to resume: %v", err))
+			return true, nil
+		}
 		s.exec.State, s.exec.StateInfo = record.ExecRunning, ""
 		if err := s.resume(); err != nil {
 			return false, err
@@ -279,16 +282,27 @@ func (s *stepper) onCommand() (bool, error) {
 		return true, nil
 	case record.OpRerun:
 		return s.rerun(c)
+	case record.OpFail:
+		if s.exec.State.Terminal() {
+			return false, nil
+		}
+		s.stop(record.ExecError, c.Msg)
+		return true, nil
 	}
 	return false, nil
 }
 
 // setEnv merges a command's env into the execution's.
-func (s *stepper) setEnv(env json.RawMessage) {
+func (s *stepper) setEnv(env json.RawMessage) error {
 	if len(env) == 0 || string(env) == "null" {
-		return
+		return nil
 	}
-	s.exec.Env = encode(merge(decodeMap(s.exec.Env), decodeMap(env)))
+	raw, err := s.encode("the env", merge(decodeMap(s.exec.Env), decodeMap(env)))
+	if err != nil {
+		return err
+	}
+	s.exec.Env = raw
+	return nil
 }
 
 // resume sends the paused units again with new fences, starts the tasks
@@ -416,7 +430,11 @@ func (s *stepper) rerun(c *record.Command) (bool, error) {
 			}
 		}
 	}
-	s.setEnv(c.Env)
+	if err := s.setEnv(c.Env); err != nil {
+		// The execution stays as it was; the rerun says why it did not run.
+		s.exec.StateInfo = clip(fmt.Sprintf("Failed to rerun task %s: %v", key, err), s.limits().InfoBytes)
+		return true, nil
+	}
 	s.exec.State, s.exec.StateInfo, s.exec.Output = record.ExecRunning, "", nil
 	s.b.Errs = slices.DeleteFunc(s.b.Errs, func(k string) bool { return k == key })
 	s.b.Ends = slices.DeleteFunc(s.b.Ends, func(k string) bool { return k == key })

@@ -83,28 +83,36 @@ func (s *stepper) completeTask(r *run, o *outcome) error {
 			if ov := s.overlay[u.Item]; ov != nil {
 				st, res, e = ov.state, ov.result, ov.errv
 			}
+			what := fmt.Sprintf("item %d of task %s", u.Item, r.Key)
 			if u.Item == 0 {
 				s.outcomes[r.Key] = &outcome{state: st, result: res, errv: e}
 			}
 			switch st {
 			case record.Success:
-				results[u.Item], _ = decode(res)
+				results[u.Item] = mustDecode("the result of "+what, res)
 			case record.Error:
 				failed = true
 				noRetry = noRetry || u.NoRetry && s.overlay[u.Item] == nil
-				results[u.Item], _ = decode(e)
-				errs[u.Item], _ = decode(e)
+				results[u.Item] = mustDecode("the error of "+what, e)
+				errs[u.Item] = results[u.Item]
 			case record.Cancelled:
 				cancelled = true
 			}
 		}
-		result = encode(results)
+		fail := func(err error) error {
+			return s.forceFail(r, rec, fmt.Sprintf("Failed to complete task [error=%v, wf=%s, task=%s]", err, s.wf.Name, t.Name))
+		}
+		if result, err = s.encode(fmt.Sprintf("the result of task %s (%d items)", t.Name, r.Items), results); err != nil {
+			return fail(err)
+		}
 		switch {
 		case cancelled:
 			state, stateInfo = record.Cancelled, "One or more actions was cancelled."
 		case failed:
 			state, stateInfo = record.Error, "One or more actions had failed."
-			errv = encode(errs)
+			if errv, err = s.encode(fmt.Sprintf("the errors of task %s (%d items)", t.Name, r.Items), errs); err != nil {
+				return fail(err)
+			}
 		default:
 			state = record.Success
 		}
@@ -131,9 +139,9 @@ func (s *stepper) completeTask(r *run, o *outcome) error {
 	if stateInfo != "" {
 		cur["state_info"] = stateInfo
 	}
-	if v, _ := decode(result); v != nil {
+	if v := mustDecode("the result of task "+r.Key, result); v != nil {
 		cur["result"] = v
-	} else if v, _ := decode(errv); v != nil && state == record.Error {
+	} else if v := mustDecode("the error of task "+r.Key, errv); v != nil && state == record.Error {
 		cur["result"] = v
 	}
 
@@ -208,7 +216,9 @@ func (s *stepper) completeTask(r *run, o *outcome) error {
 			return s.forceFail(r, rec, fmt.Sprintf("Failed to complete task [error=%v, wf=%s, task=%s]", err, s.wf.Name, t.Name))
 		}
 		if m, ok := v.(map[string]any); ok && len(m) > 0 {
-			s.publishGlobal(m)
+			if err := s.publishGlobal(m); err != nil {
+				return s.forceFail(r, rec, fmt.Sprintf("Failed to complete task [error=%v, wf=%s, task=%s]", err, s.wf.Name, t.Name))
+			}
 		}
 	}
 
@@ -219,7 +229,11 @@ func (s *stepper) completeTask(r *run, o *outcome) error {
 			keep = v != false
 		}
 	}
-	fin := s.finish(rec, final, stateInfo, published, result, errv)
+	pub, err := s.encode("the published variables of task "+t.Name, published)
+	if err != nil {
+		return s.forceFail(r, rec, fmt.Sprintf("Failed to complete task [error=%v, wf=%s, task=%s]", err, s.wf.Name, t.Name))
+	}
+	fin := s.finish(rec, final, stateInfo, pub, result, errv)
 	if !keep {
 		fin.Result = nil
 	}
@@ -320,8 +334,9 @@ func (s *stepper) actionOf(task string) string {
 	return ""
 }
 
-// finish writes a task record's final fields.
-func (s *stepper) finish(rec *record.Task, state record.State, info string, published map[string]any, result, errv json.RawMessage) *record.Task {
+// finish writes a task record's final fields; published is encoded, nil
+// when the task published nothing.
+func (s *stepper) finish(rec *record.Task, state record.State, info string, published, result, errv json.RawMessage) *record.Task {
 	var f *record.Task
 	if m := s.made[rec.Key]; m != nil {
 		f = m
@@ -330,8 +345,11 @@ func (s *stepper) finish(rec *record.Task, state record.State, info string, publ
 		f = &c
 		s.before = append(s.before, Write{FinishTask: f})
 	}
-	f.State, f.StateInfo, f.FinishedAt = state, info, s.in.Now
-	f.Published = encode(published)
+	f.State, f.StateInfo, f.FinishedAt = state, clip(info, s.limits().InfoBytes), s.in.Now
+	if published == nil {
+		published = json.RawMessage("null")
+	}
+	f.Published = published
 	f.Result, f.Error = result, errv
 	// The outcome its unit of item 0 holds, when this step read it: the
 	// store sizes the write with it (Store.FinishTask).
@@ -375,7 +393,8 @@ func (s *stepper) drop(key string) {
 // expression that cannot be evaluated) and with it the workflow, as
 // Mistral does: such errors are not handled by on-error.
 func (s *stepper) forceFail(r *run, rec *record.Task, msg string) error {
-	s.finish(rec, record.Error, msg, nil, nil, encode(msg))
+	msg = clip(msg, s.limits().InfoBytes)
+	s.finish(rec, record.Error, msg, nil, nil, encodeText(msg))
 	s.drop(r.Key)
 	s.stop(record.ExecError, msg)
 	return nil
@@ -476,7 +495,11 @@ func (s *stepper) afterTask(rec *record.Task, state record.State, out flow, cur 
 				} else if str, ok := v.(string); ok {
 					msg = str
 				} else if v != nil {
-					msg = string(encode(v))
+					if b, err := encodeValue("the message of "+n.tr.Command, v, s.limits().InfoBytes); err != nil {
+						msg = err.Error()
+					} else {
+						msg = string(b)
+					}
 				}
 			}
 			switch n.tr.Command {
@@ -581,10 +604,15 @@ func (s *stepper) failJoin(j *join) error {
 	}
 	key := s.bump(j.Name)
 	info := "Failed by tasks: " + pyList(missing)
+	inbound, err := ctx.encode(s.limits().ValueBytes)
+	if err != nil {
+		inbound = json.RawMessage("{}")
+		info = fmt.Sprintf("%s; %v", info, err)
+	}
 	rec := &record.Task{
 		ExecID: s.exec.ID, Key: key, Name: j.Name, Seq: s.b.Seq,
 		State: record.Error, StateInfo: info, Items: 0,
-		Inbound: ctx.encode(), Published: encode(map[string]any{}), Error: encode(info),
+		Inbound: inbound, Published: json.RawMessage("{}"), Error: encodeText(info),
 		CreatedAt: s.in.Now, FinishedAt: s.in.Now,
 	}
 	s.before = append(s.before, Write{CreateTask: rec})
@@ -642,14 +670,16 @@ func (s *stepper) failureInfo(extra *record.Task) string {
 	for _, t := range recs {
 		fmt.Fprintf(&b, "\n  %s [task_ex_id=%s] -> %s\n", t.Name, t.Key, t.StateInfo)
 		if t.WithItems {
-			errs, _ := decode(t.Error)
-			if l, ok := errs.([]any); ok {
+			if l, ok := mustDecode("the errors of task "+t.Key, t.Error).([]any); ok {
 				for i, e := range l {
 					if e != nil {
-						fmt.Fprintf(&b, "    [idx=%d]: %s\n", i, text(encode(e)))
+						fmt.Fprintf(&b, "    [idx=%d]: %s\n", i, text(reencode(e)))
 					}
 				}
 			}
+		}
+		if b.Len() > s.limits().InfoBytes {
+			break // the rest would be cut
 		}
 	}
 	return b.String()
@@ -709,20 +739,34 @@ func (s *stepper) ended() error {
 		}
 		out = m
 	}
-	s.exec.Output = encode(out)
+	raw, err := s.encode("the output of workflow "+s.wf.Name, out)
+	if err != nil {
+		s.exec.State = record.ExecError
+		s.exec.StateInfo = clip(fmt.Sprintf("Failed to evaluate workflow output: %v", err), s.limits().InfoBytes)
+		raw = reencode(map[string]any{"result": s.exec.StateInfo})
+	}
+	s.exec.Output = raw
 	if s.exec.ParentID != "" {
 		task, item, ok := ParseParentKey(s.exec.ParentKey)
 		if ok {
-			ev := record.Event{
-				ID:     "child/" + s.exec.ID,
-				Kind:   record.EventChildDone,
-				ExecID: s.exec.ParentID,
-				Task:   task,
-				Item:   item,
-				Child:  &record.ChildDone{ID: s.exec.ID, State: s.exec.State, StateInfo: s.exec.StateInfo, Output: s.exec.Output},
-			}
+			ev := ChildDoneEvent(s.exec, task, item)
 			s.after = append(s.after, Effect{SendEvent: &ev})
 		}
 	}
 	return nil
+}
+
+// ChildDoneEvent is the event that tells a parent that its sub-workflow
+// child, now final, ended; task and item name the parent's unit (from
+// ParseParentKey of the child's ParentKey). Its id is fixed by the child,
+// so that it is applied once whoever sends it.
+func ChildDoneEvent(child *record.Execution, task string, item int) record.Event {
+	return record.Event{
+		ID:     "child/" + child.ID,
+		Kind:   record.EventChildDone,
+		ExecID: child.ParentID,
+		Task:   task,
+		Item:   item,
+		Child:  &record.ChildDone{ID: child.ID, State: child.State, StateInfo: child.StateInfo, Output: child.Output},
+	}
 }

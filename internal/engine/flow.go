@@ -68,20 +68,30 @@ func decodeFlow(raw json.RawMessage) flow {
 }
 
 // encode stores a flow as a task's inbound context: its variables, and
-// its versions and depth under flowKey.
-func (f flow) encode() json.RawMessage {
-	if len(f.ver) == 0 && f.depth == 0 {
-		if f.vars == nil {
-			return json.RawMessage("{}")
+// its versions and depth under flowKey. The variables are at most limit
+// bytes.
+func (f flow) encode(limit int) (json.RawMessage, error) {
+	var vars json.RawMessage
+	if len(f.vars) > 0 {
+		var err error
+		if vars, err = encodeValue("the task's inbound context", f.vars, limit); err != nil {
+			return nil, err
 		}
-		return encode(f.vars)
 	}
-	meta := encode(flowMeta{Depth: f.depth, Versions: f.ver})
-	if len(f.vars) == 0 {
-		return slices.Concat([]byte(`{"`+flowKey+`":`), meta, []byte("}"))
+	if len(f.ver) == 0 && f.depth == 0 {
+		if vars == nil {
+			return json.RawMessage("{}"), nil
+		}
+		return vars, nil
 	}
-	vars := encode(f.vars)
-	return slices.Concat(vars[:len(vars)-1], []byte(`,"`+flowKey+`":`), meta, []byte("}"))
+	meta, err := json.Marshal(flowMeta{Depth: f.depth, Versions: f.ver})
+	if err != nil {
+		return nil, fmt.Errorf("encode the flow's versions: %w", err)
+	}
+	if vars == nil {
+		return slices.Concat([]byte(`{"`+flowKey+`":`), meta, []byte("}")), nil
+	}
+	return slices.Concat(vars[:len(vars)-1], []byte(`,"`+flowKey+`":`), meta, []byte("}")), nil
 }
 
 // publish is the flow after a task published vars: each replaces the
@@ -194,10 +204,12 @@ func (s *stepper) evalVars() error {
 	}
 	vars, ok := v.(map[string]any)
 	if !ok && v != nil {
-		return fmt.Errorf("vars must be a map, not %s", encode(v))
+		return fmt.Errorf("vars must be a map, not %s", brief(v))
 	}
 	if len(vars) > 0 {
-		s.b.Vars = encode(vars)
+		if s.b.Vars, err = s.encode("the workflow's vars", vars); err != nil {
+			return err
+		}
 	}
 	s.baseView = nil
 	return nil
@@ -207,11 +219,16 @@ func (s *stepper) evalVars() error {
 // execution's context: the vars in the head, deep-merged as Mistral merges
 // them into its workflow context. Unlike a branch's variables they are not
 // part of the default output.
-func (s *stepper) publishGlobal(vars map[string]any) {
+func (s *stepper) publishGlobal(vars map[string]any) error {
 	ctx := decodeMap(s.b.Vars)
 	mergeInto(ctx, vars)
-	s.b.Vars = encode(ctx)
+	raw, err := s.encode("the workflow's global variables", ctx)
+	if err != nil {
+		return err
+	}
+	s.b.Vars = raw
 	s.baseView = nil
+	return nil
 }
 
 // outbound is the flow a finished task passes on: its inbound flow with

@@ -67,6 +67,8 @@ type world struct {
 	// crash makes every step crash once after half its Before writes, then
 	// replays it and requires the very same output.
 	crash bool
+	// limits are the limits every step runs with.
+	limits Limits
 }
 
 func newWorld(t testing.TB, src string) *world {
@@ -177,7 +179,7 @@ func (r reader) Units(task string) ([]*record.Unit, error) {
 func (w *world) input(ev record.Event) Input {
 	head := w.execs[ev.ExecID]
 	c := *head
-	return Input{Exec: &c, Workflow: w.bundle.Workflows[head.Workflow], Defs: w, Event: ev, Now: w.now, Read: reader{w: w, exec: ev.ExecID}}
+	return Input{Exec: &c, Workflow: w.bundle.Workflows[head.Workflow], Defs: w, Event: ev, Now: w.now, Read: reader{w: w, exec: ev.ExecID}, Limits: w.limits}
 }
 
 // deliver applies one event as the runtime does.
@@ -437,13 +439,22 @@ func (w *world) finish(m record.TaskMessage) {
 		if errors.As(err, &f) {
 			v = f.v
 		}
-		u.State, u.Error = record.Error, encode(v)
+		u.State, u.Error = record.Error, w.marshal(v)
 		u.NoRetry = errors.As(err, new(final))
 	} else {
-		u.State, u.Result = record.Success, encode(res)
+		u.State, u.Result = record.Success, w.marshal(res)
 	}
 	u.Finished, u.Due = w.now, time.Time{}
 	w.events = append(w.events, record.DoneEvent(u.UnitKey, u.Attempt, u.Fence))
+}
+
+// marshal encodes an action's outcome as the worker does.
+func (w *world) marshal(v any) json.RawMessage {
+	b, err := json.Marshal(v)
+	if err != nil {
+		w.t.Fatalf("encode an outcome: %v", err)
+	}
+	return b
 }
 
 // run drives everything until no event, task or timer is left, or limit

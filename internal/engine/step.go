@@ -30,7 +30,20 @@ const MaxLostReruns = 5
 const rangeMin = 9
 
 // Step applies one event to an execution. See the package doc.
-func Step(in Input) (Output, error) {
+//
+// Step is pure, so an error it returns is permanent (the same input fails
+// the same way) unless it wraps an error of in.Read or in.Defs: the caller
+// should fail the execution rather than retry, as runtime.Runtime does.
+func Step(in Input) (out Output, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			c, ok := p.(corrupt)
+			if !ok {
+				panic(p)
+			}
+			out, err = Output{}, fmt.Errorf("execution %s: event %s: %w", in.Exec.ID, in.Event.ID, c.err)
+		}
+	}()
 	if in.Exec == nil {
 		return Output{}, errors.New("step: no execution")
 	}
@@ -83,6 +96,7 @@ func Step(in Input) (Output, error) {
 		return Output{}, fmt.Errorf("execution %s: encode engine state: %w", in.Exec.ID, err)
 	}
 	s.exec.Engine = raw
+	s.exec.StateInfo = clip(s.exec.StateInfo, s.limits().InfoBytes)
 	s.exec.Version = in.Exec.Version + 1
 	s.exec.UpdatedAt = in.Now
 	return Output{Exec: s.exec, Before: s.before, After: s.after}, nil
@@ -238,6 +252,6 @@ func (s *stepper) stop(state record.ExecState, msg string) {
 		return
 	}
 	s.exec.State = state
-	s.exec.StateInfo = msg
+	s.exec.StateInfo = clip(msg, s.limits().InfoBytes)
 	s.stopped = true
 }

@@ -20,6 +20,10 @@ func (s *stepper) startTask(name string, inbound flow, from string) error {
 		return nil
 	}
 	key := s.bump(name)
+	ctx, ctxErr := inbound.encode(s.limits().ValueBytes)
+	if ctxErr != nil {
+		ctx = json.RawMessage("{}")
+	}
 	rec := &record.Task{
 		ExecID:    s.exec.ID,
 		Key:       key,
@@ -28,7 +32,7 @@ func (s *stepper) startTask(name string, inbound flow, from string) error {
 		State:     record.Running,
 		Items:     1,
 		UnitEnds:  unitEnds(t),
-		Inbound:   inbound.encode(),
+		Inbound:   ctx,
 		CreatedAt: s.in.Now,
 	}
 	s.before = append(s.before, Write{CreateTask: rec})
@@ -36,6 +40,9 @@ func (s *stepper) startTask(name string, inbound flow, from string) error {
 	s.tasks[key] = rec
 	r := &run{Key: key, Items: 1}
 	s.b.Active = append(s.b.Active, r)
+	if ctxErr != nil {
+		return s.forceFail(r, rec, fmt.Sprintf("Failed to run task [error=%v, wf=%s, task=%s]", ctxErr, s.wf.Name, name))
+	}
 	if t.PauseBefore != nil {
 		pause, err := s.evalBool(t.PauseBefore, s.view(inbound), taskView(rec))
 		if err != nil {
@@ -84,7 +91,7 @@ func (s *stepper) launch(r *run, t *dsl.Task, rec *record.Task, in flow, prev []
 		}
 		name, ok := v.(string)
 		if !ok || name == "" {
-			return fail(fmt.Errorf("workflow name must be a string, not %s", encode(v)))
+			return fail(fmt.Errorf("workflow name must be a string, not %s", brief(v)))
 		}
 		child = &childSpec{Workflow: name}
 		action = name
@@ -96,7 +103,7 @@ func (s *stepper) launch(r *run, t *dsl.Task, rec *record.Task, in flow, prev []
 		}
 		name, ok := v.(string)
 		if !ok || name == "" {
-			return fail(fmt.Errorf("action name must be a string, not %s", encode(v)))
+			return fail(fmt.Errorf("action name must be a string, not %s", brief(v)))
 		}
 		action = name
 	default:
@@ -120,7 +127,7 @@ func (s *stepper) launch(r *run, t *dsl.Task, rec *record.Task, in flow, prev []
 				if v == nil {
 					l = []any{}
 				} else {
-					return fail(fmt.Errorf("with-items %s must be a list, not %s", wi.Var, encode(v)))
+					return fail(fmt.Errorf("with-items %s must be a list, not %s", wi.Var, brief(v)))
 				}
 			}
 			if n >= 0 && len(l) != n {
@@ -162,9 +169,15 @@ func (s *stepper) launch(r *run, t *dsl.Task, rec *record.Task, in flow, prev []
 			v = map[string]any{}
 		}
 		if _, ok := v.(map[string]any); !ok {
-			return fail(fmt.Errorf("task input must be a map, not %s", encode(v)))
+			return fail(fmt.Errorf("task input must be a map, not %s", brief(v)))
 		}
-		inputs[i] = encode(v)
+		what := "the input of task " + t.Name
+		if r.WI {
+			what = fmt.Sprintf("the input of item %d of task %s", i, t.Name)
+		}
+		if inputs[i], err = s.encode(what, v); err != nil {
+			return fail(err)
+		}
 	}
 	timeout, err := s.evalInt(t.Timeout, inbound, cur, "timeout")
 	if err != nil {
@@ -187,6 +200,9 @@ func (s *stepper) launch(r *run, t *dsl.Task, rec *record.Task, in flow, prev []
 		for i := range inputs {
 			op := &unitOp{key: s.unitKey(r.Key, i), attempt: 1, child: &childSpec{Workflow: child.Workflow, Input: inputs[i]}}
 			if _, err := s.childHead(op); err != nil {
+				if IsTransient(err) {
+					return err // the step is tried again
+				}
 				return fail(err)
 			}
 		}

@@ -188,11 +188,14 @@ func (s *stepper) childHead(op *unitOp) (*record.Execution, error) {
 	if s.in.Defs == nil {
 		return nil, fmt.Errorf("task %s: no definitions to resolve workflow %q", op.key.Task, op.child.Workflow)
 	}
+	if depth, limit := s.b.Depth+1, s.limits().Depth; depth > limit {
+		return nil, fmt.Errorf("sub-workflow %s would be nested %d deep, over the limit of %d", op.child.Workflow, depth, limit)
+	}
 	wf, name, ver, err := s.in.Defs.Workflow(op.child.Workflow)
 	if err != nil {
 		return nil, fmt.Errorf("task %s: %w", op.key.Task, err)
 	}
-	return NewExecution(wf, NewParams{
+	head, err := NewExecution(wf, NewParams{
 		ID:        ChildID(s.exec.ID, op.key.Task, op.key.Item, op.attempt),
 		DefName:   name,
 		DefVer:    ver,
@@ -202,6 +205,15 @@ func (s *stepper) childHead(op *unitOp) (*record.Execution, error) {
 		ParentKey: parentKey(op.key.Task, op.key.Item),
 		Now:       s.in.Now,
 	})
+	if err != nil {
+		return nil, err
+	}
+	// The child starts with its depth: it counts every level, whatever
+	// names the workflows have (an expression may name one).
+	if head.Engine, err = json.Marshal(&book{Depth: s.b.Depth + 1}); err != nil {
+		return nil, fmt.Errorf("task %s: %w", op.key.Task, err)
+	}
+	return head, nil
 }
 
 // inflight lists the started, unfinished items of an active task.
@@ -288,7 +300,7 @@ func (s *stepper) childTimer(k record.UnitKey, attempt int, fence string, d time
 // timeoutError is the error of a sub-workflow's attempt that timed out.
 func timeoutError(u *record.Unit) json.RawMessage {
 	secs := strconv.FormatFloat(u.Timeout.Seconds(), 'f', -1, 64)
-	return encode(fmt.Sprintf("sub-workflow %s timed out after %s seconds", u.Action, secs))
+	return encodeText(fmt.Sprintf("sub-workflow %s timed out after %s seconds", u.Action, secs))
 }
 
 // onTimeout ends a sub-workflow's attempt that is still running when its

@@ -20,6 +20,10 @@ type Context struct {
 	Host Host
 	// MaxSteps bounds the work of one evaluation; 0 means DefaultMaxSteps.
 	MaxSteps int
+	// MaxBytes bounds what one evaluation builds, counted as the JSON
+	// size of every string, list and dict it makes; 0 means
+	// DefaultMaxBytes. Data the expression only refers to is not counted.
+	MaxBytes int
 }
 
 // DefaultMaxSteps bounds one evaluation when Context.MaxSteps is zero.

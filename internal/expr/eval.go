@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"strconv"
 	"strings"
 )
 
@@ -13,6 +14,8 @@ type evaluator struct {
 	root  any
 	steps int
 	max   int
+	// bytes counts what the evaluation built, up to maxBytes (budget.go).
+	bytes, maxBytes int
 	// vars holds the YAQL variables in scope: let()/with() on the left of
 	// `->`, and $1, $2… of a per-element argument.
 	vars *scope
@@ -44,7 +47,11 @@ func newEvaluator(c *Context) *evaluator {
 	if c.MaxSteps > 0 {
 		max = c.MaxSteps
 	}
-	return &evaluator{c: c, root: c.Data, max: max}
+	maxBytes := DefaultMaxBytes
+	if c.MaxBytes > 0 {
+		maxBytes = c.MaxBytes
+	}
+	return &evaluator{c: c, root: c.Data, max: max, maxBytes: maxBytes}
 }
 
 func (x *evaluator) fail(n *node, format string, args ...any) *failure {
@@ -53,16 +60,12 @@ func (x *evaluator) fail(n *node, format string, args ...any) *failure {
 
 // charge counts k units of work against the step limit.
 func (x *evaluator) charge(n *node, k int) error {
-	x.steps += k
-	if x.steps > x.max {
-		return &failure{pos: n.pos, msg: fmt.Sprintf("evaluation exceeded %d steps", x.max), err: ErrStepLimit}
+	if k < 0 || k > x.max-x.steps {
+		x.steps = x.max + 1
+		return x.stepLimit(n)
 	}
+	x.steps += k
 	return nil
-}
-
-// chargeBytes counts the work of building a string or collection of size k.
-func (x *evaluator) chargeBytes(n *node, k int) error {
-	return x.charge(n, k/64)
 }
 
 // value turns a Jinja undefined into the error it stands for.
@@ -133,7 +136,7 @@ func (x *evaluator) eval(n *node, cur any) (any, error) {
 			}
 			out[i] = v
 		}
-		return out, nil
+		return x.built(n, out)
 	case nDict:
 		out := make(map[string]any, len(n.args)/2)
 		for i := 0; i+1 < len(n.args); i += 2 {
@@ -147,7 +150,7 @@ func (x *evaluator) eval(n *node, cur any) (any, error) {
 			}
 			out[keyString(k)] = v
 		}
-		return out, nil
+		return x.built(n, out)
 	case nPair:
 		if n.name == "" {
 			return nil, x.fail(n, "a mapping (key => value) is only valid as a function argument")
@@ -170,7 +173,7 @@ func (x *evaluator) eval(n *node, cur any) (any, error) {
 		case int64:
 			if n.op == nNeg {
 				if a == math.MinInt64 {
-					return -float64(a), nil
+					return nil, x.overflow(n, "-("+strconv.FormatInt(a, 10)+")")
 				}
 				return -a, nil
 			}
@@ -288,7 +291,7 @@ func (x *evaluator) attr(n *node, v any, name string, safe bool) (any, error) {
 			}
 			out[i] = r
 		}
-		return out, nil
+		return x.built(n, out)
 	case nil:
 		if safe {
 			return nil, nil
@@ -417,9 +420,9 @@ func (x *evaluator) slice(n *node, cur any) (any, error) {
 		return nil, err
 	}
 	if l, ok := v.([]any); ok {
-		return append([]any(nil), l[lo:hi]...), nil
+		return x.built(n, append([]any(nil), l[lo:hi]...))
 	}
-	return string(runes[lo:hi]), nil
+	return x.built(n, string(runes[lo:hi]))
 }
 
 func (x *evaluator) binary(n *node, a, b any) (any, error) {
@@ -449,8 +452,18 @@ func (x *evaluator) binary(n *node, a, b any) (any, error) {
 		}
 		return in == (n.op == nIn), nil
 	case nConcat:
-		s := Render(a) + Render(b)
-		return s, x.chargeBytes(n, len(s))
+		as, err := x.render(n, a)
+		if err != nil {
+			return nil, err
+		}
+		bs, err := x.render(n, b)
+		if err != nil {
+			return nil, err
+		}
+		if err := x.room(n, len(as)+len(bs)); err != nil {
+			return nil, err
+		}
+		return x.built(n, as+bs)
 	case nMatch, nNotMatch:
 		s, ok1 := a.(string)
 		pat, ok2 := b.(string)
@@ -507,22 +520,18 @@ func (x *evaluator) arith(n *node, a, b any) (any, error) {
 			if (r > ai) == (bi > 0) {
 				return r, nil
 			}
-			return float64(ai) + float64(bi), nil
+			return nil, x.overflow(n, fmt.Sprintf("%d + %d", ai, bi))
 		case nSub:
 			r := ai - bi
 			if (r < ai) == (bi > 0) {
 				return r, nil
 			}
-			return float64(ai) - float64(bi), nil
+			return nil, x.overflow(n, fmt.Sprintf("%d - %d", ai, bi))
 		case nMul:
-			if ai == 0 || bi == 0 {
-				return int64(0), nil
+			if mulOK(ai, bi) {
+				return ai * bi, nil
 			}
-			r := ai * bi
-			if r/bi == ai && !(ai == -1 && bi == math.MinInt64) && !(bi == -1 && ai == math.MinInt64) {
-				return r, nil
-			}
-			return float64(ai) * float64(bi), nil
+			return nil, x.overflow(n, fmt.Sprintf("%d * %d", ai, bi))
 		case nDiv, nFloorDiv, nMod:
 			if bi == 0 {
 				return nil, x.fail(n, "integer division or modulo by zero")
@@ -531,7 +540,7 @@ func (x *evaluator) arith(n *node, a, b any) (any, error) {
 				if n.op == nMod {
 					return int64(0), nil
 				}
-				return -float64(ai), nil
+				return nil, x.overflow(n, fmt.Sprintf("%d // %d", ai, bi))
 			}
 			q, r := ai/bi, ai%bi
 			if r != 0 && (r < 0) != (bi < 0) {
@@ -547,7 +556,7 @@ func (x *evaluator) arith(n *node, a, b any) (any, error) {
 				if r, ok := ipow(ai, bi); ok {
 					return r, nil
 				}
-				return math.Pow(float64(ai), float64(bi)), nil
+				return nil, x.overflow(n, fmt.Sprintf("%d ** %d", ai, bi))
 			}
 		}
 	}
@@ -556,21 +565,21 @@ func (x *evaluator) arith(n *node, a, b any) (any, error) {
 	if aNum && bNum {
 		switch n.op {
 		case nAdd:
-			return fa + fb, nil
+			return x.finite(n, fa+fb)
 		case nSub:
-			return fa - fb, nil
+			return x.finite(n, fa-fb)
 		case nMul:
-			return fa * fb, nil
+			return x.finite(n, fa*fb)
 		case nDiv, nTrueDiv:
 			if fb == 0 {
 				return nil, x.fail(n, "division by zero")
 			}
-			return fa / fb, nil
+			return x.finite(n, fa/fb)
 		case nFloorDiv:
 			if fb == 0 {
 				return nil, x.fail(n, "division by zero")
 			}
-			return math.Floor(fa / fb), nil
+			return x.finite(n, math.Floor(fa/fb))
 		case nMod:
 			if fb == 0 {
 				return nil, x.fail(n, "modulo by zero")
@@ -579,9 +588,9 @@ func (x *evaluator) arith(n *node, a, b any) (any, error) {
 			if r != 0 && (r < 0) != (fb < 0) {
 				r += fb
 			}
-			return r, nil
+			return x.finite(n, r)
 		case nPow:
-			return math.Pow(fa, fb), nil
+			return x.finite(n, math.Pow(fa, fb))
 		}
 	}
 	switch n.op {
@@ -589,7 +598,10 @@ func (x *evaluator) arith(n *node, a, b any) (any, error) {
 		switch as := a.(type) {
 		case string:
 			if bs, ok := b.(string); ok {
-				return as + bs, x.chargeBytes(n, len(as)+len(bs))
+				if err := x.room(n, len(as)+len(bs)); err != nil {
+					return nil, err
+				}
+				return x.built(n, as+bs)
 			}
 		case []any:
 			if bl, ok := b.([]any); ok {
@@ -597,7 +609,7 @@ func (x *evaluator) arith(n *node, a, b any) (any, error) {
 					return nil, err
 				}
 				out := make([]any, 0, len(as)+len(bl))
-				return append(append(out, as...), bl...), nil
+				return x.built(n, append(append(out, as...), bl...))
 			}
 		case map[string]any:
 			// YAQL: a copy of the left dict updated with the right one.
@@ -612,7 +624,7 @@ func (x *evaluator) arith(n *node, a, b any) (any, error) {
 				for k, v := range bm {
 					out[k] = v
 				}
-				return out, nil
+				return x.built(n, out)
 			}
 		}
 	case nMul:
@@ -647,13 +659,10 @@ func (x *evaluator) repeat(n *node, s string, k int64) (any, error) {
 	if k <= 0 || s == "" {
 		return "", nil
 	}
-	if k > int64(x.max)*64/int64(len(s))+1 {
-		return nil, &failure{pos: n.pos, msg: fmt.Sprintf("evaluation exceeded %d steps", x.max), err: ErrStepLimit}
-	}
-	if err := x.chargeBytes(n, len(s)*int(k)); err != nil {
+	if err := x.roomFor(n, int64(len(s)), k); err != nil {
 		return nil, err
 	}
-	return strings.Repeat(s, int(k)), nil
+	return x.built(n, strings.Repeat(s, int(k)))
 }
 
 func (x *evaluator) repeatList(n *node, l []any, k int64) (any, error) {
@@ -661,16 +670,25 @@ func (x *evaluator) repeatList(n *node, l []any, k int64) (any, error) {
 		return []any{}, nil
 	}
 	if k > int64(x.max)/int64(len(l))+1 {
-		return nil, &failure{pos: n.pos, msg: fmt.Sprintf("evaluation exceeded %d steps", x.max), err: ErrStepLimit}
+		return nil, x.stepLimit(n)
 	}
 	if err := x.charge(n, len(l)*int(k)); err != nil {
+		return nil, err
+	}
+	// Measure one copy first: k copies cost k times as much, and the
+	// list of references would be cheap to make but not to encode.
+	one, err := Size(l, x.left())
+	if err != nil {
+		return nil, &failure{pos: n.pos, msg: err.Error(), err: ErrNumber}
+	}
+	if err := x.roomFor(n, int64(one), k); err != nil {
 		return nil, err
 	}
 	out := make([]any, 0, len(l)*int(k))
 	for range k {
 		out = append(out, l...)
 	}
-	return out, nil
+	return out, x.alloc(n, int(int64(one)*k))
 }
 
 // ipow raises base to a non-negative exponent by squaring; ok is false on

@@ -186,7 +186,9 @@ func (x *evaluator) call(n *node, cur any) (any, error) {
 		}
 		return nil, err
 	}
-	return v, nil
+	// Whatever a function returns is counted against the byte budget
+	// here, once, so that no function has to (budget.go).
+	return x.result(n, v, args)
 }
 
 func arityMsg(f *function, got int) string {
@@ -311,21 +313,21 @@ func iterable(name string, v any) ([]any, error) {
 	return nil, errorf("%s() needs a list, not %s", name, typeName(v))
 }
 
-// yaqlStr is YAQL's str(): null, true and false in YAQL spelling, the rest
-// as Render.
-func (x *evaluator) str(v any) string {
+// str is YAQL's str(): null, true and false in YAQL spelling, the rest
+// as Render, within the budget.
+func (x *evaluator) str(n *node, v any) (string, error) {
 	if x.d == yaql {
 		switch b := v.(type) {
 		case nil:
-			return "null"
+			return "null", nil
 		case bool:
 			if b {
-				return "true"
+				return "true", nil
 			}
-			return "false"
+			return "false", nil
 		}
 	}
-	return Render(v)
+	return x.render(n, v)
 }
 
 func (x *evaluator) host(n *node, name string) (Host, error) {
@@ -389,7 +391,20 @@ func toFloatValue(v any) (float64, error) {
 	return 0, errorf("float() cannot convert %s", typeName(v))
 }
 
-// hashKey gives values that are equal the same key, for distinct().
+// hashKey gives values that are equal the same key, for distinct(). A
+// list or dict is rendered, within the budget.
+func (x *evaluator) hashKey(n *node, v any) (string, error) {
+	switch v.(type) {
+	case []any, map[string]any:
+		s, err := x.render(n, v)
+		if err == nil {
+			err = x.alloc(n, len(s))
+		}
+		return "o" + s, err
+	}
+	return hashKey(v), nil
+}
+
 func hashKey(v any) string {
 	switch o := v.(type) {
 	case string:
@@ -474,19 +489,29 @@ func (x *evaluator) join(n *node, l []any, sep string) (any, error) {
 	if err := x.charge(n, len(l)); err != nil {
 		return nil, err
 	}
+	if err := x.measure(n, l); err != nil {
+		return nil, err
+	}
+	if err := x.roomFor(n, int64(len(sep)), int64(len(l))); err != nil {
+		return nil, err
+	}
 	var b strings.Builder
 	for i, e := range l {
 		if i > 0 {
 			b.WriteString(sep)
 		}
-		b.WriteString(x.str(e))
+		s, err := x.str(n, e)
+		if err != nil {
+			return nil, err
+		}
+		b.WriteString(s)
 	}
-	return b.String(), x.chargeBytes(n, b.Len())
+	return b.String(), nil
 }
 
 // pyFormat implements the common part of Python's str.format: {}, {0},
 // {name}, with {{ and }} as literal braces.
-func (x *evaluator) pyFormat(f string, args []any, kw map[string]any) (string, error) {
+func (x *evaluator) pyFormat(n *node, f string, args []any, kw map[string]any) (string, error) {
 	var b strings.Builder
 	auto := 0
 	for i := 0; i < len(f); i++ {
@@ -535,7 +560,14 @@ func (x *evaluator) pyFormat(f string, args []any, kw map[string]any) (string, e
 			}
 			v = val
 		}
-		b.WriteString(Render(v))
+		s, err := x.render(n, v)
+		if err != nil {
+			return "", err
+		}
+		if err := x.room(n, b.Len()+len(s)); err != nil {
+			return "", err
+		}
+		b.WriteString(s)
 		i += end
 	}
 	return b.String(), nil
@@ -616,8 +648,7 @@ func init() {
 			return nil, errorf("len() needs a string, list or dict, not %s", typeName(a[0]))
 		}),
 		fn("str", 1, 1, func(x *evaluator, n *node, a []any) (any, error) {
-			s := x.str(a[0])
-			return s, x.chargeBytes(n, len(s))
+			return x.str(n, a[0])
 		}),
 		fn("int", 1, 1, func(x *evaluator, n *node, a []any) (any, error) { return toInt(a[0], false) }),
 		fn("float", 1, 1, func(x *evaluator, n *node, a []any) (any, error) { return toFloatValue(a[0]) }),
@@ -627,7 +658,7 @@ func init() {
 			if err != nil {
 				return nil, err
 			}
-			if err := x.chargeBytes(n, len(s)); err != nil {
+			if err := x.room(n, len(s)); err != nil {
 				return nil, err
 			}
 			dec := json.NewDecoder(strings.NewReader(s))
@@ -642,26 +673,26 @@ func init() {
 			return Normalize(v), nil
 		}),
 		fn("json_dump", 1, 1, func(x *evaluator, n *node, a []any) (any, error) {
-			s := pyJSON(a[0], "    ", false)
-			return s, x.chargeBytes(n, len(s))
+			return x.renderJSON(n, a[0], "    ", false)
 		}),
 		fn("json_pp", 1, 1, func(x *evaluator, n *node, a []any) (any, error) {
 			// Mistral's deprecated json_pp: json_dump with escaped newlines
 			// in strings printed as newlines.
-			s := pyJSON(a[0], "    ", false)
-			s = strings.ReplaceAll(strings.ReplaceAll(s, `\n`, "\n"), " \n", "\n")
-			return s, x.chargeBytes(n, len(s))
+			s, err := x.renderJSON(n, a[0], "    ", false)
+			if err != nil {
+				return nil, err
+			}
+			return strings.ReplaceAll(strings.ReplaceAll(s, `\n`, "\n"), " \n", "\n"), nil
 		}),
 		fn("yaml_dump", 1, 1, func(x *evaluator, n *node, a []any) (any, error) {
-			s := yamlDump(a[0])
-			return s, x.chargeBytes(n, len(s))
+			return x.renderYAML(n, a[0])
 		}),
 		fn("yaml_parse", 1, 1, func(x *evaluator, n *node, a []any) (any, error) {
 			s, err := asString("yaml_parse", a[0])
 			if err != nil {
 				return nil, err
 			}
-			if err := x.chargeBytes(n, len(s)); err != nil {
+			if err := x.room(n, len(s)); err != nil {
 				return nil, err
 			}
 			return yamlParse(s)
@@ -775,14 +806,16 @@ func init() {
 			if step == 0 {
 				return nil, errorf("range() step must not be zero")
 			}
-			var count int64
+			// Counted in unsigned arithmetic: the span of two int64
+			// may not fit in one.
+			var count uint64
 			if step > 0 && stop > start {
-				count = (stop - start + step - 1) / step
+				count = (uint64(stop)-uint64(start)-1)/uint64(step) + 1
 			} else if step < 0 && stop < start {
-				count = (start - stop - step - 1) / -step
+				count = (uint64(start)-uint64(stop)-1)/(uint64(-(step+1))+1) + 1
 			}
-			if count > int64(x.max) {
-				return nil, &failure{pos: n.pos, msg: fmt.Sprintf("evaluation exceeded %d steps", x.max), err: ErrStepLimit}
+			if count > uint64(x.max) {
+				return nil, x.stepLimit(n)
 			}
 			if err := x.charge(n, int(count)); err != nil {
 				return nil, err
@@ -843,9 +876,12 @@ func init() {
 					if !ok {
 						return nil, errorf("concat() needs all strings or all lists, not %s", typeName(v))
 					}
+					if err := x.room(n, b.Len()+len(s)); err != nil {
+						return nil, err
+					}
 					b.WriteString(s)
 				}
-				return b.String(), x.chargeBytes(n, b.Len())
+				return b.String(), nil
 			}
 			var out []any
 			for _, v := range a {
@@ -1013,21 +1049,28 @@ func init() {
 			if err != nil {
 				return nil, err
 			}
-			repl := x.str(a[2])
+			repl, err := x.str(n, a[2])
+			if err != nil {
+				return nil, err
+			}
 			count := int64(-1)
 			if len(a) == 4 {
 				if count, err = asInt("replace", a[3]); err != nil {
 					return nil, err
 				}
 			}
-			if old == "" && len(s)*len(repl) > x.max*64 {
-				return nil, &failure{pos: n.pos, msg: fmt.Sprintf("evaluation exceeded %d steps", x.max), err: ErrStepLimit}
+			// The result's size is known before it is built.
+			k := int64(strings.Count(s, old))
+			if count >= 0 {
+				k = min(k, count)
 			}
-			if old != "" && int64(strings.Count(s, old))*int64(len(repl)) > int64(x.max)*64 {
-				return nil, &failure{pos: n.pos, msg: fmt.Sprintf("evaluation exceeded %d steps", x.max), err: ErrStepLimit}
+			if err := x.roomFor(n, int64(len(repl)), k); err != nil {
+				return nil, err
 			}
-			r := strings.Replace(s, old, repl, int(count))
-			return r, x.chargeBytes(n, len(r))
+			if err := x.room(n, len(s)+int(k)*len(repl)); err != nil {
+				return nil, err
+			}
+			return strings.Replace(s, old, repl, int(count)), nil
 		}),
 		fn("split", 1, 3, func(x *evaluator, n *node, a []any) (any, error) {
 			s, err := asString("split", a[0])
@@ -1080,11 +1123,7 @@ func init() {
 			if err != nil {
 				return nil, err
 			}
-			s, err := x.pyFormat(f, a[1:], kw)
-			if err != nil {
-				return nil, err
-			}
-			return s, x.chargeBytes(n, len(s))
+			return x.pyFormat(n, f, a[1:], kw)
 		}},
 		fn("trim", 1, 2, func(x *evaluator, n *node, a []any) (any, error) {
 			s, err := asString("trim", a[0])
@@ -1107,7 +1146,7 @@ func init() {
 			case int64:
 				if o < 0 {
 					if o == math.MinInt64 {
-						return -float64(o), nil
+						return nil, x.overflow(n, fmt.Sprintf("abs(%d)", o))
 					}
 					return -o, nil
 				}
@@ -1298,8 +1337,7 @@ func init() {
 			return f, nil
 		}),
 		fn("string", 1, 1, func(x *evaluator, n *node, a []any) (any, error) {
-			s := Render(a[0])
-			return s, x.chargeBytes(n, len(s))
+			return x.render(n, a[0])
 		}),
 		fn("tojson", 1, 2, func(x *evaluator, n *node, a []any) (any, error) {
 			indent := ""
@@ -1310,8 +1348,7 @@ func init() {
 				}
 				indent = strings.Repeat(" ", int(max(0, min(k, 16))))
 			}
-			s := pyJSON(a[0], indent, true)
-			return s, x.chargeBytes(n, len(s))
+			return x.renderJSON(n, a[0], indent, true)
 		}),
 		fn("first", 1, 1, func(x *evaluator, n *node, a []any) (any, error) {
 			l, err := iterable("first", a[0])

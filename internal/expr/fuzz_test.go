@@ -24,6 +24,8 @@ var fuzzSeeds = []string{
 	"switch($.n > 1 => 'a', true => $.l)", "let(x => $.l, 1) -> $x.select($ + $1)",
 	"$.a.set(z => 1).mergeWith({b => {c => [1]}}, $1 + $2)", "$.l.groupBy($ mod 2, $, $.sum())",
 	"$.l.aggregate($1 + $2, 0)", "dict($.a.s => 1) + {x => 2}", "coalesce($.x, [1] * 3)",
+	"[$.s] * 1000", "str([$.l] * 100)", "$.s * 10000", "let(a => [$.l, $.l]) -> [$a, $a]",
+	"json_dump([$.l] * 50)", "float('inf')", "9223372036854775807 + 1", "range(-9223372036854775808, 9223372036854775807)",
 }
 
 // FuzzYAQL checks that no YAQL expression makes the parser or evaluator
@@ -85,7 +87,7 @@ func checkTemplate(t *testing.T, src string) {
 	if ContainsExpr(src) == tp.IsConst() {
 		t.Fatalf("ContainsExpr(%q) = %v but IsConst = %v", src, ContainsExpr(src), tp.IsConst())
 	}
-	v, err := tp.Eval(&Context{Data: fuzzData, Host: newHost(), MaxSteps: 5000})
+	v, err := tp.Eval(&Context{Data: fuzzData, Host: newHost(), MaxSteps: 5000, MaxBytes: fuzzMaxBytes})
 	if err != nil {
 		var ee *EvalError
 		if !errors.As(err, &ee) {
@@ -96,7 +98,21 @@ func checkTemplate(t *testing.T, src string) {
 		}
 		return
 	}
+	// The budget bounds what comes out: a result is at most what the
+	// evaluation could build plus a piece of the data it refers to, and
+	// holds only numbers JSON can hold.
+	size, err := Size(v, 1<<20)
+	if err != nil {
+		t.Fatalf("Eval(%q) = a value JSON cannot hold: %v", src, err)
+	}
+	if size > fuzzMaxBytes+fuzzDataBytes {
+		t.Fatalf("Eval(%q) = a value of %d bytes, over the budget of %d", src, size, fuzzMaxBytes)
+	}
 	_ = Render(v)
 	_ = pyJSON(v, "  ", true)
 	_ = yamlDump(v)
 }
+
+// fuzzMaxBytes is the byte budget of the fuzzed evaluations; fuzzDataBytes
+// bounds the data (fuzzData, the fake host's tasks) a result may refer to.
+const fuzzMaxBytes, fuzzDataBytes = 64 << 10, 4 << 10

@@ -1,6 +1,7 @@
 package expr
 
 import (
+	"math"
 	"strconv"
 	"strings"
 	"unicode"
@@ -174,7 +175,11 @@ func (l *lexer) number() *SyntaxError {
 	text := strings.ReplaceAll(l.src[start:l.pos], "_", "")
 	tok := token{kind: tNum, pos: start, text: l.src[start:l.pos]}
 	if !isFloat {
-		if n, err := strconv.ParseInt(text, 10, 64); err == nil {
+		n, err := strconv.ParseInt(text, 10, 64)
+		if isRangeErr(err) {
+			return l.errf(start, "integer literal "+text+" is outside the 64-bit range")
+		}
+		if err == nil {
 			tok.num = n
 			l.toks = append(l.toks, tok)
 			return nil
@@ -183,6 +188,9 @@ func (l *lexer) number() *SyntaxError {
 	f, err := strconv.ParseFloat(text, 64)
 	if err != nil && !isRangeErr(err) {
 		return l.errf(start, "invalid number literal")
+	}
+	if math.IsInf(f, 0) {
+		return l.errf(start, "number literal "+text+" is too large for a float")
 	}
 	tok.num = f
 	l.toks = append(l.toks, tok)

@@ -325,10 +325,14 @@ func (x *evaluator) evalTemplate(n *tnode) (any, error) {
 			if err != nil {
 				return nil, err
 			}
-			b.WriteString(Render(v))
-			if err := x.chargeBytes(p.expr.root, b.Len()); err != nil {
+			s, err := x.render(p.expr.root, v)
+			if err == nil {
+				err = x.alloc(p.expr.root, len(s))
+			}
+			if err != nil {
 				return nil, x.wrap(p.expr, err)
 			}
+			b.WriteString(s)
 		}
 		return b.String(), nil
 	case tkList:

@@ -321,7 +321,7 @@ func registerYAQLLibrary() {
 			if err != nil {
 				return nil, errorf("invalid regular expression %s: %v", pyQuote(pat), err)
 			}
-			return re.MatchString(s), x.chargeBytes(n, len(s))
+			return re.MatchString(s), x.charge(n, len(s)/64)
 		}),
 
 		// Numbers.
@@ -596,7 +596,10 @@ func (x *evaluator) distinct(n *node, l []any, key *node) ([]any, error) {
 				return nil, err
 			}
 		}
-		h := hashKey(k)
+		h, err := x.hashKey(n, k)
+		if err != nil {
+			return nil, err
+		}
 		if !seen[h] {
 			seen[h] = true
 			out = append(out, e)
@@ -618,18 +621,25 @@ func setOp(name string, keep func(inA, inB bool) bool) *function {
 		if err != nil {
 			return nil, err
 		}
+		all := slices.Concat(la, lb)
+		hashes := make([]string, len(all))
+		for i, e := range all {
+			if hashes[i], err = x.hashKey(n, e); err != nil {
+				return nil, err
+			}
+		}
 		inA := make(map[string]bool, len(la))
-		for _, e := range la {
-			inA[hashKey(e)] = true
+		for _, h := range hashes[:len(la)] {
+			inA[h] = true
 		}
 		inB := make(map[string]bool, len(lb))
-		for _, e := range lb {
-			inB[hashKey(e)] = true
+		for _, h := range hashes[len(la):] {
+			inB[h] = true
 		}
 		done := make(map[string]bool, len(la)+len(lb))
 		out := []any{}
-		for _, e := range slices.Concat(la, lb) {
-			h := hashKey(e)
+		for i, e := range all {
+			h := hashes[i]
 			if !done[h] && keep(inA[h], inB[h]) {
 				out = append(out, e)
 			}
@@ -686,7 +696,10 @@ func yaqlGroupBy(x *evaluator, n *node, a []any, _ any) (any, error) {
 				return nil, err
 			}
 		}
-		h := hashKey(k)
+		h, err := x.hashKey(n, k)
+		if err != nil {
+			return nil, err
+		}
 		if _, ok := keys[h]; !ok {
 			keys[h] = k
 			order = append(order, h)

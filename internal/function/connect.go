@@ -2,6 +2,7 @@ package function
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -47,9 +48,11 @@ func Connect(ctx context.Context, c Config, log *slog.Logger) (*Deps, error) {
 }
 
 // Runtime builds the engine runtime.
+// Its limits come from the environment (runtime.LimitsFromEnv).
 func (d *Deps) Runtime() (*runtime.Runtime, error) {
-	rt := &runtime.Runtime{Store: d.Store, Events: d.Events, Tasks: d.Tasks, Timers: d.Timers, Log: d.Log}
-	return rt, rt.Validate()
+	limits, err := runtime.LimitsFromEnv(os.LookupEnv)
+	rt := &runtime.Runtime{Store: d.Store, Events: d.Events, Tasks: d.Tasks, Timers: d.Timers, Log: d.Log, Limits: limits}
+	return rt, errors.Join(err, rt.Validate())
 }
 
 // Worker builds a worker with the standard actions.

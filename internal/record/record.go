@@ -226,6 +226,11 @@ const (
 	OpResume = "resume"
 	OpCancel = "cancel"
 	OpRerun  = "rerun"
+	// OpFail ends an execution in ERROR with Msg as its state_info, as
+	// if a task had failed it: work in flight is cancelled and a parent is
+	// told. The runtime applies it when an event of the execution cannot
+	// be applied at all.
+	OpFail = "fail"
 )
 
 // ChildDone reports a sub-workflow's end to its parent.
@@ -360,7 +365,7 @@ func ErrorText(raw json.RawMessage) string {
 	}
 	b, err := json.Marshal(v)
 	if err != nil {
-		return fmt.Sprint(v)
+		return string(raw) // decoded JSON always encodes; the bytes as stored otherwise
 	}
 	return string(b)
 }

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -37,6 +38,9 @@ type Runtime struct {
 	// Parallel bounds the concurrent writes of one step (a with-items
 	// task creates many units at once). Default 16.
 	Parallel int
+	// Limits bound what executions may build (engine.Limits); zero
+	// fields take the defaults.
+	Limits engine.Limits
 
 	defs defCache
 }
@@ -63,12 +67,22 @@ func (r *Runtime) Validate() error {
 		r.Now = time.Now
 	}
 	r.Parallel = cmp.Or(r.Parallel, 16)
+	if err := r.Limits.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("runtime: %w", err))
+	}
 	return errors.Join(errs...)
 }
 
 // HandleEvent applies one engine event. A nil error means the message may be
 // deleted: the event was applied, or it was recognised as already applied or
-// stale. An error means it must be delivered again.
+// stale, or it can never be applied and its execution was failed for it. An
+// error means it must be delivered again.
+//
+// An event fails for good, at once, when the engine itself fails on it (the
+// engine is pure: it would fail the same way on every delivery), panics, or
+// makes a record larger than the store holds. Then its execution ends in
+// ERROR with a state_info that says why (FailExecution), rather than the
+// event being retried until it is dead-lettered.
 func (r *Runtime) HandleEvent(ctx context.Context, ev record.Event) error {
 	log := r.Log.With("execution_id", ev.ExecID, "event", ev.ID)
 	head, err := r.Store.GetExecution(ctx, ev.ExecID)
@@ -79,32 +93,68 @@ func (r *Runtime) HandleEvent(ctx context.Context, ev record.Event) error {
 	if err != nil {
 		return fmt.Errorf("load execution %s: %w", ev.ExecID, err)
 	}
+	bundle, wf, err := r.workflow(ctx, head)
+	if err != nil {
+		return err
+	}
+	err = r.apply(ctx, log, head, bundle, wf, ev)
+	var perm *permanentError
+	if !errors.As(err, &perm) || ctx.Err() != nil {
+		return err
+	}
+	log.Error("engine event cannot be applied; failing its execution", "err", perm.err)
+	if ferr := r.FailExecution(ctx, ev.ExecID, fmt.Sprintf("engine event %s could not be applied: %v", ev.ID, perm.err)); ferr != nil {
+		return errors.Join(err, ferr)
+	}
+	return nil
+}
+
+// workflow loads the pinned workflow of an execution.
+func (r *Runtime) workflow(ctx context.Context, head *record.Execution) (*dsl.Bundle, *dsl.Workflow, error) {
 	bundle, err := r.defs.load(ctx, r.Store, head.DefName, head.DefVer)
 	if err != nil {
-		return fmt.Errorf("execution %s: %w", ev.ExecID, err)
+		return nil, nil, fmt.Errorf("execution %s: %w", head.ID, err)
 	}
 	wf, ok := bundle.Workflows[head.Workflow]
 	if !ok {
-		return fmt.Errorf("execution %s: workflow %q is not in definition %s v%d", ev.ExecID, head.Workflow, head.DefName, head.DefVer)
+		return nil, nil, fmt.Errorf("execution %s: workflow %q is not in definition %s v%d", head.ID, head.Workflow, head.DefName, head.DefVer)
 	}
-	out, err := engine.Step(engine.Input{
+	return bundle, wf, nil
+}
+
+// permanentError is a failure to apply an event that a new delivery would
+// meet again.
+type permanentError struct{ err error }
+
+func (e *permanentError) Error() string { return e.err.Error() }
+func (e *permanentError) Unwrap() error { return e.err }
+
+// apply takes one engine step: Step, the writes before the commit, the
+// commit, the effects. Its error is a *permanentError when trying again
+// cannot help.
+func (r *Runtime) apply(ctx context.Context, log *slog.Logger, head *record.Execution, bundle *dsl.Bundle, wf *dsl.Workflow, ev record.Event) error {
+	out, err := r.step(log, engine.Input{
 		Exec:     head,
 		Workflow: wf,
 		Defs:     &definitions{ctx: ctx, r: r, bundle: bundle, name: head.DefName, ver: head.DefVer},
 		Event:    ev,
 		Now:      r.Now(),
 		Read:     &reader{ctx: ctx, s: r.Store, exec: ev.ExecID},
+		Limits:   r.Limits,
 	})
 	if err != nil {
+		if !engine.IsTransient(err) {
+			err = &permanentError{err}
+		}
 		return fmt.Errorf("execution %s: step %s: %w", ev.ExecID, ev.ID, err)
 	}
 	then, err := r.before(ctx, out.Before)
 	if err != nil {
-		return fmt.Errorf("execution %s: step %s: %w", ev.ExecID, ev.ID, err)
+		return fmt.Errorf("execution %s: step %s: %w", ev.ExecID, ev.ID, sizeIsFinal(err))
 	}
 	if out.Exec != nil {
 		if err := r.Store.CommitExecution(ctx, out.Exec); err != nil {
-			return fmt.Errorf("execution %s: commit step %s: %w", ev.ExecID, ev.ID, err)
+			return fmt.Errorf("execution %s: commit step %s: %w", ev.ExecID, ev.ID, sizeIsFinal(err))
 		}
 		if out.Exec.State != head.State {
 			log.Info("execution state changed", "from", head.State, "to", out.Exec.State)
@@ -114,6 +164,29 @@ func (r *Runtime) HandleEvent(ctx context.Context, ev record.Event) error {
 		return fmt.Errorf("execution %s: effects of step %s: %w", ev.ExecID, ev.ID, err)
 	}
 	return nil
+}
+
+// step runs engine.Step, turning a panic into a permanent error: a bug, or
+// data the engine cannot handle, fails the execution it met, not the
+// process that runs every other one.
+func (r *Runtime) step(log *slog.Logger, in engine.Input) (out engine.Output, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			log.Error("engine panicked", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			out, err = engine.Output{}, fmt.Errorf("internal error in the engine: %v", p)
+		}
+	}()
+	return engine.Step(in)
+}
+
+// sizeIsFinal makes a store's refusal of a record over its size limit a
+// permanent error: the same step would write the same record again.
+func sizeIsFinal(err error) error {
+	var tl *store.TooLargeError
+	if errors.As(err, &tl) {
+		return &permanentError{err}
+	}
+	return err
 }
 
 // HandleTimer turns a due timer into an engine event, or delays it again
@@ -393,6 +466,7 @@ type reader struct {
 	tasks map[string]*record.Task
 }
 
+// Its errors are transient (engine.Transient): the store did not answer.
 func (r *reader) Task(key string) (*record.Task, error) {
 	if t, ok := r.tasks[key]; ok {
 		c := *t
@@ -400,7 +474,7 @@ func (r *reader) Task(key string) (*record.Task, error) {
 	}
 	t, err := r.s.GetTask(r.ctx, r.exec, key)
 	if err != nil {
-		return nil, err
+		return nil, engine.Transient(err)
 	}
 	if r.tasks == nil {
 		r.tasks = make(map[string]*record.Task)
@@ -412,7 +486,8 @@ func (r *reader) Task(key string) (*record.Task, error) {
 
 func (r *reader) Unit(k record.UnitKey) (*record.Unit, error) {
 	if k.Item != 0 {
-		return r.s.GetUnit(r.ctx, k)
+		u, err := r.s.GetUnit(r.ctx, k)
+		return u, engine.Transient(err)
 	}
 	t, err := r.Task(k.Task)
 	if err != nil {
@@ -426,7 +501,8 @@ func (r *reader) Unit(k record.UnitKey) (*record.Unit, error) {
 }
 
 func (r *reader) Units(task string) ([]*record.Unit, error) {
-	return r.s.ListUnits(r.ctx, r.exec, task)
+	us, err := r.s.ListUnits(r.ctx, r.exec, task)
+	return us, engine.Transient(err)
 }
 
 // definitions resolves sub-workflows: first in the parent's own document,
@@ -444,12 +520,15 @@ func (d *definitions) Workflow(name string) (*dsl.Workflow, string, int, error) 
 		return wf, d.name, d.ver, nil
 	}
 	_, ver, err := d.r.Store.GetDefinition(d.ctx, name, 0)
-	if err != nil {
+	if errors.Is(err, store.ErrNotFound) {
 		return nil, "", 0, fmt.Errorf("workflow %q: %w", name, err)
+	}
+	if err != nil {
+		return nil, "", 0, engine.Transient(fmt.Errorf("workflow %q: %w", name, err))
 	}
 	b, err := d.r.defs.load(d.ctx, d.r.Store, name, ver)
 	if err != nil {
-		return nil, "", 0, err
+		return nil, "", 0, engine.Transient(err)
 	}
 	wf, ok := b.Workflows[name]
 	if !ok {
@@ -491,11 +570,15 @@ func (c *defCache) load(ctx context.Context, s store.Store, name string, ver int
 }
 
 // FailExecution ends an execution in ERROR when one of its engine events
-// cannot be applied at all (it failed on every delivery and is going to the
-// dead-letter queue), so that the execution does not hang silently. It is
-// the one head write the runtime makes without the engine: the engine is
-// what failed. A final execution is left alone.
+// cannot be applied at all, so that the execution does not hang silently.
+// It applies the engine's fail command (record.OpFail) directly, not through
+// the queue, whose next message in the execution's group is the very event
+// that failed: work in flight is cancelled and a parent is told, as when a
+// task fails the execution. If even that step cannot be taken (the head is
+// what is broken), the head alone is written ERROR, and a parent is still
+// told. A final execution is left alone.
 func (r *Runtime) FailExecution(ctx context.Context, id, reason string) error {
+	log := r.Log.With("execution_id", id)
 	head, err := r.Store.GetExecution(ctx, id)
 	if err != nil {
 		return fmt.Errorf("fail execution %s: %w", id, err)
@@ -503,15 +586,47 @@ func (r *Runtime) FailExecution(ctx context.Context, id, reason string) error {
 	if head.State.Terminal() {
 		return nil
 	}
-	head.State = record.ExecError
-	head.StateInfo = reason
+	ev := engine.CommandEvent(id, record.OpFail, record.Command{Msg: reason}, "")
+	bundle, wf, err := r.workflow(ctx, head)
+	if err == nil {
+		err = r.apply(ctx, log, head, bundle, wf, ev)
+		if err == nil {
+			log.Error("execution failed: an engine event could not be applied", "reason", reason)
+			return nil
+		}
+		var perm *permanentError
+		if !errors.As(err, &perm) {
+			return fmt.Errorf("fail execution %s: %w", id, err)
+		}
+	}
+	log.Error("the engine cannot fail the execution; writing its head", "err", err)
+	return r.failHead(ctx, head, reason)
+}
+
+// failHead writes an execution's head ERROR without the engine, and tells
+// its parent, as the engine's end of an execution would.
+func (r *Runtime) failHead(ctx context.Context, head *record.Execution, reason string) error {
+	info := r.Limits.WithDefaults().InfoBytes
+	if len(reason) > info {
+		reason = reason[:info]
+	}
+	out, err := json.Marshal(map[string]string{"result": reason})
+	if err != nil {
+		return fmt.Errorf("fail execution %s: %w", head.ID, err)
+	}
+	head.State, head.StateInfo, head.Output = record.ExecError, reason, out
 	head.Due = time.Time{}
 	head.Version++
 	head.UpdatedAt = r.Now()
 	if err := r.Store.CommitExecution(ctx, head); err != nil {
-		return fmt.Errorf("fail execution %s: %w", id, err)
+		return fmt.Errorf("fail execution %s: %w", head.ID, err)
 	}
-	r.Log.Error("execution failed: an engine event could not be applied", "execution_id", id, "reason", reason)
+	if task, item, ok := engine.ParseParentKey(head.ParentKey); ok && head.ParentID != "" {
+		done := engine.ChildDoneEvent(head, task, item)
+		if err := r.sendEvents(ctx, []record.Event{done}); err != nil {
+			return fmt.Errorf("tell the parent of %s: %w", head.ID, err)
+		}
+	}
 	return nil
 }
 
@@ -524,4 +639,28 @@ func (r *Runtime) Poisoned(ctx context.Context, body []byte, receives int, cause
 		return nil
 	}
 	return r.FailExecution(ctx, ev.ExecID, fmt.Sprintf("engine event %s failed on %d deliveries and was dead-lettered: %v", ev.ID, receives, cause))
+}
+
+// DeadLettered handles an engine event found in the engine queue's
+// dead-letter queue. An event whose handler failed on its last delivery
+// has failed its execution already (Poisoned); one that reached the
+// dead-letter queue with its execution still going is one whose every
+// delivery stopped the process applying it (a crash, memory or time run
+// out), since no handler returned to say why. Its execution is failed, so
+// that a crash loop on one event ends with that execution in ERROR while
+// the others go on. The caller deletes the message once this returns nil.
+func (r *Runtime) DeadLettered(ctx context.Context, body []byte, receives int) error {
+	var ev record.Event
+	if err := json.Unmarshal(body, &ev); err != nil || ev.ExecID == "" {
+		r.Log.Error("undecodable engine message in the dead-letter queue dropped", "body", string(body[:min(len(body), 512)]))
+		return nil
+	}
+	err := r.FailExecution(ctx, ev.ExecID, fmt.Sprintf(
+		"engine event %s was dead-lettered after %d deliveries without being applied: the process applying it stopped every time (it crashed, or ran out of memory or time)",
+		ev.ID, receives))
+	if errors.Is(err, store.ErrNotFound) {
+		r.Log.Warn("dead-lettered event of an unknown execution dropped", "execution_id", ev.ExecID, "event", ev.ID)
+		return nil
+	}
+	return err
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	qmem "github.com/borawf/bora/internal/queue/memory"
 	"github.com/borawf/bora/internal/record"
 	"github.com/borawf/bora/internal/runtime"
+	"github.com/borawf/bora/internal/store"
 	smem "github.com/borawf/bora/internal/store/memory"
 )
 
@@ -200,5 +202,226 @@ func TestSubmitRetriedWithSameID(t *testing.T) {
 	var inv *runtime.InvalidError
 	if _, err := f.rt.Submit(ctx, other); !errors.As(err, &inv) {
 		t.Errorf("submission of another workflow under a taken id: %v, want an InvalidError", err)
+	}
+}
+
+// drive applies the engine events in the queue until none is left, and
+// runs each task message as a worker would, with echo's result.
+func (f *fixture) drive(t *testing.T) {
+	t.Helper()
+	ctx := context.Background()
+	for range 100 {
+		msgs, err := f.events.Receive(ctx, 10, 0, time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(msgs) == 0 {
+			return
+		}
+		for _, m := range msgs {
+			var ev record.Event
+			if err := json.Unmarshal(m.Body, &ev); err != nil {
+				t.Fatal(err)
+			}
+			if err := f.rt.HandleEvent(ctx, ev); err != nil {
+				t.Fatalf("HandleEvent(%s) = %v, want the event handled", ev.ID, err)
+			}
+			if err := f.events.Delete(ctx, m.Handle); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	t.Fatal("events did not settle")
+}
+
+// finishUnit records an outcome on a unit as a worker would, and returns
+// the attempt-done event.
+func (f *fixture) finishUnit(t *testing.T, k record.UnitKey, result string) record.Event {
+	t.Helper()
+	ctx := context.Background()
+	u, err := f.rt.Store.GetUnit(ctx, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.rt.Store.UpdateUnit(ctx, k, record.Expect{States: []record.State{record.Scheduled}, Attempt: u.Attempt, Fence: u.Fence},
+		record.UnitChange{State: record.Success, Result: []byte(result), Finished: f.now}); err != nil {
+		t.Fatal(err)
+	}
+	return record.DoneEvent(k, u.Attempt, u.Fence)
+}
+
+// TestPermanentFailureFailsAtOnce checks that an event the engine can
+// never apply fails its execution on its first delivery, with a state_info
+// that says why, instead of being retried until it is dead-lettered.
+func TestPermanentFailureFailsAtOnce(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		result string
+		store  func(*smem.Store) store.Store
+		want   []string
+	}{
+		{
+			name:   "a stored result that is not JSON",
+			result: `"fine"`,
+			store: func(s *smem.Store) store.Store {
+				return &damaged{Store: s}
+			},
+			want: []string{"could not be applied", "result of task greet#1", "not valid JSON"},
+		},
+		{
+			name:   "a record over the store's size limit",
+			result: `"fine"`,
+			store: func(s *smem.Store) store.Store {
+				return &tooLarge{Store: s}
+			},
+			want: []string{"could not be applied", "over the", "item limit"},
+		},
+		{
+			name:   "a panic under the engine",
+			result: `"fine"`,
+			store: func(s *smem.Store) store.Store {
+				return &panicky{Store: s}
+			},
+			want: []string{"could not be applied", "internal error in the engine: boom"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t)
+			if tt.store != nil {
+				f.rt.Store = tt.store(f.rt.Store.(*smem.Store))
+			}
+			ctx := context.Background()
+			head, err := f.rt.Submit(ctx, runtime.Submission{File: "publish.yaml", Source: []byte(publishing)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.drive(t)
+			done := f.finishUnit(t, record.UnitKey{ExecID: head.ID, Task: "greet#1"}, tt.result)
+			if err := f.rt.HandleEvent(ctx, done); err != nil {
+				t.Fatalf("HandleEvent = %v, want the event handled by failing its execution", err)
+			}
+			e, err := f.rt.Store.GetExecution(ctx, head.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if e.State != record.ExecError {
+				t.Fatalf("execution is %s (%s), want ERROR", e.State, e.StateInfo)
+			}
+			for _, w := range append(tt.want, done.ID) {
+				if !strings.Contains(e.StateInfo, w) {
+					t.Errorf("state_info %q does not say %q", e.StateInfo, w)
+				}
+			}
+		})
+	}
+}
+
+// publishing reads its task's result to publish it.
+const publishing = `version: '2.0'
+publishing:
+  tasks:
+    greet:
+      action: std.echo output="hi"
+      publish:
+        said: <% task().result %>
+`
+
+// tooLarge refuses to commit a SUCCESS head, as a store refuses an item
+// over its limit.
+type tooLarge struct{ store.Store }
+
+func (s *tooLarge) CommitExecution(ctx context.Context, e *record.Execution) error {
+	if e.State == record.ExecSuccess {
+		return &store.TooLargeError{What: "execution " + e.ID, Size: store.MaxItemBytes + 1, Limit: store.MaxItemBytes}
+	}
+	return s.Store.CommitExecution(ctx, e)
+}
+
+// damaged returns finished units with a result that is not JSON, as a
+// damaged store would.
+type damaged struct{ store.Store }
+
+func (s *damaged) GetTask(ctx context.Context, execID, key string) (*record.Task, error) {
+	t, err := s.Store.GetTask(ctx, execID, key)
+	if err == nil && t.Unit != nil && t.Unit.State == record.Success {
+		t.Unit.Result = json.RawMessage(`{"broken`)
+	}
+	return t, err
+}
+
+// brokenHead returns the head of one execution with engine state that is
+// not JSON.
+type brokenHead struct {
+	store.Store
+	id string
+}
+
+func (s *brokenHead) GetExecution(ctx context.Context, id string) (*record.Execution, error) {
+	e, err := s.Store.GetExecution(ctx, id)
+	if err == nil && id == s.id && !e.State.Terminal() {
+		e.Engine = json.RawMessage(`{"run": "not a list of runs"}`)
+	}
+	return e, err
+}
+
+// panicky panics when the engine reads a finished unit.
+type panicky struct{ store.Store }
+
+func (s *panicky) GetTask(ctx context.Context, execID, key string) (*record.Task, error) {
+	t, err := s.Store.GetTask(ctx, execID, key)
+	if err == nil && t.Unit != nil && t.Unit.State == record.Success {
+		panic("boom")
+	}
+	return t, err
+}
+
+// TestFailedChildTellsItsParent checks that a sub-workflow failed by the
+// runtime, even one whose head the engine cannot step, tells its parent.
+func TestFailedChildTellsItsParent(t *testing.T) {
+	t.Parallel()
+	const nested = `version: '2.0'
+parent:
+  tasks:
+    call:
+      workflow: child
+child:
+  tasks:
+    work:
+      action: std.echo output="hi"
+`
+	for _, broken := range []bool{false, true} {
+		t.Run(fmt.Sprintf("head broken %v", broken), func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t)
+			ctx := context.Background()
+			head, err := f.rt.Submit(ctx, runtime.Submission{File: "nested.yaml", Source: []byte(nested), Workflow: "parent"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.drive(t)
+			childID := engine.ChildID(head.ID, "call#1", 0, 1)
+			child, err := f.rt.Store.GetExecution(ctx, childID)
+			if err != nil {
+				t.Fatalf("child: %v", err)
+			}
+			if broken {
+				f.rt.Store = &brokenHead{Store: f.rt.Store, id: child.ID}
+			}
+			if err := f.rt.FailExecution(ctx, childID, "it could not go on"); err != nil {
+				t.Fatal(err)
+			}
+			f.drive(t)
+			c, _ := f.rt.Store.GetExecution(ctx, childID)
+			p, _ := f.rt.Store.GetExecution(ctx, head.ID)
+			if c.State != record.ExecError || c.StateInfo != "it could not go on" {
+				t.Errorf("child is %s %q, want ERROR with the reason", c.State, c.StateInfo)
+			}
+			if p.State != record.ExecError || !strings.Contains(p.StateInfo, "it could not go on") {
+				t.Errorf("parent is %s %q, want ERROR naming its child's reason", p.State, p.StateInfo)
+			}
+		})
 	}
 }
