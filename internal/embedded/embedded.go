@@ -58,6 +58,17 @@ type Bora struct {
 	eventsDLQ             queue.Queue
 	close                 func() error
 	o                     Options
+
+	mu    sync.Mutex
+	swept reconcile.Report // what the reconciler's sweeps did, summed
+}
+
+// Reconciled returns what the reconciler's sweeps have done since Run
+// started, summed.
+func (b *Bora) Reconciled() reconcile.Report {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.swept
 }
 
 // Open opens (or creates) the database and wires everything. Call Run to
@@ -120,6 +131,13 @@ type Parts struct {
 	// event that reaches it with its execution still going (every
 	// delivery stopped the process) fails that execution.
 	EventsDLQ queue.Queue
+}
+
+// SQLiteParts opens the store and the three queues (each with its
+// dead-letter queue) in one SQLite database, as Open does; New runs a Bora
+// over them (and over wrappers of them).
+func SQLiteParts(db *sql.DB, o Options) (Parts, error) {
+	return sqliteParts(db, o.withDefaults())
 }
 
 // sqliteParts opens the store and the three queues (each with its
@@ -206,9 +224,13 @@ func (b *Bora) Run(ctx context.Context) error {
 			case <-ctx.Done():
 				return
 			case <-t.C:
-				if _, err := b.Reconciler.Sweep(ctx); err != nil && ctx.Err() == nil {
+				rep, err := b.Reconciler.Sweep(ctx)
+				if err != nil && ctx.Err() == nil {
 					b.o.Log.Error("reconcile", "err", err)
 				}
+				b.mu.Lock()
+				b.swept = b.swept.Add(rep)
+				b.mu.Unlock()
 			}
 		}
 	})

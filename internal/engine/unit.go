@@ -223,7 +223,7 @@ func inflight(r *run) []int {
 		return nil
 	}
 	var items []int
-	for i := range r.Next {
+	for i := min(r.Done.lo, r.Next); i < r.Next; i++ {
 		if !r.Done.has(i) {
 			items = append(items, i)
 		}

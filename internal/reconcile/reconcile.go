@@ -65,6 +65,14 @@ type Report struct {
 	Announced int
 }
 
+// Add sums two reports.
+func (r Report) Add(o Report) Report {
+	return Report{
+		Looked: r.Looked + o.Looked, Started: r.Started + o.Started, Resent: r.Resent + o.Resent,
+		Fired: r.Fired + o.Fired, Expired: r.Expired + o.Expired, Announced: r.Announced + o.Announced,
+	}
+}
+
 func (r *Reconciler) defaults() {
 	if r.Log == nil {
 		r.Log = slog.New(slog.DiscardHandler)
