@@ -24,6 +24,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/borawf/bora/internal/action"
 	"github.com/borawf/bora/internal/function"
 	"github.com/borawf/bora/internal/store/dynamo"
 )
@@ -411,6 +412,7 @@ func TestFunctions(t *testing.T) {
 				}
 				if tt.s == local {
 					want["AWS_ENDPOINT_URL"] = map[string]any{"Ref": EndpointParameter}
+					want[action.EnvNetworkAllow] = "127.0.0.0/8, ::1"
 				}
 				if diff := cmp.Diff(want, env); diff != "" {
 					t.Errorf("%s: environment (-want +got):\n%s", name, diff)
