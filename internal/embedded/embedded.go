@@ -27,6 +27,7 @@ import (
 	"github.com/borawf/bora/internal/reconcile"
 	"github.com/borawf/bora/internal/record"
 	"github.com/borawf/bora/internal/runtime"
+	"github.com/borawf/bora/internal/sqlitetx"
 	"github.com/borawf/bora/internal/store"
 	ssqlite "github.com/borawf/bora/internal/store/sqlite"
 	"github.com/borawf/bora/internal/worker"
@@ -55,6 +56,7 @@ type Bora struct {
 	Reconciler *reconcile.Reconciler
 
 	events, tasks, timers queue.Queue
+	atomic                func(ctx context.Context, fn func(ctx context.Context) error) error
 	eventsDLQ             queue.Queue
 	close                 func() error
 	o                     Options
@@ -115,6 +117,11 @@ type Parts struct {
 	// event that reaches it with its execution still going (every
 	// delivery stopped the process) fails that execution.
 	EventsDLQ queue.Queue
+	// Atomic, when set, runs fn so that the store and queue calls it makes
+	// with the context it is given commit together (one SQLite
+	// transaction): the loops use it to apply an engine event and delete
+	// it at once, and the worker to record an outcome and announce it.
+	Atomic func(ctx context.Context, fn func(ctx context.Context) error) error
 }
 
 // SQLiteParts opens the store and the three queues (each with its
@@ -131,7 +138,9 @@ func sqliteParts(db *sql.DB, o Options) (Parts, error) {
 	if err != nil {
 		return Parts{}, err
 	}
-	p := Parts{Store: st}
+	p := Parts{Store: st, Atomic: func(ctx context.Context, fn func(ctx context.Context) error) error {
+		return sqlitetx.Run(ctx, db, fn)
+	}}
 	mk := func(name string, fifo bool) (queue.Queue, error) {
 		dlq, err := qsqlite.New(db, name+"-dlq", qsqlite.Options{FIFO: fifo})
 		if err != nil {
@@ -163,9 +172,10 @@ func New(p Parts, o Options) (*Bora, error) {
 	if err := rt.Validate(); err != nil {
 		return nil, err
 	}
-	w := &worker.Worker{Store: p.Store, Events: p.Events, Actions: o.Actions, Log: o.Log, Lease: o.Lease}
+	w := &worker.Worker{Store: p.Store, Events: p.Events, Actions: o.Actions, Log: o.Log, Lease: o.Lease, Atomic: p.Atomic}
 	rc := &reconcile.Reconciler{Store: p.Store, Tasks: p.Tasks, Events: p.Events, Log: o.Log}
-	return &Bora{Store: p.Store, Runtime: rt, Worker: w, Reconciler: rc, events: p.Events, tasks: p.Tasks, timers: p.Timers, eventsDLQ: p.EventsDLQ, o: o, close: func() error { return nil }}, nil
+	return &Bora{Store: p.Store, Runtime: rt, Worker: w, Reconciler: rc, events: p.Events, tasks: p.Tasks, timers: p.Timers,
+		eventsDLQ: p.EventsDLQ, atomic: p.Atomic, o: o, close: func() error { return nil }}, nil
 }
 
 // Close closes the database, if Open opened one. Stop Run first (cancel
@@ -191,11 +201,11 @@ const eventVisibility = 10 * time.Second
 func (b *Bora) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	for range 2 {
-		wg.Go(func() { b.loop(ctx, b.events, 10, eventVisibility, b.handleEvent) })
+		wg.Go(func() { b.loop(ctx, b.events, 10, eventVisibility, b.whole(b.handleEvent)) })
 	}
-	wg.Go(func() { b.loop(ctx, b.timers, 10, eventVisibility, b.handleTimer) })
+	wg.Go(func() { b.loop(ctx, b.timers, 10, eventVisibility, b.whole(b.handleTimer)) })
 	if b.eventsDLQ != nil {
-		wg.Go(func() { b.loop(ctx, b.eventsDLQ, 10, eventVisibility, b.handleDeadLetter) })
+		wg.Go(func() { b.loop(ctx, b.eventsDLQ, 10, eventVisibility, b.whole(b.handleDeadLetter)) })
 	}
 	for range b.o.Workers {
 		wg.Go(func() { b.loop(ctx, b.tasks, 1, b.o.Lease, b.handleTask) })
@@ -222,7 +232,35 @@ func (b *Bora) Run(ctx context.Context) error {
 	return nil
 }
 
-type handler func(ctx context.Context, q queue.Queue, m queue.Message) error
+// A handler handles one message. It reports deleted when it deleted the
+// message itself.
+type handler func(ctx context.Context, q queue.Queue, m queue.Message) (deleted bool, err error)
+
+// keep is a handler that leaves the deletion of its messages to the loop.
+func keep(h func(ctx context.Context, q queue.Queue, m queue.Message) error) handler {
+	return func(ctx context.Context, q queue.Queue, m queue.Message) (bool, error) { return false, h(ctx, q, m) }
+}
+
+// whole makes h delete the message it handled in the same transaction as
+// its own writes (Parts.Atomic): an engine step, its commit, its messages
+// and the deletion of its event commit together. When h fails, what it
+// wrote is committed all the same (every write of a step is idempotent,
+// as without a transaction) and the message stays.
+func (b *Bora) whole(h func(ctx context.Context, q queue.Queue, m queue.Message) error) handler {
+	if b.atomic == nil {
+		return keep(h)
+	}
+	return func(ctx context.Context, q queue.Queue, m queue.Message) (bool, error) {
+		var herr error
+		err := b.atomic(ctx, func(ctx context.Context) error {
+			if herr = h(ctx, q, m); herr != nil {
+				return nil
+			}
+			return q.Delete(ctx, m.Handle)
+		})
+		return err == nil && herr == nil, cmp.Or(herr, err)
+	}
+}
 
 // loop receives batches from q and hands them to h through batch.Process,
 // which keeps FIFO groups in order when a message fails. A failed message
@@ -243,9 +281,22 @@ func (b *Bora) loop(ctx context.Context, q queue.Queue, max int, visibility time
 			byHandle[m.Handle] = m
 			in[i] = batch.Message{ID: m.Handle, Group: m.Group, Body: m.Body, ReceiveCount: m.ReceiveCount}
 		}
+		var (
+			mu      sync.Mutex
+			deleted []string
+		)
 		failed := batch.Process(ctx, in, func(ctx context.Context, bm batch.Message) error {
-			return h(ctx, q, byHandle[bm.ID])
+			gone, err := h(ctx, q, byHandle[bm.ID])
+			if gone {
+				mu.Lock()
+				deleted = append(deleted, bm.ID)
+				mu.Unlock()
+			}
+			return err
 		})
+		for _, id := range deleted {
+			delete(byHandle, id)
+		}
 		if ctx.Err() != nil {
 			return
 		}
@@ -299,14 +350,16 @@ func (b *Bora) handleTimer(ctx context.Context, _ queue.Queue, m queue.Message) 
 	return b.Runtime.HandleTimer(ctx, tm)
 }
 
-func (b *Bora) handleTask(ctx context.Context, q queue.Queue, m queue.Message) error {
+// handleTask runs a task message; the worker deletes it with the outcome
+// it records, in one transaction.
+func (b *Bora) handleTask(ctx context.Context, q queue.Queue, m queue.Message) (bool, error) {
 	var tm record.TaskMessage
 	if err := json.Unmarshal(m.Body, &tm); err != nil {
-		return fmt.Errorf("decode task message %s: %w", m.ID, err)
+		return false, fmt.Errorf("decode task message %s: %w", m.ID, err)
 	}
-	return b.Worker.Handle(ctx, tm, func(d time.Duration) error {
+	return b.Worker.HandleThen(ctx, tm, func(d time.Duration) error {
 		return q.ChangeVisibility(ctx, m.Handle, d)
-	})
+	}, func(ctx context.Context) error { return q.Delete(ctx, m.Handle) })
 }
 
 // Wait polls an execution until it is final or paused, or ctx ends.

@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/borawf/bora/internal/queue"
+	"github.com/borawf/bora/internal/sqlitetx"
 )
 
 // Options configure a queue.
@@ -62,9 +63,8 @@ type Queue struct {
 	wake  *notifier // this queue's sends, deletes and visibility changes
 	dwake *notifier // the dead-letter queue's, when there is one
 	sends atomic.Uint64
-
-	mu    sync.Mutex
-	stmts map[string]*sql.Stmt
+	st    *sqlitetx.Stmts
+	recv  string // the receive statement, for this queue's options
 }
 
 var _ queue.Queue = (*Queue)(nil)
@@ -116,32 +116,62 @@ func New(db *sql.DB, name string, o Options) (*Queue, error) {
 	if _, err := db.Exec(schema); err != nil {
 		return nil, fmt.Errorf("create queue tables: %w", err)
 	}
-	q := &Queue{db: db, name: name, o: o, now: o.Now, wake: notifierFor(db, name), stmts: map[string]*sql.Stmt{}}
+	q := &Queue{db: db, name: name, o: o, now: o.Now, wake: notifierFor(db, name), st: sqlitetx.NewStmts(db), recv: receiveSQL(o)}
 	if q.now == nil {
 		q.now = time.Now
 	}
 	if o.DeadLetter != "" {
 		q.dwake = notifierFor(db, o.DeadLetter)
 	}
+	if err := q.st.Prepare(context.Background(), sqlSend, sqlDedup, sqlSweepDedup, q.recv, sqlNextVisible, sqlAnyVisible, sqlDelete, sqlChangeVisibility); err != nil {
+		return nil, fmt.Errorf("queue %q: prepare statements: %w", name, err)
+	}
 	return q, nil
+}
+
+// The statements of a queue, prepared when it is made (sqlitetx.Stmts);
+// each call joins the transaction its context carries.
+const (
+	sqlSend  = `INSERT INTO queue_messages (queue, grp, body, sent_at, visible_at, receive_count) VALUES (?, ?, ?, ?, ?, 0)`
+	sqlDedup = `INSERT INTO queue_dedup (queue, dedup_id, expires_at) VALUES (?, ?, ?)
+		ON CONFLICT DO UPDATE SET expires_at = excluded.expires_at WHERE queue_dedup.expires_at <= ?`
+	sqlSweepDedup       = `DELETE FROM queue_dedup WHERE queue = ? AND expires_at <= ?`
+	sqlNextVisible      = `SELECT min(visible_at) FROM queue_messages WHERE queue = ? AND visible_at > ?`
+	sqlAnyVisible       = `SELECT 1 FROM queue_messages WHERE queue = ? AND visible_at <= ? LIMIT 1`
+	sqlDelete           = `DELETE FROM queue_messages WHERE seq = ? AND receive_count = ? AND queue = ?`
+	sqlChangeVisibility = `UPDATE queue_messages SET visible_at = ? WHERE seq = ? AND queue = ? AND receive_count = ?`
+)
+
+// receiveSQL is the statement that hands out up to ?3 visible messages,
+// moving those received MaxReceives times to the dead-letter queue.
+func receiveSQL(o Options) string {
+	pick := `SELECT seq FROM queue_messages WHERE queue = ?1 AND visible_at <= ?2 ORDER BY visible_at, seq LIMIT ?3`
+	if o.FIFO {
+		// The first message of each group, if it is visible. The groups
+		// are walked one index probe each (a group's messages are not
+		// scanned: one execution's group may hold thousands).
+		pick = `WITH RECURSIVE g(grp) AS (
+				SELECT (SELECT min(grp) FROM queue_messages WHERE queue = ?1)
+				UNION ALL
+				SELECT (SELECT min(grp) FROM queue_messages WHERE queue = ?1 AND grp > g.grp) FROM g WHERE g.grp IS NOT NULL
+			)
+			SELECT m.seq FROM g JOIN queue_messages m
+				ON m.seq = (SELECT seq FROM queue_messages WHERE queue = ?1 AND grp = g.grp ORDER BY seq LIMIT 1)
+			WHERE g.grp IS NOT NULL AND m.visible_at <= ?2 ORDER BY m.seq LIMIT ?3`
+	}
+	set := `receive_count = receive_count + 1, visible_at = ?4`
+	if o.DeadLetter != "" {
+		dead := `receive_count >= ?5`
+		set = `queue = CASE WHEN ` + dead + ` THEN ?6 ELSE queue END,
+			receive_count = CASE WHEN ` + dead + ` THEN receive_count ELSE receive_count + 1 END,
+			visible_at = CASE WHEN ` + dead + ` THEN ?2 ELSE ?4 END`
+	}
+	return `UPDATE queue_messages SET ` + set + ` WHERE seq IN (` + pick + `)
+		RETURNING seq, queue, grp, body, sent_at, receive_count`
 }
 
 // Name returns the queue's name.
 func (q *Queue) Name() string { return q.name }
-
-func (q *Queue) stmt(ctx context.Context, s string) (*sql.Stmt, error) {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if st, ok := q.stmts[s]; ok {
-		return st, nil
-	}
-	st, err := q.db.PrepareContext(ctx, s)
-	if err != nil {
-		return nil, err
-	}
-	q.stmts[s] = st
-	return st, nil
-}
 
 func ms(t time.Time) int64 { return t.UnixMilli() }
 
@@ -154,19 +184,15 @@ func (q *Queue) Send(ctx context.Context, msgs ...queue.Out) error {
 		}
 	}
 	for batch := range slices.Chunk(msgs, queue.MaxBatch) {
-		var err error
+		send := q.sendStandard
 		if q.o.FIFO {
-			err = q.sendFIFO(ctx, batch)
-		} else {
-			err = q.sendStandard(ctx, batch)
+			send = q.sendFIFO
 		}
-		if err != nil {
+		if err := sqlitetx.Run(ctx, q.db, func(ctx context.Context) error { return send(ctx, batch) }); err != nil {
 			return fmt.Errorf("send to %s: %w", q.name, err)
 		}
 	}
-	if len(msgs) > 0 {
-		q.wake.notify()
-	}
+	q.wake.notify(len(msgs))
 	return nil
 }
 
@@ -186,48 +212,24 @@ func (q *Queue) check(m queue.Out) error {
 	return nil
 }
 
+// sendStandard writes a batch (in the caller's transaction).
 func (q *Queue) sendStandard(ctx context.Context, batch []queue.Out) error {
 	now := ms(q.now())
-	var b strings.Builder
-	b.WriteString(`INSERT INTO queue_messages (queue, grp, body, sent_at, visible_at, receive_count) VALUES `)
-	args := make([]any, 0, 5*len(batch))
-	for i, m := range batch {
-		if i > 0 {
-			b.WriteString(", ")
+	for _, m := range batch {
+		if _, err := q.st.Exec(ctx, sqlSend, q.name, m.Group, m.Body, now, now+m.Delay.Milliseconds()); err != nil {
+			return err
 		}
-		b.WriteString("(?, ?, ?, ?, ?, 0)")
-		args = append(args, q.name, m.Group, m.Body, now, now+m.Delay.Milliseconds())
 	}
-	st, err := q.stmt(ctx, b.String())
-	if err != nil {
-		return err
-	}
-	_, err = st.ExecContext(ctx, args...)
-	return err
+	return nil
 }
 
-// sendFIFO writes a batch in one transaction: each message is kept only if
-// its deduplication id was not seen within the window.
+// sendFIFO writes a batch (in the caller's transaction): each message is
+// kept only if its deduplication id was not seen within the window.
 func (q *Queue) sendFIFO(ctx context.Context, batch []queue.Out) error {
-	dedup, err := q.stmt(ctx, `INSERT INTO queue_dedup (queue, dedup_id, expires_at) VALUES (?, ?, ?)
-		ON CONFLICT DO UPDATE SET expires_at = excluded.expires_at WHERE queue_dedup.expires_at <= ?`)
-	if err != nil {
-		return err
-	}
-	insert, err := q.stmt(ctx, `INSERT INTO queue_messages (queue, grp, body, sent_at, visible_at, receive_count)
-		VALUES (?, ?, ?, ?, ?, 0)`)
-	if err != nil {
-		return err
-	}
-	tx, err := q.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
 	nowT := q.now()
 	now := ms(nowT)
 	if q.sends.Add(1)%64 == 0 {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM queue_dedup WHERE queue = ? AND expires_at <= ?`, q.name, now); err != nil {
+		if _, err := q.st.Exec(ctx, sqlSweepDedup, q.name, now); err != nil {
 			return err
 		}
 	}
@@ -238,18 +240,18 @@ func (q *Queue) sendFIFO(ctx context.Context, batch []queue.Out) error {
 			sum := sha256.Sum256(m.Body)
 			id = "sha256:" + hex.EncodeToString(sum[:])
 		}
-		res, err := tx.StmtContext(ctx, dedup).ExecContext(ctx, q.name, id, ms(nowT.Add(DedupWindow)), now)
+		res, err := q.st.Exec(ctx, sqlDedup, q.name, id, ms(nowT.Add(DedupWindow)), now)
 		if err != nil {
 			return err
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
 			continue // a duplicate within the window
 		}
-		if _, err := tx.StmtContext(ctx, insert).ExecContext(ctx, q.name, m.Group, m.Body, now, now); err != nil {
+		if _, err := q.st.Exec(ctx, sqlSend, q.name, m.Group, m.Body, now, now); err != nil {
 			return err
 		}
 	}
-	return tx.Commit()
+	return nil
 }
 
 // Receive implements queue.Queue.
@@ -260,7 +262,7 @@ func (q *Queue) Receive(ctx context.Context, n int, wait, visibility time.Durati
 	}
 	deadline := time.Now().Add(wait)
 	for {
-		woken := q.wake.wait() // before looking, so that no send is missed
+		mark := q.wake.mark() // before looking, so that no send is missed
 		msgs, moved, err := q.receiveOnce(ctx, n, visibility)
 		if err != nil {
 			return nil, fmt.Errorf("receive from %s: %w", q.name, err)
@@ -281,94 +283,77 @@ func (q *Queue) Receive(ctx context.Context, n int, wait, visibility time.Durati
 		} else if ok {
 			sleep = max(min(sleep, next.Sub(q.now())), time.Millisecond)
 		}
+		woken, stop := q.wake.wait(mark)
+		if woken == nil {
+			continue // a message came while this receiver looked
+		}
 		timer := time.NewTimer(sleep)
 		select {
 		case <-ctx.Done():
 			timer.Stop()
+			stop()
 			return nil, fmt.Errorf("receive from %s: %w", q.name, ctx.Err())
 		case <-woken:
 		case <-timer.C:
 		}
 		timer.Stop()
+		stop()
 	}
 }
 
 // receiveOnce hands out up to n visible messages in one statement, and
 // moves those received MaxReceives times to the dead-letter queue.
 func (q *Queue) receiveOnce(ctx context.Context, n int, visibility time.Duration) (msgs []queue.Message, moved bool, err error) {
-	pick := `SELECT seq FROM queue_messages WHERE queue = ?1 AND visible_at <= ?2 ORDER BY visible_at, seq LIMIT ?3`
-	if q.o.FIFO {
-		// The first message of each group, if it is visible. The groups
-		// are walked one index probe each (a group's messages are not
-		// scanned: one execution's group may hold thousands).
-		pick = `WITH RECURSIVE g(grp) AS (
-				SELECT (SELECT min(grp) FROM queue_messages WHERE queue = ?1)
-				UNION ALL
-				SELECT (SELECT min(grp) FROM queue_messages WHERE queue = ?1 AND grp > g.grp) FROM g WHERE g.grp IS NOT NULL
-			)
-			SELECT m.seq FROM g JOIN queue_messages m
-				ON m.seq = (SELECT seq FROM queue_messages WHERE queue = ?1 AND grp = g.grp ORDER BY seq LIMIT 1)
-			WHERE g.grp IS NOT NULL AND m.visible_at <= ?2 ORDER BY m.seq LIMIT ?3`
-	}
-	var set string
-	args := []any{q.name, nil, n, nil}
-	if q.o.DeadLetter == "" {
-		set = `receive_count = receive_count + 1, visible_at = ?4`
-	} else {
-		dead := `receive_count >= ?5`
-		set = `queue = CASE WHEN ` + dead + ` THEN ?6 ELSE queue END,
-			receive_count = CASE WHEN ` + dead + ` THEN receive_count ELSE receive_count + 1 END,
-			visible_at = CASE WHEN ` + dead + ` THEN ?2 ELSE ?4 END`
-		args = append(args, q.o.MaxReceives, q.o.DeadLetter)
-	}
-	st, err := q.stmt(ctx, `UPDATE queue_messages SET `+set+` WHERE seq IN (`+pick+`)
-		RETURNING seq, queue, grp, body, sent_at, receive_count`)
-	if err != nil {
+	// A read first: most looks of an idle receiver find nothing, and a
+	// read takes no write lock.
+	var one int
+	switch err := q.st.QueryRow(ctx, sqlAnyVisible, q.name, ms(q.now())).Scan(&one); {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil, false, nil
+	case err != nil:
 		return nil, false, err
 	}
-	// The visibility timeout starts when the messages are handed out, so
-	// the clock is read once this process holds the write lock.
-	tx, err := q.db.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, false, err
-	}
-	defer tx.Rollback()
-	now := ms(q.now())
-	args[1], args[3] = now, now+visibility.Milliseconds()
-	rows, err := tx.StmtContext(ctx, st).QueryContext(ctx, args...)
-	if err != nil {
-		return nil, false, err
-	}
-	defer rows.Close()
 	var seqs []int64
-	for rows.Next() {
-		var seq, sent int64
-		var qname string
-		var m queue.Message
-		if err := rows.Scan(&seq, &qname, &m.Group, &m.Body, &sent, &m.ReceiveCount); err != nil {
-			return nil, false, err
+	err = sqlitetx.Run(ctx, q.db, func(ctx context.Context) error {
+		// The visibility timeout starts when the messages are handed out,
+		// so the clock is read once this process holds the write lock.
+		now := ms(q.now())
+		args := []any{q.name, now, n, now + visibility.Milliseconds()}
+		if q.o.DeadLetter != "" {
+			args = append(args, q.o.MaxReceives, q.o.DeadLetter)
 		}
-		if qname != q.name {
-			moved = true
-			continue
+		rows, err := q.st.Query(ctx, q.recv, args...)
+		if err != nil {
+			return err
 		}
-		m.ID = strconv.FormatInt(seq, 10)
-		m.Handle = makeHandle(seq, m.ReceiveCount)
-		m.SentAt = time.UnixMilli(sent).UTC()
-		msgs = append(msgs, m)
-		seqs = append(seqs, seq)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, false, err
-	}
-	if err := rows.Close(); err != nil {
-		return nil, false, err
-	}
-	if err := tx.Commit(); err != nil {
+		defer rows.Close()
+		for rows.Next() {
+			var seq, sent int64
+			var qname string
+			var m queue.Message
+			if err := rows.Scan(&seq, &qname, &m.Group, &m.Body, &sent, &m.ReceiveCount); err != nil {
+				return err
+			}
+			if qname != q.name {
+				moved = true
+				continue
+			}
+			m.ID = strconv.FormatInt(seq, 10)
+			m.Handle = makeHandle(seq, m.ReceiveCount)
+			m.SentAt = time.UnixMilli(sent).UTC()
+			msgs = append(msgs, m)
+			seqs = append(seqs, seq)
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		return rows.Close()
+	})
+	if err != nil {
 		return nil, false, err
 	}
 	if moved {
-		q.dwake.notify()
+		q.dwake.notify(len(seqs) + 1)
 	}
 	// RETURNING has no order: hand messages out in queue order.
 	idx := make([]int, len(msgs))
@@ -386,12 +371,8 @@ func (q *Queue) receiveOnce(ctx context.Context, n int, visibility time.Duration
 // nextVisible returns when the next hidden message of the queue becomes
 // visible, if one is hidden.
 func (q *Queue) nextVisible(ctx context.Context) (time.Time, bool, error) {
-	st, err := q.stmt(ctx, `SELECT min(visible_at) FROM queue_messages WHERE queue = ? AND visible_at > ?`)
-	if err != nil {
-		return time.Time{}, false, err
-	}
 	var next sql.NullInt64
-	if err := st.QueryRowContext(ctx, q.name, ms(q.now())).Scan(&next); err != nil {
+	if err := q.st.QueryRow(ctx, sqlNextVisible, q.name, ms(q.now())).Scan(&next); err != nil {
 		return time.Time{}, false, err
 	}
 	return time.UnixMilli(next.Int64), next.Valid, nil
@@ -416,31 +397,23 @@ func parseHandle(h string) (int64, int, error) {
 // Delete implements queue.Queue. A handle of an earlier receive, or of a
 // message already deleted, deletes nothing and is not an error.
 func (q *Queue) Delete(ctx context.Context, handles ...string) error {
-	for batch := range slices.Chunk(handles, queue.MaxBatch) {
-		// The seq list finds the rows by key; the pairs then check that
-		// each was received by the handle's receive.
-		args := []any{q.name}
-		var pairs []any
-		for _, h := range batch {
+	err := sqlitetx.Run(ctx, q.db, func(ctx context.Context) error {
+		for _, h := range handles {
 			seq, count, err := parseHandle(h)
 			if err != nil {
-				return fmt.Errorf("delete from %s: %w", q.name, err)
+				return err
 			}
-			args = append(args, seq)
-			pairs = append(pairs, seq, count)
+			if _, err := q.st.Exec(ctx, sqlDelete, seq, count, q.name); err != nil {
+				return err
+			}
 		}
-		args = append(args, pairs...)
-		st, err := q.stmt(ctx, `DELETE FROM queue_messages WHERE queue = ? AND seq IN (?`+strings.Repeat(", ?", len(batch)-1)+
-			`) AND (seq, receive_count) IN (VALUES `+strings.Repeat("(?, ?), ", len(batch)-1)+`(?, ?))`)
-		if err != nil {
-			return fmt.Errorf("delete from %s: %w", q.name, err)
-		}
-		if _, err := st.ExecContext(ctx, args...); err != nil {
-			return fmt.Errorf("delete from %s: %w", q.name, err)
-		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("delete from %s: %w", q.name, err)
 	}
 	if q.o.FIFO && len(handles) > 0 {
-		q.wake.notify() // a group's next message may be free now
+		q.wake.notify(len(handles)) // a group's next message may be free now
 	}
 	return nil
 }
@@ -458,11 +431,7 @@ func (q *Queue) ChangeVisibility(ctx context.Context, handle string, d time.Dura
 	if err != nil {
 		return fmt.Errorf("change visibility on %s: %w", q.name, err)
 	}
-	st, err := q.stmt(ctx, `UPDATE queue_messages SET visible_at = ? WHERE seq = ? AND queue = ? AND receive_count = ?`)
-	if err != nil {
-		return fmt.Errorf("change visibility on %s: %w", q.name, err)
-	}
-	res, err := st.ExecContext(ctx, ms(q.now().Add(d)), seq, q.name, count)
+	res, err := q.st.Exec(ctx, sqlChangeVisibility, ms(q.now().Add(d)), seq, q.name, count)
 	if err != nil {
 		return fmt.Errorf("change visibility on %s: %w", q.name, err)
 	}
@@ -470,37 +439,62 @@ func (q *Queue) ChangeVisibility(ctx context.Context, handle string, d time.Dura
 		return fmt.Errorf("change visibility on %s: %w", q.name, ErrNotInFlight)
 	}
 	if d == 0 {
-		q.wake.notify()
+		q.wake.notify(1)
 	}
 	return nil
 }
 
-// A notifier wakes the waiting receivers of one queue in this process.
+// A notifier wakes the waiting receivers of one queue in this process: as
+// many as messages were sent, so that one message does not send every idle
+// receiver to the database. A receiver takes the notifier's mark before it
+// looks for messages and waits only if nothing was sent since; a woken
+// receiver that finds nothing (another took the message) waits again, and
+// every receiver still looks when its poll interval passes.
 type notifier struct {
-	mu sync.Mutex
-	ch chan struct{}
+	mu      sync.Mutex
+	gen     uint64          // notifications so far
+	waiters []chan struct{} // receivers waiting, the longest first
 }
 
-// wait returns a channel closed at the next notify.
-func (n *notifier) wait() <-chan struct{} {
+// mark returns the count of notifications so far.
+func (n *notifier) mark() uint64 {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if n.ch == nil {
-		n.ch = make(chan struct{})
-	}
-	return n.ch
+	return n.gen
 }
 
-func (n *notifier) notify() {
-	if n == nil {
+// wait registers a waiting receiver: its channel is closed by a later
+// notification. It returns nil when a notification came since mark (look
+// again at once). stop unregisters the receiver.
+func (n *notifier) wait(mark uint64) (ch chan struct{}, stop func()) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.gen != mark {
+		return nil, func() {}
+	}
+	ch = make(chan struct{})
+	n.waiters = append(n.waiters, ch)
+	return ch, func() {
+		n.mu.Lock()
+		defer n.mu.Unlock()
+		n.waiters = slices.DeleteFunc(n.waiters, func(c chan struct{}) bool { return c == ch })
+	}
+}
+
+// notify wakes up to k waiting receivers (for k messages that may be
+// visible now); receivers that are looking look again.
+func (n *notifier) notify(k int) {
+	if n == nil || k <= 0 {
 		return
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if n.ch != nil {
-		close(n.ch)
-		n.ch = nil
+	n.gen++
+	k = min(k, len(n.waiters))
+	for _, c := range n.waiters[:k] {
+		close(c)
 	}
+	n.waiters = slices.Delete(n.waiters, 0, k)
 }
 
 type notifierKey struct {
