@@ -201,14 +201,14 @@ const eventVisibility = 10 * time.Second
 func (b *Bora) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	for range 2 {
-		wg.Go(func() { b.loop(ctx, b.events, 10, eventVisibility, b.whole(b.handleEvent)) })
+		wg.Go(func() { b.loop(ctx, b.events, 10, eventVisibility, b.handleEvent) })
 	}
-	wg.Go(func() { b.loop(ctx, b.timers, 10, eventVisibility, b.whole(b.handleTimer)) })
+	wg.Go(func() { b.loop(ctx, b.timers, 10, eventVisibility, b.handleTimer) })
 	if b.eventsDLQ != nil {
-		wg.Go(func() { b.loop(ctx, b.eventsDLQ, 10, eventVisibility, b.whole(b.handleDeadLetter)) })
+		wg.Go(func() { b.loop(ctx, b.eventsDLQ, 10, eventVisibility, b.handleDeadLetter) })
 	}
 	for range b.o.Workers {
-		wg.Go(func() { b.loop(ctx, b.tasks, 1, b.o.Lease, b.handleTask) })
+		wg.Go(func() { b.work(ctx) })
 	}
 	wg.Go(func() {
 		t := time.NewTicker(b.o.Reconcile)
@@ -232,48 +232,33 @@ func (b *Bora) Run(ctx context.Context) error {
 	return nil
 }
 
-// A handler handles one message. It reports deleted when it deleted the
-// message itself.
-type handler func(ctx context.Context, q queue.Queue, m queue.Message) (deleted bool, err error)
-
-// keep is a handler that leaves the deletion of its messages to the loop.
-func keep(h func(ctx context.Context, q queue.Queue, m queue.Message) error) handler {
-	return func(ctx context.Context, q queue.Queue, m queue.Message) (bool, error) { return false, h(ctx, q, m) }
-}
-
-// whole makes h delete the message it handled in the same transaction as
-// its own writes (Parts.Atomic): an engine step, its commit, its messages
-// and the deletion of its event commit together. When h fails, what it
-// wrote is committed all the same (every write of a step is idempotent,
-// as without a transaction) and the message stays.
-func (b *Bora) whole(h func(ctx context.Context, q queue.Queue, m queue.Message) error) handler {
-	if b.atomic == nil {
-		return keep(h)
-	}
-	return func(ctx context.Context, q queue.Queue, m queue.Message) (bool, error) {
-		var herr error
-		err := b.atomic(ctx, func(ctx context.Context) error {
-			if herr = h(ctx, q, m); herr != nil {
-				return nil
-			}
-			return q.Delete(ctx, m.Handle)
-		})
-		return err == nil && herr == nil, cmp.Or(herr, err)
-	}
-}
+// A handler handles one message.
+type handler func(ctx context.Context, q queue.Queue, m queue.Message) error
 
 // loop receives batches from q and hands them to h through batch.Process,
 // which keeps FIFO groups in order when a message fails. A failed message
 // backs off briefly rather than for its whole visibility timeout.
+//
+// With Parts.Atomic, a message's handling, its deletion and, after the last
+// message of a batch, the receiving of the next batch commit in one
+// transaction: an engine step, its commit, its messages and the deletion
+// of its event at once. When h fails, what it wrote is committed all the
+// same (every write of a step is idempotent, as without a transaction) and
+// the message stays.
 func (b *Bora) loop(ctx context.Context, q queue.Queue, max int, visibility time.Duration, h handler) {
+	var next []queue.Message
 	for ctx.Err() == nil {
-		msgs, err := q.Receive(ctx, max, time.Second, visibility)
-		if err != nil {
-			if ctx.Err() == nil {
-				b.o.Log.Error("receive", "err", err)
-				sleep(ctx, time.Second)
+		msgs := next
+		next = nil
+		if len(msgs) == 0 {
+			var err error
+			if msgs, err = q.Receive(ctx, max, time.Second, visibility); err != nil {
+				if ctx.Err() == nil {
+					b.o.Log.Error("receive", "err", err)
+					sleep(ctx, time.Second)
+				}
+				continue
 			}
-			continue
 		}
 		byHandle := make(map[string]queue.Message, len(msgs))
 		in := make([]batch.Message, len(msgs))
@@ -281,18 +266,34 @@ func (b *Bora) loop(ctx context.Context, q queue.Queue, max int, visibility time
 			byHandle[m.Handle] = m
 			in[i] = batch.Message{ID: m.Handle, Group: m.Group, Body: m.Body, ReceiveCount: m.ReceiveCount}
 		}
-		var (
-			mu      sync.Mutex
-			deleted []string
-		)
+		var deleted []string
 		failed := batch.Process(ctx, in, func(ctx context.Context, bm batch.Message) error {
-			gone, err := h(ctx, q, byHandle[bm.ID])
-			if gone {
-				mu.Lock()
-				deleted = append(deleted, bm.ID)
-				mu.Unlock()
+			m := byHandle[bm.ID]
+			if b.atomic == nil {
+				return h(ctx, q, m)
 			}
-			return err
+			var herr error
+			gone, last := false, bm.ID == in[len(in)-1].ID
+			err := b.atomic(ctx, func(ctx context.Context) error {
+				if herr = h(ctx, q, m); herr != nil {
+					return nil
+				}
+				if err := q.Delete(ctx, m.Handle); err != nil {
+					return err
+				}
+				gone = true
+				if last {
+					next, _ = q.Receive(ctx, max, 0, visibility)
+				}
+				return nil
+			})
+			if err != nil {
+				gone, next = false, nil // received in a transaction that did not commit
+			}
+			if gone {
+				deleted = append(deleted, bm.ID)
+			}
+			return cmp.Or(herr, err)
 		})
 		for _, id := range deleted {
 			delete(byHandle, id)
@@ -350,16 +351,63 @@ func (b *Bora) handleTimer(ctx context.Context, _ queue.Queue, m queue.Message) 
 	return b.Runtime.HandleTimer(ctx, tm)
 }
 
-// handleTask runs a task message; the worker deletes it with the outcome
-// it records, in one transaction.
-func (b *Bora) handleTask(ctx context.Context, q queue.Queue, m queue.Message) (bool, error) {
+// work is one worker: it runs task messages one at a time. The worker
+// records an outcome, announces it, deletes its message and receives the
+// next one in one transaction (Parts.Atomic).
+func (b *Bora) work(ctx context.Context) {
+	var next []queue.Message
+	for ctx.Err() == nil {
+		msgs := next
+		next = nil
+		if len(msgs) == 0 {
+			var err error
+			if msgs, err = b.tasks.Receive(ctx, 1, time.Second, b.o.Lease); err != nil {
+				if ctx.Err() == nil {
+					b.o.Log.Error("receive", "err", err)
+					sleep(ctx, time.Second)
+				}
+				continue
+			}
+		}
+		for _, m := range msgs {
+			deleted, err := b.handleTask(ctx, m, &next)
+			switch {
+			case ctx.Err() != nil:
+				return
+			case err != nil:
+				b.o.Log.Warn("message failed; it will be delivered again", "err", err, "receives", m.ReceiveCount)
+				_ = b.tasks.ChangeVisibility(ctx, m.Handle, time.Duration(min(m.ReceiveCount, 5))*time.Second)
+			case !deleted:
+				if err := b.tasks.Delete(ctx, m.Handle); err != nil {
+					b.o.Log.Error("delete", "err", err)
+				}
+			}
+		}
+	}
+}
+
+// handleTask runs a task message. When its outcome is recorded, the worker
+// deletes it and receives the next message into next, in the same
+// transaction.
+func (b *Bora) handleTask(ctx context.Context, m queue.Message, next *[]queue.Message) (bool, error) {
 	var tm record.TaskMessage
 	if err := json.Unmarshal(m.Body, &tm); err != nil {
 		return false, fmt.Errorf("decode task message %s: %w", m.ID, err)
 	}
-	return b.Worker.HandleThen(ctx, tm, func(d time.Duration) error {
+	q := b.tasks
+	deleted, err := b.Worker.HandleThen(ctx, tm, func(d time.Duration) error {
 		return q.ChangeVisibility(ctx, m.Handle, d)
-	}, func(ctx context.Context) error { return q.Delete(ctx, m.Handle) })
+	}, func(ctx context.Context) error {
+		if err := q.Delete(ctx, m.Handle); err != nil {
+			return err
+		}
+		*next, _ = q.Receive(ctx, 1, 0, b.o.Lease)
+		return nil
+	})
+	if !deleted {
+		*next = nil // received in a transaction that did not commit
+	}
+	return deleted, err
 }
 
 // Wait polls an execution until it is final or paused, or ctx ends.

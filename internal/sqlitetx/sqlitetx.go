@@ -20,11 +20,18 @@ import (
 
 type key struct{ db *sql.DB }
 
+// txn is a transaction and what waits for its end.
+type txn struct {
+	tx    *sql.Tx
+	mu    sync.Mutex
+	after []func(committed bool)
+}
+
 // Run runs fn with a context that carries one transaction on db, and
 // commits it when fn returns nil (rolls it back otherwise). When ctx
 // already carries a transaction on db, fn runs in it, and the outer Run
 // commits.
-func Run(ctx context.Context, db *sql.DB, fn func(ctx context.Context) error) error {
+func Run(ctx context.Context, db *sql.DB, fn func(ctx context.Context) error) (err error) {
 	if From(ctx, db) != nil {
 		return fn(ctx)
 	}
@@ -32,10 +39,32 @@ func Run(ctx context.Context, db *sql.DB, fn func(ctx context.Context) error) er
 	if err != nil {
 		return err
 	}
-	if err := fn(context.WithValue(ctx, key{db}, tx)); err != nil {
+	t := &txn{tx: tx}
+	defer func() {
+		t.mu.Lock()
+		after := t.after
+		t.mu.Unlock()
+		for _, f := range after {
+			f(err == nil)
+		}
+	}()
+	if err := fn(context.WithValue(ctx, key{db}, t)); err != nil {
 		return errors.Join(err, ignoreDone(tx.Rollback()))
 	}
 	return tx.Commit()
+}
+
+// After calls f once the transaction ctx carries on db has ended, telling
+// whether it committed; without a transaction, at once, as committed.
+func After(ctx context.Context, db *sql.DB, f func(committed bool)) {
+	t, _ := ctx.Value(key{db}).(*txn)
+	if t == nil {
+		f(true)
+		return
+	}
+	t.mu.Lock()
+	t.after = append(t.after, f)
+	t.mu.Unlock()
 }
 
 func ignoreDone(err error) error {
@@ -47,8 +76,10 @@ func ignoreDone(err error) error {
 
 // From returns the transaction ctx carries on db, or nil.
 func From(ctx context.Context, db *sql.DB) *sql.Tx {
-	tx, _ := ctx.Value(key{db}).(*sql.Tx)
-	return tx
+	if t, _ := ctx.Value(key{db}).(*txn); t != nil {
+		return t.tx
+	}
+	return nil
 }
 
 // Stmts are the prepared statements of one database, each prepared once

@@ -80,7 +80,8 @@ CREATE TABLE IF NOT EXISTS queue_messages (
 	receive_count INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS queue_messages_visible ON queue_messages (queue, visible_at, seq);
-CREATE INDEX IF NOT EXISTS queue_messages_group ON queue_messages (queue, grp, seq);
+DROP INDEX IF EXISTS queue_messages_group;
+CREATE INDEX IF NOT EXISTS queue_messages_fifo ON queue_messages (queue, grp, seq) WHERE grp != '';
 CREATE TABLE IF NOT EXISTS queue_dedup (
 	queue      TEXT NOT NULL,
 	dedup_id   TEXT NOT NULL,
@@ -123,7 +124,7 @@ func New(db *sql.DB, name string, o Options) (*Queue, error) {
 	if o.DeadLetter != "" {
 		q.dwake = notifierFor(db, o.DeadLetter)
 	}
-	if err := q.st.Prepare(context.Background(), sqlSend, sqlDedup, sqlSweepDedup, q.recv, sqlNextVisible, sqlAnyVisible, sqlDelete, sqlChangeVisibility); err != nil {
+	if err := q.st.Prepare(context.Background(), sqlSend, sqlDedup, sqlSweepDedup, q.recv, sqlNextVisible, sqlFirstVisible, sqlDelete, sqlChangeVisibility, sqlHandOff, sqlGroupSize); err != nil {
 		return nil, fmt.Errorf("queue %q: prepare statements: %w", name, err)
 	}
 	return q, nil
@@ -132,12 +133,15 @@ func New(db *sql.DB, name string, o Options) (*Queue, error) {
 // The statements of a queue, prepared when it is made (sqlitetx.Stmts);
 // each call joins the transaction its context carries.
 const (
-	sqlSend  = `INSERT INTO queue_messages (queue, grp, body, sent_at, visible_at, receive_count) VALUES (?, ?, ?, ?, ?, 0)`
-	sqlDedup = `INSERT INTO queue_dedup (queue, dedup_id, expires_at) VALUES (?, ?, ?)
+	sqlSend = `INSERT INTO queue_messages (queue, grp, body, sent_at, visible_at, receive_count) VALUES (?, ?, ?, ?, ?, 0)
+		RETURNING seq`
+	sqlHandOff   = `UPDATE queue_messages SET receive_count = 1, visible_at = ? WHERE seq = ?`
+	sqlGroupSize = `SELECT count(*) FROM queue_messages WHERE queue = ? AND grp != '' AND grp = ?`
+	sqlDedup     = `INSERT INTO queue_dedup (queue, dedup_id, expires_at) VALUES (?, ?, ?)
 		ON CONFLICT DO UPDATE SET expires_at = excluded.expires_at WHERE queue_dedup.expires_at <= ?`
 	sqlSweepDedup       = `DELETE FROM queue_dedup WHERE queue = ? AND expires_at <= ?`
 	sqlNextVisible      = `SELECT min(visible_at) FROM queue_messages WHERE queue = ? AND visible_at > ?`
-	sqlAnyVisible       = `SELECT 1 FROM queue_messages WHERE queue = ? AND visible_at <= ? LIMIT 1`
+	sqlFirstVisible     = `SELECT min(visible_at) FROM queue_messages WHERE queue = ?`
 	sqlDelete           = `DELETE FROM queue_messages WHERE seq = ? AND receive_count = ? AND queue = ?`
 	sqlChangeVisibility = `UPDATE queue_messages SET visible_at = ? WHERE seq = ? AND queue = ? AND receive_count = ?`
 )
@@ -149,14 +153,15 @@ func receiveSQL(o Options) string {
 	if o.FIFO {
 		// The first message of each group, if it is visible. The groups
 		// are walked one index probe each (a group's messages are not
-		// scanned: one execution's group may hold thousands).
+		// scanned: one execution's group may hold thousands). Only FIFO
+		// messages have a group, and only they are in that index.
 		pick = `WITH RECURSIVE g(grp) AS (
-				SELECT (SELECT min(grp) FROM queue_messages WHERE queue = ?1)
+				SELECT (SELECT min(grp) FROM queue_messages WHERE queue = ?1 AND grp != '')
 				UNION ALL
-				SELECT (SELECT min(grp) FROM queue_messages WHERE queue = ?1 AND grp > g.grp) FROM g WHERE g.grp IS NOT NULL
+				SELECT (SELECT min(grp) FROM queue_messages WHERE queue = ?1 AND grp != '' AND grp > g.grp) FROM g WHERE g.grp IS NOT NULL
 			)
 			SELECT m.seq FROM g JOIN queue_messages m
-				ON m.seq = (SELECT seq FROM queue_messages WHERE queue = ?1 AND grp = g.grp ORDER BY seq LIMIT 1)
+				ON m.seq = (SELECT seq FROM queue_messages WHERE queue = ?1 AND grp != '' AND grp = g.grp ORDER BY seq LIMIT 1)
 			WHERE g.grp IS NOT NULL AND m.visible_at <= ?2 ORDER BY m.seq LIMIT ?3`
 	}
 	set := `receive_count = receive_count + 1, visible_at = ?4`
@@ -175,24 +180,83 @@ func (q *Queue) Name() string { return q.name }
 
 func ms(t time.Time) int64 { return t.UnixMilli() }
 
-// Send implements queue.Queue. All messages are checked before any is sent;
-// each batch of queue.MaxBatch is written atomically.
+// Send implements queue.Queue. All messages are checked before any is sent,
+// and all are written in one transaction (the caller's, when its context
+// carries one: sqlitetx).
+//
+// A message that a receiver of this process is waiting for is handed to it
+// directly: written as received by it (its first receive, hidden for the
+// receiver's visibility timeout) in the same transaction, and passed to it
+// once the transaction commits, so that it need not look for it.
 func (q *Queue) Send(ctx context.Context, msgs ...queue.Out) error {
 	for i, m := range msgs {
 		if err := q.check(m); err != nil {
 			return fmt.Errorf("send to %s: message %d: %w", q.name, i, err)
 		}
 	}
-	for batch := range slices.Chunk(msgs, queue.MaxBatch) {
-		send := q.sendStandard
-		if q.o.FIFO {
-			send = q.sendFIFO
+	err := sqlitetx.Run(ctx, q.db, func(ctx context.Context) error {
+		var sent []queue.Message
+		for batch := range slices.Chunk(msgs, queue.MaxBatch) {
+			send := q.sendStandard
+			if q.o.FIFO {
+				send = q.sendFIFO
+			}
+			s, err := send(ctx, batch)
+			if err != nil {
+				return err
+			}
+			sent = append(sent, s...)
 		}
-		if err := sqlitetx.Run(ctx, q.db, func(ctx context.Context) error { return send(ctx, batch) }); err != nil {
-			return fmt.Errorf("send to %s: %w", q.name, err)
-		}
+		return q.handOff(ctx, sent)
+	})
+	if err != nil {
+		return fmt.Errorf("send to %s: %w", q.name, err)
 	}
-	q.wake.notify(len(msgs))
+	return nil
+}
+
+// handOff hands sent messages to waiting receivers, and wakes others for
+// the rest, once the transaction commits.
+func (q *Queue) handOff(ctx context.Context, sent []queue.Message) error {
+	var direct []queue.Message
+	for _, m := range sent {
+		if m.ReceiveCount != 0 {
+			continue // delayed
+		}
+		if q.o.FIFO {
+			// Only a message alone in its group: none ahead of it, none
+			// in flight.
+			var n int
+			if err := q.st.QueryRow(ctx, sqlGroupSize, q.name, m.Group).Scan(&n); err != nil {
+				return err
+			}
+			if n != 1 {
+				continue
+			}
+		}
+		direct = append(direct, m)
+	}
+	ws := q.wake.reserve(len(direct))
+	handed := 0
+	sqlitetx.After(ctx, q.db, func(committed bool) {
+		if !committed {
+			q.wake.release(ws)
+			return
+		}
+		q.wake.deliver(ws)
+		q.wake.notify(len(sent) - handed)
+	})
+	now := q.now()
+	for i, w := range ws {
+		m := direct[i]
+		seq, _ := strconv.ParseInt(m.ID, 10, 64)
+		if _, err := q.st.Exec(ctx, sqlHandOff, ms(now.Add(w.visibility)), seq); err != nil {
+			return err
+		}
+		m.ReceiveCount, m.Handle = 1, makeHandle(seq, 1)
+		w.msgs = []queue.Message{m}
+		handed++
+	}
 	return nil
 }
 
@@ -212,27 +276,38 @@ func (q *Queue) check(m queue.Out) error {
 	return nil
 }
 
-// sendStandard writes a batch (in the caller's transaction).
-func (q *Queue) sendStandard(ctx context.Context, batch []queue.Out) error {
-	now := ms(q.now())
+// sendStandard writes a batch (in the caller's transaction) and returns
+// the messages written; a delayed one has ReceiveCount -1.
+func (q *Queue) sendStandard(ctx context.Context, batch []queue.Out) ([]queue.Message, error) {
+	nowT := q.now()
+	now := ms(nowT)
+	sent := make([]queue.Message, 0, len(batch))
 	for _, m := range batch {
-		if _, err := q.st.Exec(ctx, sqlSend, q.name, m.Group, m.Body, now, now+m.Delay.Milliseconds()); err != nil {
-			return err
+		var seq int64
+		if err := q.st.QueryRow(ctx, sqlSend, q.name, m.Group, m.Body, now, now+m.Delay.Milliseconds()).Scan(&seq); err != nil {
+			return nil, err
 		}
+		sm := queue.Message{ID: strconv.FormatInt(seq, 10), Body: m.Body, Group: m.Group, SentAt: time.UnixMilli(now).UTC()}
+		if m.Delay > 0 {
+			sm.ReceiveCount = -1
+		}
+		sent = append(sent, sm)
 	}
-	return nil
+	return sent, nil
 }
 
 // sendFIFO writes a batch (in the caller's transaction): each message is
-// kept only if its deduplication id was not seen within the window.
-func (q *Queue) sendFIFO(ctx context.Context, batch []queue.Out) error {
+// kept only if its deduplication id was not seen within the window. It
+// returns the messages written.
+func (q *Queue) sendFIFO(ctx context.Context, batch []queue.Out) ([]queue.Message, error) {
 	nowT := q.now()
 	now := ms(nowT)
 	if q.sends.Add(1)%64 == 0 {
 		if _, err := q.st.Exec(ctx, sqlSweepDedup, q.name, now); err != nil {
-			return err
+			return nil, err
 		}
 	}
+	sent := make([]queue.Message, 0, len(batch))
 	for _, m := range batch {
 		id := m.DedupID
 		if id == "" {
@@ -242,16 +317,18 @@ func (q *Queue) sendFIFO(ctx context.Context, batch []queue.Out) error {
 		}
 		res, err := q.st.Exec(ctx, sqlDedup, q.name, id, ms(nowT.Add(DedupWindow)), now)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
 			continue // a duplicate within the window
 		}
-		if _, err := q.st.Exec(ctx, sqlSend, q.name, m.Group, m.Body, now, now); err != nil {
-			return err
+		var seq int64
+		if err := q.st.QueryRow(ctx, sqlSend, q.name, m.Group, m.Body, now, now).Scan(&seq); err != nil {
+			return nil, err
 		}
+		sent = append(sent, queue.Message{ID: strconv.FormatInt(seq, 10), Body: m.Body, Group: m.Group, SentAt: time.UnixMilli(now).UTC()})
 	}
-	return nil
+	return sent, nil
 }
 
 // Receive implements queue.Queue.
@@ -263,56 +340,64 @@ func (q *Queue) Receive(ctx context.Context, n int, wait, visibility time.Durati
 	deadline := time.Now().Add(wait)
 	for {
 		mark := q.wake.mark() // before looking, so that no send is missed
-		msgs, moved, err := q.receiveOnce(ctx, n, visibility)
+		// A read first: most looks of an idle receiver find nothing, and a
+		// read takes no write lock. It also tells when to look next.
+		next, ok, err := q.firstVisible(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("receive from %s: %w", q.name, err)
 		}
-		if len(msgs) > 0 {
-			return msgs, nil
-		}
-		if moved {
-			continue // dead-lettered messages made room: look again
+		if ok && !next.After(q.now()) {
+			msgs, moved, err := q.receiveOnce(ctx, n, visibility)
+			if err != nil {
+				return nil, fmt.Errorf("receive from %s: %w", q.name, err)
+			}
+			if len(msgs) > 0 {
+				return msgs, nil
+			}
+			if moved {
+				continue // dead-lettered messages made room: look again
+			}
+			// Visible, but behind a message of its group in flight.
+			if next, ok, err = q.nextVisible(ctx); err != nil {
+				return nil, fmt.Errorf("receive from %s: %w", q.name, err)
+			}
 		}
 		left := time.Until(deadline)
 		if left <= 0 {
 			return nil, nil
 		}
 		sleep := min(left, q.o.Poll)
-		if next, ok, err := q.nextVisible(ctx); err != nil {
-			return nil, fmt.Errorf("receive from %s: %w", q.name, err)
-		} else if ok {
+		if ok {
 			sleep = max(min(sleep, next.Sub(q.now())), time.Millisecond)
 		}
-		woken, stop := q.wake.wait(mark)
-		if woken == nil {
+		w := q.wake.wait(mark, visibility)
+		if w == nil {
 			continue // a message came while this receiver looked
 		}
 		timer := time.NewTimer(sleep)
 		select {
 		case <-ctx.Done():
-			timer.Stop()
-			stop()
-			return nil, fmt.Errorf("receive from %s: %w", q.name, ctx.Err())
-		case <-woken:
+		case <-w.ready:
 		case <-timer.C:
 		}
 		timer.Stop()
-		stop()
+		if q.wake.stop(w) {
+			// A sender chose this receiver: its messages are written as
+			// received by it, and come when the sender commits.
+			<-w.ready
+		}
+		if len(w.msgs) > 0 {
+			return w.msgs, nil
+		}
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("receive from %s: %w", q.name, ctx.Err())
+		}
 	}
 }
 
 // receiveOnce hands out up to n visible messages in one statement, and
 // moves those received MaxReceives times to the dead-letter queue.
 func (q *Queue) receiveOnce(ctx context.Context, n int, visibility time.Duration) (msgs []queue.Message, moved bool, err error) {
-	// A read first: most looks of an idle receiver find nothing, and a
-	// read takes no write lock.
-	var one int
-	switch err := q.st.QueryRow(ctx, sqlAnyVisible, q.name, ms(q.now())).Scan(&one); {
-	case errors.Is(err, sql.ErrNoRows):
-		return nil, false, nil
-	case err != nil:
-		return nil, false, err
-	}
 	var seqs []int64
 	err = sqlitetx.Run(ctx, q.db, func(ctx context.Context) error {
 		// The visibility timeout starts when the messages are handed out,
@@ -366,6 +451,16 @@ func (q *Queue) receiveOnce(ctx context.Context, n int, visibility time.Duration
 		sorted[i] = msgs[j]
 	}
 	return sorted, moved, nil
+}
+
+// firstVisible returns when the queue's first message is (or was) visible,
+// if it holds one.
+func (q *Queue) firstVisible(ctx context.Context) (time.Time, bool, error) {
+	var first sql.NullInt64
+	if err := q.st.QueryRow(ctx, sqlFirstVisible, q.name).Scan(&first); err != nil {
+		return time.Time{}, false, err
+	}
+	return time.UnixMilli(first.Int64), first.Valid, nil
 }
 
 // nextVisible returns when the next hidden message of the queue becomes
@@ -446,14 +541,23 @@ func (q *Queue) ChangeVisibility(ctx context.Context, handle string, d time.Dura
 
 // A notifier wakes the waiting receivers of one queue in this process: as
 // many as messages were sent, so that one message does not send every idle
-// receiver to the database. A receiver takes the notifier's mark before it
-// looks for messages and waits only if nothing was sent since; a woken
+// receiver to the database, and hands a sent message to a waiting receiver
+// directly when it can (Send). A receiver takes the notifier's mark before
+// it looks for messages and waits only if nothing was sent since; a woken
 // receiver that finds nothing (another took the message) waits again, and
 // every receiver still looks when its poll interval passes.
 type notifier struct {
 	mu      sync.Mutex
-	gen     uint64          // notifications so far
-	waiters []chan struct{} // receivers waiting, the longest first
+	gen     uint64    // notifications so far
+	waiters []*waiter // receivers waiting, the longest first
+}
+
+// A waiter is a receiver waiting for messages.
+type waiter struct {
+	visibility time.Duration
+	ready      chan struct{}   // closed when woken
+	msgs       []queue.Message // handed directly; read once ready is closed
+	chosen     bool            // reserved by a sender: it will close ready
 }
 
 // mark returns the count of notifications so far.
@@ -463,22 +567,27 @@ func (n *notifier) mark() uint64 {
 	return n.gen
 }
 
-// wait registers a waiting receiver: its channel is closed by a later
-// notification. It returns nil when a notification came since mark (look
-// again at once). stop unregisters the receiver.
-func (n *notifier) wait(mark uint64) (ch chan struct{}, stop func()) {
+// wait registers a waiting receiver, or returns nil when a notification
+// came since mark (look again at once).
+func (n *notifier) wait(mark uint64, visibility time.Duration) *waiter {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.gen != mark {
-		return nil, func() {}
+		return nil
 	}
-	ch = make(chan struct{})
-	n.waiters = append(n.waiters, ch)
-	return ch, func() {
-		n.mu.Lock()
-		defer n.mu.Unlock()
-		n.waiters = slices.DeleteFunc(n.waiters, func(c chan struct{}) bool { return c == ch })
-	}
+	w := &waiter{visibility: visibility, ready: make(chan struct{})}
+	n.waiters = append(n.waiters, w)
+	return w
+}
+
+// stop unregisters a receiver that stops waiting. It reports true when a
+// sender had chosen it: then ready closes once the sender's transaction
+// ends, with the messages handed to it if it committed.
+func (n *notifier) stop(w *waiter) (chosen bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.waiters = slices.DeleteFunc(n.waiters, func(x *waiter) bool { return x == w })
+	return w.chosen
 }
 
 // notify wakes up to k waiting receivers (for k messages that may be
@@ -491,10 +600,42 @@ func (n *notifier) notify(k int) {
 	defer n.mu.Unlock()
 	n.gen++
 	k = min(k, len(n.waiters))
-	for _, c := range n.waiters[:k] {
-		close(c)
+	for _, w := range n.waiters[:k] {
+		close(w.ready)
 	}
 	n.waiters = slices.Delete(n.waiters, 0, k)
+}
+
+// reserve takes up to k waiting receivers for a sender to hand messages to.
+func (n *notifier) reserve(k int) []*waiter {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	k = min(k, len(n.waiters))
+	ws := slices.Clone(n.waiters[:k])
+	n.waiters = slices.Delete(n.waiters, 0, k)
+	for _, w := range ws {
+		w.chosen = true
+	}
+	return ws
+}
+
+// deliver wakes reserved receivers with the messages handed to them.
+func (n *notifier) deliver(ws []*waiter) {
+	for _, w := range ws {
+		close(w.ready)
+	}
+}
+
+// release wakes reserved receivers with nothing (the sender's transaction
+// rolled back): they look again.
+func (n *notifier) release(ws []*waiter) {
+	n.mu.Lock()
+	n.gen++
+	n.mu.Unlock()
+	for _, w := range ws {
+		w.msgs = nil
+		close(w.ready)
+	}
 }
 
 type notifierKey struct {

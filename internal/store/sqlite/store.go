@@ -238,8 +238,18 @@ func (s *Store) CommitExecution(ctx context.Context, e *record.Execution) error 
 	if err := tooLarge("execution "+e.ID, execSize(e)); err != nil {
 		return err
 	}
+	// Most steps change neither the state nor the Due: then the write
+	// leaves the indexes on them alone.
+	res, err := s.exec(ctx, sqlCommitSame, e.StateInfo, e.Version, blob(e.Env), blob(e.Output), blob(e.Engine), ms(e.UpdatedAt),
+		e.ID, e.Version-1, string(e.State), nullMs(e.Due))
+	if err != nil {
+		return fmt.Errorf("commit execution %s: %w", e.ID, err)
+	}
+	if n, _ := res.RowsAffected(); n == 1 {
+		return nil
+	}
 	args := append(execArgs(e)[1:], e.ID, e.Version-1)
-	res, err := s.exec(ctx, sqlCommitExecution, args...)
+	res, err = s.exec(ctx, sqlCommitExecution, args...)
 	if err != nil {
 		return fmt.Errorf("commit execution %s: %w", e.ID, err)
 	}
@@ -386,6 +396,8 @@ var (
 		state = ?, state_info = ?, version = ?, input = ?, env = ?, params = ?, output = ?, engine = ?,
 		due = ?, created_at = ?, updated_at = ?
 		WHERE id = ? AND version = ?`
+	sqlCommitSame = `UPDATE executions SET state_info = ?, version = ?, env = ?, output = ?, engine = ?, updated_at = ?
+		WHERE id = ? AND version = ? AND state = ? AND due IS ?`
 	sqlExecutionVersion   = `SELECT version FROM executions WHERE id = ?`
 	sqlDueExecutions      = `SELECT ` + execCols + ` FROM executions WHERE due IS NOT NULL AND due <= ? ORDER BY due, id LIMIT ?`
 	sqlSetDue             = `UPDATE executions SET due = ? WHERE id = ? AND version = ?`
@@ -405,7 +417,7 @@ var (
 		UNION ALL SELECT ` + unitCols + ` FROM units WHERE exec_id = ? AND task = ? ORDER BY 3`
 
 	statements = []string{sqlPutDefinition, sqlLatestDefinition, sqlDefinition, sqlCreateExecution, sqlGetExecution,
-		sqlCommitExecution, sqlExecutionVersion, sqlDueExecutions, sqlSetDue, sqlCreateTask, sqlCreateTaskWithUnit,
+		sqlCommitExecution, sqlCommitSame, sqlExecutionVersion, sqlDueExecutions, sqlSetDue, sqlCreateTask, sqlCreateTaskWithUnit,
 		sqlFinishTask, sqlGetTask, sqlListTasks, sqlCreateUnit, sqlCreateUnitZero, sqlListUnits,
 		unitsPlace.get, unitsPlace.update, taskPlace.get, taskPlace.update}
 )
