@@ -48,15 +48,16 @@ func badParam(err error) error {
 // FailMessage is std.fail's error when it has no error_data, as in Mistral.
 const FailMessage = "Fail action expected exception."
 
-func standard() map[string]Action {
+func standard(pol Policy) map[string]Action {
+	h := newHTTPAction(pol)
 	all := []*stdAction{
 		{name: "std.noop", run: runNoop},
 		{name: "std.echo", sig: Signature{Required: []string{"output"}, Optional: []string{"delay"}}, run: runEcho},
 		{name: "std.fail", sig: Signature{Optional: []string{"error_data"}}, run: runFail},
 		{name: "std.sleep", sig: Signature{Optional: []string{"seconds"}}, run: runSleep},
 		{name: "std.test_dict", sig: Signature{Optional: []string{"size", "key_prefix", "val"}}, run: runTestDict},
-		{name: "std.http", sig: httpSignature, run: runHTTP},
-		{name: "std.email", sig: emailSignature, run: runEmail},
+		{name: "std.http", sig: httpSignature, run: h.run},
+		{name: "std.email", sig: emailSignature, run: func(ctx context.Context, p params) (any, error) { return runEmail(ctx, p, pol) }},
 	}
 	m := make(map[string]Action, len(all))
 	for _, a := range all {

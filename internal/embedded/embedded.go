@@ -95,6 +95,22 @@ func Open(o Options) (*Bora, error) {
 	return b, nil
 }
 
+// OpenReadOnly opens the store of an existing database for reading only, to
+// show what it holds: it writes and creates nothing, so it works on a file
+// the process may not write. Call close when done.
+func OpenReadOnly(path string) (st store.Store, close func() error, err error) {
+	db, err := ssqlite.OpenReadOnly(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err := ssqlite.Existing(db)
+	if err != nil {
+		db.Close()
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return s, db.Close, nil
+}
+
 func (o Options) withDefaults() Options {
 	o.Workers = cmp.Or(o.Workers, 8)
 	o.Lease = cmp.Or(o.Lease, 30*time.Second)

@@ -204,6 +204,7 @@ func (s *stepper) childHead(op *unitOp) (*record.Execution, error) {
 		ParentID:  s.exec.ID,
 		ParentKey: parentKey(op.key.Task, op.key.Item),
 		Now:       s.in.Now,
+		Limits:    s.in.Limits,
 	})
 	if err != nil {
 		return nil, err
