@@ -63,10 +63,9 @@ func Existing(db *sql.DB) (*Store, error) {
 			return nil, fmt.Errorf("the database holds no Bora store (no table %s): nothing has run in it", table)
 		}
 	}
-	return &Store{db: db, stmts: map[string]*sql.Stmt{}}, nil
+	return &Store{db: db, st: sqlitetx.NewStmts(db)}, nil
 }
 
-// stmt returns a prepared statement for q, preparing it once.
 func (s *Store) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
 	return s.st.Exec(ctx, q, args...)
 }
