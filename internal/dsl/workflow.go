@@ -1,7 +1,7 @@
 package dsl
 
 import (
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // wfState is what the loader knows about the workflow it is reading.
