@@ -57,6 +57,10 @@ func standard() map[string]Action {
 		{name: "std.test_dict", sig: Signature{Optional: []string{"size", "key_prefix", "val"}}, run: runTestDict},
 		{name: "std.http", sig: httpSignature, run: runHTTP},
 		{name: "std.email", sig: emailSignature, run: runEmail},
+		{name: "std.javascript", sig: jsSignature, run: runJavaScript},
+		{name: "std.js", sig: jsSignature, run: runJavaScript},
+		{name: "std.ssh", sig: sshSignature, run: runSSH},
+		{name: "std.ssh_proxied", sig: sshProxiedSignature, run: runSSHProxied},
 	}
 	m := make(map[string]Action, len(all))
 	for _, a := range all {
