@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -108,6 +109,10 @@ func (l *loader) load() *Bundle {
 			}
 			l.loadEntry(b, p, "")
 		}
+	}
+	l.checkAdhoc(b)
+	for _, wf := range b.Workflows {
+		wf.Actions = b.Actions
 	}
 	l.checkSubworkflows(b)
 	if len(b.Order) == 0 && len(b.Actions) == 0 && !l.diags.HasErrors() {
@@ -574,6 +579,7 @@ func (l *loader) loadAction(p pair) *Action {
 			}
 			inline = c
 			a.Base = c.Name
+			a.BasePos = l.pos(loc{N: e.Value, Off: c.NameOff})
 		case "base-input":
 			if resolve(e.Value).Kind != yaml.MappingNode {
 				l.errorf(e.Value, "`base-input` must be a mapping, not %s", kindName(e.Value))
@@ -614,6 +620,29 @@ func (l *loader) loadAction(p pair) *Action {
 		a.BaseInput = l.compile(baseInput, sites, loc{N: baseN})
 	}
 	return a
+}
+
+// checkAdhoc refuses ad-hoc actions whose bases lead back to themselves.
+func (l *loader) checkAdhoc(b *Bundle) {
+	names := make([]string, 0, len(b.Actions))
+	for n, a := range b.Actions {
+		if n == a.Name { // each once, not also as "book.name"
+			names = append(names, n)
+		}
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		chain, base := Chain(b.Actions, n)
+		if base != "" || chain[len(chain)-1].Base == "" {
+			continue
+		}
+		path := make([]string, 0, len(chain)+1)
+		for _, a := range chain {
+			path = append(path, a.Name)
+		}
+		path = append(path, chain[len(chain)-1].Base)
+		l.report(b.Actions[n].BasePos, Error, "ad-hoc action `"+n+"` calls itself through its bases: "+strings.Join(path, " → "))
+	}
 }
 
 // checkSubworkflows warns about tasks that run a workflow, named without an
