@@ -9,6 +9,8 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/borawf/bora/internal/action"
 )
 
 // The stacks of the app in ./app. Their templates are written to
@@ -148,6 +150,8 @@ func NewLocalStack(scope constructs.Construct, dist string) *Stack {
 			Default:     "http://127.0.0.1:4566",
 			Description: jsii.String("The emulator's URL, as the functions reach it (their AWS_ENDPOINT_URL)"),
 		})
-		p.Environment = map[string]*string{"AWS_ENDPOINT_URL": endpoint.ValueAsString()}
+		// The emulator runs the functions on this host, where the
+		// end-to-end suite's servers listen: the worker may reach them.
+		p.Environment = map[string]*string{"AWS_ENDPOINT_URL": endpoint.ValueAsString(), action.EnvNetworkAllow: jsii.String("127.0.0.0/8, ::1")}
 	})
 }

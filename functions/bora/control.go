@@ -190,15 +190,17 @@ func showCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "bora show: %v\n", err)
 		return 2
 	}
-	b, err := embedded.Open(embedded.Options{Path: *db, Log: cliLogger(stderr)})
+	// Read-only: showing changes nothing, and works on a database the
+	// user may only read.
+	st, closeDB, err := embedded.OpenReadOnly(*db)
 	if err != nil {
 		fmt.Fprintf(stderr, "bora show: %v\n", err)
 		return 1
 	}
-	defer b.Close()
+	defer closeDB()
 	ctx := context.Background()
 	if len(pos) == 1 {
-		doc, err := runtime.Describe(ctx, b.Store, pos[0])
+		doc, err := runtime.Describe(ctx, st, pos[0])
 		if errors.Is(err, store.ErrNotFound) {
 			fmt.Fprintf(stderr, "bora show: no execution %s in %s\n", pos[0], *db)
 			return 2
@@ -229,7 +231,7 @@ func showCmd(args []string, stdout, stderr io.Writer) int {
 	var all []*record.Execution
 	cursor := ""
 	for {
-		page, next, err := b.Store.ListExecutions(ctx, store.ListQuery{TopLevel: true, Cursor: cursor})
+		page, next, err := st.ListExecutions(ctx, store.ListQuery{TopLevel: true, Cursor: cursor})
 		if err != nil {
 			fmt.Fprintf(stderr, "bora show: %v\n", err)
 			return 1

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
 
+	"github.com/borawf/bora/internal/action"
 	"github.com/borawf/bora/internal/embedded"
 	"github.com/borawf/bora/internal/runtime"
 )
@@ -15,11 +17,13 @@ import (
 // when the database cannot be opened.
 func openEmbedded(cmd string, o embedded.Options, stderr io.Writer) (*embedded.Bora, int) {
 	limits, err := runtime.LimitsFromEnv(os.LookupEnv)
-	if err != nil {
+	pol, perr := action.PolicyFromEnv(os.LookupEnv, false)
+	if err = errors.Join(err, perr); err != nil {
 		fmt.Fprintf(stderr, "bora %s: %v\n", cmd, err)
 		return nil, exitUsage
 	}
 	o.Limits = limits
+	o.Actions = action.NewRegistryWith(pol)
 	o.Log = cliLogger(stderr)
 	b, err := embedded.Open(o)
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/borawf/bora/internal/dsl"
 	"github.com/borawf/bora/internal/embedded"
+	"github.com/borawf/bora/internal/engine"
 	"github.com/borawf/bora/internal/record"
 	"github.com/borawf/bora/internal/runtime"
 )
@@ -72,22 +73,23 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	file := pos[0]
-	src, err := os.ReadFile(file)
+	src, err := readSource(file)
 	if err != nil {
-		fmt.Fprintf(stderr, "bora run: %v\n", err)
+		fmt.Fprintf(stderr, "bora run: %s: %v\n", file, err)
 		return 2
 	}
-	// The document's own problems are reported by Submit; the actions it
-	// names are checked here, against the worker's registry, before a run.
-	bundle, _ := dsl.Load(file, src)
+	// The document is loaded once: checked here, with the actions it
+	// names checked against the worker's registry, and handed to Submit.
+	bundle, diags := dsl.Load(file, src)
 	if bundle != nil {
-		checks := dsl.CheckActions(bundle, knownActions())
-		for _, d := range checks {
-			fmt.Fprintln(stderr, d.String())
-		}
-		if checks.HasErrors() {
-			return 2
-		}
+		diags = dsl.CheckActions(bundle, knownActions())
+	}
+	if diags.HasErrors() {
+		fmt.Fprintf(stderr, "bora run: %v\n", &runtime.InvalidError{Msg: fmt.Sprintf("%s is not a valid workflow document", file), Diagnostics: diags})
+		return 2
+	}
+	for _, d := range diags {
+		fmt.Fprintln(stderr, d.String())
 	}
 	input, err := jsonArg("--input", f.input, "{}")
 	if err != nil {
@@ -125,7 +127,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	defer b.Start(ctx)()
 
 	head, err := b.Runtime.Submit(ctx, runtime.Submission{
-		File: file, Source: src, Workflow: f.workflow, Input: input, Env: env, Params: params,
+		File: file, Source: src, Bundle: bundle, Workflow: f.workflow, Input: input, Env: env, Params: params,
 	})
 	var invalid *runtime.InvalidError
 	if errors.As(err, &invalid) {
@@ -199,11 +201,16 @@ func jsonArg(name, v, def string) (json.RawMessage, error) {
 	}
 	data := []byte(v)
 	if v[0] == '@' {
-		b, err := os.ReadFile(v[1:])
+		f, err := os.Open(v[1:])
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
-		data = b
+		defer f.Close()
+		// No value may be larger than engine.MaxValueBytes; the engine
+		// checks the limit set.
+		if data, err = readAtMost(f, engine.MaxValueBytes, "the largest value an execution may hold"); err != nil {
+			return nil, fmt.Errorf("%s %s: %w", name, v, err)
+		}
 	}
 	if !json.Valid(data) {
 		return nil, fmt.Errorf("%s is not valid JSON: %.60q", name, data)

@@ -90,11 +90,31 @@ func wantsHelp(args []string) bool {
 	return false
 }
 
+// readSource reads a workflow document, refusing one over
+// dsl.MaxSourceBytes before reading the rest of it.
 func readSource(file string) ([]byte, error) {
-	if file == "-" {
-		return io.ReadAll(stdin)
+	r := stdin
+	if file != "-" {
+		f, err := os.Open(file)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		r = f
 	}
-	return os.ReadFile(file)
+	return readAtMost(r, dsl.MaxSourceBytes, "the limit of a workflow document")
+}
+
+// readAtMost reads r whole unless it holds more than limit bytes.
+func readAtMost(r io.Reader, limit int, what string) ([]byte, error) {
+	data, err := io.ReadAll(io.LimitReader(r, int64(limit)+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > limit {
+		return nil, fmt.Errorf("more than %d bytes, over %s", limit, what)
+	}
+	return data, nil
 }
 
 // knownActions is the catalogue of the actions the embedded worker runs,

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"mime"
 	"net"
+	"net/mail"
 	"net/smtp"
 	"strings"
 	"time"
@@ -33,12 +34,15 @@ var emailSignature = Signature{
 	Optional: []string{"reply_to", "cc_addrs", "bcc_addrs", "smtp_password", "subject", "body", "html_body"},
 }
 
-func runEmail(ctx context.Context, p params) (any, error) {
+func runEmail(ctx context.Context, p params, pol Policy) (any, error) {
 	m, err := readEmail(p)
 	if err != nil {
 		return nil, badParam(err)
 	}
-	if err := m.send(ctx); err != nil {
+	if err := m.send(ctx, pol); err != nil {
+		if errors.Is(err, ErrRefused) {
+			return nil, NonRetryable(fmt.Errorf("std.email: %w", err))
+		}
 		return nil, fmt.Errorf("Failed to send an email message: %w", err)
 	}
 	return nil, nil
@@ -76,10 +80,18 @@ func readEmail(p params) (*email, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, a := range append([]string{m.from}, m.recipients()...) {
-		if a == "" || strings.ContainsAny(a, "\r\n") {
+	// Every value that goes into a header is checked: a line break in one
+	// would add headers (or recipients) of the workflow's choosing.
+	for _, a := range append(append([]string{m.from}, m.recipients()...), m.replyTo...) {
+		if a == "" || hasControl(a) {
 			return nil, fmt.Errorf("std.email: %q is not an email address", a)
 		}
+		if _, err := mail.ParseAddress(a); err != nil {
+			return nil, fmt.Errorf("std.email: %q is not an email address: %v", a, err)
+		}
+	}
+	if hasControl(m.server) {
+		return nil, fmt.Errorf("std.email: %q is not a server address", m.server)
 	}
 	if len(m.to) == 0 {
 		return nil, errors.New(`std.email: parameter "to_addrs" must name at least one address`)
@@ -160,14 +172,19 @@ func (m *email) message() []byte {
 	return b.Bytes()
 }
 
-func (m *email) send(ctx context.Context) error {
+// hasControl reports whether s holds a control character (a line break
+// among them).
+func hasControl(s string) bool {
+	return strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f })
+}
+
+func (m *email) send(ctx context.Context, pol Policy) error {
 	addr := m.server
 	if _, _, err := net.SplitHostPort(addr); err != nil {
 		addr = net.JoinHostPort(addr, "25")
 	}
 	host, _, _ := net.SplitHostPort(addr)
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "tcp", addr)
+	conn, err := pol.dialer().DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return err
 	}

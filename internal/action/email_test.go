@@ -191,6 +191,11 @@ func TestEmailFailures(t *testing.T) {
 		{name: "empty recipients", params: base("to_addrs", []any{}), wantMsg: `parameter "to_addrs" must name at least one address`, wantFinal: true},
 		{name: "bad recipients", params: base("to_addrs", []any{int64(1)}), wantMsg: `parameter "to_addrs" must be a list of addresses, got a list`, wantFinal: true},
 		{name: "header injection", params: base("from_addr", "x@example.test\r\nBcc: evil@example.test"), wantMsg: "is not an email address", wantFinal: true},
+		{name: "header injection in reply_to", params: base("reply_to", "r@example.test\r\nBcc: evil@example.test"), wantMsg: "is not an email address", wantFinal: true},
+		{name: "header injection in cc", params: base("cc_addrs", []any{"c@example.test\nX-Evil: 1"}), wantMsg: "is not an email address", wantFinal: true},
+		{name: "not an address", params: base("reply_to", "two words"), wantMsg: "is not an email address", wantFinal: true},
+		{name: "a control character in the server", params: base("smtp_server", "127.0.0.1:1\r\n"), wantMsg: "is not a server address", wantFinal: true},
+		{name: "a server at the metadata address", params: base("smtp_server", "169.254.169.254:25"), wantMsg: "refused by the worker's network policy", wantFinal: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

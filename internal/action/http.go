@@ -10,9 +10,11 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -31,12 +33,19 @@ import (
 //   - headers, cookies: objects of scalar values.
 //   - auth: basic authentication, "user:password" (as in Mistral) or
 //     [user, password].
-//   - timeout: seconds for the whole exchange.
+//   - timeout: seconds for the whole exchange; by default the operator's
+//     (Policy.HTTPTimeout, 60 seconds unless set).
 //   - allow_redirects: follow redirects; false by default, because Mistral
 //     passes None to requests, which then does not follow them.
 //   - proxies: {"http": url, "https": url, "all": url}.
 //   - verify: false skips TLS certificate verification; a string is the
-//     path of a PEM bundle of trusted CAs.
+//     path of a PEM bundle of trusted CAs, one the operator allows
+//     (Policy.CABundles): a workflow cannot have the worker read any file.
+//
+// Every connection is checked against the operator's network policy
+// (Policy), after name resolution and on every redirect. A failed call's
+// error hides the values of the URL's query, its password and secret-looking
+// headers and cookies: errors become state_info and log lines.
 //
 // The result is {content, status, headers, url, reason, encoding, cookies,
 // elapsed}; content is the body decoded from JSON when it parses as JSON
@@ -52,18 +61,29 @@ var httpSignature = Signature{
 // MaxHTTPResponseBytes bounds the response body std.http reads.
 const MaxHTTPResponseBytes = 8 << 20
 
-// sharedTransport serves requests with default TLS and proxy settings, so
-// that they reuse connections.
-var sharedTransport = newTransport()
+// httpAction is std.http under one policy.
+type httpAction struct {
+	pol Policy
+	// shared serves requests with default TLS and proxy settings, so that
+	// they reuse connections.
+	shared *http.Transport
+}
 
-func newTransport() *http.Transport {
+func newHTTPAction(pol Policy) *httpAction {
+	h := &httpAction{pol: pol}
+	h.shared = h.newTransport()
+	return h
+}
+
+func (h *httpAction) newTransport() *http.Transport {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.Proxy = http.ProxyFromEnvironment
+	t.DialContext = h.pol.dialer().DialContext
 	return t
 }
 
-func runHTTP(ctx context.Context, p params) (any, error) {
-	req, client, cleanup, err := buildHTTP(ctx, p)
+func (h *httpAction) run(ctx context.Context, p params) (any, error) {
+	req, client, cleanup, err := h.build(ctx, p)
 	if err != nil {
 		return nil, badParam(err)
 	}
@@ -72,6 +92,13 @@ func runHTTP(ctx context.Context, p params) (any, error) {
 	start := time.Now()
 	resp, err := client.Do(req)
 	if err != nil {
+		if errors.Is(err, ErrRefused) {
+			return nil, NonRetryable(fmt.Errorf("std.http: %s: %w", redactURL(req.URL.String()), refusal(err)))
+		}
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			ue.URL = redactURL(ue.URL)
+		}
 		return nil, fmt.Errorf("Failed to send HTTP request: %w", err)
 	}
 	defer resp.Body.Close()
@@ -80,7 +107,7 @@ func runHTTP(ctx context.Context, p params) (any, error) {
 		return nil, fmt.Errorf("Failed to read HTTP response: %w", err)
 	}
 	if len(body) > MaxHTTPResponseBytes {
-		return nil, NonRetryable(fmt.Errorf("std.http: the response body of %s is over %d bytes", req.URL.Redacted(), MaxHTTPResponseBytes))
+		return nil, NonRetryable(fmt.Errorf("std.http: the response body of %s is over %d bytes", redactURL(req.URL.String()), MaxHTTPResponseBytes))
 	}
 	elapsed := time.Since(start)
 
@@ -99,12 +126,33 @@ func runHTTP(ctx context.Context, p params) (any, error) {
 		result["encoding"] = encoding
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 306 {
+		// The task's error, and so its state_info: no secrets in it.
+		result["url"] = redactURL(resp.Request.URL.String())
+		result["headers"] = redactHeaders(result["headers"].(map[string]any))
+		result["cookies"] = redactHeaders(result["cookies"].(map[string]any))
 		return nil, &Failure{Data: result}
 	}
 	return result, nil
 }
 
-func buildHTTP(ctx context.Context, p params) (*http.Request, *http.Client, func(), error) {
+// refusal is the policy's own message in an error that wraps ErrRefused
+// (not the URL around it, which may hold secrets).
+func refusal(err error) error {
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		if _, ok := e.(*url.Error); ok {
+			continue
+		}
+		if _, ok := e.(*net.OpError); ok {
+			continue
+		}
+		if strings.Contains(e.Error(), ErrRefused.Error()) && !strings.Contains(e.Error(), "://") {
+			return e
+		}
+	}
+	return err
+}
+
+func (h *httpAction) build(ctx context.Context, p params) (*http.Request, *http.Client, func(), error) {
 	rawURL, err := p.str("url", "")
 	if err != nil {
 		return nil, nil, nil, err
@@ -167,19 +215,100 @@ func buildHTTP(ctx context.Context, p params) (*http.Request, *http.Client, func
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	if timeout <= 0 {
+		timeout = h.pol.HTTPTimeout
+	}
 	follow, err := p.boolean("allow_redirects", false)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	transport, cleanup, err := transportFor(p)
+	transport, cleanup, err := h.transportFor(p)
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	// Through a proxy the dialer sees the proxy alone: check the target.
+	checkTarget := func(r *http.Request) error {
+		proxy, err := transport.Proxy(r)
+		if err != nil || proxy == nil {
+			return nil
+		}
+		return h.pol.checkHost(r.Context(), r.URL.Hostname(), cmpPort(r.URL))
+	}
+	if err := checkTarget(req); err != nil {
+		cleanup()
+		return nil, nil, nil, fmt.Errorf("std.http: %w", err)
+	}
 	client := &http.Client{Transport: transport, Timeout: timeout}
-	if !follow {
-		client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	client.CheckRedirect = func(r *http.Request, via []*http.Request) error {
+		if !follow {
+			return http.ErrUseLastResponse
+		}
+		if len(via) >= 10 {
+			return errors.New("stopped after 10 redirects")
+		}
+		return checkTarget(r)
 	}
 	return req, client, cleanup, nil
+}
+
+// cmpPort is a URL's port, or its scheme's.
+func cmpPort(u *url.URL) string {
+	if p := u.Port(); p != "" {
+		return p
+	}
+	if u.Scheme == "https" {
+		return "443"
+	}
+	return "80"
+}
+
+// redactURL hides the values of a URL's query and its password: a query
+// string is where APIs take keys (api_key=…).
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		if i := strings.IndexAny(s, "?#"); i >= 0 {
+			return s[:i] + "?REDACTED"
+		}
+		return s
+	}
+	if q := u.Query(); len(q) > 0 {
+		for k, vs := range q {
+			for i := range vs {
+				vs[i] = "REDACTED"
+			}
+			q[k] = vs
+		}
+		u.RawQuery = q.Encode()
+	} else if u.RawQuery != "" {
+		u.RawQuery = "REDACTED"
+	}
+	u.Fragment, u.RawFragment = "", ""
+	return u.Redacted()
+}
+
+// redactHeaders hides the values of secret-looking headers (or cookies).
+func redactHeaders(h map[string]any) map[string]any {
+	out := make(map[string]any, len(h))
+	for k, v := range h {
+		if secretName(k) {
+			v = "REDACTED"
+		}
+		out[k] = v
+	}
+	return out
+}
+
+// secretName reports whether a header or cookie name looks like it holds a
+// secret.
+func secretName(name string) bool {
+	n := strings.ToLower(name)
+	for _, w := range []string{"auth", "token", "secret", "key", "passw", "cookie", "session", "signature", "credential", "sid"} {
+		if strings.Contains(n, w) {
+			return true
+		}
+	}
+	return false
 }
 
 func addQuery(u *url.URL, p params) error {
@@ -301,7 +430,7 @@ func setAuth(req *http.Request, p params) error {
 
 // transportFor returns the shared transport, or a dedicated one when the
 // request asks for its own TLS or proxy settings; cleanup releases it.
-func transportFor(p params) (http.RoundTripper, func(), error) {
+func (h *httpAction) transportFor(p params) (*http.Transport, func(), error) {
 	proxies, err := p.object("proxies")
 	if err != nil {
 		return nil, nil, err
@@ -317,6 +446,9 @@ func transportFor(p params) (http.RoundTripper, func(), error) {
 			custom = true
 		}
 	case string:
+		if !slices.Contains(h.pol.CABundles, v) {
+			return nil, nil, fmt.Errorf("std.http: parameter \"verify\" names %q, which is not a CA bundle the operator allows (BORA_HTTP_CA_BUNDLES)", v)
+		}
 		pem, err := os.ReadFile(v)
 		if err != nil {
 			return nil, nil, fmt.Errorf("std.http: parameter \"verify\": read CA bundle: %w", err)
@@ -333,9 +465,9 @@ func transportFor(p params) (http.RoundTripper, func(), error) {
 		}
 	}
 	if !custom {
-		return sharedTransport, func() {}, nil
+		return h.shared, func() {}, nil
 	}
-	t := newTransport()
+	t := h.newTransport()
 	if tlsConf != nil {
 		t.TLSClientConfig = tlsConf
 	}

@@ -81,7 +81,14 @@ func echoServer(t *testing.T, tlsServer bool) *httptest.Server {
 // runHTTPAction runs std.http and returns its result or its error value.
 func runHTTPAction(t *testing.T, p map[string]any) (result map[string]any, errVal any, final bool) {
 	t.Helper()
-	v, err := runStd(t, context.Background(), "std.http", p)
+	return runHTTPWith(t, Policy{}, p)
+}
+
+// runHTTPWith is runHTTPAction under a policy.
+func runHTTPWith(t *testing.T, pol Policy, p map[string]any) (result map[string]any, errVal any, final bool) {
+	t.Helper()
+	a, _ := NewRegistryWith(pol).Lookup("std.http")
+	v, err := a.Run(context.Background(), Input{Params: p})
 	if err != nil {
 		return nil, ErrorValue(err), IsNonRetryable(err)
 	}
@@ -310,6 +317,7 @@ func TestHTTPTLS(t *testing.T) {
 	if err := os.WriteFile(bundle, cert, 0o600); err != nil {
 		t.Fatal(err)
 	}
+	missing := filepath.Join(t.TempDir(), "none.pem")
 	tests := []struct {
 		name    string
 		verify  any // nil: not given
@@ -319,7 +327,8 @@ func TestHTTPTLS(t *testing.T) {
 		{name: "verify true", verify: true, wantErr: "certificate"},
 		{name: "verify false", verify: false},
 		{name: "CA bundle", verify: bundle},
-		{name: "missing CA bundle", verify: filepath.Join(t.TempDir(), "none.pem"), wantErr: "read CA bundle"},
+		{name: "missing CA bundle", verify: missing, wantErr: "read CA bundle"},
+		{name: "a file the operator does not allow", verify: "/etc/passwd", wantErr: `names "/etc/passwd", which is not a CA bundle the operator allows`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -328,7 +337,7 @@ func TestHTTPTLS(t *testing.T) {
 			if tt.verify != nil {
 				p["verify"] = tt.verify
 			}
-			res, errVal, _ := runHTTPAction(t, p)
+			res, errVal, _ := runHTTPWith(t, Policy{CABundles: []string{bundle, missing}}, p)
 			if tt.wantErr != "" {
 				msg, _ := errVal.(string)
 				if !strings.Contains(msg, tt.wantErr) {

@@ -38,10 +38,15 @@ type Registry struct {
 	actions map[string]Action
 }
 
-// NewRegistry returns a registry holding every standard action.
-func NewRegistry() *Registry {
+// NewRegistry returns a registry holding every standard action, under the
+// default policy (embedded: loopback allowed).
+func NewRegistry() *Registry { return NewRegistryWith(Policy{}) }
+
+// NewRegistryWith returns a registry holding every standard action, under
+// the operator's policy p.
+func NewRegistryWith(p Policy) *Registry {
 	r := &Registry{actions: make(map[string]Action)}
-	for name, a := range standard() {
+	for name, a := range standard(p.withDefaults()) {
 		r.actions[name] = a
 	}
 	return r

@@ -40,6 +40,8 @@ import (
 // the worker, is refused.
 //
 // As Mistral (paramiko's AutoAddPolicy), the actions accept any host key.
+// Connections to hosts and gateways obey the worker's network Policy, as
+// std.http's do (the hops beyond a gateway are the gateway's network).
 
 var sshSignature = Signature{
 	Required: []string{"cmd", "host", "username"},
@@ -71,21 +73,16 @@ type sshCall struct {
 	full     bool // return_result_on_error
 	gateway  string
 	gwConfig *ssh.ClientConfig
+	// dialer connects to hosts and gateways under the network policy.
+	dialer *net.Dialer
 }
 
-func runSSH(ctx context.Context, p params) (any, error) {
-	c, err := parseSSH(p, false)
+func runSSH(ctx context.Context, p params, pol Policy, proxied bool) (any, error) {
+	c, err := parseSSH(p, proxied)
 	if err != nil {
 		return nil, badParam(err)
 	}
-	return c.run(ctx)
-}
-
-func runSSHProxied(ctx context.Context, p params) (any, error) {
-	c, err := parseSSH(p, true)
-	if err != nil {
-		return nil, badParam(err)
-	}
+	c.dialer = pol.dialer()
 	return c.run(ctx)
 }
 
@@ -242,8 +239,7 @@ func (c *sshCall) runOn(ctx context.Context, host string) (any, error) {
 		client, err = c.viaGateway(ctx, host)
 	} else {
 		client, err = sshDial(ctx, func(ctx context.Context) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, "tcp", withPort(host))
+			return c.dialer.DialContext(ctx, "tcp", withPort(host))
 		}, withPort(host), c.config)
 	}
 	if err != nil {
@@ -284,8 +280,7 @@ func (c *sshCall) runOn(ctx context.Context, host string) (any, error) {
 // viaGateway connects to host through the gateway.
 func (c *sshCall) viaGateway(ctx context.Context, host string) (*ssh.Client, error) {
 	gw, err := sshDial(ctx, func(ctx context.Context) (net.Conn, error) {
-		var d net.Dialer
-		return d.DialContext(ctx, "tcp", withPort(c.gateway))
+		return c.dialer.DialContext(ctx, "tcp", withPort(c.gateway))
 	}, withPort(c.gateway), c.gwConfig)
 	if err != nil {
 		return nil, fmt.Errorf("gateway %s: %w", c.gateway, err)

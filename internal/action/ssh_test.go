@@ -376,3 +376,39 @@ func TestSSHCancelled(t *testing.T) {
 		t.Fatalf("error = %v, want the context's cause", err)
 	}
 }
+
+func TestSSHNetworkPolicy(t *testing.T) {
+	t.Parallel()
+	pub, keyPEM := clientKey(t, "")
+	srv := startSSH(t, "", pub, true)
+	params := func(extra map[string]any) map[string]any {
+		p := map[string]any{"cmd": "whoami", "host": srv.addr, "username": "ann", "private_key": keyPEM}
+		for k, v := range extra {
+			p[k] = v
+		}
+		return p
+	}
+	tests := []struct {
+		name   string
+		action string
+		pol    Policy
+		params map[string]any
+		refuse bool
+	}{
+		{name: "loopback allowed embedded", action: "std.ssh", params: params(nil)},
+		{name: "loopback refused on AWS", action: "std.ssh", pol: Policy{OnAWS: true}, params: params(nil), refuse: true},
+		{name: "metadata address refused", action: "std.ssh", params: params(map[string]any{"host": "169.254.169.254:22"}), refuse: true},
+		{name: "gateway checked too", action: "std.ssh_proxied", pol: Policy{OnAWS: true},
+			params: params(map[string]any{"private_key_filename": nil, "gateway_host": srv.addr}), refuse: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			a, _ := NewRegistryWith(tt.pol).Lookup(tt.action)
+			_, err := a.Run(context.Background(), Input{Params: tt.params})
+			if tt.refuse != errors.Is(err, ErrRefused) {
+				t.Fatalf("error = %v, refused: want %v", err, tt.refuse)
+			}
+		})
+	}
+}

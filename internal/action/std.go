@@ -48,19 +48,20 @@ func badParam(err error) error {
 // FailMessage is std.fail's error when it has no error_data, as in Mistral.
 const FailMessage = "Fail action expected exception."
 
-func standard() map[string]Action {
+func standard(pol Policy) map[string]Action {
+	h := newHTTPAction(pol)
 	all := []*stdAction{
 		{name: "std.noop", run: runNoop},
 		{name: "std.echo", sig: Signature{Required: []string{"output"}, Optional: []string{"delay"}}, run: runEcho},
 		{name: "std.fail", sig: Signature{Optional: []string{"error_data"}}, run: runFail},
 		{name: "std.sleep", sig: Signature{Optional: []string{"seconds"}}, run: runSleep},
 		{name: "std.test_dict", sig: Signature{Optional: []string{"size", "key_prefix", "val"}}, run: runTestDict},
-		{name: "std.http", sig: httpSignature, run: runHTTP},
-		{name: "std.email", sig: emailSignature, run: runEmail},
+		{name: "std.http", sig: httpSignature, run: h.run},
+		{name: "std.email", sig: emailSignature, run: func(ctx context.Context, p params) (any, error) { return runEmail(ctx, p, pol) }},
 		{name: "std.javascript", sig: jsSignature, run: runJavaScript},
 		{name: "std.js", sig: jsSignature, run: runJavaScript},
-		{name: "std.ssh", sig: sshSignature, run: runSSH},
-		{name: "std.ssh_proxied", sig: sshProxiedSignature, run: runSSHProxied},
+		{name: "std.ssh", sig: sshSignature, run: func(ctx context.Context, p params) (any, error) { return runSSH(ctx, p, pol, false) }},
+		{name: "std.ssh_proxied", sig: sshProxiedSignature, run: func(ctx context.Context, p params) (any, error) { return runSSH(ctx, p, pol, true) }},
 	}
 	m := make(map[string]Action, len(all))
 	for _, a := range all {

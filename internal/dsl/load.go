@@ -70,11 +70,23 @@ var (
 	actionKeys   = []string{"base", "base-input", "input", "output", "description", "tags"}
 )
 
+// MaxSourceBytes is the largest workflow document Load reads. A document is
+// stored whole as one immutable definition version, which must fit in one
+// store record (350 KB) with room to spare; and a parser given megabytes of
+// YAML spends seconds and gigabytes before anything could refuse it.
+const MaxSourceBytes = 256 << 10
+
 // Load reads a document holding workflows: either `version: '2.0'` and
 // workflows by name, or a workbook (`version`, `name`, `description`,
 // `tags`, `workflows`, `actions`). It reports every problem it finds; the
 // Bundle is nil only when the diagnostics hold an error.
+//
+// A document over MaxSourceBytes is refused before it is parsed.
 func Load(file string, src []byte) (*Bundle, Diagnostics) {
+	if len(src) > MaxSourceBytes {
+		return nil, Diagnostics{{File: file, Pos: Pos{1, 1}, Severity: Error,
+			Msg: fmt.Sprintf("the document is %d bytes, over the %d-byte limit of a workflow document", len(src), MaxSourceBytes)}}
+	}
 	l := &loader{file: file, src: src}
 	b := l.load()
 	l.diags.sort()

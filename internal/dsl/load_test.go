@@ -1,6 +1,9 @@
 package dsl
 
 import (
+	"bytes"
+	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -781,5 +784,29 @@ func TestTaskDescriptionAndTags(t *testing.T) {
 	}
 	if diff := cmp.Diff(Pos{Line: 4, Col: 5}, a.Pos); diff != "" {
 		t.Errorf("a.Pos (-want +got):\n%s", diff)
+	}
+}
+
+// TestSourceTooLarge: a document over MaxSourceBytes is refused before it
+// is parsed, with one error that says so, at little cost.
+func TestSourceTooLarge(t *testing.T) {
+	src := []byte("version: '2.0'\nwf:\n  tasks:\n    a:\n      action: std.noop\n      input:\n        x: [" +
+		strings.Repeat("1,", MaxSourceBytes) + "1]\n")
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	b, diags := Load("big.yaml", src)
+	runtime.ReadMemStats(&after)
+	want := fmt.Sprintf("big.yaml:1:1: the document is %d bytes, over the %d-byte limit of a workflow document", len(src), MaxSourceBytes)
+	if b != nil || diags.String() != want {
+		t.Errorf("Load = %v, %q; want only %q", b, diags.String(), want)
+	}
+	if got := after.TotalAlloc - before.TotalAlloc; got > 1<<20 {
+		t.Errorf("refusing the document allocated %d KiB", got>>10)
+	}
+	// At the limit, a document still loads.
+	ok := []byte("version: '2.0'\nwf:\n  tasks:\n    a: {action: std.noop}\n#")
+	ok = append(ok, bytes.Repeat([]byte("x"), MaxSourceBytes-len(ok))...)
+	if _, diags := Load("ok.yaml", ok); diags.HasErrors() {
+		t.Errorf("a document of exactly MaxSourceBytes: %v", diags)
 	}
 }

@@ -58,6 +58,17 @@ type Bora struct {
 	eventsDLQ             queue.Queue
 	close                 func() error
 	o                     Options
+
+	mu    sync.Mutex
+	swept reconcile.Report // what the reconciler's sweeps did, summed
+}
+
+// Reconciled returns what the reconciler's sweeps have done since Run
+// started, summed.
+func (b *Bora) Reconciled() reconcile.Report {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.swept
 }
 
 // Open opens (or creates) the database and wires everything. Call Run to
@@ -82,6 +93,22 @@ func Open(o Options) (*Bora, error) {
 	return b, nil
 }
 
+// OpenReadOnly opens the store of an existing database for reading only, to
+// show what it holds: it writes and creates nothing, so it works on a file
+// the process may not write. Call close when done.
+func OpenReadOnly(path string) (st store.Store, close func() error, err error) {
+	db, err := ssqlite.OpenReadOnly(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err := ssqlite.Existing(db)
+	if err != nil {
+		db.Close()
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return s, db.Close, nil
+}
+
 func (o Options) withDefaults() Options {
 	o.Workers = cmp.Or(o.Workers, 8)
 	o.Lease = cmp.Or(o.Lease, 30*time.Second)
@@ -104,6 +131,13 @@ type Parts struct {
 	// event that reaches it with its execution still going (every
 	// delivery stopped the process) fails that execution.
 	EventsDLQ queue.Queue
+}
+
+// SQLiteParts opens the store and the three queues (each with its
+// dead-letter queue) in one SQLite database, as Open does; New runs a Bora
+// over them (and over wrappers of them).
+func SQLiteParts(db *sql.DB, o Options) (Parts, error) {
+	return sqliteParts(db, o.withDefaults())
 }
 
 // sqliteParts opens the store and the three queues (each with its
@@ -190,9 +224,13 @@ func (b *Bora) Run(ctx context.Context) error {
 			case <-ctx.Done():
 				return
 			case <-t.C:
-				if _, err := b.Reconciler.Sweep(ctx); err != nil && ctx.Err() == nil {
+				rep, err := b.Reconciler.Sweep(ctx)
+				if err != nil && ctx.Err() == nil {
 					b.o.Log.Error("reconcile", "err", err)
 				}
+				b.mu.Lock()
+				b.swept = b.swept.Add(rep)
+				b.mu.Unlock()
 			}
 		}
 	})

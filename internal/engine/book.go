@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	mbits "math/bits"
 	"strconv"
 	"strings"
 	"sync"
@@ -72,8 +73,8 @@ type run struct {
 	Next int `json:"x,omitempty"`
 	// Conc is the with-items concurrency; 0 means all at once.
 	Conc int `json:"c,omitempty"`
-	// Done is a bitmap of the items whose outcome was applied.
-	Done bits `json:"d,omitempty"`
+	// Done is the set of the items whose outcome was applied.
+	Done doneSet `json:"d,omitzero"`
 	// NDone counts the set bits of Done.
 	NDone int `json:"nd,omitempty"`
 	// Phase is what the task waits for beyond its units: "" (its units),
@@ -301,6 +302,84 @@ func (b *bits) UnmarshalJSON(data []byte) error {
 		return fmt.Errorf("bitmap: %w", err)
 	}
 	*b = v
+	return nil
+}
+
+// doneSet is the set of a task's items whose outcome was applied: every
+// item below lo, and those from lo on in a bitmap. Items mostly end in the
+// order they started, so lo follows them, and the bitmap holds about the
+// items in flight rather than every item of the task: the head stays small
+// (and a commit one write unit) however many items a task has.
+//
+// It encodes to JSON as the bitmap's unpadded base64, prefixed with
+// "<lo>:" when lo is not 0 (a bitmap alone is a set with lo 0).
+type doneSet struct {
+	lo int
+	b  bits // items lo, lo+1, ...
+}
+
+func (d doneSet) has(i int) bool { return i < d.lo || d.b.has(i-d.lo) }
+
+func (d *doneSet) set(i int) {
+	if i < d.lo {
+		return
+	}
+	d.b.set(i - d.lo)
+	n := 0
+	for n < len(d.b) && d.b[n] == 0xff {
+		n++
+	}
+	if n > 0 {
+		d.b = append(bits(nil), d.b[n:]...)
+		d.lo += 8 * n
+	}
+}
+
+// below counts the items under n that are in the set.
+func (d doneSet) below(n int) int {
+	if n <= d.lo {
+		return n
+	}
+	c := d.lo
+	m := n - d.lo // bits of b to count
+	for i, x := range d.b {
+		if 8*i >= m {
+			break
+		}
+		if k := m - 8*i; k < 8 {
+			x &= byte(1<<k - 1)
+		}
+		c += mbits.OnesCount8(x)
+	}
+	return c
+}
+
+func (d doneSet) MarshalJSON() ([]byte, error) {
+	s := d.b.String()
+	if d.lo > 0 {
+		s = strconv.Itoa(d.lo) + ":" + s
+	}
+	return json.Marshal(s)
+}
+
+func (d *doneSet) UnmarshalJSON(data []byte) error {
+	var s string
+	if err := json.Unmarshal(data, &s); err != nil {
+		return err
+	}
+	*d = doneSet{}
+	if lo, rest, ok := strings.Cut(s, ":"); ok {
+		n, err := strconv.Atoi(lo)
+		if err != nil || n < 0 {
+			return fmt.Errorf("done set %q: bad low mark", s)
+		}
+		d.lo, s = n, rest
+	}
+	v, err := base64.RawStdEncoding.DecodeString(s)
+	if err != nil {
+		return fmt.Errorf("done set: %w", err)
+	}
+	d.b = v
 	return nil
 }
 

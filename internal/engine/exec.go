@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/borawf/bora/internal/dsl"
+	"github.com/borawf/bora/internal/expr"
 	"github.com/borawf/bora/internal/record"
 )
 
@@ -25,6 +26,9 @@ type NewParams struct {
 	ParentID  string
 	ParentKey string
 	Now       time.Time
+	// Limits bound the input and env (Limits.ValueBytes), checked before
+	// they are parsed.
+	Limits Limits
 }
 
 // InputError reports an execution input that does not fit the workflow's
@@ -75,6 +79,13 @@ func NewExecution(wf *dsl.Workflow, p NewParams) (*record.Execution, error) {
 	}
 	if p.ID == "" {
 		return nil, fmt.Errorf("new execution of %s: empty id", wf.Name)
+	}
+	limit := p.Limits.WithDefaults().ValueBytes
+	if len(p.Input) > limit {
+		return nil, &InputError{Workflow: wf.Name, Type: wf.Type, Msg: fmt.Sprintf("the input is %d bytes, over the %s limit of one value", len(p.Input), expr.FormatBytes(limit))}
+	}
+	if len(p.Env) > limit {
+		return nil, fmt.Errorf("new execution %s: the env is %d bytes, over the %s limit of one value", p.ID, len(p.Env), expr.FormatBytes(limit))
 	}
 	in := map[string]any{}
 	if len(p.Input) > 0 && string(p.Input) != "null" {

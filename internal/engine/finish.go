@@ -302,7 +302,7 @@ func (s *stepper) retry(t *dsl.Task, r *run, state record.State, outbound, cur m
 // writes them and a replay of it reads the same. A with-items task runs
 // all its items again, as Mistral does.
 func (s *stepper) scheduleRetry(r *run, wait time.Duration) {
-	r.Done, r.NDone, r.WA, r.Next = nil, 0, false, 0
+	r.Done, r.NDone, r.WA, r.Next = doneSet{}, 0, false, 0
 	r.Rt++
 	s.taskTimer(r, phaseWait, "retry", wait)
 }

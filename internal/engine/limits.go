@@ -43,6 +43,13 @@ const (
 	DefaultValueBytes = 128 << 10
 	DefaultInfoBytes  = 16 << 10
 	DefaultDepth      = 10
+
+	// MaxValueBytes is the most ValueBytes may be: a task's record holds
+	// its context and its input, each up to ValueBytes, and must keep room
+	// for an outcome within the store's item limit (350 KB), so that an
+	// attempt can always record at least the error that says its result
+	// does not fit.
+	MaxValueBytes = 160 << 10
 )
 
 // WithDefaults returns l with its zero fields set to the defaults.
@@ -65,6 +72,9 @@ func (l Limits) Validate() error {
 		if f.v < 0 {
 			errs = append(errs, fmt.Errorf("limit %s is %d, must not be negative", f.name, f.v))
 		}
+	}
+	if l.ValueBytes > MaxValueBytes {
+		errs = append(errs, fmt.Errorf("limit ValueBytes is %s, more than %s: two values and an outcome must fit in one record", expr.FormatBytes(l.ValueBytes), expr.FormatBytes(MaxValueBytes)))
 	}
 	return errors.Join(errs...)
 }

@@ -292,12 +292,7 @@ func (s *stepper) fill(r *run) error {
 	if r.Conc > 0 {
 		window = r.Conc
 	}
-	running := 0
-	for i := range r.Next {
-		if !r.Done.has(i) {
-			running++
-		}
-	}
+	running := r.Next - r.Done.below(r.Next)
 	for r.Next < r.Items && running < window {
 		i := r.Next
 		r.Next++

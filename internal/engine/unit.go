@@ -204,6 +204,7 @@ func (s *stepper) childHead(op *unitOp) (*record.Execution, error) {
 		ParentID:  s.exec.ID,
 		ParentKey: parentKey(op.key.Task, op.key.Item),
 		Now:       s.in.Now,
+		Limits:    s.in.Limits,
 	})
 	if err != nil {
 		return nil, err
@@ -222,7 +223,7 @@ func inflight(r *run) []int {
 		return nil
 	}
 	var items []int
-	for i := range r.Next {
+	for i := min(r.Done.lo, r.Next); i < r.Next; i++ {
 		if !r.Done.has(i) {
 			items = append(items, i)
 		}

@@ -55,10 +55,13 @@ func (d *Deps) Runtime() (*runtime.Runtime, error) {
 	return rt, errors.Join(err, rt.Validate())
 }
 
-// Worker builds a worker with the standard actions.
+// Worker builds a worker with the standard actions, under the operator's
+// policy read from the environment (action.PolicyFromEnv): on AWS, which
+// also refuses loopback addresses.
 func (d *Deps) Worker() (*worker.Worker, error) {
-	w := &worker.Worker{Store: d.Store, Events: d.Events, Actions: action.NewRegistry(), Log: d.Log}
-	return w, w.Validate()
+	pol, err := action.PolicyFromEnv(os.LookupEnv, true)
+	w := &worker.Worker{Store: d.Store, Events: d.Events, Actions: action.NewRegistryWith(pol), Log: d.Log}
+	return w, errors.Join(err, w.Validate())
 }
 
 // Reconciler builds the reconciler.

@@ -65,6 +65,14 @@ type Report struct {
 	Announced int
 }
 
+// Add sums two reports.
+func (r Report) Add(o Report) Report {
+	return Report{
+		Looked: r.Looked + o.Looked, Started: r.Started + o.Started, Resent: r.Resent + o.Resent,
+		Fired: r.Fired + o.Fired, Expired: r.Expired + o.Expired, Announced: r.Announced + o.Announced,
+	}
+}
+
 func (r *Reconciler) defaults() {
 	if r.Log == nil {
 		r.Log = slog.New(slog.DiscardHandler)
@@ -77,7 +85,9 @@ func (r *Reconciler) defaults() {
 }
 
 // Sweep looks at every execution that is due, up to Batch, and heals its
-// overdue work.
+// overdue work. What fails (a write the store refuses) is reported in the
+// error, after every other execution and unit was looked at: one bad unit
+// never keeps the rest from healing.
 func (r *Reconciler) Sweep(ctx context.Context) (Report, error) {
 	r.defaults()
 	var rep Report
@@ -86,12 +96,18 @@ func (r *Reconciler) Sweep(ctx context.Context) (Report, error) {
 	if err != nil {
 		return rep, fmt.Errorf("find due executions: %w", err)
 	}
+	var errs []error
 	for _, e := range heads {
+		if ctx.Err() != nil {
+			errs = append(errs, ctx.Err())
+			break
+		}
 		if err := r.look(ctx, e, now, &rep); err != nil {
-			return rep, fmt.Errorf("execution %s: %w", e.ID, err)
+			r.Log.Error("reconcile execution", "execution_id", e.ID, "err", err)
+			errs = append(errs, fmt.Errorf("execution %s: %w", e.ID, err))
 		}
 	}
-	return rep, nil
+	return rep, errors.Join(errs...)
 }
 
 // look heals one execution's overdue work and sets its next Due.
@@ -105,6 +121,7 @@ func (r *Reconciler) look(ctx context.Context, e *record.Execution, now time.Tim
 	}
 	var tasks, events []queue.Out
 	var again []*record.Unit // re-sent: their Due moves on after the sends
+	var errs []error         // of single units: the others are healed all the same
 	switch {
 	case e.State.Terminal():
 		// Nothing to look at; the head only kept its entry.
@@ -157,15 +174,13 @@ func (r *Reconciler) look(ctx context.Context, e *record.Execution, now time.Tim
 				rep.Fired++
 				log.Info("timer overdue: fired")
 			case record.Running:
-				errValue := record.LostError(fmt.Sprintf("the worker running attempt %d was lost: its lease expired at %s", u.Attempt, u.Due.UTC().Format(time.RFC3339)))
-				_, err := r.Store.UpdateUnit(ctx, u.UnitKey,
-					record.Expect{States: []record.State{record.Running}, Attempt: u.Attempt, Fence: u.Fence},
-					record.UnitChange{State: record.Error, Error: errValue, Finished: now})
+				err := r.endLost(ctx, u, now)
 				if errors.Is(err, store.ErrConflict) {
 					continue // the worker finished after all, or the attempt moved on
 				}
 				if err != nil {
-					return fmt.Errorf("end lost attempt of %s: %w", u.UnitKey, err)
+					errs = append(errs, fmt.Errorf("end lost attempt of %s: %w", u.UnitKey, err))
+					continue
 				}
 				events = append(events, eventOut(record.DoneEvent(u.UnitKey, u.Attempt, u.Fence)))
 				rep.Expired++
@@ -175,12 +190,12 @@ func (r *Reconciler) look(ctx context.Context, e *record.Execution, now time.Tim
 	}
 	if len(tasks) > 0 {
 		if err := r.Tasks.Send(ctx, tasks...); err != nil {
-			return fmt.Errorf("resend task messages: %w", err)
+			return errors.Join(append(errs, fmt.Errorf("resend task messages: %w", err))...)
 		}
 	}
 	if len(events) > 0 {
 		if err := r.Events.Send(ctx, events...); err != nil {
-			return fmt.Errorf("send events: %w", err)
+			return errors.Join(append(errs, fmt.Errorf("send events: %w", err))...)
 		}
 	}
 	for _, u := range again {
@@ -188,16 +203,39 @@ func (r *Reconciler) look(ctx context.Context, e *record.Execution, now time.Tim
 			record.Expect{States: []record.State{u.State}, Attempt: u.Attempt, Fence: u.Fence},
 			record.UnitChange{State: u.State, Due: now.Add(r.Again)})
 		if err != nil && !errors.Is(err, store.ErrConflict) {
-			return fmt.Errorf("postpone %s: %w", u.UnitKey, err)
+			errs = append(errs, fmt.Errorf("postpone %s: %w", u.UnitKey, err))
 		}
+		later(now.Add(r.Again))
+	}
+	if len(errs) > 0 {
+		// Look again soon at what failed.
 		later(now.Add(r.Again))
 	}
 	// An engine step committed since the head was read keeps its own Due,
 	// which is no later than this one: the next sweep looks again.
 	if err := r.Store.SetDue(ctx, e.ID, e.Version, next); err != nil && !errors.Is(err, store.ErrConflict) {
-		return fmt.Errorf("set next look: %w", err)
+		errs = append(errs, fmt.Errorf("set next look: %w", err))
 	}
-	return nil
+	return errors.Join(errs...)
+}
+
+// endLost ends an attempt whose lease expired, as its worker would have:
+// ERROR, marked lost. Should the record have no room for the error that
+// says when the lease expired, the shortest one is written instead.
+func (r *Reconciler) endLost(ctx context.Context, u *record.Unit, now time.Time) error {
+	x := record.Expect{States: []record.State{record.Running}, Attempt: u.Attempt, Fence: u.Fence}
+	var err error
+	for _, msg := range []string{
+		fmt.Sprintf("the worker running attempt %d was lost: its lease expired at %s", u.Attempt, u.Due.UTC().Format(time.RFC3339)),
+		"worker lost",
+	} {
+		_, err = r.Store.UpdateUnit(ctx, u.UnitKey, x, record.UnitChange{State: record.Error, Error: record.LostError(msg), Finished: now})
+		var tl *store.TooLargeError
+		if !errors.As(err, &tl) {
+			break
+		}
+	}
+	return err
 }
 
 // pending reads the units of an execution's active tasks that may hold

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/borawf/bora/internal/reconcile"
 	"github.com/borawf/bora/internal/record"
 	"github.com/borawf/bora/internal/runtime"
+	"github.com/borawf/bora/internal/store"
 	smem "github.com/borawf/bora/internal/store/memory"
 )
 
@@ -226,4 +228,51 @@ func mustJSON(v any) string {
 		panic(fmt.Sprint(err))
 	}
 	return string(b)
+}
+
+// TestSweepGoesOnPastFailures: a unit the store refuses to write (its lost
+// attempt's error does not fit, say) does not stop the sweep: the other
+// units of its execution and the other executions are healed, and the
+// sweep reports what failed.
+func TestSweepGoesOnPastFailures(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := newFixture(t, true)
+	other, err := f.rt.Submit(ctx, runtime.Submission{File: "wf.yaml", Source: []byte("version: '2.0'\nwf:\n  tasks:\n    one:\n      action: std.noop\n")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.handleEvents(t)
+	f.drain(t, f.tasks)
+	f.now = f.now.Add(engine.ResendAfter + time.Second)
+	f.move(t, 1, record.UnitChange{State: record.Running, Due: f.now.Add(-time.Second)})
+	f.move(t, 2, record.UnitChange{State: record.Running, Due: f.now.Add(-time.Second)})
+	bad := f.key(1)
+	f.rc.Store = &refusing{Store: f.st, key: bad}
+	rep, err := f.rc.Sweep(ctx)
+	if err == nil || !strings.Contains(err.Error(), bad.String()) {
+		t.Errorf("sweep error = %v, want one naming %s", err, bad)
+	}
+	if rep.Looked != 2 || rep.Expired != 1 || rep.Resent < 3 {
+		t.Errorf("report %+v: want both executions looked at, the other lost attempt ended, the overdue units resent", rep)
+	}
+	if u, _ := f.st.GetUnit(ctx, f.key(2)); u.State != record.Error {
+		t.Errorf("unit 2 is %s, want its lost attempt ended", u.State)
+	}
+	if e, _ := f.st.GetExecution(ctx, other.ID); e.Due.IsZero() || !e.Due.After(f.now) {
+		t.Errorf("the other execution's next look is %v, want it looked at and put off", e.Due)
+	}
+}
+
+// refusing fails every write of one unit.
+type refusing struct {
+	store.Store
+	key record.UnitKey
+}
+
+func (s *refusing) UpdateUnit(ctx context.Context, k record.UnitKey, x record.Expect, c record.UnitChange) (*record.Unit, error) {
+	if k == s.key {
+		return nil, &store.TooLargeError{What: "unit " + k.String(), Size: store.MaxItemBytes + 1, Limit: store.MaxItemBytes}
+	}
+	return s.Store.UpdateUnit(ctx, k, x, c)
 }

@@ -48,6 +48,11 @@ func LimitsFromEnv(lookup func(string) (string, bool)) (engine.Limits, error) {
 		}
 		*f.to = n
 	}
+	if len(errs) == 0 {
+		if err := l.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", EnvMaxValueBytes, err))
+		}
+	}
 	return l, errors.Join(errs...)
 }
 

@@ -28,6 +28,11 @@ func TestLimitsFromEnv(t *testing.T) {
 			want: engine.Limits{ExprSteps: 5000, ExprBytes: 1 << 20, ValueBytes: 64 << 10, InfoBytes: 4096, Depth: 3},
 		},
 		{
+			name:    "values over the record's room",
+			env:     map[string]string{runtime.EnvMaxValueBytes: "200KiB"},
+			wantErr: []string{"ValueBytes is 200 KiB, more than 160 KiB"},
+		},
+		{
 			name:    "bad values are all reported",
 			env:     map[string]string{runtime.EnvExprMaxSteps: "-1", runtime.EnvMaxValueBytes: "lots", runtime.EnvMaxDepth: "2KiB"},
 			wantErr: []string{"BORA_EXPR_MAX_STEPS=\"-1\"", "BORA_MAX_VALUE_BYTES=\"lots\"", "BORA_MAX_DEPTH=\"2KiB\"", "KiB or MiB"},

@@ -97,6 +97,9 @@ func (r *Runtime) HandleEvent(ctx context.Context, ev record.Event) error {
 	if err != nil {
 		return err
 	}
+	if ev, err = r.orphan(ctx, head, ev); err != nil {
+		return err
+	}
 	err = r.apply(ctx, log, head, bundle, wf, ev)
 	var perm *permanentError
 	if !errors.As(err, &perm) || ctx.Err() != nil {
@@ -107,6 +110,29 @@ func (r *Runtime) HandleEvent(ctx context.Context, ev record.Event) error {
 		return errors.Join(err, ferr)
 	}
 	return nil
+}
+
+// orphan turns the start event of a sub-workflow whose parent has ended
+// into a cancel: the parent's cancel reaches its running children only
+// after their start (their queue holds the start first), and a child that
+// started its own children first would let a cancelled tree go on growing.
+// It costs one read of the parent per sub-workflow start.
+func (r *Runtime) orphan(ctx context.Context, head *record.Execution, ev record.Event) (record.Event, error) {
+	if ev.Kind != record.EventStart || head.ParentID == "" || head.Version != 0 {
+		return ev, nil
+	}
+	parent, err := r.Store.GetExecution(ctx, head.ParentID)
+	if errors.Is(err, store.ErrNotFound) {
+		return ev, nil
+	}
+	if err != nil {
+		return ev, fmt.Errorf("execution %s: read its parent %s: %w", head.ID, head.ParentID, err)
+	}
+	if !parent.State.Terminal() {
+		return ev, nil
+	}
+	msg := fmt.Sprintf("Not started: the parent execution %s ended %s first", parent.ID, parent.State)
+	return engine.CommandEvent(head.ID, record.OpCancel, record.Command{Msg: msg}, ev.ID), nil
 }
 
 // workflow loads the pinned workflow of an execution.

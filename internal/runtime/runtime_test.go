@@ -425,3 +425,60 @@ child:
 		})
 	}
 }
+
+// TestChildOfEndedParentDoesNotStart: a sub-workflow whose parent ended
+// before the child's start event was applied (a cancel that overtook the
+// start) starts nothing: it ends CANCELLED, so that a cancel stops a tree
+// of sub-workflows from growing instead of chasing it.
+func TestChildOfEndedParentDoesNotStart(t *testing.T) {
+	t.Parallel()
+	const nested = `version: '2.0'
+parent:
+  tasks:
+    call:
+      workflow: child
+child:
+  tasks:
+    work:
+      action: std.echo output="hi"
+`
+	f := newFixture(t)
+	ctx := context.Background()
+	head, err := f.rt.Submit(ctx, runtime.Submission{File: "nested.yaml", Source: []byte(nested), Workflow: "parent"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Apply the parent's start, keep the child's start event back, and
+	// cancel the parent.
+	msgs, _ := f.events.Receive(ctx, 10, 0, time.Minute)
+	for _, m := range msgs {
+		var ev record.Event
+		_ = json.Unmarshal(m.Body, &ev)
+		if err := f.rt.HandleEvent(ctx, ev); err != nil {
+			t.Fatal(err)
+		}
+		_ = f.events.Delete(ctx, m.Handle)
+	}
+	childID := engine.ChildID(head.ID, "call#1", 0, 1)
+	msgs, _ = f.events.Receive(ctx, 10, 0, time.Minute)
+	if len(msgs) != 1 {
+		t.Fatalf("%d events after the parent's start, want the child's start", len(msgs))
+	}
+	cancel := engine.CommandEvent(head.ID, record.OpCancel, record.Command{}, "n")
+	if err := f.rt.HandleEvent(ctx, cancel); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.rt.HandleEvent(ctx, engine.StartEvent(childID)); err != nil {
+		t.Fatal(err)
+	}
+	c, err := f.rt.Store.GetExecution(ctx, childID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.State != record.ExecCancelled {
+		t.Errorf("child is %s (%s), want CANCELLED", c.State, c.StateInfo)
+	}
+	if tasks, _ := f.rt.Store.ListTasks(ctx, childID); len(tasks) != 0 {
+		t.Errorf("child started %d tasks, want none", len(tasks))
+	}
+}

@@ -32,6 +32,9 @@ type Submission struct {
 	Input    json.RawMessage
 	Env      json.RawMessage
 	Params   json.RawMessage
+	// Bundle, when set, is Source already loaded (with no errors), so that
+	// a caller that checked it does not have it parsed twice.
+	Bundle *dsl.Bundle
 }
 
 // InvalidError reports a submission that cannot run: the document does not
@@ -58,9 +61,13 @@ func (e *InvalidError) Error() string {
 // Submit validates a submission, stores its definition, creates the
 // execution and sends its start event.
 func (r *Runtime) Submit(ctx context.Context, s Submission) (*record.Execution, error) {
-	bundle, diags := dsl.Load(s.File, s.Source)
-	if diags.HasErrors() {
-		return nil, &InvalidError{Msg: fmt.Sprintf("%s is not a valid workflow document", s.File), Diagnostics: diags}
+	bundle := s.Bundle
+	if bundle == nil {
+		var diags dsl.Diagnostics
+		bundle, diags = dsl.Load(s.File, s.Source)
+		if diags.HasErrors() {
+			return nil, &InvalidError{Msg: fmt.Sprintf("%s is not a valid workflow document", s.File), Diagnostics: diags}
+		}
 	}
 	wf, err := pick(bundle, s.Workflow)
 	if err != nil {
@@ -92,6 +99,7 @@ func (r *Runtime) Submit(ctx context.Context, s Submission) (*record.Execution, 
 		Env:     s.Env,
 		Params:  s.Params,
 		Now:     r.Now(),
+		Limits:  r.Limits,
 	})
 	if err != nil {
 		return nil, &InvalidError{Msg: err.Error()}

@@ -349,14 +349,24 @@ func (c *Worker) finish(ctx context.Context, log *slog.Logger, u *record.Unit, o
 	_, err := c.Store.UpdateUnit(ctx, u.UnitKey, x, ch)
 	var tooLarge *store.TooLargeError
 	if errors.As(err, &tooLarge) {
-		// The store measured the whole item over its limit: record that.
+		// The store measured the whole item over its limit: record that,
+		// final at once. Should even that not fit (the record was full
+		// before the outcome), the shortest error there is: an attempt
+		// always ends, so its message is not delivered again and again.
 		what := "result"
 		if ch.State == record.Error {
 			what = "error"
 		}
-		ch = errorChange(action.NonRetryable(fmt.Errorf("the %s of action %s does not fit in a task record: %w", what, u.Action, tooLarge)))
-		ch.Finished = c.Now()
-		_, err = c.Store.UpdateUnit(ctx, u.UnitKey, x, ch)
+		for _, e := range []error{
+			fmt.Errorf("the %s of action %s does not fit in a task record: %w", what, u.Action, tooLarge),
+			fmt.Errorf("the %s does not fit", what),
+		} {
+			ch = errorChange(action.NonRetryable(e))
+			ch.Finished = c.Now()
+			if _, err = c.Store.UpdateUnit(ctx, u.UnitKey, x, ch); !errors.As(err, &tooLarge) {
+				break
+			}
+		}
 	}
 	if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) {
 		// Whoever ended the attempt (the reconciler, on an expired lease)

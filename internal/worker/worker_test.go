@@ -877,3 +877,31 @@ func TestNoTimeLeft(t *testing.T) {
 		t.Errorf("state %s, %d runs; want SCHEDULED and none", u.State, f.runs.Load())
 	}
 }
+
+// TestOutcomeAlwaysRecordable: a unit whose record is so close to the
+// store's limit that neither the result nor the error naming its size
+// fits still ends, final at once, with the shortest error there is, and its
+// attempt-done is sent: the message is not redelivered until the lease
+// runs out.
+func TestOutcomeAlwaysRecordable(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	// The item holds room for 60 bytes of outcome.
+	f.st.fail = func(_ record.Expect, c record.UnitChange) error {
+		if n := len(c.Result) + len(c.Error); n > 60 {
+			return &store.TooLargeError{What: "task x/t#1", Size: store.MaxItemBytes - 60 + n, Limit: store.MaxItemBytes}
+		}
+		return nil
+	}
+	m := f.unit(t, "test.result", `{"bytes":1000}`, nil)
+	if err := f.w.Handle(context.Background(), m, nil); err != nil {
+		t.Fatalf("Handle: %v, want the attempt ended", err)
+	}
+	u := f.get(t, m)
+	if u.State != record.Error || !u.NoRetry || len(u.Error) > 60 || !strings.Contains(string(u.Error), "does not fit") {
+		t.Errorf("unit = %s no_retry=%v %s, want a short final ERROR", u.State, u.NoRetry, u.Error)
+	}
+	if len(f.q.events(t)) != 1 {
+		t.Errorf("events = %v, want the attempt-done event", f.q.events(t))
+	}
+}

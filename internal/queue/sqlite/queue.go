@@ -87,6 +87,7 @@ CREATE TABLE IF NOT EXISTS queue_dedup (
 	expires_at INTEGER NOT NULL,
 	PRIMARY KEY (queue, dedup_id)
 ) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS queue_dedup_expiry ON queue_dedup (queue, expires_at);
 `
 
 // New returns the queue called name in db, creating the queue tables if
@@ -297,10 +298,17 @@ func (q *Queue) Receive(ctx context.Context, n int, wait, visibility time.Durati
 func (q *Queue) receiveOnce(ctx context.Context, n int, visibility time.Duration) (msgs []queue.Message, moved bool, err error) {
 	pick := `SELECT seq FROM queue_messages WHERE queue = ?1 AND visible_at <= ?2 ORDER BY visible_at, seq LIMIT ?3`
 	if q.o.FIFO {
-		// The first message of each group, if it is visible. (SQLite takes
-		// visible_at from the row that has the min(seq).)
-		pick = `SELECT seq FROM (SELECT min(seq) AS seq, visible_at FROM queue_messages WHERE queue = ?1 GROUP BY grp)
-			WHERE visible_at <= ?2 ORDER BY seq LIMIT ?3`
+		// The first message of each group, if it is visible. The groups
+		// are walked one index probe each (a group's messages are not
+		// scanned: one execution's group may hold thousands).
+		pick = `WITH RECURSIVE g(grp) AS (
+				SELECT (SELECT min(grp) FROM queue_messages WHERE queue = ?1)
+				UNION ALL
+				SELECT (SELECT min(grp) FROM queue_messages WHERE queue = ?1 AND grp > g.grp) FROM g WHERE g.grp IS NOT NULL
+			)
+			SELECT m.seq FROM g JOIN queue_messages m
+				ON m.seq = (SELECT seq FROM queue_messages WHERE queue = ?1 AND grp = g.grp ORDER BY seq LIMIT 1)
+			WHERE g.grp IS NOT NULL AND m.visible_at <= ?2 ORDER BY m.seq LIMIT ?3`
 	}
 	var set string
 	args := []any{q.name, nil, n, nil}
@@ -409,16 +417,21 @@ func parseHandle(h string) (int64, int, error) {
 // message already deleted, deletes nothing and is not an error.
 func (q *Queue) Delete(ctx context.Context, handles ...string) error {
 	for batch := range slices.Chunk(handles, queue.MaxBatch) {
+		// The seq list finds the rows by key; the pairs then check that
+		// each was received by the handle's receive.
 		args := []any{q.name}
+		var pairs []any
 		for _, h := range batch {
 			seq, count, err := parseHandle(h)
 			if err != nil {
 				return fmt.Errorf("delete from %s: %w", q.name, err)
 			}
-			args = append(args, seq, count)
+			args = append(args, seq)
+			pairs = append(pairs, seq, count)
 		}
-		st, err := q.stmt(ctx, `DELETE FROM queue_messages WHERE queue = ? AND (seq, receive_count) IN (VALUES `+
-			strings.Repeat("(?, ?), ", len(batch)-1)+`(?, ?))`)
+		args = append(args, pairs...)
+		st, err := q.stmt(ctx, `DELETE FROM queue_messages WHERE queue = ? AND seq IN (?`+strings.Repeat(", ?", len(batch)-1)+
+			`) AND (seq, receive_count) IN (VALUES `+strings.Repeat("(?, ?), ", len(batch)-1)+`(?, ?))`)
 		if err != nil {
 			return fmt.Errorf("delete from %s: %w", q.name, err)
 		}

@@ -48,6 +48,21 @@ func New(db *sql.DB) (*Store, error) {
 	return &Store{db: db, stmts: map[string]*sql.Stmt{}}, nil
 }
 
+// Existing returns the store of a database that holds one already, without
+// creating or changing anything: for a database opened with OpenReadOnly.
+func Existing(db *sql.DB) (*Store, error) {
+	for _, table := range []string{"definitions", "executions", "tasks", "units"} {
+		var n int
+		if err := db.QueryRow(`SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?`, table).Scan(&n); err != nil {
+			return nil, fmt.Errorf("read store tables: %w", err)
+		}
+		if n == 0 {
+			return nil, fmt.Errorf("the database holds no Bora store (no table %s): nothing has run in it", table)
+		}
+	}
+	return &Store{db: db, stmts: map[string]*sql.Stmt{}}, nil
+}
+
 // stmt returns a prepared statement for q, preparing it once.
 func (s *Store) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
 	s.mu.Lock()
