@@ -43,6 +43,10 @@ type Options struct {
 	// MaxReceives sends a message to its dead-letter queue after this many
 	// receives; default 10.
 	MaxReceives int
+	// Grace is how long, once Run is stopped, the messages in hand may
+	// take to be handled (running actions to finish) before the actions
+	// still running are interrupted; default DefaultGrace.
+	Grace time.Duration
 	// Limits bound what executions may build (engine.Limits).
 	Limits engine.Limits
 }
@@ -114,6 +118,7 @@ func (o Options) withDefaults() Options {
 	o.Lease = cmp.Or(o.Lease, 30*time.Second)
 	o.Reconcile = cmp.Or(o.Reconcile, 2*time.Second)
 	o.MaxReceives = cmp.Or(o.MaxReceives, 10)
+	o.Grace = cmp.Or(o.Grace, DefaultGrace)
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
@@ -184,6 +189,9 @@ func New(p Parts, o Options) (*Bora, error) {
 	return &Bora{Store: p.Store, Runtime: rt, Worker: w, Reconciler: rc, events: p.Events, tasks: p.Tasks, timers: p.Timers, eventsDLQ: p.EventsDLQ, o: o, close: func() error { return nil }}, nil
 }
 
+// Grace is how long a stop lets running actions finish (Options.Grace).
+func (b *Bora) Grace() time.Duration { return b.o.Grace }
+
 // Close closes the database, if Open opened one. Stop Run first (cancel
 // its context).
 func (b *Bora) Close() error { return b.close() }
@@ -197,24 +205,33 @@ func (b *Bora) Start(ctx context.Context) (stop func()) {
 	return func() { cancel(); <-done }
 }
 
+// DefaultGrace is Options.Grace's default.
+const DefaultGrace = 10 * time.Second
+
 // eventVisibility hides an engine event or timer while one loop handles it.
 // A step takes milliseconds; after a crash the event comes back this much
 // later, so it is kept short, yet long enough that a slow step (thousands of
 // units) is not handed to a second loop while the first still works on it.
 const eventVisibility = 10 * time.Second
 
-// Run processes messages until ctx is cancelled.
+// Run processes messages until ctx is cancelled, then stops gracefully: it
+// stops receiving, lets the messages in hand be handled — running actions
+// finish — for up to Options.Grace, then stops the actions still running,
+// which are recorded as interrupted (the task's policy re-runs or retries
+// them), and returns once every outcome is recorded.
 func (b *Bora) Run(ctx context.Context) error {
+	work, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopWork()
 	var wg sync.WaitGroup
 	for range 2 {
-		wg.Go(func() { b.loop(ctx, b.events, 10, eventVisibility, b.handleEvent) })
+		wg.Go(func() { b.loop(ctx, work, b.events, 10, eventVisibility, b.handleEvent) })
 	}
-	wg.Go(func() { b.loop(ctx, b.timers, 10, eventVisibility, b.handleTimer) })
+	wg.Go(func() { b.loop(ctx, work, b.timers, 10, eventVisibility, b.handleTimer) })
 	if b.eventsDLQ != nil {
-		wg.Go(func() { b.loop(ctx, b.eventsDLQ, 10, eventVisibility, b.handleDeadLetter) })
+		wg.Go(func() { b.loop(ctx, work, b.eventsDLQ, 10, eventVisibility, b.handleDeadLetter) })
 	}
 	for range b.o.Workers {
-		wg.Go(func() { b.loop(ctx, b.tasks, 1, b.o.Lease, b.handleTask) })
+		wg.Go(func() { b.loop(ctx, work, b.tasks, 1, b.o.Lease, b.handleTask) })
 	}
 	wg.Go(func() {
 		t := time.NewTicker(b.o.Reconcile)
@@ -234,16 +251,33 @@ func (b *Bora) Run(ctx context.Context) error {
 			}
 		}
 	})
-	wg.Wait()
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+	}
+	grace := time.NewTimer(b.o.Grace)
+	defer grace.Stop()
+	select {
+	case <-done:
+	case <-grace.C:
+		b.o.Log.Warn("stopping: the grace period is over; interrupting the actions still running", "grace", b.o.Grace)
+		stopWork()
+		<-done
+	}
 	return nil
 }
 
 type handler func(ctx context.Context, q queue.Queue, m queue.Message) error
 
-// loop receives batches from q and hands them to h through batch.Process,
-// which keeps FIFO groups in order when a message fails. A failed message
-// backs off briefly rather than for its whole visibility timeout.
-func (b *Bora) loop(ctx context.Context, q queue.Queue, max int, visibility time.Duration, h handler) {
+// loop receives batches from q, while ctx lasts, and hands them to h
+// through batch.Process, which keeps FIFO groups in order when a message
+// fails. A failed message backs off briefly rather than for its whole
+// visibility timeout. Messages received are handled, and deleted, under
+// work, which outlasts ctx: a stop lets them finish.
+func (b *Bora) loop(ctx, work context.Context, q queue.Queue, max int, visibility time.Duration, h handler) {
 	for ctx.Err() == nil {
 		msgs, err := q.Receive(ctx, max, time.Second, visibility)
 		if err != nil {
@@ -259,12 +293,10 @@ func (b *Bora) loop(ctx context.Context, q queue.Queue, max int, visibility time
 			byHandle[m.Handle] = m
 			in[i] = batch.Message{ID: m.Handle, Group: m.Group, Body: m.Body, ReceiveCount: m.ReceiveCount}
 		}
-		failed := batch.Process(ctx, in, func(ctx context.Context, bm batch.Message) error {
+		failed := batch.Process(work, in, func(ctx context.Context, bm batch.Message) error {
 			return h(ctx, q, byHandle[bm.ID])
 		})
-		if ctx.Err() != nil {
-			return
-		}
+		ctx := work // what was received is settled, stopping or not
 		for _, f := range failed {
 			m := byHandle[f.ID]
 			delete(byHandle, f.ID)
