@@ -8,7 +8,8 @@ PEER_TASKS ?= 200
 # LocalStack runs beside MiniStack, 10 ports above it unless told otherwise.
 LOCALSTACK_PORT ?= $(shell expr $(or $(EMULATOR_PORT),4566) + 10)
 # The packages whose tests also run on LocalStack: the DynamoDB and SQS
-# adapters with their contract suites. Lambda (test/e2e) needs Docker there.
+# adapters with their contract suites. Lambda (test/e2e) needs Docker there;
+# test-localstack also deploys the stack's template (infra), Lambda left out.
 LOCALSTACK_PKGS := ./internal/store/dynamo/... ./internal/queue/sqs/...
 CDK := ./scripts/cdk
 VENV := .venv
@@ -39,9 +40,10 @@ test: ## Run every test: vet, unit, contract, simulation, conformance, CDK stack
 	@$(MAKE) --no-print-directory test-localstack
 
 .PHONY: test-localstack
-test-localstack: ## Run the DynamoDB and SQS adapters' tests on LocalStack (port LOCALSTACK_PORT).
-	BORA_REQUIRE_EMULATOR=1 EMULATOR=localstack EMULATOR_PORT=$(LOCALSTACK_PORT) \
-		./scripts/emulator run $(GO) test -race -count=1 -timeout 5m $(LOCALSTACK_PKGS)
+test-localstack: ## Run the DynamoDB and SQS adapters' tests on LocalStack (port LOCALSTACK_PORT) and deploy the stack's template to it.
+	BORA_REQUIRE_EMULATOR=1 EMULATOR=localstack EMULATOR_PORT=$(LOCALSTACK_PORT) ./scripts/emulator run $(SHELL) -c '\
+		$(GO) test -race -count=1 -timeout 5m $(LOCALSTACK_PKGS) && \
+		cd infra && $(GO) test -count=1 -timeout 5m -run "^TestStackOnLocalStack$$" .'
 
 .PHONY: soak
 soak: ## Run `make test` three times in a row with every core kept busy by other processes.

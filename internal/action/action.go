@@ -1,7 +1,8 @@
 // Package action holds Bora's actions: the Go interface a task's action
 // implements, the registry a worker looks actions up in, and the standard
 // actions of the Mistral workflow language (std.noop, std.echo, std.fail,
-// std.sleep, std.http, std.email, std.test_dict).
+// std.sleep, std.http, std.email, std.javascript and std.js, std.ssh,
+// std.ssh_proxied, std.test_dict).
 //
 // # Adding an action
 //
@@ -61,9 +62,14 @@
 //     that are not numbers instead of treating them as 0.
 //   - std.fail with an empty error_data fails with Mistral's message
 //     "Fail action expected exception.".
+//   - std.javascript runs in goja, a JavaScript interpreter written in Go,
+//     with no file, network or process access and a time and memory budget
+//     per call (JSTimeLimit, JSMemoryLimit), where Mistral embeds V8.
+//   - std.ssh and std.ssh_proxied accept "host:port"; std.ssh takes
+//     return_result_on_error as newer Mistral does; std.ssh_proxied refuses
+//     proxy_command, which would run a command on the worker.
 //
-// std.async_noop, std.javascript, std.ssh and std.ssh_proxied are not
-// provided.
+// std.async_noop and std.mistral_http are not provided.
 package action
 
 import (

@@ -58,6 +58,10 @@ func standard(pol Policy) map[string]Action {
 		{name: "std.test_dict", sig: Signature{Optional: []string{"size", "key_prefix", "val"}}, run: runTestDict},
 		{name: "std.http", sig: httpSignature, run: h.run},
 		{name: "std.email", sig: emailSignature, run: func(ctx context.Context, p params) (any, error) { return runEmail(ctx, p, pol) }},
+		{name: "std.javascript", sig: jsSignature, run: runJavaScript},
+		{name: "std.js", sig: jsSignature, run: runJavaScript},
+		{name: "std.ssh", sig: sshSignature, run: func(ctx context.Context, p params) (any, error) { return runSSH(ctx, p, pol, false) }},
+		{name: "std.ssh_proxied", sig: sshProxiedSignature, run: func(ctx context.Context, p params) (any, error) { return runSSH(ctx, p, pol, true) }},
 	}
 	m := make(map[string]Action, len(all))
 	for _, a := range all {

@@ -51,3 +51,58 @@ func TestCheckActions(t *testing.T) {
 		})
 	}
 }
+
+func TestCheckAdhocActions(t *testing.T) {
+	t.Parallel()
+	known := map[string]ActionSpec{
+		"std.echo": {Required: []string{"output"}},
+		"std.http": {Required: []string{"url"}, Optional: []string{"method"}},
+	}
+	const actions = `
+  greet:
+    input: [name, {greeting: Hello}]
+    base: std.echo
+    base-input: {output: <% $.name %>}
+  loud:
+    input: [who]
+    base: greet
+    base-input: {name: <% $.who %>}
+`
+	tests := []struct {
+		name, actions, task string
+		want                []string
+		errors              bool
+	}{
+		{"right inputs", actions, `action: greet name="a"`, nil, false},
+		{"default may be left out, nested", actions, `action: book.loud who="a"`, nil, false},
+		{"unexpected input", actions, `action: greet name="a" nme="b"`, []string{"wf.yaml:15:7: warning: task `t`: action `greet` takes no parameter `nme`; did you mean `name`?"}, false},
+		{"missing input", actions, `action: greet greeting="a"`, []string{"task `t`: action `greet` needs the parameter `name`"}, false},
+		{"unknown std base", "\n  a:\n    base: std.ech output=1\n", `action: a`, []string{"wf.yaml:5:11: ad-hoc action `a`: unknown action `std.ech`; did you mean `std.echo`?"}, true},
+		{"base-input the base does not take", "\n  a:\n    base: std.http\n    base-input: {url: u, methd: GET}\n", `action: a`,
+			[]string{"ad-hoc action `a`: action `std.http` takes no parameter `methd`; did you mean `method`?"}, false},
+		{"base-input an ad-hoc base needs", "\n  a:\n    input: [x]\n    base: b\n  b:\n    input: [y]\n    base: std.echo output=1\n", `action: a x=1`,
+			[]string{"ad-hoc action `a`: action `b` needs the parameter `y`"}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			src := "name: book\nversion: '2.0'\nactions:" + tt.actions + "workflows:\n  wf:\n    tasks:\n      t:\n        " + tt.task + "\n"
+			b, diags := Load("wf.yaml", []byte(src))
+			if diags.HasErrors() {
+				t.Fatalf("load: %v\n%s", diags, src)
+			}
+			got := CheckActions(b, known)
+			if got.HasErrors() != tt.errors {
+				t.Errorf("errors = %v, want %v: %v", got.HasErrors(), tt.errors, got)
+			}
+			if len(got) != len(tt.want) {
+				t.Fatalf("diagnostics = %v, want %d", got, len(tt.want))
+			}
+			for i, w := range tt.want {
+				if !strings.Contains(got[i].String(), w) {
+					t.Errorf("diagnostic %q does not contain %q", got[i], w)
+				}
+			}
+		})
+	}
+}

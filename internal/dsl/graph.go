@@ -37,6 +37,24 @@ type Action struct {
 	// Output transforms Base's result (`$` is that result); nil keeps it.
 	Output *expr.Template
 	Pos    Pos
+	// BasePos is where `base` names the action called.
+	BasePos Pos
+}
+
+// Chain lists the ad-hoc actions a call of name goes through, name's own
+// first, and the action that finally runs: a registered action, or ""
+// when the chain leads nowhere (a loop, which Load refuses). actions are
+// the document's ad-hoc actions (Bundle.Actions, Workflow.Actions).
+func Chain(actions map[string]*Action, name string) ([]*Action, string) {
+	var chain []*Action
+	for a := actions[name]; a != nil; a = actions[a.Base] {
+		if slices.Contains(chain, a) {
+			return chain, ""
+		}
+		chain = append(chain, a)
+		name = a.Base
+	}
+	return chain, name
 }
 
 // Workflow types.
@@ -61,6 +79,9 @@ type Workflow struct {
 	// in document order. Empty for a reverse workflow.
 	Start []string
 	Pos   Pos
+	// Actions are the ad-hoc actions of the workflow's document
+	// (Bundle.Actions): a task may call them by name. Nil when none.
+	Actions map[string]*Action
 }
 
 // Param is one workflow input.

@@ -8,10 +8,11 @@ import (
 	"bytes"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // loader holds the state of one Load.
@@ -120,6 +121,10 @@ func (l *loader) load() *Bundle {
 			}
 			l.loadEntry(b, p, "")
 		}
+	}
+	l.checkAdhoc(b)
+	for _, wf := range b.Workflows {
+		wf.Actions = b.Actions
 	}
 	l.checkSubworkflows(b)
 	if len(b.Order) == 0 && len(b.Actions) == 0 && !l.diags.HasErrors() {
@@ -586,6 +591,7 @@ func (l *loader) loadAction(p pair) *Action {
 			}
 			inline = c
 			a.Base = c.Name
+			a.BasePos = l.pos(loc{N: e.Value, Off: c.NameOff})
 		case "base-input":
 			if resolve(e.Value).Kind != yaml.MappingNode {
 				l.errorf(e.Value, "`base-input` must be a mapping, not %s", kindName(e.Value))
@@ -626,6 +632,29 @@ func (l *loader) loadAction(p pair) *Action {
 		a.BaseInput = l.compile(baseInput, sites, loc{N: baseN})
 	}
 	return a
+}
+
+// checkAdhoc refuses ad-hoc actions whose bases lead back to themselves.
+func (l *loader) checkAdhoc(b *Bundle) {
+	names := make([]string, 0, len(b.Actions))
+	for n, a := range b.Actions {
+		if n == a.Name { // each once, not also as "book.name"
+			names = append(names, n)
+		}
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		chain, base := Chain(b.Actions, n)
+		if base != "" || chain[len(chain)-1].Base == "" {
+			continue
+		}
+		path := make([]string, 0, len(chain)+1)
+		for _, a := range chain {
+			path = append(path, a.Name)
+		}
+		path = append(path, chain[len(chain)-1].Base)
+		l.report(b.Actions[n].BasePos, Error, "ad-hoc action `"+n+"` calls itself through its bases: "+strings.Join(path, " → "))
+	}
 }
 
 // checkSubworkflows warns about tasks that run a workflow, named without an

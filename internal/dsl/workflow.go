@@ -1,7 +1,7 @@
 package dsl
 
 import (
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // wfState is what the loader knows about the workflow it is reading.
@@ -84,9 +84,11 @@ func (l *loader) loadWorkflow(p pair) *Workflow {
 			v := l.value(e.Value, &sites)
 			w.Vars = l.compile(v, sites, loc{N: e.Value})
 		case "policies":
-			l.errorf(e.KeyN, "`policies` is not a workflow key; put retry, timeout and the other policies under `task-defaults`")
+			l.warnf(e.KeyN, "`policies` is ignored here, as Mistral ignores it; put retry, timeout and the other policies under `task-defaults`")
 		default:
-			l.errorf(e.KeyN, "unknown workflow key `%s`%s", e.Key, didYouMean(e.Key, workflowKeys, true))
+			// Mistral ignores keys it does not know at this level (files
+			// keep YAML anchors there); so does Bora, saying so.
+			l.warnf(e.KeyN, "unknown workflow key `%s` is ignored%s", e.Key, didYouMean(e.Key, workflowKeys, true))
 		}
 	}
 

@@ -27,6 +27,7 @@ import (
 	"github.com/borawf/bora/internal/reconcile"
 	"github.com/borawf/bora/internal/record"
 	"github.com/borawf/bora/internal/runtime"
+	"github.com/borawf/bora/internal/sqlitetx"
 	"github.com/borawf/bora/internal/store"
 	ssqlite "github.com/borawf/bora/internal/store/sqlite"
 	"github.com/borawf/bora/internal/worker"
@@ -59,6 +60,7 @@ type Bora struct {
 	Reconciler *reconcile.Reconciler
 
 	events, tasks, timers queue.Queue
+	atomic                func(ctx context.Context, fn func(ctx context.Context) error) error
 	eventsDLQ             queue.Queue
 	close                 func() error
 	o                     Options
@@ -136,6 +138,11 @@ type Parts struct {
 	// event that reaches it with its execution still going (every
 	// delivery stopped the process) fails that execution.
 	EventsDLQ queue.Queue
+	// Atomic, when set, runs fn so that the store and queue calls it makes
+	// with the context it is given commit together (one SQLite
+	// transaction): the loops use it to apply an engine event and delete
+	// it at once, and the worker to record an outcome and announce it.
+	Atomic func(ctx context.Context, fn func(ctx context.Context) error) error
 }
 
 // SQLiteParts opens the store and the three queues (each with its
@@ -152,7 +159,9 @@ func sqliteParts(db *sql.DB, o Options) (Parts, error) {
 	if err != nil {
 		return Parts{}, err
 	}
-	p := Parts{Store: st}
+	p := Parts{Store: st, Atomic: func(ctx context.Context, fn func(ctx context.Context) error) error {
+		return sqlitetx.Run(ctx, db, fn)
+	}}
 	mk := func(name string, fifo bool) (queue.Queue, error) {
 		dlq, err := qsqlite.New(db, name+"-dlq", qsqlite.Options{FIFO: fifo})
 		if err != nil {
@@ -184,9 +193,10 @@ func New(p Parts, o Options) (*Bora, error) {
 	if err := rt.Validate(); err != nil {
 		return nil, err
 	}
-	w := &worker.Worker{Store: p.Store, Events: p.Events, Actions: o.Actions, Log: o.Log, Lease: o.Lease}
+	w := &worker.Worker{Store: p.Store, Events: p.Events, Actions: o.Actions, Log: o.Log, Lease: o.Lease, Atomic: p.Atomic}
 	rc := &reconcile.Reconciler{Store: p.Store, Tasks: p.Tasks, Events: p.Events, Log: o.Log}
-	return &Bora{Store: p.Store, Runtime: rt, Worker: w, Reconciler: rc, events: p.Events, tasks: p.Tasks, timers: p.Timers, eventsDLQ: p.EventsDLQ, o: o, close: func() error { return nil }}, nil
+	return &Bora{Store: p.Store, Runtime: rt, Worker: w, Reconciler: rc, events: p.Events, tasks: p.Tasks, timers: p.Timers,
+		eventsDLQ: p.EventsDLQ, atomic: p.Atomic, o: o, close: func() error { return nil }}, nil
 }
 
 // Grace is how long a stop lets running actions finish (Options.Grace).
@@ -231,7 +241,7 @@ func (b *Bora) Run(ctx context.Context) error {
 		wg.Go(func() { b.loop(ctx, work, b.eventsDLQ, 10, eventVisibility, b.handleDeadLetter) })
 	}
 	for range b.o.Workers {
-		wg.Go(func() { b.loop(ctx, work, b.tasks, 1, b.o.Lease, b.handleTask) })
+		wg.Go(func() { b.work(ctx, work) })
 	}
 	wg.Go(func() {
 		t := time.NewTicker(b.o.Reconcile)
@@ -270,6 +280,7 @@ func (b *Bora) Run(ctx context.Context) error {
 	return nil
 }
 
+// A handler handles one message.
 type handler func(ctx context.Context, q queue.Queue, m queue.Message) error
 
 // loop receives batches from q, while ctx lasts, and hands them to h
@@ -277,15 +288,28 @@ type handler func(ctx context.Context, q queue.Queue, m queue.Message) error
 // fails. A failed message backs off briefly rather than for its whole
 // visibility timeout. Messages received are handled, and deleted, under
 // work, which outlasts ctx: a stop lets them finish.
+//
+// With Parts.Atomic, a message's handling, its deletion and, after the last
+// message of a batch, the receiving of the next batch commit in one
+// transaction: an engine step, its commit, its messages and the deletion
+// of its event at once. When h fails, what it wrote is committed all the
+// same (every write of a step is idempotent, as without a transaction) and
+// the message stays.
 func (b *Bora) loop(ctx, work context.Context, q queue.Queue, max int, visibility time.Duration, h handler) {
+	var next []queue.Message
+	defer func() { b.release(work, q, next) }()
 	for ctx.Err() == nil {
-		msgs, err := q.Receive(ctx, max, time.Second, visibility)
-		if err != nil {
-			if ctx.Err() == nil {
-				b.o.Log.Error("receive", "err", err)
-				sleep(ctx, time.Second)
+		msgs := next
+		next = nil
+		if len(msgs) == 0 {
+			var err error
+			if msgs, err = q.Receive(ctx, max, time.Second, visibility); err != nil {
+				if ctx.Err() == nil {
+					b.o.Log.Error("receive", "err", err)
+					sleep(ctx, time.Second)
+				}
+				continue
 			}
-			continue
 		}
 		byHandle := make(map[string]queue.Message, len(msgs))
 		in := make([]batch.Message, len(msgs))
@@ -293,9 +317,38 @@ func (b *Bora) loop(ctx, work context.Context, q queue.Queue, max int, visibilit
 			byHandle[m.Handle] = m
 			in[i] = batch.Message{ID: m.Handle, Group: m.Group, Body: m.Body, ReceiveCount: m.ReceiveCount}
 		}
-		failed := batch.Process(work, in, func(ctx context.Context, bm batch.Message) error {
-			return h(ctx, q, byHandle[bm.ID])
+		var deleted []string
+		failed := batch.Process(work, in, func(wctx context.Context, bm batch.Message) error {
+			m := byHandle[bm.ID]
+			if b.atomic == nil {
+				return h(wctx, q, m)
+			}
+			var herr error
+			gone, last := false, bm.ID == in[len(in)-1].ID
+			err := b.atomic(wctx, func(tctx context.Context) error {
+				if herr = h(tctx, q, m); herr != nil {
+					return nil
+				}
+				if err := q.Delete(tctx, m.Handle); err != nil {
+					return err
+				}
+				gone = true
+				if last && ctx.Err() == nil {
+					next, _ = q.Receive(tctx, max, 0, visibility)
+				}
+				return nil
+			})
+			if err != nil {
+				gone, next = false, nil // received in a transaction that did not commit
+			}
+			if gone {
+				deleted = append(deleted, bm.ID)
+			}
+			return cmp.Or(herr, err)
 		})
+		for _, id := range deleted {
+			delete(byHandle, id)
+		}
 		ctx := work // what was received is settled, stopping or not
 		for _, f := range failed {
 			m := byHandle[f.ID]
@@ -347,14 +400,73 @@ func (b *Bora) handleTimer(ctx context.Context, _ queue.Queue, m queue.Message) 
 	return b.Runtime.HandleTimer(ctx, tm)
 }
 
-func (b *Bora) handleTask(ctx context.Context, q queue.Queue, m queue.Message) error {
+// work is one worker: it runs task messages one at a time, received while
+// ctx lasts and run under work, which outlasts it (a stop lets them
+// finish). The worker records an outcome, announces it, deletes its message
+// and receives the next one in one transaction (Parts.Atomic).
+func (b *Bora) work(ctx, work context.Context) {
+	var next []queue.Message
+	defer func() { b.release(work, b.tasks, next) }()
+	for ctx.Err() == nil {
+		msgs := next
+		next = nil
+		if len(msgs) == 0 {
+			var err error
+			if msgs, err = b.tasks.Receive(ctx, 1, time.Second, b.o.Lease); err != nil {
+				if ctx.Err() == nil {
+					b.o.Log.Error("receive", "err", err)
+					sleep(ctx, time.Second)
+				}
+				continue
+			}
+		}
+		for _, m := range msgs {
+			deleted, err := b.handleTask(ctx, work, m, &next)
+			switch {
+			case err != nil:
+				b.o.Log.Warn("message failed; it will be delivered again", "err", err, "receives", m.ReceiveCount)
+				_ = b.tasks.ChangeVisibility(work, m.Handle, time.Duration(min(m.ReceiveCount, 5))*time.Second)
+			case !deleted:
+				if err := b.tasks.Delete(work, m.Handle); err != nil {
+					b.o.Log.Error("delete", "err", err)
+				}
+			}
+		}
+	}
+}
+
+// release makes messages received but not handled, when a stop came
+// between, visible again at once, for the next process.
+func (b *Bora) release(ctx context.Context, q queue.Queue, msgs []queue.Message) {
+	for _, m := range msgs {
+		_ = q.ChangeVisibility(ctx, m.Handle, 0)
+	}
+}
+
+// handleTask runs a task message. When its outcome is recorded, the worker
+// deletes it and receives the next message into next, in the same
+// transaction.
+func (b *Bora) handleTask(ctx, work context.Context, m queue.Message, next *[]queue.Message) (bool, error) {
 	var tm record.TaskMessage
 	if err := json.Unmarshal(m.Body, &tm); err != nil {
-		return fmt.Errorf("decode task message %s: %w", m.ID, err)
+		return false, fmt.Errorf("decode task message %s: %w", m.ID, err)
 	}
-	return b.Worker.Handle(ctx, tm, func(d time.Duration) error {
-		return q.ChangeVisibility(ctx, m.Handle, d)
+	q := b.tasks
+	deleted, err := b.Worker.HandleThen(work, tm, func(d time.Duration) error {
+		return q.ChangeVisibility(work, m.Handle, d)
+	}, func(tctx context.Context) error {
+		if err := q.Delete(tctx, m.Handle); err != nil {
+			return err
+		}
+		if ctx.Err() == nil {
+			*next, _ = q.Receive(tctx, 1, 0, b.o.Lease)
+		}
+		return nil
 	})
+	if !deleted {
+		*next = nil // received in a transaction that did not commit
+	}
+	return deleted, err
 }
 
 // Wait polls an execution until it is final or paused, or ctx ends.

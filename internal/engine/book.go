@@ -87,6 +87,10 @@ type run struct {
 	Child bool `json:"ch,omitempty"`
 	// Act is the action (or sub-workflow) the units run.
 	Act string `json:"act,omitempty"`
+	// Ad is the ad-hoc action the task called, when Act is the action
+	// at the end of its chain: its output turns Act's results into the
+	// task's.
+	Ad string `json:"ad,omitempty"`
 	// Att is the attempt of the task's units (0 means 1), but for those
 	// in Re.
 	Att int `json:"at,omitempty"`

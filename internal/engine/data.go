@@ -221,6 +221,11 @@ func (h *host) UUID() string {
 
 // eval evaluates a template over data with cur as the current task.
 func (s *stepper) eval(t *expr.Template, data map[string]any, cur map[string]any) (any, error) {
+	return s.evalOn(t, data, cur)
+}
+
+// evalOn evaluates a template with `$` any value (an action's result).
+func (s *stepper) evalOn(t *expr.Template, data any, cur map[string]any) (any, error) {
 	if t == nil {
 		return nil, nil
 	}

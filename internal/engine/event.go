@@ -447,7 +447,7 @@ func (s *stepper) rerun(c *record.Command) (bool, error) {
 	nk := s.bump(old.Name)
 	rec := &record.Task{
 		ExecID: s.exec.ID, Key: nk, Name: old.Name, Seq: s.b.Seq, State: record.Running,
-		Items: 1, UnitEnds: unitEnds(t), Inbound: old.Inbound, CreatedAt: s.in.Now,
+		Items: 1, UnitEnds: unitEnds(t) && !transforms(s.wf, t), Inbound: old.Inbound, CreatedAt: s.in.Now,
 	}
 	s.before = append(s.before, Write{CreateTask: rec})
 	s.made[nk] = rec

@@ -90,6 +90,13 @@ func (s *stepper) completeTask(r *run, o *outcome) error {
 			switch st {
 			case record.Success:
 				results[u.Item] = mustDecode("the result of "+what, res)
+				if r.Ad != "" {
+					v, err := s.adhocOutput(r.Ad, results[u.Item], taskView(rec))
+					if err != nil {
+						return s.forceFail(r, rec, fmt.Sprintf("Failed to complete task [error=%v, wf=%s, task=%s]", err, s.wf.Name, t.Name))
+					}
+					results[u.Item] = v
+				}
 			case record.Error:
 				failed = true
 				noRetry = noRetry || u.NoRetry && s.overlay[u.Item] == nil
@@ -123,6 +130,14 @@ func (s *stepper) completeTask(r *run, o *outcome) error {
 		if state != record.Success {
 			stateInfo = text(errv)
 			result = nil
+		} else if r.Ad != "" {
+			v, err := s.adhocOutput(r.Ad, mustDecode("the result of task "+r.Key, result), taskView(rec))
+			if err == nil {
+				result, err = s.encode("the result of task "+t.Name, v)
+			}
+			if err != nil {
+				return s.forceFail(r, rec, fmt.Sprintf("Failed to complete task [error=%v, wf=%s, task=%s]", err, s.wf.Name, t.Name))
+			}
 		}
 	}
 	if !r.WI {

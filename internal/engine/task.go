@@ -31,7 +31,7 @@ func (s *stepper) startTask(name string, inbound flow, from string) error {
 		Seq:       s.b.Seq,
 		State:     record.Running,
 		Items:     1,
-		UnitEnds:  unitEnds(t),
+		UnitEnds:  unitEnds(t) && !transforms(s.wf, t),
 		Inbound:   ctx,
 		CreatedAt: s.in.Now,
 	}
@@ -159,6 +159,10 @@ func (s *stepper) launch(r *run, t *dsl.Task, rec *record.Task, in flow, prev []
 			}
 		}
 	}
+	r.Ad = ""
+	if child == nil && s.wf.Actions[action] != nil {
+		r.Ad = action
+	}
 	inputs := make([]json.RawMessage, len(ctxs))
 	for i, c := range ctxs {
 		v, err := s.eval(t.Input, c, cur)
@@ -168,8 +172,14 @@ func (s *stepper) launch(r *run, t *dsl.Task, rec *record.Task, in flow, prev []
 		if v == nil {
 			v = map[string]any{}
 		}
-		if _, ok := v.(map[string]any); !ok {
+		m, ok := v.(map[string]any)
+		if !ok {
 			return fail(fmt.Errorf("task input must be a map, not %s", brief(v)))
+		}
+		if r.Ad != "" {
+			if action, v, err = s.expandAdhoc(r.Ad, m, c, cur); err != nil {
+				return fail(err)
+			}
 		}
 		what := "the input of task " + t.Name
 		if r.WI {

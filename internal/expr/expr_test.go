@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -25,6 +26,9 @@ func decodeJSON(t testing.TB, s string) any {
 }
 
 func wrap(d dialect, e string) string {
+	if d == whole {
+		return e
+	}
 	if d == jinja {
 		return "{{ " + e + " }}"
 	}
@@ -91,8 +95,8 @@ func evalString(t *testing.T, src string, data any) (any, error) {
 func TestReference(t *testing.T) {
 	t.Parallel()
 	data := decodeJSON(t, referenceData)
-	for _, tc := range referenceCases {
-		t.Run(tc.lang.String()+"/"+tc.expr, func(t *testing.T) {
+	for _, tc := range slices.Concat(referenceCases, templateCases) {
+		t.Run(langName(tc.lang)+"/"+tc.expr, func(t *testing.T) {
 			t.Parallel()
 			got, err := evalString(t, wrap(tc.lang, tc.expr), data)
 			if tc.wantErr {
@@ -424,8 +428,14 @@ func TestSyntaxErrors(t *testing.T) {
 		{"empty jinja", "{{}}", 2, "empty expression"},
 		{"unclosed paren", "<% len($.a %>", 11, `expected "," or ")", found end of expression`},
 		{"unclosed list", "{{ [1, 2 }}", 9, `expected "," or "]", found end of expression`},
-		{"jinja block", "x {% if a %}y{% endif %}", 2, "Jinja statements ({% ... %}) are not supported; use {{ ... }} expressions"},
-		{"mixed syntaxes", "<% $.a %>{{ _.b }}", 9, "a string cannot mix YAQL (<% %>) and Jinja ({{ }}) expressions"},
+		{"jinja macro", "x {% macro m() %}y{% endmacro %}", 2, "the Jinja statement `macro` is not supported; Bora renders `if`, `for`, `set` and `raw`"},
+		{"mixed syntaxes", "<% $.a %>{{ _.b }}", 9, "a string cannot mix YAQL (<% %>) and Jinja ({{ }}, {% %}) expressions"},
+		{"yaql in a jinja template", "<% $.a %>{% if x %}y{% endif %}", 9, "a string cannot mix YAQL (<% %>) and Jinja ({{ }}, {% %}) expressions"},
+		{"unclosed if", "x {% if a %}y", 13, "missing `{% endif %}`"},
+		{"stray endfor", "x {% endfor %}", 2, "`{% endfor %}` without the statement it belongs to"},
+		{"bad for", "{% for in l %}x{% endfor %}", 7, `expected a variable name, found "in"`},
+		{"bad if expression", "{% if a == %}x{% endif %}", 11, "unexpected end of expression"},
+		{"unclosed expression in a template", "{% if a %}{{ x{% endif %}", 10, "expression `{{` is not closed by `}}`"},
 		{"unknown test", "{{ 1 is nope }}", 8, `unknown test "nope"`},
 		{"integer literal too large", "{{ 99999999999999999999 }}", 3, "integer literal 99999999999999999999 is outside the 64-bit range"},
 		{"float literal too large", "<% 1" + strings.Repeat("0", 400) + ".5 %>", 3, "number literal 1" + strings.Repeat("0", 400) + ".5 is too large for a float"},
@@ -681,6 +691,8 @@ func TestContainsExpr(t *testing.T) {
 		{"<% not closed", false},
 		{"{{ not closed", false},
 		{"{% not closed", false},
+		{"{% ok %} on one line", true},
+		{"a {% if x\n %} spans lines", false},
 		{"50% of {it}", false},
 		{"", false},
 	}

@@ -411,3 +411,35 @@ var referenceCases = []struct {
 }
 
 const referenceData = "{\"a\":{\"b\":1},\"l\":[1,2,3],\"n\":7,\"s\":\"x\",\"e\":[],\"m\":{\"y\":2,\"x\":1},\"f\":1.5,\"ld\":[{\"n\":1},{\"n\":2}],\"d\":{\"a\":1,\"b\":{\"c\":2,\"l\":[1,2]}},\"g\":[{\"k\":\"x\",\"n\":1},{\"k\":\"y\",\"n\":2},{\"k\":\"x\",\"n\":3}],\"w\":\"Hello World\"}"
+
+// templateCases are whole strings: Jinja templates with statements, and
+// text around Jinja expressions, which Mistral renders as a template too.
+var templateCases = []struct {
+	lang    dialect
+	expr    string
+	want    string
+	wantErr bool
+}{
+	{whole, "{% if _.n > 5 %}big{% else %}small{% endif %}", `"big"`, false},
+	{whole, "{% if _.n > 9 %}a{% elif _.n > 5 %}b{% else %}c{% endif %}", `"b"`, false},
+	{whole, "{% if _.n > 9 %}a{% endif %}", `""`, false},
+	{whole, "{% for x in _.l %}{{ x }},{% endfor %}", `"1,2,3,"`, false},
+	{whole, "{% for x in _.l %}{{ loop.index }}/{{ loop.length }}{% if not loop.last %} {% endif %}{% endfor %}", `"1/3 2/3 3/3"`, false},
+	{whole, "{% for x in _.e %}{{ x }}{% else %}none{% endfor %}", `"none"`, false},
+	{whole, "{% for x in _.l if x is odd %}{{ x }}{% endfor %}", `"13"`, false},
+	{whole, "{% for k, v in _.a.items() %}{{ k }}={{ v }}{% endfor %}", `"b=1"`, false},
+	{whole, "{% set x = _.n * 2 %}{{ x }}", `"14"`, false},
+	{whole, "{% set a, b = 1, 2 %}{{ a + b }}", `"3"`, false},
+	{whole, "{% for x in _.l %}{% set y = x %}{% endfor %}{{ y is defined }}", `"False"`, false},
+	{whole, "{# a comment #}{{ _.s }}", `"x"`, false},
+	{whole, "{% raw %}{{ not evaluated }}{% endraw %}", `"{{ not evaluated }}"`, false},
+	{whole, "line\n  {% if true %}\n  yes\n  {% endif %}\nend", "\"line\\n  yes\\nend\"", false},
+	{whole, "a  {%- if true -%}  b  {%- endif %} c", `"ab c"`, false},
+	{whole, "{% for x in _.l %}\n{{ x }}\n{% endfor %}\n", "\"1\\n2\\n3\\n\"", false},
+	{whole, "{% if _.zz %}x{% endif %}", "", true},
+	{whole, "{% for x in _.n %}x{% endfor %}", "", true},
+	{whole, "{{ _.l }} and {{ _.a }}\n", `"[1, 2, 3] and {'b': 1}"`, false},
+	{whole, "{{ _.s }}\n\n", "\"x\\n\"", false},
+	{whole, "x {# gone #} y {{ _.n }}", `"x  y 7"`, false},
+	{whole, "{{ _.n }} {{ none }} {{ true }}", `"7 None True"`, false},
+}

@@ -21,6 +21,7 @@ const (
 	tkConst tkind = iota // val, with no expression anywhere inside
 	tkExpr               // a string that is exactly one expression: keeps its type
 	tkText               // a string with text and expressions: renders to a string
+	tkJinja              // a Jinja template (statements, or text with {{ }}): renders to a string
 	tkList
 	tkMap
 )
@@ -32,6 +33,7 @@ type tnode struct {
 	pieces []piece
 	items  []*tnode // list items; map values
 	keys   []*tnode // map keys, parallel to items
+	jinja  *jtemplate
 }
 
 type piece struct {
@@ -125,20 +127,18 @@ type span struct {
 }
 
 // ContainsExpr reports whether s holds an expression: `<% ... %>`,
-// `{{ ... }}` or a (rejected) `{% ... %}` block.
+// `{{ ... }}` or a Jinja statement `{% ... %}`.
 func ContainsExpr(s string) bool {
 	if !strings.Contains(s, "<%") && !strings.Contains(s, "{{") && !strings.Contains(s, "{%") {
 		return false
 	}
-	spans, err := findSpans(s)
-	return err != nil || len(spans) > 0
+	return isJinjaTemplate(s) || len(findSpans(s)) > 0
 }
 
 // findSpans finds the expressions of s. Delimiters without a closing
 // partner are plain text, as in Mistral.
-func findSpans(s string) ([]span, *SyntaxError) {
+func findSpans(s string) []span {
 	var spans []span
-	lastBlockEnd := strings.LastIndex(s, "%}")
 	next := [2]int{-2, -2} // cached next "%>" and "}}" at or after the scan position
 	find := func(k int, from int, delim string) int {
 		if next[k] == -1 || next[k] >= from {
@@ -170,14 +170,10 @@ func findSpans(s string) ([]span, *SyntaxError) {
 				i = end + 2
 				continue
 			}
-		case "{%":
-			if lastBlockEnd >= i+2 {
-				return nil, &SyntaxError{Expr: s, Offset: i, Msg: "Jinja statements ({% ... %}) are not supported; use {{ ... }} expressions"}
-			}
 		}
 		i++
 	}
-	return spans, nil
+	return spans
 }
 
 // closing finds the delimiter that ends an expression starting at from,
@@ -240,18 +236,33 @@ func quoteEnd(s string, start, limit int, raw bool) int {
 }
 
 func compileString(s string) (*tnode, error) {
-	spans, serr := findSpans(s)
-	if serr != nil {
-		return nil, serr
-	}
-	if len(spans) == 0 {
+	spans := findSpans(s)
+	template := isJinjaTemplate(s)
+	if len(spans) == 0 && !template {
 		return &tnode{kind: tkConst, val: s}, nil
 	}
-	for _, sp := range spans[1:] {
-		if sp.d != spans[0].d {
-			return nil, &SyntaxError{Expr: s, Offset: sp.start,
-				Msg: "a string cannot mix YAQL (<% %>) and Jinja ({{ }}) expressions"}
+	for i, sp := range spans {
+		if sp.d != spans[0].d || template && sp.d == yaql {
+			at := sp.start
+			if template && i == 0 {
+				at = strings.Index(s, "{%")
+			}
+			return nil, &SyntaxError{Expr: s, Offset: at,
+				Msg: "a string cannot mix YAQL (<% %>) and Jinja ({{ }}, {% %}) expressions"}
 		}
+	}
+	// A string that is one expression keeps its type: a YAQL one with
+	// white space around it too, a Jinja one only alone (Mistral renders
+	// anything around it, a newline included, as a template).
+	single := len(spans) == 1 && strings.TrimSpace(s[:spans[0].start]) == "" && strings.TrimSpace(s[spans[0].end:]) == "" &&
+		(spans[0].d == yaql || spans[0].start == 0 && spans[0].end == len(s))
+	if template || len(spans) > 0 && spans[0].d == jinja && !single {
+		// Mistral renders such a string as a whole Jinja template.
+		nodes, err := compileJinjaTemplate(s)
+		if err != nil {
+			return nil, err
+		}
+		return &tnode{kind: tkJinja, val: s, jinja: &jtemplate{src: s, nodes: nodes}}, nil
 	}
 	var pieces []piece
 	last := 0
@@ -269,7 +280,7 @@ func compileString(s string) (*tnode, error) {
 	if last < len(s) {
 		pieces = append(pieces, piece{text: s[last:]})
 	}
-	if len(spans) == 1 && strings.TrimSpace(s[:spans[0].start]) == "" && strings.TrimSpace(s[spans[0].end:]) == "" {
+	if single {
 		return &tnode{kind: tkExpr, val: s, expr: pieces[exprIndex(pieces)].expr}, nil
 	}
 	return &tnode{kind: tkText, val: s, pieces: pieces}, nil
@@ -335,6 +346,8 @@ func (x *evaluator) evalTemplate(n *tnode) (any, error) {
 			b.WriteString(s)
 		}
 		return b.String(), nil
+	case tkJinja:
+		return x.evalJinja(n.jinja)
 	case tkList:
 		out := make([]any, len(n.items))
 		for i, it := range n.items {
@@ -455,6 +468,8 @@ func (r *refWalker) tnode(n *tnode) {
 				r.node(p.expr.root, true)
 			}
 		}
+	case tkJinja:
+		n.jinja.walk(func(e *node) { r.node(e, true) })
 	case tkList, tkMap:
 		for _, k := range n.keys {
 			r.tnode(k)

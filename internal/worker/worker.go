@@ -70,6 +70,11 @@ type Worker struct {
 	// is done before the worker records the attempt without it (the
 	// action's goroutine is then abandoned). Default DefaultGrace.
 	Grace time.Duration
+	// Atomic, when set, runs fn so that the store and queue calls it makes
+	// with the context it is given commit together: the worker records an
+	// outcome and sends its attempt-done event in one (the embedded
+	// SQLite store and queues share a database). Nil runs fn as it is.
+	Atomic func(ctx context.Context, fn func(ctx context.Context) error) error
 	// MaxValueBytes bounds a recorded result or error. The store's item
 	// limit bounds it anyway (less the unit's input); 0 means that bound.
 	MaxValueBytes int
@@ -136,13 +141,22 @@ func IdempotencyKey(k record.UnitKey, attempt int) string {
 // message must be delivered again (a store or queue failure, or ctx ended
 // before the outcome could be recorded).
 func (w *Worker) Handle(ctx context.Context, m record.TaskMessage, heartbeat func(time.Duration) error) error {
+	_, err := w.HandleThen(ctx, m, heartbeat, nil)
+	return err
+}
+
+// HandleThen is Handle for a caller that deletes the message itself: once
+// the outcome is recorded and announced, it calls del in the same
+// transaction (Atomic), and reports deleted when del succeeded. When the
+// message is done with otherwise (it was stale), the caller deletes it.
+func (w *Worker) HandleThen(ctx context.Context, m record.TaskMessage, heartbeat func(time.Duration) error, del func(ctx context.Context) error) (deleted bool, err error) {
 	c := w.config()
 	log := c.Log.With("execution_id", m.ExecID, "task", m.Task, "attempt", m.Attempt, "item", m.Item)
 	k := m.Key()
 	if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= c.Margin {
 		// Too little time to run anything and record it: leave the
 		// message for a delivery that has time.
-		return fmt.Errorf("unit %s attempt %d: only %v left before the deadline, less than the %v margin", k, m.Attempt, time.Until(dl).Round(time.Millisecond), c.Margin)
+		return false, fmt.Errorf("unit %s attempt %d: only %v left before the deadline, less than the %v margin", k, m.Attempt, time.Until(dl).Round(time.Millisecond), c.Margin)
 	}
 
 	now := c.Now()
@@ -151,9 +165,9 @@ func (w *Worker) Handle(ctx context.Context, m record.TaskMessage, heartbeat fun
 		record.UnitChange{State: record.Running, Due: now.Add(c.Lease), Started: now})
 	if err != nil {
 		if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) {
-			return c.unclaimed(ctx, log, k, m.Attempt, m.Fence)
+			return false, c.unclaimed(ctx, log, k, m.Attempt, m.Fence)
 		}
-		return fmt.Errorf("claim unit %s attempt %d: %w", k, m.Attempt, err)
+		return false, fmt.Errorf("claim unit %s attempt %d: %w", k, m.Attempt, err)
 	}
 	log.Debug("claimed", "action", u.Action)
 
@@ -167,7 +181,7 @@ func (w *Worker) Handle(ctx context.Context, m record.TaskMessage, heartbeat fun
 		defer cancel()
 		ctx = rctx
 	}
-	return c.finish(ctx, log, u, out)
+	return c.finish(ctx, log, u, out, del)
 }
 
 // recordTimeout bounds recording an outcome once the caller has stopped.
@@ -348,7 +362,24 @@ func (c *Worker) extend(ctx context.Context, log *slog.Logger, u *record.Unit, h
 }
 
 // finish records the outcome and notifies the engine.
-func (c *Worker) finish(ctx context.Context, log *slog.Logger, u *record.Unit, out outcome) error {
+func (c *Worker) finish(ctx context.Context, log *slog.Logger, u *record.Unit, out outcome, del func(ctx context.Context) error) (deleted bool, err error) {
+	atomic := c.Atomic
+	if atomic == nil {
+		atomic = func(ctx context.Context, fn func(ctx context.Context) error) error { return fn(ctx) }
+	}
+	// What was written is committed even when the announcement failed:
+	// a later delivery of the message announces the end again.
+	aerr := atomic(ctx, func(ctx context.Context) error {
+		if err = c.record(ctx, log, u, out); err == nil && del != nil {
+			deleted = del(ctx) == nil
+		}
+		return nil
+	})
+	return deleted && aerr == nil, cmp.Or(err, aerr)
+}
+
+// record records the outcome and notifies the engine.
+func (c *Worker) record(ctx context.Context, log *slog.Logger, u *record.Unit, out outcome) error {
 	limit := store.MaxItemBytes - len(u.Input) - valueOverhead
 	if c.MaxValueBytes > 0 {
 		limit = min(limit, c.MaxValueBytes)

@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/borawf/bora/internal/queue"
+	"github.com/borawf/bora/internal/sqlitetx"
 )
 
 // Options configure a queue.
@@ -62,9 +63,8 @@ type Queue struct {
 	wake  *notifier // this queue's sends, deletes and visibility changes
 	dwake *notifier // the dead-letter queue's, when there is one
 	sends atomic.Uint64
-
-	mu    sync.Mutex
-	stmts map[string]*sql.Stmt
+	st    *sqlitetx.Stmts
+	recv  string // the receive statement, for this queue's options
 }
 
 var _ queue.Queue = (*Queue)(nil)
@@ -80,7 +80,8 @@ CREATE TABLE IF NOT EXISTS queue_messages (
 	receive_count INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS queue_messages_visible ON queue_messages (queue, visible_at, seq);
-CREATE INDEX IF NOT EXISTS queue_messages_group ON queue_messages (queue, grp, seq);
+DROP INDEX IF EXISTS queue_messages_group;
+CREATE INDEX IF NOT EXISTS queue_messages_fifo ON queue_messages (queue, grp, seq) WHERE grp != '';
 CREATE TABLE IF NOT EXISTS queue_dedup (
 	queue      TEXT NOT NULL,
 	dedup_id   TEXT NOT NULL,
@@ -116,56 +117,145 @@ func New(db *sql.DB, name string, o Options) (*Queue, error) {
 	if _, err := db.Exec(schema); err != nil {
 		return nil, fmt.Errorf("create queue tables: %w", err)
 	}
-	q := &Queue{db: db, name: name, o: o, now: o.Now, wake: notifierFor(db, name), stmts: map[string]*sql.Stmt{}}
+	q := &Queue{db: db, name: name, o: o, now: o.Now, wake: notifierFor(db, name), st: sqlitetx.NewStmts(db), recv: receiveSQL(o)}
 	if q.now == nil {
 		q.now = time.Now
 	}
 	if o.DeadLetter != "" {
 		q.dwake = notifierFor(db, o.DeadLetter)
 	}
+	if err := q.st.Prepare(context.Background(), sqlSend, sqlDedup, sqlSweepDedup, q.recv, sqlNextVisible, sqlFirstVisible, sqlDelete, sqlChangeVisibility, sqlHandOff, sqlGroupSize); err != nil {
+		return nil, fmt.Errorf("queue %q: prepare statements: %w", name, err)
+	}
 	return q, nil
+}
+
+// The statements of a queue, prepared when it is made (sqlitetx.Stmts);
+// each call joins the transaction its context carries.
+const (
+	sqlSend = `INSERT INTO queue_messages (queue, grp, body, sent_at, visible_at, receive_count) VALUES (?, ?, ?, ?, ?, 0)
+		RETURNING seq`
+	sqlHandOff   = `UPDATE queue_messages SET receive_count = 1, visible_at = ? WHERE seq = ?`
+	sqlGroupSize = `SELECT count(*) FROM queue_messages WHERE queue = ? AND grp != '' AND grp = ?`
+	sqlDedup     = `INSERT INTO queue_dedup (queue, dedup_id, expires_at) VALUES (?, ?, ?)
+		ON CONFLICT DO UPDATE SET expires_at = excluded.expires_at WHERE queue_dedup.expires_at <= ?`
+	sqlSweepDedup       = `DELETE FROM queue_dedup WHERE queue = ? AND expires_at <= ?`
+	sqlNextVisible      = `SELECT min(visible_at) FROM queue_messages WHERE queue = ? AND visible_at > ?`
+	sqlFirstVisible     = `SELECT min(visible_at) FROM queue_messages WHERE queue = ?`
+	sqlDelete           = `DELETE FROM queue_messages WHERE seq = ? AND receive_count = ? AND queue = ?`
+	sqlChangeVisibility = `UPDATE queue_messages SET visible_at = ? WHERE seq = ? AND queue = ? AND receive_count = ?`
+)
+
+// receiveSQL is the statement that hands out up to ?3 visible messages,
+// moving those received MaxReceives times to the dead-letter queue.
+func receiveSQL(o Options) string {
+	pick := `SELECT seq FROM queue_messages WHERE queue = ?1 AND visible_at <= ?2 ORDER BY visible_at, seq LIMIT ?3`
+	if o.FIFO {
+		// The first message of each group, if it is visible. The groups
+		// are walked one index probe each (a group's messages are not
+		// scanned: one execution's group may hold thousands). Only FIFO
+		// messages have a group, and only they are in that index.
+		pick = `WITH RECURSIVE g(grp) AS (
+				SELECT (SELECT min(grp) FROM queue_messages WHERE queue = ?1 AND grp != '')
+				UNION ALL
+				SELECT (SELECT min(grp) FROM queue_messages WHERE queue = ?1 AND grp != '' AND grp > g.grp) FROM g WHERE g.grp IS NOT NULL
+			)
+			SELECT m.seq FROM g JOIN queue_messages m
+				ON m.seq = (SELECT seq FROM queue_messages WHERE queue = ?1 AND grp != '' AND grp = g.grp ORDER BY seq LIMIT 1)
+			WHERE g.grp IS NOT NULL AND m.visible_at <= ?2 ORDER BY m.seq LIMIT ?3`
+	}
+	set := `receive_count = receive_count + 1, visible_at = ?4`
+	if o.DeadLetter != "" {
+		dead := `receive_count >= ?5`
+		set = `queue = CASE WHEN ` + dead + ` THEN ?6 ELSE queue END,
+			receive_count = CASE WHEN ` + dead + ` THEN receive_count ELSE receive_count + 1 END,
+			visible_at = CASE WHEN ` + dead + ` THEN ?2 ELSE ?4 END`
+	}
+	return `UPDATE queue_messages SET ` + set + ` WHERE seq IN (` + pick + `)
+		RETURNING seq, queue, grp, body, sent_at, receive_count`
 }
 
 // Name returns the queue's name.
 func (q *Queue) Name() string { return q.name }
 
-func (q *Queue) stmt(ctx context.Context, s string) (*sql.Stmt, error) {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if st, ok := q.stmts[s]; ok {
-		return st, nil
-	}
-	st, err := q.db.PrepareContext(ctx, s)
-	if err != nil {
-		return nil, err
-	}
-	q.stmts[s] = st
-	return st, nil
-}
-
 func ms(t time.Time) int64 { return t.UnixMilli() }
 
-// Send implements queue.Queue. All messages are checked before any is sent;
-// each batch of queue.MaxBatch is written atomically.
+// Send implements queue.Queue. All messages are checked before any is sent,
+// and all are written in one transaction (the caller's, when its context
+// carries one: sqlitetx).
+//
+// A message that a receiver of this process is waiting for is handed to it
+// directly: written as received by it (its first receive, hidden for the
+// receiver's visibility timeout) in the same transaction, and passed to it
+// once the transaction commits, so that it need not look for it.
 func (q *Queue) Send(ctx context.Context, msgs ...queue.Out) error {
 	for i, m := range msgs {
 		if err := q.check(m); err != nil {
 			return fmt.Errorf("send to %s: message %d: %w", q.name, i, err)
 		}
 	}
-	for batch := range slices.Chunk(msgs, queue.MaxBatch) {
-		var err error
-		if q.o.FIFO {
-			err = q.sendFIFO(ctx, batch)
-		} else {
-			err = q.sendStandard(ctx, batch)
+	err := sqlitetx.Run(ctx, q.db, func(ctx context.Context) error {
+		var sent []queue.Message
+		for batch := range slices.Chunk(msgs, queue.MaxBatch) {
+			send := q.sendStandard
+			if q.o.FIFO {
+				send = q.sendFIFO
+			}
+			s, err := send(ctx, batch)
+			if err != nil {
+				return err
+			}
+			sent = append(sent, s...)
 		}
-		if err != nil {
-			return fmt.Errorf("send to %s: %w", q.name, err)
-		}
+		return q.handOff(ctx, sent)
+	})
+	if err != nil {
+		return fmt.Errorf("send to %s: %w", q.name, err)
 	}
-	if len(msgs) > 0 {
-		q.wake.notify()
+	return nil
+}
+
+// handOff hands sent messages to waiting receivers, and wakes others for
+// the rest, once the transaction commits.
+func (q *Queue) handOff(ctx context.Context, sent []queue.Message) error {
+	var direct []queue.Message
+	for _, m := range sent {
+		if m.ReceiveCount != 0 {
+			continue // delayed
+		}
+		if q.o.FIFO {
+			// Only a message alone in its group: none ahead of it, none
+			// in flight.
+			var n int
+			if err := q.st.QueryRow(ctx, sqlGroupSize, q.name, m.Group).Scan(&n); err != nil {
+				return err
+			}
+			if n != 1 {
+				continue
+			}
+		}
+		direct = append(direct, m)
+	}
+	ws := q.wake.reserve(len(direct))
+	handed := 0
+	sqlitetx.After(ctx, q.db, func(committed bool) {
+		if !committed {
+			q.wake.release(ws)
+			return
+		}
+		q.wake.deliver(ws)
+		q.wake.notify(len(sent) - handed)
+	})
+	now := q.now()
+	for i, w := range ws {
+		m := direct[i]
+		seq, _ := strconv.ParseInt(m.ID, 10, 64)
+		if _, err := q.st.Exec(ctx, sqlHandOff, ms(now.Add(w.visibility)), seq); err != nil {
+			return err
+		}
+		m.ReceiveCount, m.Handle = 1, makeHandle(seq, 1)
+		w.msgs = []queue.Message{m}
+		handed++
 	}
 	return nil
 }
@@ -186,51 +276,38 @@ func (q *Queue) check(m queue.Out) error {
 	return nil
 }
 
-func (q *Queue) sendStandard(ctx context.Context, batch []queue.Out) error {
-	now := ms(q.now())
-	var b strings.Builder
-	b.WriteString(`INSERT INTO queue_messages (queue, grp, body, sent_at, visible_at, receive_count) VALUES `)
-	args := make([]any, 0, 5*len(batch))
-	for i, m := range batch {
-		if i > 0 {
-			b.WriteString(", ")
+// sendStandard writes a batch (in the caller's transaction) and returns
+// the messages written; a delayed one has ReceiveCount -1.
+func (q *Queue) sendStandard(ctx context.Context, batch []queue.Out) ([]queue.Message, error) {
+	nowT := q.now()
+	now := ms(nowT)
+	sent := make([]queue.Message, 0, len(batch))
+	for _, m := range batch {
+		var seq int64
+		if err := q.st.QueryRow(ctx, sqlSend, q.name, m.Group, m.Body, now, now+m.Delay.Milliseconds()).Scan(&seq); err != nil {
+			return nil, err
 		}
-		b.WriteString("(?, ?, ?, ?, ?, 0)")
-		args = append(args, q.name, m.Group, m.Body, now, now+m.Delay.Milliseconds())
+		sm := queue.Message{ID: strconv.FormatInt(seq, 10), Body: m.Body, Group: m.Group, SentAt: time.UnixMilli(now).UTC()}
+		if m.Delay > 0 {
+			sm.ReceiveCount = -1
+		}
+		sent = append(sent, sm)
 	}
-	st, err := q.stmt(ctx, b.String())
-	if err != nil {
-		return err
-	}
-	_, err = st.ExecContext(ctx, args...)
-	return err
+	return sent, nil
 }
 
-// sendFIFO writes a batch in one transaction: each message is kept only if
-// its deduplication id was not seen within the window.
-func (q *Queue) sendFIFO(ctx context.Context, batch []queue.Out) error {
-	dedup, err := q.stmt(ctx, `INSERT INTO queue_dedup (queue, dedup_id, expires_at) VALUES (?, ?, ?)
-		ON CONFLICT DO UPDATE SET expires_at = excluded.expires_at WHERE queue_dedup.expires_at <= ?`)
-	if err != nil {
-		return err
-	}
-	insert, err := q.stmt(ctx, `INSERT INTO queue_messages (queue, grp, body, sent_at, visible_at, receive_count)
-		VALUES (?, ?, ?, ?, ?, 0)`)
-	if err != nil {
-		return err
-	}
-	tx, err := q.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
+// sendFIFO writes a batch (in the caller's transaction): each message is
+// kept only if its deduplication id was not seen within the window. It
+// returns the messages written.
+func (q *Queue) sendFIFO(ctx context.Context, batch []queue.Out) ([]queue.Message, error) {
 	nowT := q.now()
 	now := ms(nowT)
 	if q.sends.Add(1)%64 == 0 {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM queue_dedup WHERE queue = ? AND expires_at <= ?`, q.name, now); err != nil {
-			return err
+		if _, err := q.st.Exec(ctx, sqlSweepDedup, q.name, now); err != nil {
+			return nil, err
 		}
 	}
+	sent := make([]queue.Message, 0, len(batch))
 	for _, m := range batch {
 		id := m.DedupID
 		if id == "" {
@@ -238,18 +315,20 @@ func (q *Queue) sendFIFO(ctx context.Context, batch []queue.Out) error {
 			sum := sha256.Sum256(m.Body)
 			id = "sha256:" + hex.EncodeToString(sum[:])
 		}
-		res, err := tx.StmtContext(ctx, dedup).ExecContext(ctx, q.name, id, ms(nowT.Add(DedupWindow)), now)
+		res, err := q.st.Exec(ctx, sqlDedup, q.name, id, ms(nowT.Add(DedupWindow)), now)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
 			continue // a duplicate within the window
 		}
-		if _, err := tx.StmtContext(ctx, insert).ExecContext(ctx, q.name, m.Group, m.Body, now, now); err != nil {
-			return err
+		var seq int64
+		if err := q.st.QueryRow(ctx, sqlSend, q.name, m.Group, m.Body, now, now).Scan(&seq); err != nil {
+			return nil, err
 		}
+		sent = append(sent, queue.Message{ID: strconv.FormatInt(seq, 10), Body: m.Body, Group: m.Group, SentAt: time.UnixMilli(now).UTC()})
 	}
-	return tx.Commit()
+	return sent, nil
 }
 
 // Receive implements queue.Queue.
@@ -260,115 +339,106 @@ func (q *Queue) Receive(ctx context.Context, n int, wait, visibility time.Durati
 	}
 	deadline := time.Now().Add(wait)
 	for {
-		woken := q.wake.wait() // before looking, so that no send is missed
-		msgs, moved, err := q.receiveOnce(ctx, n, visibility)
+		mark := q.wake.mark() // before looking, so that no send is missed
+		// A read first: most looks of an idle receiver find nothing, and a
+		// read takes no write lock. It also tells when to look next.
+		next, ok, err := q.firstVisible(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("receive from %s: %w", q.name, err)
 		}
-		if len(msgs) > 0 {
-			return msgs, nil
-		}
-		if moved {
-			continue // dead-lettered messages made room: look again
+		if ok && !next.After(q.now()) {
+			msgs, moved, err := q.receiveOnce(ctx, n, visibility)
+			if err != nil {
+				return nil, fmt.Errorf("receive from %s: %w", q.name, err)
+			}
+			if len(msgs) > 0 {
+				return msgs, nil
+			}
+			if moved {
+				continue // dead-lettered messages made room: look again
+			}
+			// Visible, but behind a message of its group in flight.
+			if next, ok, err = q.nextVisible(ctx); err != nil {
+				return nil, fmt.Errorf("receive from %s: %w", q.name, err)
+			}
 		}
 		left := time.Until(deadline)
 		if left <= 0 {
 			return nil, nil
 		}
 		sleep := min(left, q.o.Poll)
-		if next, ok, err := q.nextVisible(ctx); err != nil {
-			return nil, fmt.Errorf("receive from %s: %w", q.name, err)
-		} else if ok {
+		if ok {
 			sleep = max(min(sleep, next.Sub(q.now())), time.Millisecond)
+		}
+		w := q.wake.wait(mark, visibility)
+		if w == nil {
+			continue // a message came while this receiver looked
 		}
 		timer := time.NewTimer(sleep)
 		select {
 		case <-ctx.Done():
-			timer.Stop()
-			return nil, fmt.Errorf("receive from %s: %w", q.name, ctx.Err())
-		case <-woken:
+		case <-w.ready:
 		case <-timer.C:
 		}
 		timer.Stop()
+		if q.wake.stop(w) {
+			// A sender chose this receiver: its messages are written as
+			// received by it, and come when the sender commits.
+			<-w.ready
+		}
+		if len(w.msgs) > 0 {
+			return w.msgs, nil
+		}
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("receive from %s: %w", q.name, ctx.Err())
+		}
 	}
 }
 
 // receiveOnce hands out up to n visible messages in one statement, and
 // moves those received MaxReceives times to the dead-letter queue.
 func (q *Queue) receiveOnce(ctx context.Context, n int, visibility time.Duration) (msgs []queue.Message, moved bool, err error) {
-	pick := `SELECT seq FROM queue_messages WHERE queue = ?1 AND visible_at <= ?2 ORDER BY visible_at, seq LIMIT ?3`
-	if q.o.FIFO {
-		// The first message of each group, if it is visible. The groups
-		// are walked one index probe each (a group's messages are not
-		// scanned: one execution's group may hold thousands).
-		pick = `WITH RECURSIVE g(grp) AS (
-				SELECT (SELECT min(grp) FROM queue_messages WHERE queue = ?1)
-				UNION ALL
-				SELECT (SELECT min(grp) FROM queue_messages WHERE queue = ?1 AND grp > g.grp) FROM g WHERE g.grp IS NOT NULL
-			)
-			SELECT m.seq FROM g JOIN queue_messages m
-				ON m.seq = (SELECT seq FROM queue_messages WHERE queue = ?1 AND grp = g.grp ORDER BY seq LIMIT 1)
-			WHERE g.grp IS NOT NULL AND m.visible_at <= ?2 ORDER BY m.seq LIMIT ?3`
-	}
-	var set string
-	args := []any{q.name, nil, n, nil}
-	if q.o.DeadLetter == "" {
-		set = `receive_count = receive_count + 1, visible_at = ?4`
-	} else {
-		dead := `receive_count >= ?5`
-		set = `queue = CASE WHEN ` + dead + ` THEN ?6 ELSE queue END,
-			receive_count = CASE WHEN ` + dead + ` THEN receive_count ELSE receive_count + 1 END,
-			visible_at = CASE WHEN ` + dead + ` THEN ?2 ELSE ?4 END`
-		args = append(args, q.o.MaxReceives, q.o.DeadLetter)
-	}
-	st, err := q.stmt(ctx, `UPDATE queue_messages SET `+set+` WHERE seq IN (`+pick+`)
-		RETURNING seq, queue, grp, body, sent_at, receive_count`)
-	if err != nil {
-		return nil, false, err
-	}
-	// The visibility timeout starts when the messages are handed out, so
-	// the clock is read once this process holds the write lock.
-	tx, err := q.db.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, false, err
-	}
-	defer tx.Rollback()
-	now := ms(q.now())
-	args[1], args[3] = now, now+visibility.Milliseconds()
-	rows, err := tx.StmtContext(ctx, st).QueryContext(ctx, args...)
-	if err != nil {
-		return nil, false, err
-	}
-	defer rows.Close()
 	var seqs []int64
-	for rows.Next() {
-		var seq, sent int64
-		var qname string
-		var m queue.Message
-		if err := rows.Scan(&seq, &qname, &m.Group, &m.Body, &sent, &m.ReceiveCount); err != nil {
-			return nil, false, err
+	err = sqlitetx.Run(ctx, q.db, func(ctx context.Context) error {
+		// The visibility timeout starts when the messages are handed out,
+		// so the clock is read once this process holds the write lock.
+		now := ms(q.now())
+		args := []any{q.name, now, n, now + visibility.Milliseconds()}
+		if q.o.DeadLetter != "" {
+			args = append(args, q.o.MaxReceives, q.o.DeadLetter)
 		}
-		if qname != q.name {
-			moved = true
-			continue
+		rows, err := q.st.Query(ctx, q.recv, args...)
+		if err != nil {
+			return err
 		}
-		m.ID = strconv.FormatInt(seq, 10)
-		m.Handle = makeHandle(seq, m.ReceiveCount)
-		m.SentAt = time.UnixMilli(sent).UTC()
-		msgs = append(msgs, m)
-		seqs = append(seqs, seq)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, false, err
-	}
-	if err := rows.Close(); err != nil {
-		return nil, false, err
-	}
-	if err := tx.Commit(); err != nil {
+		defer rows.Close()
+		for rows.Next() {
+			var seq, sent int64
+			var qname string
+			var m queue.Message
+			if err := rows.Scan(&seq, &qname, &m.Group, &m.Body, &sent, &m.ReceiveCount); err != nil {
+				return err
+			}
+			if qname != q.name {
+				moved = true
+				continue
+			}
+			m.ID = strconv.FormatInt(seq, 10)
+			m.Handle = makeHandle(seq, m.ReceiveCount)
+			m.SentAt = time.UnixMilli(sent).UTC()
+			msgs = append(msgs, m)
+			seqs = append(seqs, seq)
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		return rows.Close()
+	})
+	if err != nil {
 		return nil, false, err
 	}
 	if moved {
-		q.dwake.notify()
+		q.dwake.notify(len(seqs) + 1)
 	}
 	// RETURNING has no order: hand messages out in queue order.
 	idx := make([]int, len(msgs))
@@ -383,15 +453,21 @@ func (q *Queue) receiveOnce(ctx context.Context, n int, visibility time.Duration
 	return sorted, moved, nil
 }
 
+// firstVisible returns when the queue's first message is (or was) visible,
+// if it holds one.
+func (q *Queue) firstVisible(ctx context.Context) (time.Time, bool, error) {
+	var first sql.NullInt64
+	if err := q.st.QueryRow(ctx, sqlFirstVisible, q.name).Scan(&first); err != nil {
+		return time.Time{}, false, err
+	}
+	return time.UnixMilli(first.Int64), first.Valid, nil
+}
+
 // nextVisible returns when the next hidden message of the queue becomes
 // visible, if one is hidden.
 func (q *Queue) nextVisible(ctx context.Context) (time.Time, bool, error) {
-	st, err := q.stmt(ctx, `SELECT min(visible_at) FROM queue_messages WHERE queue = ? AND visible_at > ?`)
-	if err != nil {
-		return time.Time{}, false, err
-	}
 	var next sql.NullInt64
-	if err := st.QueryRowContext(ctx, q.name, ms(q.now())).Scan(&next); err != nil {
+	if err := q.st.QueryRow(ctx, sqlNextVisible, q.name, ms(q.now())).Scan(&next); err != nil {
 		return time.Time{}, false, err
 	}
 	return time.UnixMilli(next.Int64), next.Valid, nil
@@ -416,31 +492,23 @@ func parseHandle(h string) (int64, int, error) {
 // Delete implements queue.Queue. A handle of an earlier receive, or of a
 // message already deleted, deletes nothing and is not an error.
 func (q *Queue) Delete(ctx context.Context, handles ...string) error {
-	for batch := range slices.Chunk(handles, queue.MaxBatch) {
-		// The seq list finds the rows by key; the pairs then check that
-		// each was received by the handle's receive.
-		args := []any{q.name}
-		var pairs []any
-		for _, h := range batch {
+	err := sqlitetx.Run(ctx, q.db, func(ctx context.Context) error {
+		for _, h := range handles {
 			seq, count, err := parseHandle(h)
 			if err != nil {
-				return fmt.Errorf("delete from %s: %w", q.name, err)
+				return err
 			}
-			args = append(args, seq)
-			pairs = append(pairs, seq, count)
+			if _, err := q.st.Exec(ctx, sqlDelete, seq, count, q.name); err != nil {
+				return err
+			}
 		}
-		args = append(args, pairs...)
-		st, err := q.stmt(ctx, `DELETE FROM queue_messages WHERE queue = ? AND seq IN (?`+strings.Repeat(", ?", len(batch)-1)+
-			`) AND (seq, receive_count) IN (VALUES `+strings.Repeat("(?, ?), ", len(batch)-1)+`(?, ?))`)
-		if err != nil {
-			return fmt.Errorf("delete from %s: %w", q.name, err)
-		}
-		if _, err := st.ExecContext(ctx, args...); err != nil {
-			return fmt.Errorf("delete from %s: %w", q.name, err)
-		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("delete from %s: %w", q.name, err)
 	}
 	if q.o.FIFO && len(handles) > 0 {
-		q.wake.notify() // a group's next message may be free now
+		q.wake.notify(len(handles)) // a group's next message may be free now
 	}
 	return nil
 }
@@ -458,11 +526,7 @@ func (q *Queue) ChangeVisibility(ctx context.Context, handle string, d time.Dura
 	if err != nil {
 		return fmt.Errorf("change visibility on %s: %w", q.name, err)
 	}
-	st, err := q.stmt(ctx, `UPDATE queue_messages SET visible_at = ? WHERE seq = ? AND queue = ? AND receive_count = ?`)
-	if err != nil {
-		return fmt.Errorf("change visibility on %s: %w", q.name, err)
-	}
-	res, err := st.ExecContext(ctx, ms(q.now().Add(d)), seq, q.name, count)
+	res, err := q.st.Exec(ctx, sqlChangeVisibility, ms(q.now().Add(d)), seq, q.name, count)
 	if err != nil {
 		return fmt.Errorf("change visibility on %s: %w", q.name, err)
 	}
@@ -470,36 +534,107 @@ func (q *Queue) ChangeVisibility(ctx context.Context, handle string, d time.Dura
 		return fmt.Errorf("change visibility on %s: %w", q.name, ErrNotInFlight)
 	}
 	if d == 0 {
-		q.wake.notify()
+		q.wake.notify(1)
 	}
 	return nil
 }
 
-// A notifier wakes the waiting receivers of one queue in this process.
+// A notifier wakes the waiting receivers of one queue in this process: as
+// many as messages were sent, so that one message does not send every idle
+// receiver to the database, and hands a sent message to a waiting receiver
+// directly when it can (Send). A receiver takes the notifier's mark before
+// it looks for messages and waits only if nothing was sent since; a woken
+// receiver that finds nothing (another took the message) waits again, and
+// every receiver still looks when its poll interval passes.
 type notifier struct {
-	mu sync.Mutex
-	ch chan struct{}
+	mu      sync.Mutex
+	gen     uint64    // notifications so far
+	waiters []*waiter // receivers waiting, the longest first
 }
 
-// wait returns a channel closed at the next notify.
-func (n *notifier) wait() <-chan struct{} {
+// A waiter is a receiver waiting for messages.
+type waiter struct {
+	visibility time.Duration
+	ready      chan struct{}   // closed when woken
+	msgs       []queue.Message // handed directly; read once ready is closed
+	chosen     bool            // reserved by a sender: it will close ready
+}
+
+// mark returns the count of notifications so far.
+func (n *notifier) mark() uint64 {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if n.ch == nil {
-		n.ch = make(chan struct{})
-	}
-	return n.ch
+	return n.gen
 }
 
-func (n *notifier) notify() {
-	if n == nil {
+// wait registers a waiting receiver, or returns nil when a notification
+// came since mark (look again at once).
+func (n *notifier) wait(mark uint64, visibility time.Duration) *waiter {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.gen != mark {
+		return nil
+	}
+	w := &waiter{visibility: visibility, ready: make(chan struct{})}
+	n.waiters = append(n.waiters, w)
+	return w
+}
+
+// stop unregisters a receiver that stops waiting. It reports true when a
+// sender had chosen it: then ready closes once the sender's transaction
+// ends, with the messages handed to it if it committed.
+func (n *notifier) stop(w *waiter) (chosen bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.waiters = slices.DeleteFunc(n.waiters, func(x *waiter) bool { return x == w })
+	return w.chosen
+}
+
+// notify wakes up to k waiting receivers (for k messages that may be
+// visible now); receivers that are looking look again.
+func (n *notifier) notify(k int) {
+	if n == nil || k <= 0 {
 		return
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if n.ch != nil {
-		close(n.ch)
-		n.ch = nil
+	n.gen++
+	k = min(k, len(n.waiters))
+	for _, w := range n.waiters[:k] {
+		close(w.ready)
+	}
+	n.waiters = slices.Delete(n.waiters, 0, k)
+}
+
+// reserve takes up to k waiting receivers for a sender to hand messages to.
+func (n *notifier) reserve(k int) []*waiter {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	k = min(k, len(n.waiters))
+	ws := slices.Clone(n.waiters[:k])
+	n.waiters = slices.Delete(n.waiters, 0, k)
+	for _, w := range ws {
+		w.chosen = true
+	}
+	return ws
+}
+
+// deliver wakes reserved receivers with the messages handed to them.
+func (n *notifier) deliver(ws []*waiter) {
+	for _, w := range ws {
+		close(w.ready)
+	}
+}
+
+// release wakes reserved receivers with nothing (the sender's transaction
+// rolled back): they look again.
+func (n *notifier) release(ws []*waiter) {
+	n.mu.Lock()
+	n.gen++
+	n.mu.Unlock()
+	for _, w := range ws {
+		w.msgs = nil
+		close(w.ready)
 	}
 }
 

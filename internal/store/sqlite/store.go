@@ -9,22 +9,21 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/borawf/bora/internal/record"
+	"github.com/borawf/bora/internal/sqlitetx"
 	"github.com/borawf/bora/internal/store"
 )
 
-// Store is the embedded store.Store.
+// Store is the embedded store.Store. Its calls join the transaction a
+// context carries for its database (sqlitetx.Run).
 type Store struct {
 	db *sql.DB
-
-	mu    sync.Mutex
-	stmts map[string]*sql.Stmt
+	st *sqlitetx.Stmts
 }
 
 var _ store.Store = (*Store)(nil)
@@ -45,7 +44,11 @@ func New(db *sql.DB) (*Store, error) {
 			return nil, fmt.Errorf("create store indexes: %w", err)
 		}
 	}
-	return &Store{db: db, stmts: map[string]*sql.Stmt{}}, nil
+	s := &Store{db: db, st: sqlitetx.NewStmts(db)}
+	if err := s.st.Prepare(context.Background(), statements...); err != nil {
+		return nil, fmt.Errorf("prepare store statements: %w", err)
+	}
+	return s, nil
 }
 
 // Existing returns the store of a database that holds one already, without
@@ -60,47 +63,19 @@ func Existing(db *sql.DB) (*Store, error) {
 			return nil, fmt.Errorf("the database holds no Bora store (no table %s): nothing has run in it", table)
 		}
 	}
-	return &Store{db: db, stmts: map[string]*sql.Stmt{}}, nil
-}
-
-// stmt returns a prepared statement for q, preparing it once.
-func (s *Store) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if st, ok := s.stmts[q]; ok {
-		return st, nil
-	}
-	st, err := s.db.PrepareContext(ctx, q)
-	if err != nil {
-		return nil, err
-	}
-	s.stmts[q] = st
-	return st, nil
+	return &Store{db: db, st: sqlitetx.NewStmts(db)}, nil
 }
 
 func (s *Store) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	st, err := s.stmt(ctx, q)
-	if err != nil {
-		return nil, err
-	}
-	return st.ExecContext(ctx, args...)
+	return s.st.Exec(ctx, q, args...)
 }
 
 func (s *Store) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	st, err := s.stmt(ctx, q)
-	if err != nil {
-		return nil, err
-	}
-	return st.QueryContext(ctx, args...)
+	return s.st.Query(ctx, q, args...)
 }
 
 func (s *Store) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
-	st, err := s.stmt(ctx, q)
-	if err != nil {
-		// A Row cannot carry the error; the prepare repeats in QueryRow.
-		return s.db.QueryRowContext(ctx, q, args...)
-	}
-	return st.QueryRowContext(ctx, args...)
+	return s.st.QueryRow(ctx, q, args...)
 }
 
 // isSizeCheck reports whether err is a failed item-size CHECK constraint.
@@ -179,8 +154,7 @@ func (s *Store) PutDefinition(ctx context.Context, name string, source []byte) (
 		case bytes.Equal(src, source):
 			return ver, nil
 		}
-		res, err := s.exec(ctx, `INSERT INTO definitions (name, version, source, created_at) VALUES (?, ?, ?, ?)
-			ON CONFLICT DO NOTHING`, name, ver+1, source, ms(time.Now()))
+		res, err := s.exec(ctx, sqlPutDefinition, name, ver+1, source, ms(time.Now()))
 		if err != nil {
 			if isSizeCheck(err) {
 				return 0, &store.TooLargeError{What: "definition " + name, Size: sumLen(name) + len(source), Limit: store.MaxItemBytes}
@@ -197,9 +171,9 @@ func (s *Store) PutDefinition(ctx context.Context, name string, source []byte) (
 func (s *Store) GetDefinition(ctx context.Context, name string, version int) ([]byte, int, error) {
 	var row *sql.Row
 	if version == 0 {
-		row = s.queryRow(ctx, `SELECT source, version FROM definitions WHERE name = ? ORDER BY version DESC LIMIT 1`, name)
+		row = s.queryRow(ctx, sqlLatestDefinition, name)
 	} else {
-		row = s.queryRow(ctx, `SELECT source, version FROM definitions WHERE name = ? AND version = ?`, name, version)
+		row = s.queryRow(ctx, sqlDefinition, name, version)
 	}
 	var src []byte
 	var ver int
@@ -251,8 +225,7 @@ func (s *Store) CreateExecution(ctx context.Context, e *record.Execution) error 
 	if err := tooLarge("execution "+e.ID, execSize(e)); err != nil {
 		return err
 	}
-	res, err := s.exec(ctx, `INSERT INTO executions (`+execCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT DO NOTHING`, execArgs(e)...)
+	res, err := s.exec(ctx, sqlCreateExecution, execArgs(e)...)
 	if err != nil {
 		return fmt.Errorf("create execution %s: %w", e.ID, err)
 	}
@@ -264,7 +237,7 @@ func (s *Store) CreateExecution(ctx context.Context, e *record.Execution) error 
 
 // GetExecution implements store.Store.
 func (s *Store) GetExecution(ctx context.Context, id string) (*record.Execution, error) {
-	e, err := scanExec(s.queryRow(ctx, `SELECT `+execCols+` FROM executions WHERE id = ?`, id))
+	e, err := scanExec(s.queryRow(ctx, sqlGetExecution, id))
 	if err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, fmt.Errorf("execution %s: %w", id, store.ErrNotFound)
@@ -279,11 +252,18 @@ func (s *Store) CommitExecution(ctx context.Context, e *record.Execution) error 
 	if err := tooLarge("execution "+e.ID, execSize(e)); err != nil {
 		return err
 	}
+	// Most steps change neither the state nor the Due: then the write
+	// leaves the indexes on them alone.
+	res, err := s.exec(ctx, sqlCommitSame, e.StateInfo, e.Version, blob(e.Env), blob(e.Output), blob(e.Engine), ms(e.UpdatedAt),
+		e.ID, e.Version-1, string(e.State), nullMs(e.Due))
+	if err != nil {
+		return fmt.Errorf("commit execution %s: %w", e.ID, err)
+	}
+	if n, _ := res.RowsAffected(); n == 1 {
+		return nil
+	}
 	args := append(execArgs(e)[1:], e.ID, e.Version-1)
-	res, err := s.exec(ctx, `UPDATE executions SET workflow = ?, def_name = ?, def_ver = ?, parent_id = ?, parent_key = ?,
-		state = ?, state_info = ?, version = ?, input = ?, env = ?, params = ?, output = ?, engine = ?,
-		due = ?, created_at = ?, updated_at = ?
-		WHERE id = ? AND version = ?`, args...)
+	res, err = s.exec(ctx, sqlCommitExecution, args...)
 	if err != nil {
 		return fmt.Errorf("commit execution %s: %w", e.ID, err)
 	}
@@ -291,7 +271,7 @@ func (s *Store) CommitExecution(ctx context.Context, e *record.Execution) error 
 		return nil
 	}
 	var stored int64
-	if err := s.queryRow(ctx, `SELECT version FROM executions WHERE id = ?`, e.ID).Scan(&stored); err != nil {
+	if err := s.queryRow(ctx, sqlExecutionVersion, e.ID).Scan(&stored); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("commit execution %s: %w", e.ID, store.ErrNotFound)
 		}
@@ -305,7 +285,7 @@ func (s *Store) DueExecutions(ctx context.Context, now time.Time, limit int) ([]
 	if limit <= 0 {
 		limit = defaultListLimit
 	}
-	rows, err := s.query(ctx, `SELECT `+execCols+` FROM executions WHERE due IS NOT NULL AND due <= ? ORDER BY due, id LIMIT ?`, ms(now), limit)
+	rows, err := s.query(ctx, sqlDueExecutions, ms(now), limit)
 	if err != nil {
 		return nil, fmt.Errorf("list due executions: %w", err)
 	}
@@ -326,7 +306,7 @@ func (s *Store) DueExecutions(ctx context.Context, now time.Time, limit int) ([]
 
 // SetDue implements store.Store.
 func (s *Store) SetDue(ctx context.Context, id string, version int64, due time.Time) error {
-	res, err := s.exec(ctx, `UPDATE executions SET due = ? WHERE id = ? AND version = ?`, nullMs(due), id, version)
+	res, err := s.exec(ctx, sqlSetDue, nullMs(due), id, version)
 	if err != nil {
 		return fmt.Errorf("set due of execution %s: %w", id, err)
 	}
@@ -334,7 +314,7 @@ func (s *Store) SetDue(ctx context.Context, id string, version int64, due time.T
 		return nil
 	}
 	var stored int64
-	if err := s.queryRow(ctx, `SELECT version FROM executions WHERE id = ?`, id).Scan(&stored); err != nil {
+	if err := s.queryRow(ctx, sqlExecutionVersion, id).Scan(&stored); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("set due of execution %s: %w", id, store.ErrNotFound)
 		}
@@ -417,6 +397,45 @@ func parseCursor(c string) (int64, string, error) {
 	return n, id, nil
 }
 
+// The statements of the store, prepared when it is made (sqlitetx.Stmts).
+var (
+	sqlPutDefinition = `INSERT INTO definitions (name, version, source, created_at) VALUES (?, ?, ?, ?)
+		ON CONFLICT DO NOTHING`
+	sqlLatestDefinition = `SELECT source, version FROM definitions WHERE name = ? ORDER BY version DESC LIMIT 1`
+	sqlDefinition       = `SELECT source, version FROM definitions WHERE name = ? AND version = ?`
+	sqlCreateExecution  = `INSERT INTO executions (` + execCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT DO NOTHING`
+	sqlGetExecution    = `SELECT ` + execCols + ` FROM executions WHERE id = ?`
+	sqlCommitExecution = `UPDATE executions SET workflow = ?, def_name = ?, def_ver = ?, parent_id = ?, parent_key = ?,
+		state = ?, state_info = ?, version = ?, input = ?, env = ?, params = ?, output = ?, engine = ?,
+		due = ?, created_at = ?, updated_at = ?
+		WHERE id = ? AND version = ?`
+	sqlCommitSame = `UPDATE executions SET state_info = ?, version = ?, env = ?, output = ?, engine = ?, updated_at = ?
+		WHERE id = ? AND version = ? AND state = ? AND due IS ?`
+	sqlExecutionVersion   = `SELECT version FROM executions WHERE id = ?`
+	sqlDueExecutions      = `SELECT ` + execCols + ` FROM executions WHERE due IS NOT NULL AND due <= ? ORDER BY due, id LIMIT ?`
+	sqlSetDue             = `UPDATE executions SET due = ? WHERE id = ? AND version = ?`
+	sqlCreateTask         = `INSERT INTO tasks (` + taskCols + `) VALUES (?` + strings.Repeat(`, ?`, 15) + `) ON CONFLICT DO NOTHING`
+	sqlCreateTaskWithUnit = `INSERT INTO tasks (` + taskCols + `, ` + unitSetCols + `) VALUES (?` + strings.Repeat(`, ?`, 27) + `)
+		ON CONFLICT DO NOTHING`
+	sqlFinishTask = `UPDATE tasks SET state = ?, state_info = ?, published = ?, result = ?, error = ?,
+		child_id = ?, finished_at = ?
+		WHERE exec_id = ? AND key = ? AND state NOT IN ('SUCCESS', 'ERROR', 'CANCELLED')`
+	sqlGetTask    = `SELECT ` + taskCols + `, ` + unitZeroCols + ` FROM tasks WHERE exec_id = ? AND key = ?`
+	sqlListTasks  = `SELECT ` + taskCols + `, ` + unitZeroCols + ` FROM tasks WHERE exec_id = ? ORDER BY seq, key`
+	sqlCreateUnit = `INSERT INTO units (` + unitCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT DO NOTHING`
+	sqlCreateUnitZero = `UPDATE tasks SET (` + unitSetCols + `) = (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		WHERE exec_id = ? AND key = ? AND u_state IS NULL`
+	sqlListUnits = `SELECT ` + unitZeroCols + ` FROM tasks WHERE exec_id = ? AND key = ? AND u_state IS NOT NULL
+		UNION ALL SELECT ` + unitCols + ` FROM units WHERE exec_id = ? AND task = ? ORDER BY 3`
+
+	statements = []string{sqlPutDefinition, sqlLatestDefinition, sqlDefinition, sqlCreateExecution, sqlGetExecution,
+		sqlCommitExecution, sqlCommitSame, sqlExecutionVersion, sqlDueExecutions, sqlSetDue, sqlCreateTask, sqlCreateTaskWithUnit,
+		sqlFinishTask, sqlGetTask, sqlListTasks, sqlCreateUnit, sqlCreateUnitZero, sqlListUnits,
+		unitsPlace.get, unitsPlace.update, taskPlace.get, taskPlace.update}
+)
+
 // Tasks.
 //
 // A task's unit of item 0 lives in the task's row (columns u_state, attempt,
@@ -475,13 +494,12 @@ func (s *Store) CreateTask(ctx context.Context, t *record.Task) error {
 	}
 	args := []any{t.ExecID, t.Key, t.Name, t.Seq, string(t.State), t.StateInfo, t.Items, boolInt(t.WithItems),
 		blob(t.Inbound), blob(t.Published), blob(t.Result), blob(t.Error), t.ChildID, boolInt(t.UnitEnds), ms(t.CreatedAt), ms(t.FinishedAt)}
-	var ucols string
+	q := sqlCreateTask
 	if u != nil {
-		ucols = `, ` + unitSetCols
+		q = sqlCreateTaskWithUnit
 		args = append(args, unitArgs(u)...)
 	}
-	res, err := s.exec(ctx, `INSERT INTO tasks (`+taskCols+ucols+`) VALUES (?`+strings.Repeat(`, ?`, len(args)-1)+`)
-		ON CONFLICT DO NOTHING`, args...)
+	res, err := s.exec(ctx, q, args...)
 	if err != nil {
 		return fmt.Errorf("create %s: %w", taskWhat(t), err)
 	}
@@ -493,9 +511,7 @@ func (s *Store) CreateTask(ctx context.Context, t *record.Task) error {
 
 // FinishTask implements store.Store.
 func (s *Store) FinishTask(ctx context.Context, t *record.Task) error {
-	res, err := s.exec(ctx, `UPDATE tasks SET state = ?, state_info = ?, published = ?, result = ?, error = ?,
-		child_id = ?, finished_at = ?
-		WHERE exec_id = ? AND key = ? AND state NOT IN ('SUCCESS', 'ERROR', 'CANCELLED')`,
+	res, err := s.exec(ctx, sqlFinishTask,
 		string(t.State), t.StateInfo, blob(t.Published), blob(t.Result), blob(t.Error), t.ChildID, ms(t.FinishedAt),
 		t.ExecID, t.Key)
 	if err != nil && !isSizeCheck(err) {
@@ -530,7 +546,7 @@ func (s *Store) GetTask(ctx context.Context, execID, key string) (*record.Task, 
 
 // storedTask reads a task as stored, not settled.
 func (s *Store) storedTask(ctx context.Context, execID, key string) (*record.Task, error) {
-	t, err := scanTask(s.queryRow(ctx, `SELECT `+taskCols+`, `+unitZeroCols+` FROM tasks WHERE exec_id = ? AND key = ?`, execID, key))
+	t, err := scanTask(s.queryRow(ctx, sqlGetTask, execID, key))
 	if err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, fmt.Errorf("task %s/%s: %w", execID, key, store.ErrNotFound)
@@ -542,7 +558,7 @@ func (s *Store) storedTask(ctx context.Context, execID, key string) (*record.Tas
 
 // ListTasks implements store.Store.
 func (s *Store) ListTasks(ctx context.Context, execID string) ([]*record.Task, error) {
-	rows, err := s.query(ctx, `SELECT `+taskCols+`, `+unitZeroCols+` FROM tasks WHERE exec_id = ? ORDER BY seq, key`, execID)
+	rows, err := s.query(ctx, sqlListTasks, execID)
 	if err != nil {
 		return nil, fmt.Errorf("list tasks of %s: %w", execID, err)
 	}
@@ -633,18 +649,40 @@ func scanUnit(r scanner) (*record.Unit, error) {
 
 // place is where a unit's row is: the units table, or its task's row.
 type place struct {
-	table, where, state, result, errv, finished, cols string
-	args                                              func(k record.UnitKey) []any
+	get, update string // the unit's SELECT and its UpdateUnit statement
+	args        func(k record.UnitKey) []any
 }
 
 var (
-	unitsPlace = place{table: "units", where: `exec_id = ? AND task = ? AND item = ?`,
-		state: "state", result: "result", errv: "error", finished: "finished", cols: unitCols,
-		args: func(k record.UnitKey) []any { return []any{k.ExecID, k.Task, k.Item} }}
-	taskPlace = place{table: "tasks", where: `exec_id = ? AND key = ? AND u_state IS NOT NULL`,
-		state: "u_state", result: "u_result", errv: "u_error", finished: "u_finished", cols: unitZeroCols,
-		args: func(k record.UnitKey) []any { return []any{k.ExecID, k.Task} }}
+	unitsPlace = newPlace("units", `exec_id = ?11 AND task = ?12 AND item = ?24`,
+		"state", "result", "error", "finished", unitCols,
+		func(k record.UnitKey) []any { return []any{k.ExecID, k.Task, k.Item} })
+	taskPlace = newPlace("tasks", `exec_id = ?11 AND key = ?12 AND ?24 = 0 AND u_state IS NOT NULL`,
+		"u_state", "u_result", "u_error", "u_finished", unitZeroCols,
+		func(k record.UnitKey) []any { return []any{k.ExecID, k.Task, 0} })
 )
+
+// newPlace builds the statements of a unit's place. The key is bound to
+// ?11, ?12 and ?24, as UpdateUnit numbers its arguments.
+func newPlace(table, where, state, result, errv, finished, cols string, key func(record.UnitKey) []any) place {
+	get := strings.NewReplacer("?11", "?1", "?12", "?2", "?24", "?3").Replace(where)
+	return place{
+		get: `SELECT ` + cols + ` FROM ` + table + ` WHERE ` + get,
+		// One statement for every change (UpdateUnit's arguments): a NULL
+		// leaves a column alone; ?10 clears the outcome; ?13 accepts any
+		// state, else the state must be one of ?14 … ?21.
+		update: `UPDATE ` + table + ` SET ` + state + ` = ?1, due = ?2,
+			attempt = coalesce(?3, attempt), fence = coalesce(?4, fence), started = coalesce(?5, started),
+			` + finished + ` = coalesce(?6, ` + finished + `),
+			` + result + ` = CASE WHEN ?7 IS NOT NULL THEN ?7 WHEN ?10 THEN NULL ELSE ` + result + ` END,
+			` + errv + ` = CASE WHEN ?8 IS NOT NULL THEN ?8 WHEN ?10 THEN NULL ELSE ` + errv + ` END,
+			no_retry = CASE WHEN ?9 THEN 1 WHEN ?10 THEN 0 ELSE no_retry END
+			WHERE ` + where + ` AND (?13 OR ` + state + ` IN (?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21))
+			AND (?22 = 0 OR attempt = ?22) AND (?23 = '' OR fence = ?23)
+			RETURNING ` + cols,
+		args: key,
+	}
+}
 
 func placeOf(k record.UnitKey) place {
 	if k.Item == 0 {
@@ -661,8 +699,7 @@ func (s *Store) CreateUnit(ctx context.Context, u *record.Unit) error {
 	if err := tooLarge(unitWhat(u.UnitKey), unitSize(u)); err != nil {
 		return err
 	}
-	res, err := s.exec(ctx, `INSERT INTO units (`+unitCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT DO NOTHING`,
+	res, err := s.exec(ctx, sqlCreateUnit,
 		append([]any{u.ExecID, u.Task, u.Item}, unitArgs(u)...)...)
 	if err != nil {
 		return fmt.Errorf("create %s: %w", unitWhat(u.UnitKey), err)
@@ -676,8 +713,7 @@ func (s *Store) CreateUnit(ctx context.Context, u *record.Unit) error {
 // createUnitZero adds a unit of item 0 to its task's row.
 func (s *Store) createUnitZero(ctx context.Context, u *record.Unit) error {
 	what := unitWhat(u.UnitKey)
-	res, err := s.exec(ctx, `UPDATE tasks SET (`+unitSetCols+`) = (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		WHERE exec_id = ? AND key = ? AND u_state IS NULL`, append(unitArgs(u), u.ExecID, u.Task)...)
+	res, err := s.exec(ctx, sqlCreateUnitZero, append(unitArgs(u), u.ExecID, u.Task)...)
 	if err != nil && !isSizeCheck(err) {
 		return fmt.Errorf("create %s: %w", what, err)
 	}
@@ -700,7 +736,7 @@ func (s *Store) createUnitZero(ctx context.Context, u *record.Unit) error {
 // GetUnit implements store.Store.
 func (s *Store) GetUnit(ctx context.Context, k record.UnitKey) (*record.Unit, error) {
 	p := placeOf(k)
-	u, err := scanUnit(s.queryRow(ctx, `SELECT `+p.cols+` FROM `+p.table+` WHERE `+p.where, p.args(k)...))
+	u, err := scanUnit(s.queryRow(ctx, p.get, p.args(k)...))
 	if err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, fmt.Errorf("%s: %w", unitWhat(k), store.ErrNotFound)
@@ -712,9 +748,7 @@ func (s *Store) GetUnit(ctx context.Context, k record.UnitKey) (*record.Unit, er
 
 // ListUnits implements store.Store.
 func (s *Store) ListUnits(ctx context.Context, execID, task string) ([]*record.Unit, error) {
-	return s.units(ctx, fmt.Sprintf("list units of %s/%s", execID, task),
-		`SELECT `+unitZeroCols+` FROM tasks WHERE exec_id = ? AND key = ? AND u_state IS NOT NULL
-		UNION ALL SELECT `+unitCols+` FROM units WHERE exec_id = ? AND task = ? ORDER BY 3`, execID, task, execID, task)
+	return s.units(ctx, fmt.Sprintf("list units of %s/%s", execID, task), sqlListUnits, execID, task, execID, task)
 }
 
 func (s *Store) units(ctx context.Context, op, q string, args ...any) ([]*record.Unit, error) {
@@ -740,68 +774,36 @@ func (s *Store) units(ctx context.Context, op, q string, args ...any) ([]*record
 // UpdateUnit implements store.Store: one UPDATE … WHERE <expect> RETURNING.
 func (s *Store) UpdateUnit(ctx context.Context, k record.UnitKey, x record.Expect, c record.UnitChange) (*record.Unit, error) {
 	p := placeOf(k)
-	var b strings.Builder
-	args := make([]any, 0, 16)
-	b.WriteString(`UPDATE ` + p.table + ` SET ` + p.state + ` = ?, due = ?`)
-	args = append(args, string(c.State), nullMs(c.Due))
-	if c.Attempt != 0 {
-		b.WriteString(`, attempt = ?`)
-		args = append(args, c.Attempt)
+	if len(x.States) > 8 {
+		return nil, fmt.Errorf("update %s: %d expected states, at most 8", unitWhat(k), len(x.States))
 	}
-	if c.Fence != "" {
-		b.WriteString(`, fence = ?`)
-		args = append(args, c.Fence)
+	orNull := func(ok bool, v any) any {
+		if ok {
+			return v
+		}
+		return nil
 	}
-	if !c.Started.IsZero() {
-		b.WriteString(`, started = ?`)
-		args = append(args, ms(c.Started))
-	}
-	if !c.Finished.IsZero() {
-		b.WriteString(`, ` + p.finished + ` = ?`)
-		args = append(args, ms(c.Finished))
-	}
-	switch {
-	case c.Result != nil:
-		b.WriteString(`, ` + p.result + ` = ?`)
-		args = append(args, c.Result)
-	case c.ClearOutcome:
-		b.WriteString(`, ` + p.result + ` = NULL`)
-	}
-	switch {
-	case c.Error != nil:
-		b.WriteString(`, ` + p.errv + ` = ?`)
-		args = append(args, c.Error)
-	case c.ClearOutcome:
-		b.WriteString(`, ` + p.errv + ` = NULL`)
-	}
-	switch {
-	case c.NoRetry:
-		b.WriteString(`, no_retry = 1`)
-	case c.ClearOutcome:
-		b.WriteString(`, no_retry = 0`)
-	}
-	b.WriteString(` WHERE ` + p.where)
-	args = append(args, p.args(k)...)
-	if len(x.States) > 0 {
-		b.WriteString(` AND ` + p.state + ` IN (?`)
-		b.WriteString(strings.Repeat(`, ?`, len(x.States)-1))
-		b.WriteString(`)`)
-		for _, st := range x.States {
-			args = append(args, string(st))
+	args := make([]any, 24)
+	args[0], args[1] = string(c.State), nullMs(c.Due)
+	args[2] = orNull(c.Attempt != 0, c.Attempt)
+	args[3] = orNull(c.Fence != "", c.Fence)
+	args[4] = orNull(!c.Started.IsZero(), ms(c.Started))
+	args[5] = orNull(!c.Finished.IsZero(), ms(c.Finished))
+	args[6], args[7] = blob(c.Result), blob(c.Error)
+	args[8], args[9] = boolInt(c.NoRetry), boolInt(c.ClearOutcome)
+	key := p.args(k)
+	args[10], args[11], args[23] = key[0], key[1], key[2]
+	args[12] = boolInt(len(x.States) == 0)
+	for i := range 8 {
+		args[13+i] = ""
+		if len(x.States) > 0 {
+			args[13+i] = string(x.States[min(i, len(x.States)-1)])
 		}
 	}
-	if x.Attempt != 0 {
-		b.WriteString(` AND attempt = ?`)
-		args = append(args, x.Attempt)
-	}
-	if x.Fence != "" {
-		b.WriteString(` AND fence = ?`)
-		args = append(args, x.Fence)
-	}
-	b.WriteString(` RETURNING ` + p.cols)
+	args[21], args[22] = x.Attempt, x.Fence
 
 	var u *record.Unit
-	rows, err := s.query(ctx, b.String(), args...)
+	rows, err := s.query(ctx, p.update, args...)
 	if err == nil && rows.Next() {
 		u, err = scanUnit(rows)
 	}
