@@ -1,14 +1,10 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/borawf/bora/internal/embedded"
@@ -27,6 +23,9 @@ Flags:
   --workers N        concurrent actions (default 8)
   --lease D          a worker's lease on a claimed task (default 30s); a task
                      whose worker vanished is retried after it (safe-rerun)
+  --grace D          on SIGINT or SIGTERM, how long running actions have to
+                     finish before they are recorded as interrupted (default 10s);
+                     a second signal quits at once
   --exit-when-done   exit once no execution is RUNNING
 `
 
@@ -38,6 +37,7 @@ func serveCmd(args []string, stdout, stderr io.Writer) int {
 	workers := fs.Int("workers", 8, "")
 	lease := fs.Duration("lease", 30*time.Second, "")
 	exitWhenDone := fs.Bool("exit-when-done", false, "")
+	grace := fs.Duration("grace", embedded.DefaultGrace, "")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -48,14 +48,13 @@ func serveCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stderr, serveUsage)
 		return 2
 	}
-	b, code := openEmbedded("serve", embedded.Options{Path: *db, Workers: *workers, Lease: *lease}, stderr)
+	b, code := openEmbedded("serve", embedded.Options{Path: *db, Workers: *workers, Lease: *lease, Grace: *grace}, stderr)
 	if b == nil {
 		return code
 	}
 	defer b.Close()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := start(b, stderr)
 	defer stop()
-	defer b.Start(ctx)()
 	fmt.Fprintf(stdout, "bora serve: serving %s with %d workers\n", *db, *workers)
 	if !*exitWhenDone {
 		<-ctx.Done()
