@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -84,8 +82,7 @@ func controlCmd(op string) func(args []string, stdout, stderr io.Writer) int {
 			return code
 		}
 		defer b.Close()
-		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-		defer stop()
+		ctx := context.Background()
 		id := pos[0]
 		before, err := b.Store.GetExecution(ctx, id)
 		if err != nil {
@@ -100,7 +97,8 @@ func controlCmd(op string) func(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stdout, "bora %s: sent to execution %s (%s)\n", op, id, before.State)
 			return 0
 		}
-		defer b.Start(ctx)()
+		ctx, stop := start(b, stderr)
+		defer stop()
 		out := stdout
 		if *asJSON {
 			out = stderr

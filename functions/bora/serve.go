@@ -9,8 +9,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/borawf/bora/internal/api"
@@ -39,6 +37,9 @@ Flags:
   --workers N        concurrent actions (default 8)
   --lease D          a worker's lease on a claimed task (default 30s); a task
                      whose worker vanished is retried after it (safe-rerun)
+  --grace D          on SIGINT or SIGTERM, how long running actions have to
+                     finish before they are recorded as interrupted (default 10s);
+                     a second signal quits at once
   --exit-when-done   exit once no execution is RUNNING
 `
 
@@ -46,7 +47,7 @@ Flags:
 type serveFlags struct {
 	addr, db, token string
 	workers         int
-	lease           time.Duration
+	lease, grace    time.Duration
 	exitWhenDone    bool
 }
 
@@ -61,6 +62,7 @@ func serveCmd(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&f.workers, "workers", 8, "")
 	fs.DurationVar(&f.lease, "lease", 30*time.Second, "")
 	fs.BoolVar(&f.exitWhenDone, "exit-when-done", false, "")
+	fs.DurationVar(&f.grace, "grace", embedded.DefaultGrace, "")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
@@ -77,12 +79,12 @@ func serveCmd(args []string, stdout, stderr io.Writer) int {
 			return exitUsage
 		}
 	}
-	b, code := openEmbedded("serve", embedded.Options{Path: f.db, Workers: f.workers, Lease: f.lease}, stderr)
+	b, code := openEmbedded("serve", embedded.Options{Path: f.db, Workers: f.workers, Lease: f.lease, Grace: f.grace}, stderr)
 	if b == nil {
 		return code
 	}
 	defer b.Close()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := start(b, stderr)
 	defer stop()
 
 	where := ""
@@ -125,7 +127,6 @@ func serveCmd(args []string, stdout, stderr io.Writer) int {
 		}
 		where = fmt.Sprintf("; API at http://%s%s%s", ln.Addr(), api.BasePath, auth)
 	}
-	defer b.Start(ctx)()
 	fmt.Fprintf(stdout, "bora serve: serving %s with %d workers%s\n", f.db, f.workers, where)
 	if !f.exitWhenDone {
 		<-ctx.Done()
