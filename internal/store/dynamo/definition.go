@@ -133,16 +133,18 @@ func (s *Store) GetDefinition(ctx context.Context, name string, version int) ([]
 func (s *Store) ListDefinitions(ctx context.Context, q store.DefinitionQuery) ([]store.DefinitionInfo, string, error) {
 	limit := cmp.Or(max(q.Limit, 0), 100)
 	cond := "#pk = :pk"
+	nm := names(aPK, aGone)
 	values := map[string]types.AttributeValue{":pk": str(catalogPK)}
 	if q.Prefix != "" {
 		cond += " AND begins_with(#sk, :prefix)"
+		nm["#"+aSK] = aSK
 		values[":prefix"] = str(q.Prefix)
 	}
 	in := &dynamodb.QueryInput{
 		TableName:                 &s.table,
 		KeyConditionExpression:    &cond,
 		FilterExpression:          ptr("attribute_not_exists(#gone)"),
-		ExpressionAttributeNames:  names(aPK, aSK, aGone),
+		ExpressionAttributeNames:  nm,
 		ExpressionAttributeValues: values,
 		ConsistentRead:            ptr(true),
 		Limit:                     ptr(int32(limit + 1)),

@@ -213,6 +213,11 @@ func testDefinitionList(t *testing.T, s store.Store) {
 	if _, _, err := s.ListDefinitions(ctx(t), store.DefinitionQuery{Prefix: prefix, Cursor: prefix + "b"}); err != nil {
 		t.Errorf("ListDefinitions from a name: %v", err)
 	}
+	// Without a prefix (the store may hold others' definitions: one page).
+	page, _, err := s.ListDefinitions(ctx(t), store.DefinitionQuery{Limit: 2})
+	if err != nil || len(page) == 0 || len(page) > 2 {
+		t.Errorf("ListDefinitions without a prefix: %d definitions, %v", len(page), err)
+	}
 }
 
 func testDefinitionDelete(t *testing.T, s store.Store) {
