@@ -118,6 +118,13 @@ type Task struct {
 	OnSuccess  []Transition
 	OnError    []Transition
 	OnComplete []Transition
+	// OnSkip are the transitions taken when a user skips the task after
+	// it failed; when empty, a skip takes OnSuccess instead.
+	OnSkip []Transition
+	// PublishOnSkip and PublishGlobalOnSkip are published when a user
+	// skips the task (publish-on-skip, and on-skip's publish).
+	PublishOnSkip       *expr.Template
+	PublishGlobalOnSkip *expr.Template
 
 	// Join is 0 for no join, JoinAll for `join: all`, or N for `join: N`.
 	Join int

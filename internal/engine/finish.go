@@ -456,8 +456,13 @@ func (s *stepper) afterTask(rec *record.Task, state record.State, out flow, cur 
 		err = take(t.OnError, "on-error")
 	case record.Success:
 		err = take(t.OnSuccess, "on-success")
+	case record.Skipped:
+		// A skip goes on-skip's way, or on-success's when none is taken.
+		if err = take(t.OnSkip, "on-skip"); err == nil && len(nexts) == 0 {
+			err = take(t.OnSuccess, "on-success")
+		}
 	}
-	if err == nil && state != record.Cancelled {
+	if err == nil && state != record.Cancelled && state != record.Skipped {
 		err = take(t.OnComplete, "on-complete")
 	}
 	if err != nil {
