@@ -63,7 +63,7 @@ func (s *stepper) safeRerun(r *run) bool {
 	if err != nil || rec == nil {
 		return false
 	}
-	ok, err := s.evalBool(t.SafeRerun, s.view(decodeFlow(rec.Inbound)), taskView(rec))
+	ok, err := s.evalBool(t.SafeRerun, s.view(decodeFlow(rec.Inbound), rec), taskView(rec))
 	return err == nil && ok
 }
 
@@ -481,7 +481,7 @@ func (s *stepper) skip(c *record.Command) (bool, error) {
 	s.b.Errs = slices.DeleteFunc(s.b.Errs, func(k string) bool { return k == key })
 	s.b.Ends = slices.DeleteFunc(s.b.Ends, func(k string) bool { return k == key })
 	in := decodeFlow(old.Inbound)
-	inbound := s.view(in)
+	inbound := s.view(in, old)
 	cur := taskView(old)
 	cur["state"], cur["state_info"] = string(record.Skipped), skippedInfo
 	fail := func(err error) (bool, error) {

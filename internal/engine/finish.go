@@ -55,7 +55,7 @@ func (s *stepper) completeTask(r *run, o *outcome) error {
 		return fmt.Errorf("task %s: record or definition missing", r.Key)
 	}
 	in := decodeFlow(rec.Inbound)
-	inbound := s.view(in)
+	inbound := s.view(in, rec)
 	var (
 		state     record.State
 		result    json.RawMessage
@@ -178,7 +178,7 @@ func (s *stepper) completeTask(r *run, o *outcome) error {
 	out := in.publish(published)
 	var outbound map[string]any // what fail-on and retry see
 	if t.FailOn != nil || t.Retry != nil {
-		outbound = s.view(out)
+		outbound = s.view(out, rec)
 	}
 
 	// wait-after
@@ -430,7 +430,7 @@ func (s *stepper) afterTask(rec *record.Task, state record.State, out flow, cur 
 	var outbound map[string]any // built when a condition or message needs it
 	view := func() map[string]any {
 		if outbound == nil {
-			outbound = s.view(out)
+			outbound = s.view(out, rec)
 		}
 		return outbound
 	}
@@ -723,7 +723,7 @@ func (s *stepper) ended() error {
 	if err != nil {
 		return err
 	}
-	ctx := s.view(final)
+	ctx := s.view(final, nil)
 	var out any
 	switch s.exec.State {
 	case record.ExecSuccess:

@@ -768,13 +768,7 @@ func init() {
 			}
 			return out, x.charge(n, len(out))
 		}},
-		fn("list", 0, -1, func(x *evaluator, n *node, a []any) (any, error) {
-			if x.d == jinja && len(a) == 1 {
-				l, err := iterable("list", a[0])
-				return slices.Clone(l), err
-			}
-			return slices.Clone(a), nil
-		}),
+		&function{name: "list", min: 0, max: -1, lazy: true, call: listFn},
 		fn("toList", 1, 1, func(x *evaluator, n *node, a []any) (any, error) {
 			if a[0] == nil {
 				return []any{}, nil
@@ -1527,6 +1521,87 @@ func init() {
 		}
 	}
 	slices.Sort(allFuncList)
+}
+
+// yaqlIterators are the YAQL functions that return an iterator rather than
+// a list: list() takes the elements of such an argument, not the argument.
+var yaqlIterators = map[string]bool{
+	"range": true, "select": true, "where": true, "filter": true, "skip": true, "take": true,
+	"limit": true, "distinct": true, "reverse": true, "concat": true, "enumerate": true,
+	"selectMany": true, "flatten": true, "groupBy": true, "append": true, "takeWhile": true,
+	"skipWhile": true, "delete": true,
+}
+
+// listFn is list(). In Jinja it is Python's list(x): the elements of x. In
+// YAQL it is a list of its arguments, but an argument that YAQL computes
+// as an iterator (range(), select(), where(), `$.list.key`, ...) gives its
+// elements, as YAQL's list() flattens iterators: list(range(0, 3)) is
+// [0, 1, 2] and list($.users.name) the names, while list($.l) is [$.l].
+func listFn(x *evaluator, n *node, _ []any, _ map[string]any, cur any) (any, error) {
+	if x.d == jinja {
+		args := make([]any, len(n.args))
+		for i, a := range n.args {
+			v, err := x.evalDef(a, cur)
+			if err != nil {
+				return nil, err
+			}
+			args[i] = v
+		}
+		if len(args) == 1 {
+			l, err := iterable("list", args[0])
+			if err != nil {
+				return nil, &failure{pos: n.pos, msg: err.Error(), err: err}
+			}
+			return x.built(n, slices.Clone(l))
+		}
+		return x.built(n, args)
+	}
+	out := make([]any, 0, len(n.args))
+	for _, a := range n.args {
+		if a.op == nPair {
+			return nil, x.fail(a, "list() takes no keyword arguments")
+		}
+		v, iter, err := x.listArg(a, cur)
+		if err != nil {
+			return nil, err
+		}
+		if l, ok := v.([]any); ok && iter {
+			if err := x.charge(n, len(l)); err != nil {
+				return nil, err
+			}
+			out = append(out, l...)
+			continue
+		}
+		out = append(out, v)
+	}
+	return x.built(n, out)
+}
+
+// listArg evaluates an argument of YAQL's list() and reports whether YAQL
+// would compute it as an iterator.
+func (x *evaluator) listArg(a *node, cur any) (any, bool, error) {
+	switch {
+	case a.op == nAttr || a.op == nAttrSafe:
+		// `.key` of a list maps the list: an iterator.
+		recv, err := x.evalDef(a.args[0], cur)
+		if err != nil {
+			return nil, false, err
+		}
+		v, err := x.attr(a, recv, a.name, a.op == nAttrSafe)
+		_, iter := recv.([]any)
+		return v, iter, err
+	case a.op == nArrow:
+		v, err := x.evalDef(a, cur)
+		return v, isIteratorNode(a.args[1]), err
+	}
+	v, err := x.evalDef(a, cur)
+	return v, isIteratorNode(a), err
+}
+
+// isIteratorNode reports whether an expression is a call that YAQL
+// computes as an iterator.
+func isIteratorNode(a *node) bool {
+	return a.op == nCall && a.fn != nil && yaqlIterators[a.name]
 }
 
 // call2 adapts a function's implementation for reuse under another name.

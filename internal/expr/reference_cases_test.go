@@ -443,3 +443,33 @@ var templateCases = []struct {
 	{whole, "x {# gone #} y {{ _.n }}", `"x  y 7"`, false},
 	{whole, "{{ _.n }} {{ none }} {{ true }}", `"7 None True"`, false},
 }
+
+// iteratorCases: YAQL's list() takes the elements of an argument YAQL
+// computes as an iterator, and keeps any other argument whole.
+var iteratorCases = []struct {
+	lang    dialect
+	expr    string
+	want    string
+	wantErr bool
+}{
+	{yaql, `list(range(0, 3))`, "[0, 1, 2]", false},
+	{yaql, `list(range(0, $.n)).len()`, "7", false},
+	{yaql, `list($.l)`, "[[1, 2, 3]]", false},
+	{yaql, `list([1, 2])`, "[[1, 2]]", false},
+	{yaql, `list($.ld.n)`, "[1, 2]", false},
+	{yaql, `list($.l.select($ * 2))`, "[2, 4, 6]", false},
+	{yaql, `list($.l.where($ > 1))`, "[2, 3]", false},
+	{yaql, `list($.l.skip(1))`, "[2, 3]", false},
+	{yaql, `list($.l.distinct())`, "[1, 2, 3]", false},
+	{yaql, `list($.l.concat([4]))`, "[1, 2, 3, 4]", false},
+	{yaql, `list(range(2), range(2))`, "[0, 1, 0, 1]", false},
+	{yaql, `list($.l, range(2))`, "[[1, 2, 3], 0, 1]", false},
+	{yaql, `list(list(range(2)))`, "[[0, 1]]", false},
+	{yaql, `list($.l + [1])`, "[[1, 2, 3, 1]]", false},
+	{yaql, `list($.l.toList())`, "[[1, 2, 3]]", false},
+	{yaql, `list(let(x => range(2)) -> $x)`, "[[0, 1]]", false},
+	{yaql, `list(let(x => 1) -> range(2))`, "[0, 1]", false},
+	{yaql, `list($.ld.where($.n > 1).n)`, "[2]", false},
+	{yaql, `list($.w.split())`, "[[\"Hello\", \"World\"]]", false},
+	{jinja, `_.a | list`, "[\"b\"]", false},
+}
