@@ -14,9 +14,10 @@ import (
 // taskSpec is a task being read: the graph task plus what is needed to
 // merge task-defaults and publishes before compiling.
 type taskSpec struct {
-	t   *Task
-	key *yaml.Node
-	set map[string]bool // attributes the task gives itself
+	t    *Task
+	key  *yaml.Node
+	node *yaml.Node      // the task's mapping
+	set  map[string]bool // attributes the task gives itself
 
 	clauses [4]*clause // on-success, on-error, on-complete, on-skip; nil when absent
 	publish [3]pubPart // publish, publish-on-error, publish-on-skip
@@ -90,7 +91,7 @@ func (l *loader) loadTask(p pair) *taskSpec {
 		}
 		return nil
 	}
-	ts := &taskSpec{t: &Task{Name: p.Key, Pos: posOf(p.KeyN)}, key: p.KeyN, set: map[string]bool{}}
+	ts := &taskSpec{t: &Task{Name: p.Key, Pos: posOf(p.KeyN)}, key: p.KeyN, node: p.Value, set: map[string]bool{}}
 	keys := slices.Concat(commonTaskKeys, directTaskKeys)
 	if l.wf.typ == Reverse {
 		keys = slices.Concat(commonTaskKeys, reverseTaskKeys)

@@ -63,7 +63,7 @@ func (s *stepper) safeRerun(r *run) bool {
 	if err != nil || rec == nil {
 		return false
 	}
-	ok, err := s.evalBool(t.SafeRerun, s.view(decodeFlow(rec.Inbound), rec), taskView(rec))
+	ok, err := s.evalBool(t.SafeRerun, s.view(decodeFlow(rec.Inbound), rec), s.taskView(rec))
 	return err == nil && ok
 }
 
@@ -482,7 +482,7 @@ func (s *stepper) skip(c *record.Command) (bool, error) {
 	s.b.Ends = slices.DeleteFunc(s.b.Ends, func(k string) bool { return k == key })
 	in := decodeFlow(old.Inbound)
 	inbound := s.view(in, old)
-	cur := taskView(old)
+	cur := s.taskView(old)
 	cur["state"], cur["state_info"] = string(record.Skipped), skippedInfo
 	fail := func(err error) (bool, error) {
 		msg := fmt.Sprintf("Failed to skip task [error=%v, wf=%s, task=%s]", err, s.wf.Name, old.Name)

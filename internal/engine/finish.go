@@ -91,7 +91,7 @@ func (s *stepper) completeTask(r *run, o *outcome) error {
 			case record.Success:
 				results[u.Item] = mustDecode("the result of "+what, res)
 				if r.Ad != "" {
-					v, err := s.adhocOutput(r.Ad, results[u.Item], taskView(rec))
+					v, err := s.adhocOutput(r.Ad, results[u.Item], s.taskView(rec))
 					if err != nil {
 						return s.forceFail(r, rec, fmt.Sprintf("Failed to complete task [error=%v, wf=%s, task=%s]", err, s.wf.Name, t.Name))
 					}
@@ -131,7 +131,7 @@ func (s *stepper) completeTask(r *run, o *outcome) error {
 			stateInfo = text(errv)
 			result = nil
 		} else if r.Ad != "" {
-			v, err := s.adhocOutput(r.Ad, mustDecode("the result of task "+r.Key, result), taskView(rec))
+			v, err := s.adhocOutput(r.Ad, mustDecode("the result of task "+r.Key, result), s.taskView(rec))
 			if err == nil {
 				result, err = s.encode("the result of task "+t.Name, v)
 			}
@@ -151,6 +151,7 @@ func (s *stepper) completeTask(r *run, o *outcome) error {
 		"id": rec.ExecID + "/" + rec.Key, "name": rec.Name, "state": string(state),
 		"state_info": nil, "result": nil, "published": map[string]any{},
 	}
+	s.taskExtras(cur, rec)
 	if stateInfo != "" {
 		cur["state_info"] = stateInfo
 	}
@@ -638,7 +639,7 @@ func (s *stepper) failJoin(j *join) error {
 	s.before = append(s.before, Write{CreateTask: rec})
 	s.made[key] = rec
 	s.tasks[key] = rec
-	cur := taskView(rec)
+	cur := s.taskView(rec)
 	return s.afterTask(rec, record.Error, ctx.publish(nil), cur)
 }
 
