@@ -21,12 +21,14 @@ import (
 )
 
 const controlUsage = `usage: bora pause|resume|cancel EXECUTION (--db PATH | --endpoint URL) [flags]
-       bora rerun EXECUTION TASK (--db PATH | --endpoint URL) [flags]
+       bora rerun|skip EXECUTION TASK (--db PATH | --endpoint URL) [flags]
 
 Sends a command to an execution and follows it until the command has taken
 effect: pause until it is PAUSED, the others until it ends (or pauses
 again). rerun runs a failed task again (by name, or by task execution such
-as build#2) and resumes its failed execution.
+as build#2) and resumes its failed execution; skip ends such a task SKIPPED
+instead (its publish-on-skip is published) and the execution goes on from
+its on-skip transitions, or its on-success ones.
 
 With --db, the execution is kept in a SQLite file (bora run --db, bora
 serve --db) and this command carries it forward on the embedded engine.
@@ -68,7 +70,7 @@ func controlCmd(op string) func(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		want := 1
-		if op == record.OpRerun {
+		if op == record.OpRerun || op == record.OpSkip {
 			want = 2
 		}
 		if len(pos) != want {
@@ -92,7 +94,7 @@ func controlCmd(op string) func(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		c := record.Command{Op: op}
-		if op == record.OpRerun {
+		if op == record.OpRerun || op == record.OpSkip {
 			c.Task = pos[1]
 		}
 		if *envArg != "" {
@@ -300,7 +302,7 @@ func remoteControl(op string, pos []string, rf remoteFlags, envArg, reason strin
 	defer stop()
 	s := &session{cmd: op, c: c, stdout: stdout, stderr: stderr, ctx: ctx}
 	q := api.CommandRequest{Reason: reason}
-	if op == record.OpRerun {
+	if op == record.OpRerun || op == record.OpSkip {
 		q.Task = pos[1]
 	}
 	if envArg != "" {
