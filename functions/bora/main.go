@@ -67,7 +67,8 @@ func dispatch(args []string, stdout, stderr io.Writer) int {
 	case "help", "-h", "-help", "--help":
 		if len(args) > 1 {
 			if c := lookup(args[1]); c != nil {
-				return c.run([]string{"-h"}, stdout, stderr)
+				// Asked for, help goes to stdout.
+				return c.run([]string{"-h"}, stdout, stdout)
 			}
 			fmt.Fprintf(stderr, "bora help: unknown command %q\n", args[1])
 			return exitUsage

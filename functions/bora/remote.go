@@ -73,7 +73,7 @@ func (r *remoteFlags) client() (*client.Client, error) {
 // remoteCommands are the commands that take the connection flags.
 var remoteCommands = map[string]bool{
 	"submit": true, "start": true, "get": true, "list": true, "watch": true,
-	"pause": true, "resume": true, "cancel": true, "rerun": true,
+	"pause": true, "resume": true, "cancel": true, "rerun": true, "skip": true,
 }
 
 // globalFlags moves connection flags given before the command to after
@@ -556,8 +556,9 @@ func (s *session) follow(doc *runtime.Document, asJSON, quiet bool, done func(*r
 		p = newProgress(out, isTerminal(out), doc.CreatedAt)
 		p.headerOf(doc.Workflow, doc.ID)
 	}
-	tick := time.NewTicker(250 * time.Millisecond)
-	defer tick.Stop()
+	// Polls come every 250 ms while the execution changes, less often
+	// (up to every 2 s) while it does not.
+	every := watchPoll
 	for {
 		if p != nil {
 			p.documents(doc.Tasks)
@@ -568,7 +569,7 @@ func (s *session) follow(doc *runtime.Document, asJSON, quiet bool, done func(*r
 		select {
 		case <-s.ctx.Done():
 			return nil, fmt.Errorf("stopped watching execution %s (%s); it goes on: bora watch %s", doc.ID, doc.State, doc.ID)
-		case <-tick.C:
+		case <-time.After(every):
 		}
 		next, err := s.c.GetExecution(s.ctx, doc.ID)
 		if err != nil {
@@ -576,6 +577,10 @@ func (s *session) follow(doc *runtime.Document, asJSON, quiet bool, done func(*r
 				return nil, fmt.Errorf("stopped watching execution %s (%s); it goes on: bora watch %s", doc.ID, doc.State, doc.ID)
 			}
 			return nil, err
+		}
+		every = min(every*2, maxWatchPoll)
+		if changed(doc, next) {
+			every = watchPoll
 		}
 		doc = next
 	}
@@ -586,6 +591,26 @@ func (s *session) follow(doc *runtime.Document, asJSON, quiet bool, done func(*r
 		printJSON(s.stdout, doc, true)
 	}
 	return doc, nil
+}
+
+// How often bora watch reads an execution: watchPoll while it changes,
+// backing off to maxWatchPoll while it does not.
+const (
+	watchPoll    = 250 * time.Millisecond
+	maxWatchPoll = 2 * time.Second
+)
+
+// changed reports whether an execution or one of its tasks moved on.
+func changed(a, b *runtime.Document) bool {
+	if !a.UpdatedAt.Equal(b.UpdatedAt) || len(a.Tasks) != len(b.Tasks) {
+		return true
+	}
+	for i := range a.Tasks {
+		if a.Tasks[i].State != b.Tasks[i].State {
+			return true
+		}
+	}
+	return false
 }
 
 func terminal(state string) bool {

@@ -104,6 +104,7 @@ var routes = []Route{
 	{"POST", "/executions/{id}/resume", command(record.OpResume)},
 	{"POST", "/executions/{id}/cancel", command(record.OpCancel)},
 	{"POST", "/executions/{id}/rerun", command(record.OpRerun)},
+	{"POST", "/executions/{id}/skip", command(record.OpSkip)},
 }
 
 // New returns the API's handler.

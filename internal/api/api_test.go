@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -513,7 +514,7 @@ func (panicky) GetExecution(context.Context, string) (*record.Execution, error) 
 // newEmbedded is the API over an embedded Bora that runs what it starts.
 func newEmbedded(t *testing.T) *fixture {
 	t.Helper()
-	b, err := embedded.Open(embedded.Options{Path: filepath.Join(t.TempDir(), "bora.db")})
+	b, err := embedded.Open(embedded.Options{Path: filepath.Join(t.TempDir(), "bora.db"), Grace: 10 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -574,4 +575,30 @@ func TestExecutionRuns(t *testing.T) {
 		task.StartedAt == nil || task.FinishedAt == nil || task.CreatedAt.IsZero() {
 		t.Errorf("task %+v", task)
 	}
+}
+
+func TestUnavailable(t *testing.T) {
+	t.Parallel()
+	st := slow{smem.New()}
+	rt := &runtime.Runtime{Store: st, Events: qmem.New(qmem.Options{FIFO: true}), Tasks: qmem.New(qmem.Options{}), Timers: qmem.New(qmem.Options{})}
+	if err := rt.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	h, err := api.New(api.Options{Store: st, Runtime: rt})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest("GET", "/v1/executions/x", nil))
+	r := resp{status: w.Code, header: w.Header(), body: w.Body.Bytes()}
+	p := r.problem(t)
+	if r.status != 503 || p.Name() != api.TypeUnavailable || r.header.Get("Retry-After") == "" || p.RequestID == "" {
+		t.Errorf("a store that times out: %d %s (Retry-After %q)", r.status, r.body, r.header.Get("Retry-After"))
+	}
+}
+
+type slow struct{ store.Store }
+
+func (slow) GetExecution(context.Context, string) (*record.Execution, error) {
+	return nil, fmt.Errorf("get execution: %w", context.DeadlineExceeded)
 }

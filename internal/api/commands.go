@@ -19,8 +19,9 @@ type CommandRequest struct {
 	Env json.RawMessage `json:"env,omitempty"`
 	// Reason (pause, cancel) becomes the execution's state_info.
 	Reason string `json:"reason,omitempty"`
-	// Task (rerun, required) names the failed task execution to run
-	// again: a task's name (its latest run) or a key such as build#2.
+	// Task (rerun and skip, required) names the failed task execution to
+	// run again or skip: a task's name (its latest run) or a key such as
+	// build#2.
 	Task string `json:"task,omitempty"`
 }
 
@@ -34,6 +35,7 @@ var commands = map[string]struct {
 	record.OpResume: {[]string{"env"}, func(s record.ExecState) bool { return s == record.ExecPaused }, "PAUSED"},
 	record.OpCancel: {[]string{"reason"}, func(s record.ExecState) bool { return s == record.ExecRunning || s == record.ExecPaused }, "RUNNING or PAUSED"},
 	record.OpRerun:  {[]string{"task", "env"}, func(s record.ExecState) bool { return s == record.ExecError }, "ERROR"},
+	record.OpSkip:   {[]string{"task"}, func(s record.ExecState) bool { return s == record.ExecError }, "ERROR"},
 }
 
 // maxReason bounds a command's reason.
@@ -70,7 +72,7 @@ func command(op string) func(*server, http.ResponseWriter, *http.Request) error 
 			return stateProblem(head, fmt.Sprintf("execution %s is %s: %s needs it %s", id, head.State, op, spec.needs))
 		}
 		c := record.Command{Op: op, Env: q.Env, Msg: q.Reason}
-		if op == record.OpRerun {
+		if op == record.OpRerun || op == record.OpSkip {
 			key, err := s.failedTask(r, head, q.Task)
 			if err != nil {
 				return err
@@ -107,8 +109,8 @@ func checkCommand(op string, q CommandRequest, key string) *Problem {
 	if len(q.Reason) > maxReason {
 		errs = append(errs, FieldError{Field: "reason", Detail: fmt.Sprintf("is longer than %d bytes", maxReason)})
 	}
-	if op == record.OpRerun && q.Task == "" {
-		errs = append(errs, FieldError{Field: "task", Detail: "required: the failed task to run again"})
+	if (op == record.OpRerun || op == record.OpSkip) && q.Task == "" {
+		errs = append(errs, FieldError{Field: "task", Detail: fmt.Sprintf("required: the failed task to %s", op)})
 	}
 	if len(q.Task) > 255 {
 		errs = append(errs, FieldError{Field: "task", Detail: "is longer than 255 bytes"})
@@ -158,7 +160,7 @@ func (s *server) failedTask(r *http.Request, head *record.Execution, name string
 		return "", stateProblem(head, fmt.Sprintf("execution %s has no task execution %q; the failed ones: %s", head.ID, name, strings.Join(failed, ", ")))
 	}
 	if found.State != record.Error {
-		return "", stateProblem(head, fmt.Sprintf("task %s of execution %s is %s: only a failed task runs again", found.Key, head.ID, found.State))
+		return "", stateProblem(head, fmt.Sprintf("task %s of execution %s is %s: only a failed task is run again or skipped", found.Key, head.ID, found.State))
 	}
 	return found.Key, nil
 }

@@ -251,6 +251,20 @@ func TestCommands(t *testing.T) {
 		t.Errorf("rerun of a succeeded execution: %d %s", r.status, r.body)
 	}
 
+	// skip: the failed task ends SKIPPED and the execution goes on.
+	doc = f.start(t, `{"workflow": "flaky", "env": {"ok": false}}`)
+	f.await(t, doc.ID, "ERROR")
+	if r := cmd("skip", doc.ID, `{"task": "check", "env": {}}`, nil); r.problem(t).Name() != api.TypeBadRequest {
+		t.Errorf("skip with an env: %d %s", r.status, r.body)
+	}
+	if r := cmd("skip", doc.ID, `{"task": "check#1"}`, nil); r.status != http.StatusAccepted {
+		t.Fatalf("skip: %d %s", r.status, r.body)
+	}
+	doc = f.await(t, doc.ID, "SUCCESS")
+	if len(doc.Tasks) != 1 || doc.Tasks[0].State != "SKIPPED" {
+		t.Errorf("after the skip: %+v", doc.Tasks)
+	}
+
 	// pause, resume, cancel.
 	doc = f.start(t, `{"workflow": "slow"}`)
 	if r := cmd("pause", doc.ID, `{"reason": "lunch"}`, nil); r.status != 202 {
