@@ -120,7 +120,7 @@ func readAtMost(r io.Reader, limit int, what string) ([]byte, error) {
 // knownActions is the catalogue of the actions the embedded worker runs,
 // for the loader's action checks.
 func knownActions() map[string]dsl.ActionSpec {
-	reg := action.NewRegistry()
+	reg, _ := registry(action.Policy{})
 	out := map[string]dsl.ActionSpec{}
 	for _, n := range reg.Names() {
 		sig, _ := reg.Signature(n)
