@@ -213,17 +213,7 @@ func showCmd(args []string, stdout, stderr io.Writer) int {
 			_ = enc.Encode(doc)
 			return 0
 		}
-		p := newProgress(stdout, false, time.Now())
-		fmt.Fprintf(stdout, "%s %s %s\n", doc.ID, doc.Workflow, doc.State)
-		for _, t := range doc.Tasks {
-			fmt.Fprintf(stdout, "  %-20s %s\n", t.Name, p.state(t.State))
-		}
-		if doc.StateInfo != "" {
-			fmt.Fprintf(stdout, "state_info: %s\n", doc.StateInfo)
-		}
-		if string(doc.Output) != "null" {
-			fmt.Fprintf(stdout, "output: %s\n", doc.Output)
-		}
+		printDocument(stdout, doc)
 		return 0
 	}
 	var all []*record.Execution

@@ -121,10 +121,5 @@ func readAtMost(r io.Reader, limit int, what string) ([]byte, error) {
 // for the loader's action checks.
 func knownActions() map[string]dsl.ActionSpec {
 	reg, _ := registry(action.Policy{})
-	out := map[string]dsl.ActionSpec{}
-	for _, n := range reg.Names() {
-		sig, _ := reg.Signature(n)
-		out[n] = dsl.ActionSpec{Required: sig.Required, Optional: sig.Optional}
-	}
-	return out
+	return reg.Specs()
 }
