@@ -320,6 +320,7 @@ func (b *Bora) loop(ctx, work context.Context, q queue.Queue, max int, visibilit
 		var deleted []string
 		failed := batch.Process(work, in, func(wctx context.Context, bm batch.Message) error {
 			m := byHandle[bm.ID]
+			defer b.heartbeat(ctx, q, m.Handle, visibility)()
 			if b.atomic == nil {
 				return h(wctx, q, m)
 			}
@@ -372,6 +373,31 @@ func (b *Bora) loop(ctx, work context.Context, q queue.Queue, max int, visibilit
 			b.o.Log.Error("delete", "err", err)
 		}
 	}
+}
+
+// heartbeat keeps a message hidden while it is handled, for as long as it
+// takes (a step that plans thousands of units on a remote store can take
+// longer than the visibility timeout), so that no other loop receives it
+// meanwhile. The returned function stops it.
+func (b *Bora) heartbeat(ctx context.Context, q queue.Queue, handle string, visibility time.Duration) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(visibility / 2)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if err := q.ChangeVisibility(ctx, handle, visibility); err != nil {
+					return // handled and deleted meanwhile, or received again
+				}
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
 }
 
 func (b *Bora) handleEvent(ctx context.Context, _ queue.Queue, m queue.Message) error {
