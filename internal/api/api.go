@@ -82,10 +82,10 @@ func (o Options) Validate() error {
 
 // server holds the handlers' dependencies.
 type server struct {
-	store   store.Store
-	rt      *runtime.Runtime
-	actions map[string]dsl.ActionSpec
-	log     *slog.Logger
+	store      store.Store
+	rt         *runtime.Runtime
+	actions    map[string]dsl.ActionSpec
+	log        *slog.Logger
 	token      []byte
 	maxBody    int64
 	hosts      []string
@@ -128,10 +128,10 @@ func New(o Options) (http.Handler, error) {
 		return nil, err
 	}
 	s := &server{
-		store:   o.Store,
-		rt:      o.Runtime,
-		actions: o.Actions,
-		log:     cmp.Or(o.Log, slog.New(slog.DiscardHandler)),
+		store:      o.Store,
+		rt:         o.Runtime,
+		actions:    o.Actions,
+		log:        cmp.Or(o.Log, slog.New(slog.DiscardHandler)),
 		maxBody:    cmp.Or(o.MaxBodyBytes, DefaultMaxBodyBytes),
 		hosts:      o.Hosts,
 		sameOrigin: o.SameOrigin,
