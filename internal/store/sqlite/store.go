@@ -434,7 +434,8 @@ var (
 	statements = []string{sqlPutDefinition, sqlLatestDefinition, sqlDefinition, sqlCreateExecution, sqlGetExecution,
 		sqlCommitExecution, sqlCommitSame, sqlExecutionVersion, sqlDueExecutions, sqlSetDue, sqlCreateTask, sqlCreateTaskWithUnit,
 		sqlFinishTask, sqlGetTask, sqlListTasks, sqlCreateUnit, sqlCreateUnitZero, sqlListUnits,
-		unitsPlace.get, unitsPlace.update, taskPlace.get, taskPlace.update}
+		unitsPlace.get, unitsPlace.update, taskPlace.get, taskPlace.update,
+		sqlCreateTrigger, sqlGetTrigger, sqlListTriggers, sqlDeleteTrigger, sqlEndTrigger, sqlAdvanceTrigger, sqlTriggerAt}
 )
 
 // Tasks.
