@@ -31,7 +31,6 @@ const (
 	aFirst     = "first"
 	aRemaining = "rem"
 	aNext      = "next"
-	aGone      = "gone"
 
 	// tombstoneTTL is how long a deleted trigger's tombstone is kept.
 	tombstoneTTL = 24 * time.Hour
