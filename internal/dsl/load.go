@@ -70,11 +70,12 @@ var (
 	actionKeys   = []string{"base", "base-input", "input", "output", "description", "tags"}
 )
 
-// MaxSourceBytes is the largest workflow document Load reads. A document is
-// stored whole as one immutable definition version, which must fit in one
-// store record (350 KB) with room to spare; and a parser given megabytes of
-// YAML spends seconds and gigabytes before anything could refuse it.
-const MaxSourceBytes = 256 << 10
+// MaxSourceBytes is the largest workflow document Load reads: room for the
+// largest real workbooks (half a megabyte), which the stores keep
+// compressed, in parts when they must (store.EncodeDefinition); a parser
+// given many megabytes of YAML would spend seconds and gigabytes before
+// anything could refuse it.
+const MaxSourceBytes = 1 << 20
 
 // Load reads a document holding workflows: either `version: '2.0'` and
 // workflows by name, or a workbook (`version`, `name`, `description`,

@@ -140,7 +140,11 @@ func sumLen[T ~string | ~[]byte](vs ...T) int {
 
 // PutDefinition implements store.Store.
 func (s *Store) PutDefinition(ctx context.Context, name string, source []byte) (int, error) {
-	if err := tooLarge("definition "+name, sumLen(name)+len(source)); err != nil {
+	// A source larger than an item goes in parts (store.EncodeDefinition):
+	// the first in the definition's row, the others in definition_parts,
+	// written before it.
+	parts, err := store.EncodeDefinition("definition "+name, source, store.MaxItemBytes-sumLen(name, "0123456789abcdef"))
+	if err != nil {
 		return 0, err
 	}
 	// Read the latest version and write the next one if it is new; a
@@ -154,15 +158,26 @@ func (s *Store) PutDefinition(ctx context.Context, name string, source []byte) (
 		case bytes.Equal(src, source):
 			return ver, nil
 		}
-		res, err := s.exec(ctx, sqlPutDefinition, name, ver+1, source, ms(time.Now()))
+		for i, p := range parts.Parts[1:] {
+			if _, err := s.exec(ctx, sqlPutDefinitionPart, name, ver+1, parts.Hash, i+1, p); err != nil {
+				return 0, fmt.Errorf("put definition %s part %d: %w", name, i+1, err)
+			}
+		}
+		res, err := s.exec(ctx, sqlPutDefinition, name, ver+1, parts.Parts[0], ms(time.Now()))
 		if err != nil {
 			if isSizeCheck(err) {
-				return 0, &store.TooLargeError{What: "definition " + name, Size: sumLen(name) + len(source), Limit: store.MaxItemBytes}
+				return 0, &store.TooLargeError{What: "definition " + name, Size: sumLen(name) + len(parts.Parts[0]), Limit: store.MaxItemBytes}
 			}
 			return 0, fmt.Errorf("put definition %s: %w", name, err)
 		}
 		if n, _ := res.RowsAffected(); n == 1 {
 			return ver + 1, nil
+		}
+		if parts.Hash != "" {
+			// Another writer took this version; our parts are of no use.
+			if _, err := s.exec(ctx, sqlDeleteDefinitionParts, name, ver+1, parts.Hash); err != nil {
+				return 0, fmt.Errorf("put definition %s: %w", name, err)
+			}
 		}
 	}
 }
@@ -183,7 +198,38 @@ func (s *Store) GetDefinition(ctx context.Context, name string, version int) ([]
 		}
 		return nil, 0, fmt.Errorf("get definition %s: %w", name, err)
 	}
+	n, hash, err := store.PartsOf(src)
+	if err != nil || n == 1 {
+		src, err = store.DecodeDefinition([][]byte{src})
+	} else {
+		src, err = s.definitionParts(ctx, name, ver, hash, src)
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("read definition %s version %d: %w", name, ver, err)
+	}
 	return src, ver, nil
+}
+
+// definitionParts reads the parts of a definition after its first and
+// joins them.
+func (s *Store) definitionParts(ctx context.Context, name string, ver int, hash string, first []byte) ([]byte, error) {
+	rows, err := s.query(ctx, sqlDefinitionParts, name, ver, hash)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	parts := [][]byte{first}
+	for rows.Next() {
+		var p []byte
+		if err := rows.Scan(&p); err != nil {
+			return nil, err
+		}
+		parts = append(parts, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return store.DecodeDefinition(parts)
 }
 
 // Executions.
@@ -401,9 +447,13 @@ func parseCursor(c string) (int64, string, error) {
 var (
 	sqlPutDefinition = `INSERT INTO definitions (name, version, source, created_at) VALUES (?, ?, ?, ?)
 		ON CONFLICT DO NOTHING`
-	sqlLatestDefinition = `SELECT source, version FROM definitions WHERE name = ? ORDER BY version DESC LIMIT 1`
-	sqlDefinition       = `SELECT source, version FROM definitions WHERE name = ? AND version = ?`
-	sqlCreateExecution  = `INSERT INTO executions (` + execCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	sqlPutDefinitionPart = `INSERT INTO definition_parts (name, version, hash, seq, data) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT DO UPDATE SET data = excluded.data`
+	sqlDefinitionParts       = `SELECT data FROM definition_parts WHERE name = ? AND version = ? AND hash = ? ORDER BY seq`
+	sqlDeleteDefinitionParts = `DELETE FROM definition_parts WHERE name = ? AND version = ? AND hash = ?`
+	sqlLatestDefinition      = `SELECT source, version FROM definitions WHERE name = ? ORDER BY version DESC LIMIT 1`
+	sqlDefinition            = `SELECT source, version FROM definitions WHERE name = ? AND version = ?`
+	sqlCreateExecution       = `INSERT INTO executions (` + execCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT DO NOTHING`
 	sqlGetExecution    = `SELECT ` + execCols + ` FROM executions WHERE id = ?`
 	sqlCommitExecution = `UPDATE executions SET workflow = ?, def_name = ?, def_ver = ?, parent_id = ?, parent_key = ?,
@@ -431,7 +481,7 @@ var (
 	sqlListUnits = `SELECT ` + unitZeroCols + ` FROM tasks WHERE exec_id = ? AND key = ? AND u_state IS NOT NULL
 		UNION ALL SELECT ` + unitCols + ` FROM units WHERE exec_id = ? AND task = ? ORDER BY 3`
 
-	statements = []string{sqlPutDefinition, sqlLatestDefinition, sqlDefinition, sqlCreateExecution, sqlGetExecution,
+	statements = []string{sqlPutDefinition, sqlPutDefinitionPart, sqlDefinitionParts, sqlDeleteDefinitionParts, sqlLatestDefinition, sqlDefinition, sqlCreateExecution, sqlGetExecution,
 		sqlCommitExecution, sqlCommitSame, sqlExecutionVersion, sqlDueExecutions, sqlSetDue, sqlCreateTask, sqlCreateTaskWithUnit,
 		sqlFinishTask, sqlGetTask, sqlListTasks, sqlCreateUnit, sqlCreateUnitZero, sqlListUnits,
 		unitsPlace.get, unitsPlace.update, taskPlace.get, taskPlace.update}
