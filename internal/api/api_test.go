@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/borawf/bora/internal/action"
 	"github.com/borawf/bora/internal/api"
+	"github.com/borawf/bora/internal/dsl"
 	"github.com/borawf/bora/internal/embedded"
 	qmem "github.com/borawf/bora/internal/queue/memory"
 	"github.com/borawf/bora/internal/record"
@@ -386,7 +388,7 @@ func TestErrors(t *testing.T) {
 	rev := "version: '2.0'\nrev:\n  type: reverse\n  tasks:\n    a:\n      action: std.noop\n"
 	f.submit(t, rev)
 	big := `{"workflow": "hello", "input": {"name": "` + strings.Repeat("x", api.DefaultMaxBodyBytes) + `"}}`
-	bigDoc := "version: '2.0'\n# " + strings.Repeat("x", 300<<10) + "\nwf:\n  tasks: {}\n"
+	bigDoc := "version: '2.0'\n# " + strings.Repeat("x", dsl.MaxSourceBytes) + "\nwf:\n  tasks: {}\n"
 	for _, tc := range []struct {
 		name       string
 		r          req
@@ -404,7 +406,7 @@ func TestErrors(t *testing.T) {
 		{"workflow: json unknown field", req{method: "POST", path: "/v1/workflows", body: `{"definition": "x", "name": "y"}`}, 400, api.TypeBadRequest, `"name"`},
 		{"workflow: json definition not a string", req{method: "POST", path: "/v1/workflows", body: `{"definition": {"version": "2.0"}}`}, 400, api.TypeBadRequest, "definition"},
 		{"workflow: empty document", req{method: "POST", path: "/v1/workflows", body: "", ctype: "application/yaml"}, 422, api.TypeInvalidWorkflow, ""},
-		{"workflow: document over the limit", req{method: "POST", path: "/v1/workflows", body: bigDoc, ctype: "application/yaml"}, 413, api.TypeTooLarge, "262144"},
+		{"workflow: document over the limit", req{method: "POST", path: "/v1/workflows", body: bigDoc, ctype: "application/yaml"}, 413, api.TypeTooLarge, strconv.Itoa(dsl.MaxSourceBytes)},
 		{"workflow: name with a slash", req{method: "POST", path: "/v1/workflows", body: "version: '2.0'\na/b:\n  tasks:\n    t:\n      action: std.noop\n", ctype: "application/yaml"}, 422, api.TypeInvalidWorkflow, "slash"},
 		{"get workflow: unknown", req{method: "GET", path: "/v1/workflows/nope"}, 404, api.TypeWorkflowNotFound, "nope"},
 		{"get workflow: unknown version", req{method: "GET", path: "/v1/workflows/hello/versions/9"}, 404, api.TypeWorkflowNotFound, "no version 9"},
