@@ -49,8 +49,8 @@ func New() *Store {
 var _ store.Store = (*Store)(nil)
 
 func (s *Store) PutDefinition(_ context.Context, name string, src []byte) (int, error) {
-	if len(src) > store.MaxItemBytes {
-		return 0, &store.TooLargeError{What: "definition " + name, Size: len(src), Limit: store.MaxItemBytes}
+	if len(src) > store.MaxDefinitionBytes {
+		return 0, &store.TooLargeError{What: "definition " + name, Size: len(src), Limit: store.MaxDefinitionBytes}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
