@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/borawf/bora/internal/action"
 	"github.com/borawf/bora/internal/api"
+	"github.com/borawf/bora/internal/dsl"
 	"github.com/borawf/bora/internal/embedded"
 	qmem "github.com/borawf/bora/internal/queue/memory"
 	"github.com/borawf/bora/internal/record"
@@ -400,7 +402,7 @@ func TestErrors(t *testing.T) {
 	rev := "version: '2.0'\nrev:\n  type: reverse\n  tasks:\n    a:\n      action: std.noop\n"
 	f.submit(t, rev)
 	big := `{"workflow": "hello", "input": {"name": "` + strings.Repeat("x", api.DefaultMaxBodyBytes) + `"}}`
-	bigDoc := "version: '2.0'\n# " + strings.Repeat("x", 300<<10) + "\nwf:\n  tasks: {}\n"
+	bigDoc := "version: '2.0'\n# " + strings.Repeat("x", dsl.MaxSourceBytes) + "\nwf:\n  tasks: {}\n"
 	for _, tc := range []struct {
 		name       string
 		r          req
@@ -418,7 +420,7 @@ func TestErrors(t *testing.T) {
 		{"workflow: json unknown field", req{method: "POST", path: "/v1/workflows", body: `{"definition": "x", "name": "y"}`}, 400, api.TypeBadRequest, `"name"`},
 		{"workflow: json definition not a string", req{method: "POST", path: "/v1/workflows", body: `{"definition": {"version": "2.0"}}`}, 400, api.TypeBadRequest, "definition"},
 		{"workflow: empty document", req{method: "POST", path: "/v1/workflows", body: "", ctype: "application/yaml"}, 422, api.TypeInvalidWorkflow, ""},
-		{"workflow: document over the limit", req{method: "POST", path: "/v1/workflows", body: bigDoc, ctype: "application/yaml"}, 413, api.TypeTooLarge, "262144"},
+		{"workflow: document over the limit", req{method: "POST", path: "/v1/workflows", body: bigDoc, ctype: "application/yaml"}, 413, api.TypeTooLarge, strconv.Itoa(dsl.MaxSourceBytes)},
 		{"workflow: name with a slash", req{method: "POST", path: "/v1/workflows", body: "version: '2.0'\na/b:\n  tasks:\n    t:\n      action: std.noop\n", ctype: "application/yaml"}, 422, api.TypeInvalidWorkflow, "slash"},
 		{"get workflow: unknown", req{method: "GET", path: "/v1/workflows/nope"}, 404, api.TypeWorkflowNotFound, "nope"},
 		{"get workflow: a name no workflow has", req{method: "GET", path: "/v1/workflows/" + strings.Repeat("n", 5000)}, 404, api.TypeWorkflowNotFound, ""},
