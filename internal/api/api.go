@@ -36,8 +36,9 @@ import (
 const BasePath = "/v1"
 
 // DefaultMaxBodyBytes is the largest request body taken unless Options say
-// otherwise; a larger one is refused with 413.
-const DefaultMaxBodyBytes = 1 << 20
+// otherwise; a larger one is refused with 413. It holds the largest
+// workflow document (dsl.MaxSourceBytes) as JSON, escapes and all.
+const DefaultMaxBodyBytes = 2 * dsl.MaxSourceBytes
 
 // RequestIDHeader carries a request's id: the API Gateway request id on
 // AWS, a fresh one otherwise. Problems of the server's own making name it.
