@@ -21,8 +21,8 @@ import (
 const serveUsage = `usage: bora serve [--addr 127.0.0.1:8080] [--db PATH] [flags]
 
 Serves Bora's HTTP API (the API that runs on AWS behind API Gateway) and
-runs the embedded engine, workers, timers and reconciler over a SQLite file
-until interrupted, carrying every execution in it forward — also those left
+runs the embedded engine, workers, timers, reconciler and cron triggers over
+a SQLite file until interrupted, carrying every execution in it forward — also those left
 unfinished when an earlier bora run or bora serve was stopped or killed.
 Clients: bora --endpoint http://ADDR <command>, or any HTTP client
 (the routes are listed at /v1/openapi.json).
@@ -83,7 +83,7 @@ func serveCmd(args []string, stdout, stderr io.Writer) int {
 			return exitUsage
 		}
 	}
-	b, code := openEmbedded("serve", embedded.Options{Path: f.db, Workers: f.workers, Lease: f.lease, Grace: f.grace}, stderr)
+	b, code := openEmbedded("serve", embedded.Options{Path: f.db, Workers: f.workers, Lease: f.lease, Grace: f.grace, Triggers: time.Second}, stderr)
 	if b == nil {
 		return code
 	}

@@ -31,6 +31,7 @@ type Store struct {
 	execs   map[string]*record.Execution
 	tasks   map[string]map[string]*record.Task // exec → key → task (without its unit)
 	units   map[record.UnitKey]*record.Unit    // every unit; item 0 counts as part of its task
+	trigs   map[string]*record.Trigger         // cron triggers by name
 }
 
 // New returns an empty store.

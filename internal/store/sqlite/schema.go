@@ -81,6 +81,24 @@ var tables = []string{
 
 	tasksTable("tasks"),
 
+	`CREATE TABLE IF NOT EXISTS triggers (
+		name          TEXT PRIMARY KEY,
+		id            TEXT NOT NULL,
+		pattern       TEXT NOT NULL,
+		workflow_name TEXT NOT NULL,
+		def_name      TEXT NOT NULL,
+		workflow      TEXT NOT NULL,
+		input         BLOB,
+		env           BLOB,
+		first_at      INTEGER,
+		remaining     INTEGER NOT NULL,
+		next_at       INTEGER NOT NULL,
+		created_at    INTEGER NOT NULL,
+		` + sizeCheck("trigger_size",
+		[]string{"name", "id", "pattern", "workflow_name", "def_name", "workflow"},
+		[]string{"input", "env"}) + `
+	) WITHOUT ROWID`,
+
 	`CREATE TABLE IF NOT EXISTS units (
 		exec_id    TEXT NOT NULL,
 		task       TEXT NOT NULL,

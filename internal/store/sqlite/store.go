@@ -615,7 +615,8 @@ var (
 	statements = []string{sqlPutDefinition, sqlPutDefinitionPart, sqlDefinitionParts, sqlDeleteDefinitionParts, sqlLatestDefinition, sqlDefinition, sqlListDefinitions, sqlDeleteDefinition, sqlCreateExecution, sqlGetExecution,
 		sqlCommitExecution, sqlCommitSame, sqlExecutionVersion, sqlDueExecutions, sqlSetDue, sqlCreateTask, sqlCreateTaskWithUnit,
 		sqlFinishTask, sqlGetTask, sqlListTasks, sqlCreateUnit, sqlCreateUnitZero, sqlListUnits,
-		unitsPlace.get, unitsPlace.update, taskPlace.get, taskPlace.update}
+		unitsPlace.get, unitsPlace.update, taskPlace.get, taskPlace.update,
+		sqlCreateTrigger, sqlGetTrigger, sqlListTriggers, sqlDeleteTrigger, sqlEndTrigger, sqlAdvanceTrigger, sqlTriggerAt}
 )
 
 // Tasks.
