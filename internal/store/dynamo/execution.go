@@ -78,9 +78,10 @@ var allStates = []record.ExecState{record.ExecRunning, record.ExecPaused, record
 // cursorRE matches a decoded cursor: the by-state sort key of the last head.
 var cursorRE = regexp.MustCompile(`^[0-9]{20}#.+$`)
 
-// ListExecutions pages through heads newest first. With no state it merges
-// the per-state partitions of the by-state index; the cursor is the index
-// sort key of the last head listed, which orders heads across states.
+// ListExecutions pages through heads newest first. It merges the
+// partitions of the by-state index (each state's shards; every state's
+// without a state); the cursor is the index sort key of the last head
+// listed, which orders heads across partitions.
 func (s *Store) ListExecutions(ctx context.Context, q store.ListQuery) ([]*record.Execution, string, error) {
 	limit := cmp.Or(max(q.Limit, 0), 100)
 	var after string
@@ -98,10 +99,16 @@ func (s *Store) ListExecutions(ctx context.Context, q store.ListQuery) ([]*recor
 	type ref struct{ id, sk string }
 	var refs []ref
 	seen := map[string]bool{}
+	var partitions []string
 	for _, st := range states {
+		for shard := range s.stateShards {
+			partitions = append(partitions, statePartition(st, shard))
+		}
+	}
+	for _, part := range partitions {
 		cond := "#gpk = :gpk"
 		nm := names(aStatePK)
-		values := map[string]types.AttributeValue{":gpk": str("ST#" + string(st))}
+		values := map[string]types.AttributeValue{":gpk": str(part)}
 		if after != "" {
 			cond += " AND #gsk < :after"
 			nm["#"+aStateSK] = aStateSK
@@ -122,7 +129,7 @@ func (s *Store) ListExecutions(ctx context.Context, q store.ListQuery) ([]*recor
 		for n <= limit {
 			out, err := s.db.Query(ctx, in)
 			if err != nil {
-				return nil, "", fmt.Errorf("list executions in state %s: %w", st, err)
+				return nil, "", fmt.Errorf("list executions in %s: %w", part, err)
 			}
 			for _, it := range out.Items {
 				r := reader{it: it}
@@ -188,9 +195,9 @@ func (s *Store) DueExecutions(ctx context.Context, now time.Time, limit int) ([]
 	var heads []*record.Execution
 	// Start at a different shard each call, so that a backlog in one
 	// shard does not hold up the others.
-	first := int(s.sweeps.Add(1) % uint64(s.shards))
-	for i := range s.shards {
-		shard := (first + i) % s.shards
+	first := int(s.sweeps.Add(1) % uint64(s.dueShards))
+	for i := range s.dueShards {
+		shard := (first + i) % s.dueShards
 		in := &dynamodb.QueryInput{
 			TableName:                &s.table,
 			IndexName:                ptr(indexDue),
@@ -252,7 +259,7 @@ func (s *Store) SetDue(ctx context.Context, id string, version int64, due time.T
 		up.removeAttr(aDuePK)
 		up.removeAttr(aDueSK)
 	} else {
-		up.setAttr(aDuePK, str(dueShard(id, s.shards)))
+		up.setAttr(aDuePK, str(dueShard(id, s.dueShards)))
 		up.setAttr(aDueSK, num(due.UnixNano()))
 	}
 	in := up.input(s.table, key(execPK(id), metaSK), types.ReturnValueNone)
