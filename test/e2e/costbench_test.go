@@ -247,4 +247,3 @@ func (q timedQueue) ChangeVisibility(ctx context.Context, handle string, d time.
 	q.inv.done(handle)
 	return q.Queue.ChangeVisibility(ctx, handle, d)
 }
-
