@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"maps"
 	"math"
 	"strings"
 	"sync"
@@ -34,24 +35,27 @@ import (
 // included. The receive and the deletion are the mapping's, not the
 // function's.
 func BenchmarkCost(b *testing.B) {
-	inv := &invocations{open: map[string]*batchClock{}}
+	inv := &invocations{}
+	inv.reset()
 	r := newCostRig(b, func(p *embedded.Parts) {
-		p.Events = timedQueue{Queue: p.Events, inv: inv}
-		p.Tasks = timedQueue{Queue: p.Tasks, inv: inv}
-		p.Timers = timedQueue{Queue: p.Timers, inv: inv}
+		p.Events = timedQueue{Queue: p.Events, inv: inv, fn: "engine"}
+		p.Tasks = timedQueue{Queue: p.Tasks, inv: inv, fn: "worker"}
+		p.Timers = timedQueue{Queue: p.Timers, inv: inv, fn: "engine"}
 	})
 	for _, c := range costShapes {
 		b.Run(c.name, func(b *testing.B) {
 			var total awsx.Snapshot
-			var calls, billedMS int64
+			calls, billedMS := map[string]int64{}, map[string]int64{}
 			var items itemSizes
 			for range b.N {
 				inv.reset()
 				d, id := r.run(b, c)
 				total = add(total, d)
 				n, ms := inv.result()
-				calls += n
-				billedMS += ms
+				for fn := range n {
+					calls[fn] += n[fn]
+					billedMS[fn] += ms[fn]
+				}
 				items.add(b, r, id)
 			}
 			tasks := float64(c.tasks * b.N)
@@ -85,8 +89,15 @@ func BenchmarkCost(b *testing.B) {
 			if total.Messages > 0 {
 				b.ReportMetric(float64(total.MessageBytes)/float64(total.Messages), "msg-B")
 			}
-			b.ReportMetric(per(float64(calls)), "lambda-inv/task")
-			b.ReportMetric(per(float64(billedMS)), "lambda-ms/task")
+			var allCalls, allMS int64
+			for fn, n := range calls {
+				allCalls += n
+				allMS += billedMS[fn]
+				b.ReportMetric(per(float64(n)), fn+"-inv/task")
+				b.ReportMetric(float64(billedMS[fn])/float64(n), fn+"-ms/inv")
+			}
+			b.ReportMetric(per(float64(allCalls)), "lambda-inv/task")
+			b.ReportMetric(per(float64(allMS)), "lambda-ms/task")
 			items.report(b)
 		})
 	}
@@ -172,11 +183,12 @@ func (s *itemSizes) report(b *testing.B) {
 type invocations struct {
 	mu     sync.Mutex
 	open   map[string]*batchClock // by receipt handle
-	calls  int64
-	billed int64 // milliseconds, each invocation rounded up as Lambda bills
+	calls  map[string]int64       // by function
+	billed map[string]int64       // milliseconds, each invocation rounded up as Lambda bills
 }
 
 type batchClock struct {
+	fn    string
 	start time.Time
 	left  int
 }
@@ -184,24 +196,25 @@ type batchClock struct {
 func (v *invocations) reset() {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	v.open, v.calls, v.billed = map[string]*batchClock{}, 0, 0
+	v.open, v.calls, v.billed = map[string]*batchClock{}, map[string]int64{}, map[string]int64{}
 }
 
-// result returns the invocations and billed milliseconds since reset.
-func (v *invocations) result() (calls, billedMS int64) {
+// result returns, by function, the invocations and billed milliseconds
+// since reset.
+func (v *invocations) result() (calls, billedMS map[string]int64) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	return v.calls, v.billed
+	return maps.Clone(v.calls), maps.Clone(v.billed)
 }
 
-func (v *invocations) received(msgs []queue.Message) {
+func (v *invocations) received(fn string, msgs []queue.Message) {
 	if len(msgs) == 0 {
 		return
 	}
-	c := &batchClock{start: time.Now(), left: len(msgs)}
+	c := &batchClock{fn: fn, start: time.Now(), left: len(msgs)}
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	v.calls++
+	v.calls[fn]++
 	for _, m := range msgs {
 		v.open[m.Handle] = c
 	}
@@ -220,7 +233,7 @@ func (v *invocations) done(handles ...string) {
 		}
 		delete(v.open, h)
 		if c.left--; c.left == 0 {
-			v.billed += int64(math.Ceil(float64(now.Sub(c.start)) / float64(time.Millisecond)))
+			v.billed[c.fn] += int64(math.Ceil(float64(now.Sub(c.start)) / float64(time.Millisecond)))
 		}
 	}
 }
@@ -230,11 +243,12 @@ func (v *invocations) done(handles ...string) {
 type timedQueue struct {
 	queue.Queue
 	inv *invocations
+	fn  string // the function the queue's mapping invokes
 }
 
 func (q timedQueue) Receive(ctx context.Context, n int, wait, visibility time.Duration) ([]queue.Message, error) {
 	msgs, err := q.Queue.Receive(ctx, n, wait, visibility)
-	q.inv.received(msgs)
+	q.inv.received(q.fn, msgs)
 	return msgs, err
 }
 
