@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -84,8 +82,7 @@ func controlCmd(op string) func(args []string, stdout, stderr io.Writer) int {
 			return code
 		}
 		defer b.Close()
-		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-		defer stop()
+		ctx := context.Background()
 		id := pos[0]
 		before, err := b.Store.GetExecution(ctx, id)
 		if err != nil {
@@ -100,7 +97,8 @@ func controlCmd(op string) func(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stdout, "bora %s: sent to execution %s (%s)\n", op, id, before.State)
 			return 0
 		}
-		defer b.Start(ctx)()
+		ctx, stop := start(b, stderr)
+		defer stop()
 		out := stdout
 		if *asJSON {
 			out = stderr
@@ -215,17 +213,7 @@ func showCmd(args []string, stdout, stderr io.Writer) int {
 			_ = enc.Encode(doc)
 			return 0
 		}
-		p := newProgress(stdout, false, time.Now())
-		fmt.Fprintf(stdout, "%s %s %s\n", doc.ID, doc.Workflow, doc.State)
-		for _, t := range doc.Tasks {
-			fmt.Fprintf(stdout, "  %-20s %s\n", t.Name, p.state(t.State))
-		}
-		if doc.StateInfo != "" {
-			fmt.Fprintf(stdout, "state_info: %s\n", doc.StateInfo)
-		}
-		if string(doc.Output) != "null" {
-			fmt.Fprintf(stdout, "output: %s\n", doc.Output)
-		}
+		printDocument(stdout, doc)
 		return 0
 	}
 	var all []*record.Execution

@@ -29,6 +29,10 @@ var commands = []command{
 	{"resume", "resume a paused execution and carry it to its end", controlCmd(record.OpResume)},
 	{"cancel", "cancel an execution in a database", controlCmd(record.OpCancel)},
 	{"rerun", "run a failed task of an execution again", controlCmd(record.OpRerun)},
+	{"submit", "store workflow documents on the API's server", submitCmd},
+	{"start", "start an execution of a stored workflow on the API's server", startCmd},
+	{"get", "show an execution kept by the API's server", getCmd},
+	{"watch", "follow an execution on the API's server to its end", watchCmd},
 }
 
 // Exit codes.
@@ -44,8 +48,17 @@ func main() {
 
 // dispatch runs the subcommand named by args[0] and returns the exit code.
 func dispatch(args []string, stdout, stderr io.Writer) int {
+	moved, args, err := globalFlags(args)
+	if err != nil {
+		fmt.Fprintf(stderr, "bora: %v\n", err)
+		return exitUsage
+	}
 	if len(args) == 0 {
 		usage(stderr)
+		return exitUsage
+	}
+	if len(moved) > 0 && !remoteCommands[args[0]] && lookup(args[0]) != nil {
+		fmt.Fprintf(stderr, "bora %s: --endpoint, --token and --sigv4 are for the commands that talk to an API (bora help lists them); %s works on a local file\n", args[0], args[0])
 		return exitUsage
 	}
 	switch name := args[0]; name {
@@ -65,7 +78,7 @@ func dispatch(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "bora: unknown command %q%s\nRun 'bora help' for usage.\n", name, suggestCommand(name))
 			return exitUsage
 		}
-		return c.run(args[1:], stdout, stderr)
+		return c.run(append(moved, args[1:]...), stdout, stderr)
 	}
 }
 
@@ -93,6 +106,8 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Usage:")
 	fmt.Fprintln(w, "  bora <command> [arguments]")
+	fmt.Fprintln(w, "  bora --endpoint URL <command> [arguments]   (submit, start, get, watch: talk to")
+	fmt.Fprintln(w, "                                               bora serve or a deployed stack's API)")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Commands:")
 	width := 0

@@ -1,10 +1,13 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/borawf/bora/internal/action"
 	"github.com/borawf/bora/internal/embedded"
@@ -31,4 +34,22 @@ func openEmbedded(cmd string, o embedded.Options, stderr io.Writer) (*embedded.B
 		return nil, exitFail
 	}
 	return b, exitOK
+}
+
+// start runs b until the returned stop is called. ctx ends on SIGINT or
+// SIGTERM. stop ends the run gracefully: b stops receiving, running actions
+// have b's grace period to finish, and those that do not are recorded as
+// interrupted. While it waits, a second signal ends the process at once,
+// as a kill does (the lease then ends its attempts).
+func start(b *embedded.Bora, stderr io.Writer) (ctx context.Context, stop func()) {
+	ctx, stopSignals := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	stopBora := b.Start(ctx)
+	return ctx, func() {
+		signalled := ctx.Err() != nil
+		stopSignals() // from here a second signal kills the process
+		if signalled {
+			fmt.Fprintf(stderr, "bora: stopping; running actions have %s to finish (interrupt again to quit at once)\n", b.Grace())
+		}
+		stopBora()
+	}
 }

@@ -26,8 +26,9 @@ type book struct {
 	// Ran marks, by position in the workflow's task order, the tasks that
 	// have had a task execution; Count holds how many for those that have
 	// had more than one. The latest is "<name>#<count>". (A linear workflow
-	// thus costs one bit per task, not a map entry.)
-	Ran   bits           `json:"ran,omitempty"`
+	// thus costs one bit per task, not a map entry, and none below the low
+	// mark of the tasks that all ran: a chain's head stays the same size.)
+	Ran   doneSet        `json:"ran,omitzero"`
 	Count map[string]int `json:"n,omitempty"`
 	// Active are the task executions that have not finished, by creation.
 	Active []*run `json:"run,omitempty"`

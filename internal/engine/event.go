@@ -254,6 +254,12 @@ func (s *stepper) onCommand() (bool, error) {
 	if c == nil {
 		return false, nil
 	}
+	if s.in.Exec.Version == 0 && c.Op != record.OpCancel && c.Op != record.OpFail {
+		// The execution has not started (its start event has not been
+		// applied): there is nothing to pause, resume or rerun yet, and
+		// a resume would complete it with nothing run.
+		return false, nil
+	}
 	switch c.Op {
 	case record.OpPause:
 		if s.exec.State != record.ExecRunning {

@@ -3,9 +3,11 @@ package function
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -27,6 +29,10 @@ type Deps struct {
 	Store                 *dynamo.Store
 	Events, Tasks, Timers *sqs.Queue
 	Log                   *slog.Logger
+	// Queues reads queue attributes (the engine queue's redrive policy).
+	Queues sqs.AttributesAPI
+	// EngineQueue is the engine queue's URL.
+	EngineQueue string
 }
 
 // Connect loads the AWS configuration (honouring AWS_ENDPOINT_URL) and
@@ -44,7 +50,31 @@ func Connect(ctx context.Context, c Config, log *slog.Logger) (*Deps, error) {
 		Tasks:  sqs.New(q, c.TaskQueue, sqs.Options{}),
 		Timers: sqs.New(q, c.TimerQueue, sqs.Options{}),
 		Log:    log,
+		Queues: q, EngineQueue: c.EngineQueue,
 	}, nil
+}
+
+// Engine builds the engine function's handler. Its redrive limit, without
+// which an event that fails on every delivery would leave its execution
+// RUNNING, is BORA_ENGINE_MAX_RECEIVES when set, else read from the engine
+// queue's redrive policy, as deployed; a queue without one is an error.
+func (d *Deps) Engine(ctx context.Context) (*Engine, error) {
+	rt, err := d.Runtime()
+	h := &Engine{Runtime: rt, TimerQueueARN: os.Getenv(EnvTimerQueueARN), DeadLetterARN: os.Getenv(EnvDeadLetterARN)}
+	if v := os.Getenv(EnvMaxReceives); v != "" {
+		n, perr := strconv.Atoi(v)
+		if perr != nil || n < 1 {
+			return h, errors.Join(err, fmt.Errorf("bora: %s=%q: want the engine queue's redrive limit, a positive number (or leave it unset to read it from the queue)", EnvMaxReceives, v))
+		}
+		h.MaxReceives = n
+		return h, err
+	}
+	n, _, rerr := sqs.Redrive(ctx, d.Queues, d.EngineQueue)
+	if rerr != nil {
+		return h, errors.Join(err, fmt.Errorf("bora: the engine's redrive limit: %w; give the engine queue a dead-letter queue, or set %s", rerr, EnvMaxReceives))
+	}
+	h.MaxReceives = n
+	return h, err
 }
 
 // Runtime builds the engine runtime.

@@ -34,8 +34,13 @@ const (
 	// EnvTimerQueueARN (optional) tells the engine function which records
 	// of its batch come from the timer queue.
 	EnvTimerQueueARN = "BORA_TIMER_QUEUE_ARN"
-	// EnvMaxReceives (optional) is the engine queue's redrive limit.
+	// EnvMaxReceives (optional) is the engine queue's redrive limit; when
+	// unset, the engine function reads it from the queue's redrive policy.
 	EnvMaxReceives = "BORA_ENGINE_MAX_RECEIVES"
+	// EnvDeadLetterARN (optional) is the ARN of the engine queue's
+	// dead-letter queue, when it is mapped to the engine function too: its
+	// records fail the executions of their events (Runtime.DeadLettered).
+	EnvDeadLetterARN = "BORA_ENGINE_DLQ_ARN"
 	// EnvRetention (optional) is how long finished executions are kept
 	// before DynamoDB's TTL deletes them, as a Go duration ("720h");
 	// unset or "0" keeps them.
@@ -102,13 +107,19 @@ type Engine struct {
 	TimerQueueARN string
 	// MaxReceives is the engine queue's redrive limit: an event that fails
 	// on its last delivery fails its execution (see Runtime.Poisoned).
-	// 0 disables that.
+	// Required: Deps.Engine reads it from the queue when it is not set.
 	MaxReceives int
+	// DeadLetterARN tells records of the engine queue's dead-letter queue:
+	// each fails its event's execution. Empty when it is not mapped.
+	DeadLetterARN string
 }
 
 // Handle processes one SQS batch.
 func (h *Engine) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
 	return process(ctx, ev, func(ctx context.Context, m events.SQSMessage) error {
+		if h.DeadLetterARN != "" && m.EventSourceARN == h.DeadLetterARN {
+			return h.Runtime.DeadLettered(ctx, []byte(m.Body), h.MaxReceives)
+		}
 		if isTimer(m, h.TimerQueueARN) {
 			var tm record.TimerMessage
 			if err := json.Unmarshal([]byte(m.Body), &tm); err != nil {

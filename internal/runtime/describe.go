@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/borawf/bora/internal/record"
 	"github.com/borawf/bora/internal/store"
@@ -12,26 +13,72 @@ import (
 // Document is an execution as `bora run --json` prints it and the API
 // returns it.
 type Document struct {
-	ID        string          `json:"id"`
-	Workflow  string          `json:"workflow"`
+	ID       string `json:"id"`
+	Workflow string `json:"workflow"`
+	// Definition and Version are the stored definition the execution
+	// runs, pinned when it started.
+	Definition string `json:"definition"`
+	Version    int    `json:"version"`
+	// ParentID is the parent execution of a sub-workflow.
+	ParentID  string          `json:"parent_id,omitempty"`
 	State     string          `json:"state"`
 	StateInfo string          `json:"state_info"`
 	Input     json.RawMessage `json:"input"`
+	Env       json.RawMessage `json:"env,omitempty"`
 	Output    json.RawMessage `json:"output"`
-	Tasks     []TaskDocument  `json:"tasks"`
+	CreatedAt time.Time       `json:"created_at"`
+	UpdatedAt time.Time       `json:"updated_at"`
+	// Tasks are the task executions, in start order; a head alone
+	// (HeadDocument) has none.
+	Tasks []TaskDocument `json:"tasks"`
 }
 
 // TaskDocument is one task execution in a Document. Result is the task's
 // result, or its error when it failed, as Mistral's task(name).result is.
 type TaskDocument struct {
-	Name      string          `json:"name"`
+	Name string `json:"name"`
+	// Key names the task execution in its execution: "<name>#<n>", n
+	// counting the runs of the task from 1 (rerun takes it).
+	Key       string          `json:"key"`
 	State     string          `json:"state"`
 	StateInfo string          `json:"state_info"`
 	Published json.RawMessage `json:"published"`
 	Result    json.RawMessage `json:"result"`
+	// Error is the task's error when it failed.
+	Error json.RawMessage `json:"error,omitempty"`
+	// Items is the number of items of a with-items task.
+	Items int `json:"items,omitempty"`
+	// Attempts is the number of attempts of the task's action that
+	// started (over all its items); 0 while none has.
+	Attempts int `json:"attempts"`
+	// ChildID is the sub-workflow execution the task runs.
+	ChildID    string     `json:"child_id,omitempty"`
+	CreatedAt  time.Time  `json:"created_at"`
+	StartedAt  *time.Time `json:"started_at,omitempty"`
+	FinishedAt *time.Time `json:"finished_at,omitempty"`
+}
+
+// HeadDocument is an execution's Document without its tasks.
+func HeadDocument(e *record.Execution) *Document {
+	return &Document{
+		ID:         e.ID,
+		Workflow:   e.Workflow,
+		Definition: e.DefName,
+		Version:    e.DefVer,
+		ParentID:   e.ParentID,
+		State:      string(e.State),
+		StateInfo:  e.StateInfo,
+		Input:      orNull(e.Input),
+		Env:        e.Env,
+		Output:     orNull(e.Output),
+		CreatedAt:  e.CreatedAt,
+		UpdatedAt:  e.UpdatedAt,
+		Tasks:      []TaskDocument{},
+	}
 }
 
 // Describe reads an execution and its task executions, in start order.
+// The units of with-items tasks are read too, for their attempts.
 func Describe(ctx context.Context, s store.Store, id string) (*Document, error) {
 	e, err := s.GetExecution(ctx, id)
 	if err != nil {
@@ -41,25 +88,65 @@ func Describe(ctx context.Context, s store.Store, id string) (*Document, error) 
 	if err != nil {
 		return nil, fmt.Errorf("tasks of execution %s: %w", id, err)
 	}
-	d := &Document{
-		ID:        e.ID,
-		Workflow:  e.Workflow,
-		State:     string(e.State),
-		StateInfo: e.StateInfo,
-		Input:     orNull(e.Input),
-		Output:    orNull(e.Output),
-		Tasks:     make([]TaskDocument, 0, len(tasks)),
-	}
+	d := HeadDocument(e)
+	d.Tasks = make([]TaskDocument, 0, len(tasks))
 	for _, t := range tasks {
-		d.Tasks = append(d.Tasks, TaskDocument{
-			Name:      t.Name,
-			State:     string(t.State),
-			StateInfo: t.StateInfo,
-			Published: orEmpty(t.Published),
-			Result:    orNull(taskResult(t)),
-		})
+		td := TaskDocument{
+			Name:       t.Name,
+			Key:        t.Key,
+			State:      string(t.State),
+			StateInfo:  t.StateInfo,
+			Published:  orEmpty(t.Published),
+			Result:     orNull(taskResult(t)),
+			ChildID:    t.ChildID,
+			CreatedAt:  t.CreatedAt,
+			FinishedAt: timeOrNil(t.FinishedAt),
+		}
+		if t.State == record.Error && len(t.Error) > 0 {
+			td.Error = t.Error
+		}
+		units := []*record.Unit{}
+		if t.Unit != nil {
+			units = append(units, t.Unit)
+		}
+		if t.WithItems {
+			td.Items = t.Items
+			if t.Items > 1 || t.Unit == nil {
+				if units, err = s.ListUnits(ctx, id, t.Key); err != nil {
+					return nil, fmt.Errorf("units of task %s of execution %s: %w", t.Key, id, err)
+				}
+			}
+		}
+		var started time.Time
+		for _, u := range units {
+			td.Attempts += attemptsRun(u)
+			if !u.Started.IsZero() && (started.IsZero() || u.Started.Before(started)) {
+				started = u.Started
+			}
+		}
+		td.StartedAt = timeOrNil(started)
+		d.Tasks = append(d.Tasks, td)
 	}
 	return d, nil
+}
+
+// attemptsRun is how many attempts of a unit have started: its current
+// attempt counts once a worker claimed it.
+func attemptsRun(u *record.Unit) int {
+	switch {
+	case u.State == record.Scheduled || u.State == record.Delayed || u.State == record.Paused || u.State == record.Waiting:
+		return max(u.Attempt-1, 0)
+	case u.State == record.Cancelled && u.Started.IsZero():
+		return 0
+	}
+	return u.Attempt
+}
+
+func timeOrNil(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
 }
 
 func taskResult(t *record.Task) json.RawMessage {

@@ -1,0 +1,203 @@
+package main
+
+import (
+	"bufio"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+var (
+	buildOnce sync.Once
+	builtBin  string
+	buildErr  error
+)
+
+// boraBinary builds the bora command once per test run.
+func boraBinary(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds and runs the bora binary")
+	}
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "bora-test-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		builtBin = filepath.Join(dir, "bora")
+		if out, err := exec.Command("go", "build", "-o", builtBin, ".").CombinedOutput(); err != nil {
+			buildErr = &buildError{err: err, out: string(out)}
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return builtBin
+}
+
+type buildError struct {
+	err error
+	out string
+}
+
+func (e *buildError) Error() string { return "go build: " + e.err.Error() + "\n" + e.out }
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if builtBin != "" {
+		os.RemoveAll(filepath.Dir(builtBin))
+	}
+	os.Exit(code)
+}
+
+var apiAt = regexp.MustCompile(`API at (http://\S+)/v1`)
+
+// serve starts `bora serve` on a free port of 127.0.0.1 with a new
+// database and returns the endpoint it prints.
+func serve(t *testing.T, extra ...string) string {
+	t.Helper()
+	bin := boraBinary(t)
+	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--db", filepath.Join(t.TempDir(), "bora.db")}, extra...)
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), envToken+"=", envEndpoint+"=")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+	})
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		t.Fatalf("bora serve printed no first line: %v; stderr: %s", err, stderr.String())
+	}
+	m := apiAt.FindStringSubmatch(line)
+	if m == nil {
+		t.Fatalf("bora serve's first line %q names no API address", line)
+	}
+	return m[1]
+}
+
+// TestClientAgainstServe drives a real bora serve with the client
+// commands: submit, start, get, watch, and their errors.
+func TestClientAgainstServe(t *testing.T) {
+	t.Parallel()
+	ep := serve(t)
+	type step struct {
+		name       string
+		args       []string
+		wantCode   int
+		wantStdout []string
+		wantStderr []string
+	}
+	steps := []step{
+		{"submit", []string{"--endpoint", ep, "submit", "testdata/greet.yaml"}, 0,
+			[]string{"testdata/greet.yaml: workflow greet version 1 stored"}, nil},
+		{"submit again", []string{"submit", "--endpoint=" + ep, "testdata/greet.yaml"}, 0,
+			[]string{"version 1 unchanged"}, nil},
+		{"submit an invalid document", []string{"--endpoint", ep, "submit", "testdata/invalid.yaml"}, 1,
+			nil, []string{"bora submit: the document has 1 error", "testdata/invalid.yaml:6:7: "}},
+		{"submit a missing file", []string{"--endpoint", ep, "submit", "testdata/none.yaml"}, 1,
+			nil, []string{"testdata/none.yaml", "no such file"}},
+		{"start and watch", []string{"--endpoint", ep, "start", "greet", "--input", `{"name": "Bora"}`, "--watch"}, 0,
+			[]string{"running greet (execution ", "hello#1", "bye#1", "SUCCESS in", `output: {"greeting":"hello Bora"}`}, nil},
+		{"start an unknown workflow", []string{"--endpoint", ep, "start", "nope"}, 2,
+			nil, []string{`bora start: there is no workflow "nope"`}},
+		{"start with a wrong input", []string{"--endpoint", ep, "start", "greet", "--input", `{"nom": 1}`}, 2,
+			nil, []string{"bora start: Invalid input", "unexpected=['nom']"}},
+		{"start with input that is not JSON", []string{"--endpoint", ep, "start", "greet", "--input", `{`}, 2,
+			nil, []string{"--input is not valid JSON"}},
+		{"get an unknown execution", []string{"--endpoint", ep, "get", "nope"}, 2,
+			nil, []string{`bora get: there is no execution "nope"`}},
+		{"no endpoint", []string{"get", "x"}, 2,
+			nil, []string{"no API endpoint: give --endpoint URL or set BORA_ENDPOINT"}},
+		{"endpoint not a URL", []string{"--endpoint", "127.0.0.1:8080", "get", "x"}, 2,
+			nil, []string{"want an http or https URL"}},
+		{"nobody listening", []string{"--endpoint", "http://127.0.0.1:1", "get", "x"}, 1,
+			nil, []string{"bora get: cannot reach http://127.0.0.1:1", "is bora serve running"}},
+		{"endpoint on a local command", []string{"--endpoint", ep, "run", "testdata/greet.yaml"}, 2,
+			nil, []string{"bora run: --endpoint"}},
+	}
+	for _, s := range steps {
+		code, stdout, stderr := run(t, s.args...)
+		if code != s.wantCode {
+			t.Errorf("%s: exit %d, want %d\nstdout: %s\nstderr: %s", s.name, code, s.wantCode, stdout, stderr)
+			continue
+		}
+		for _, w := range s.wantStdout {
+			if !strings.Contains(stdout, w) {
+				t.Errorf("%s: stdout lacks %q:\n%s", s.name, w, stdout)
+			}
+		}
+		for _, w := range s.wantStderr {
+			if !strings.Contains(stderr, w) {
+				t.Errorf("%s: stderr lacks %q:\n%s", s.name, w, stderr)
+			}
+		}
+	}
+
+	// start prints the id; get and watch find the execution by it.
+	code, stdout, stderr := run(t, "--endpoint", ep, "start", "greet", "--idempotency-key", "k1")
+	m := regexp.MustCompile(`execution (\S+) of greet version 1 started`).FindStringSubmatch(stdout)
+	if code != 0 || m == nil {
+		t.Fatalf("start: exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
+	}
+	id := m[1]
+	if code, stdout, _ = run(t, "--endpoint", ep, "start", "greet", "--idempotency-key", "k1"); code != 0 || !strings.Contains(stdout, id+" of greet version 1 already started") {
+		t.Errorf("start with the same key: exit %d, %s", code, stdout)
+	}
+	if code, _, stderr = run(t, "--endpoint", ep, "start", "greet", "--idempotency-key", "k1", "--input", `{"name": "x"}`); code != 2 || !strings.Contains(stderr, `Idempotency-Key "k1" was used for a request with a different input`) {
+		t.Errorf("start with the same key and another input: exit %d, %s", code, stderr)
+	}
+	if code, stdout, stderr = run(t, "--endpoint", ep, "watch", id, "--quiet", "--json"); code != 0 || !strings.Contains(stdout, `"state": "SUCCESS"`) {
+		t.Errorf("watch: exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
+	}
+	if code, stdout, _ = run(t, "--endpoint", ep, "get", id); code != 0 || !strings.Contains(stdout, id+" greet SUCCESS") || !strings.Contains(stdout, "hello#1") {
+		t.Errorf("get: exit %d\n%s", code, stdout)
+	}
+}
+
+func TestServeToken(t *testing.T) {
+	t.Parallel()
+	ep := serve(t, "--token", "s3cret")
+	code, _, stderr := run(t, "--endpoint", ep, "get", "x")
+	if code != 2 || !strings.Contains(stderr, "bearer token") || !strings.Contains(stderr, "--token or BORA_TOKEN") {
+		t.Errorf("without the token: exit %d, %s", code, stderr)
+	}
+	code, _, stderr = run(t, "--endpoint", ep, "--token", "s3cret", "get", "x")
+	if code != 2 || !strings.Contains(stderr, `there is no execution "x"`) {
+		t.Errorf("with the token: exit %d, %s", code, stderr)
+	}
+}
+
+func TestServeRefusesOpenAddressWithoutToken(t *testing.T) {
+	t.Parallel()
+	for _, addr := range []string{"0.0.0.0:0", ":0", "[::]:0", "example.com:0"} {
+		code, _, stderr := run(t, "serve", "--addr", addr, "--token", "", "--db", filepath.Join(t.TempDir(), "x.db"))
+		if code != 2 || !strings.Contains(stderr, "set a token") {
+			t.Errorf("serve --addr %s: exit %d, %s", addr, code, stderr)
+		}
+	}
+	if code, _, stderr := run(t, "serve", "--addr", "nonsense", "--db", filepath.Join(t.TempDir(), "x.db")); code != 2 || !strings.Contains(stderr, "HOST:PORT") {
+		t.Errorf("serve --addr nonsense: exit %d, %s", code, stderr)
+	}
+}
