@@ -206,6 +206,7 @@ func figures(r results, configs map[string]string) []figure {
 			fs = append(fs, figure{fmt.Sprintf("transition_%s_%d_write_units", strings.ReplaceAll(sh, "-", "_"), n), fmt.Sprintf("write units per transition, %s of %d", sh, n), "transition", b, unit(b, "wu/tr")})
 		}
 	}
+	fs = append(fs, scaleFigures()...)
 	for _, sh := range costShapes {
 		fs = append(fs, costBreakdown(r, sh.bench, sh.key, sh.label)...)
 	}

@@ -190,19 +190,23 @@ func run(root string, pick *regexp.Regexp, jsonPath string) error {
 
 	fs := figures(r, configs)
 	vals := make([]any, len(fs))
+	shown := make([]string, len(fs))
 	var missing []string
-	fmt.Printf("\n%-100s %14s  %s\n", "figure", "value", "measured by")
+	labelW, valueW := len("figure"), len("value")
 	for i, f := range fs {
 		v, why := f.value(r)
-		vals[i] = v
-		shown := format(v)
+		vals[i], shown[i] = v, format(v)
 		if v == nil {
-			shown = "—"
+			shown[i] = "—"
 			if pick == nil || pick.MatchString(f.step) {
 				missing = append(missing, fmt.Sprintf("%s: %s", f.key, why))
 			}
 		}
-		fmt.Printf("%-100s %14s  %s\n", f.label, shown, f.bench)
+		labelW, valueW = max(labelW, len([]rune(f.label))), max(valueW, len([]rune(shown[i])))
+	}
+	fmt.Printf("\n%-*s  %*s  %s\n", labelW, "figure", valueW, "value", "measured by")
+	for i, f := range fs {
+		fmt.Printf("%-*s  %*s  %s\n", labelW, f.label, valueW, shown[i], f.bench)
 	}
 	fmt.Println("\nCommands (make bench runs them all, on the emulator):")
 	for _, s := range all {

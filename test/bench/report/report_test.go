@@ -185,3 +185,43 @@ func TestLatestJSON(t *testing.T) {
 		t.Errorf("README table shows a figure not measured:\n%s", out.String())
 	}
 }
+
+func TestScaleModel(t *testing.T) {
+	t.Parallel()
+	r := results{}
+	r.add("BenchmarkCost/linear-100-2 1 1 ns/op 4 wu/task 2 ru/task 1 engine-queue-sends/task 1 engine-inv/task 10 engine-ms/inv 1 worker-inv/task 20 worker-ms/inv")
+	ls, ok := scaleLimits(r, benchChain)
+	if !ok {
+		t.Fatal("no limits")
+	}
+	got := map[string]float64{}
+	for _, l := range ls {
+		got[l.key] = math.Round(l.tasks)
+	}
+	// A task a second keeps 0.02 workers and 0.01 engines busy.
+	want := map[string]float64{
+		"stack_worker_max_concurrency":   500,
+		"dynamodb_new_table_write_units": 1000,
+		"sqs_fifo_sends_smallest_region": 4500,
+		"dynamodb_table_write_units":     10000,
+		"dynamodb_table_read_units":      20000,
+		"lambda_account_concurrency":     33333,
+		"lambda_mapping_concurrency":     62500,
+		"sqs_fifo_sends_largest_region":  70000,
+		"dynamodb_definition_partition":  30000,
+		"dynamodb_index_partition":       142222,
+		"one_execution_partition":        250,
+		"one_execution_fifo_group":       100,
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("tasks/s at each limit (-want +got):\n%s", d)
+	}
+	first, _ := firstLimit(ls, false)
+	fixed, _ := firstLimit(ls, true)
+	if first.key != "stack_worker_max_concurrency" || fixed.key != "sqs_fifo_sends_smallest_region" {
+		t.Errorf("first limit %s, first fixed limit %s; want the stack's worker cap and the FIFO quota of the smallest regions", first.key, fixed.key)
+	}
+	if _, ok := scaleLimits(results{}, benchChain); ok {
+		t.Error("limits without counts")
+	}
+}
