@@ -266,7 +266,10 @@ func costBreakdown(r results, bench, key, label string) []figure {
 	}
 	fs = append(fs,
 		figure{key + "_lambda_invocations_per_task", "Lambda invocations per task, " + label, "cost", bench, unit(bench, "lambda-inv/task")},
-		figure{key + "_lambda_ms_per_task", "Lambda billed ms per task (handler time), " + label, "cost", bench, unit(bench, "lambda-ms/task")})
+		figure{key + "_lambda_ms_per_task", "Lambda billed ms per task (handler time), " + label, "cost", bench, unit(bench, "lambda-ms/task")},
+		figure{key + "_engine_ms_per_invocation", "  engine: billed ms per invocation", "cost", bench, unit(bench, "engine-ms/inv")},
+		figure{key + "_worker_ms_per_invocation", "  worker: billed ms per invocation", "cost", bench, unit(bench, "worker-ms/inv")},
+		figure{key + "_engine_queue_sends_per_task", "  sends (SendMessageBatch requests) to the engine queue per task", "cost", bench, unit(bench, "engine-queue-sends/task")})
 	for _, u := range r.units(bench) {
 		m := opUnit.FindStringSubmatch(u)
 		if m == nil {

@@ -110,6 +110,7 @@ func main() {
 	only := flag.String("only", "", "run only the steps whose id matches this regular expression (embedded, temporal, mistral, latency, fanout, cost, transition)")
 	out := flag.String("json", "", "where to write the figures (default test/bench/results/latest.json; none with -only)")
 	readme := flag.String("readme", "", "print the README's figures table from this latest.json, and run nothing")
+	rebuild := flag.String("rebuild", "", "compute the figures again from this latest.txt into the -json file (default: beside it), and run nothing")
 	flag.Parse()
 	root, err := repoRoot()
 	if err != nil {
@@ -117,6 +118,12 @@ func main() {
 	}
 	if *readme != "" {
 		if err := printReadme(os.Stdout, *readme, root); err != nil {
+			fatal(err)
+		}
+		return
+	}
+	if *rebuild != "" {
+		if err := rebuildJSON(*rebuild, cmpOr(*out, strings.TrimSuffix(*rebuild, ".txt")+".json")); err != nil {
 			fatal(err)
 		}
 		return
@@ -240,6 +247,48 @@ func run(root string, pick *regexp.Regexp, jsonPath string) error {
 	for _, m := range missing {
 		fmt.Println("not measured:", m)
 	}
+	return nil
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// rebuildJSON computes the figures of a run from its latest.txt again and
+// writes them to jsonPath, keeping the run's metadata found there: what a
+// change of the report's figures needs, without measuring again.
+func rebuildJSON(txt, jsonPath string) error {
+	b, err := os.ReadFile(txt)
+	if err != nil {
+		return err
+	}
+	r, configs := results{}, map[string]string{}
+	for _, line := range strings.Split(string(b), "\n") {
+		if r.add(line) {
+			continue
+		}
+		if k, v, ok := configLine(line); ok {
+			if _, seen := configs[k]; !seen {
+				configs[k] = v
+			}
+		}
+	}
+	meta := map[string]any{}
+	if old, err := os.ReadFile(jsonPath); err == nil {
+		_ = json.Unmarshal(old, &meta)
+	}
+	fs := figures(r, configs)
+	vals := make([]any, len(fs))
+	for i, f := range fs {
+		vals[i], _ = f.value(r)
+	}
+	if err := writeJSON(jsonPath, meta, fs, vals); err != nil {
+		return err
+	}
+	fmt.Printf("wrote %s from %s\n", jsonPath, txt)
 	return nil
 }
 

@@ -225,3 +225,32 @@ func TestScaleModel(t *testing.T) {
 		t.Error("limits without counts")
 	}
 }
+
+// TestRebuild computes latest.json again from a run's latest.txt, keeping
+// the run's metadata.
+func TestRebuild(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	txt, js := filepath.Join(dir, "latest.txt"), filepath.Join(dir, "latest.json")
+	run := "# Bora embedded\ncpu: AMD EPYC\n" + costLine + "\nBenchmarkEmbedded/linear-1000-2 1 1 ns/op 1500 tasks/s\n"
+	if err := os.WriteFile(txt, []byte(run), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(js, []byte(`{"commit": "abc1234", "embedded_tasks_per_second": 1}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := rebuildJSON(txt, js); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]any
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got["commit"] != "abc1234" || got["embedded_tasks_per_second"] != 1500.0 || got["sqs_requests_per_task"] != 6.0 {
+		t.Errorf("rebuilt: commit %v, embedded %v, sqs %v; want abc1234, 1500, 6", got["commit"], got["embedded_tasks_per_second"], got["sqs_requests_per_task"])
+	}
+}
