@@ -89,7 +89,11 @@ func steps(root, tmp string) []step {
 		if s[i].show == "" {
 			s[i].show = show(s[i].args)
 			for _, e := range s[i].env {
-				if !strings.HasPrefix(e, "BORA_REQUIRE_EMULATOR") {
+				if strings.HasPrefix(e, "BORA_REQUIRE_EMULATOR") {
+					// A step on the emulator: scripts/emulator run
+					// starts one for the command.
+					s[i].show = "scripts/emulator run " + s[i].show
+				} else {
 					s[i].show = e + " " + s[i].show
 				}
 			}

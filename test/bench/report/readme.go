@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 )
 
 // readmeRows are the figures the README's table shows, in its order.
@@ -62,10 +63,12 @@ func printReadme(w io.Writer, path, root string) error {
 		}
 		what := row.what
 		if row.key == "peer_tasks_per_second" {
-			what += fmt.Sprintf(" (%v)", v["peer_name"])
+			what += fmt.Sprintf(": %v", v["peer_name"])
 		}
 		f := byKey[row.key]
-		fmt.Fprintf(w, "| %s | %s | `%s` (%s) |\n", what, shown, step[f.step], f.bench)
+		// A | in a table cell ends the cell, even in code.
+		cmd := strings.ReplaceAll(step[f.step], "|", `\|`)
+		fmt.Fprintf(w, "| %s | %s | `%s` (%s) |\n", what, shown, cmd, strings.ReplaceAll(f.bench, "|", `\|`))
 	}
 	return nil
 }

@@ -178,7 +178,7 @@ func TestLatestJSON(t *testing.T) {
 	if err := printReadme(&out, path, t.TempDir()); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(out.String(), "| embedded throughput, 1,000-task chain | 1500 tasks/s | `go test -run '^$' -bench '^BenchmarkEmbedded$/^(linear-1000|with-items-1000-conc-50)$'") {
+	if !strings.Contains(out.String(), "| embedded throughput, 1,000-task chain | 1500 tasks/s | `go test -run '^$' -bench '^BenchmarkEmbedded$/^(linear-1000\\|with-items-1000-conc-50)$'") {
 		t.Errorf("README table:\n%s", out.String())
 	}
 	if strings.Contains(out.String(), "outcome → next claim") {
