@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 )
 
 // ProblemBase starts every problem type: the type of a problem is
@@ -16,6 +17,7 @@ const (
 	TypeRouteNotFound       = "route-not-found"        // 404: no such route
 	TypeWorkflowNotFound    = "workflow-not-found"     // 404: no such workflow or version
 	TypeExecutionNotFound   = "execution-not-found"    // 404: no such execution
+	TypeTaskNotFound        = "task-not-found"         // 404: no such task execution
 	TypeMethodNotAllowed    = "method-not-allowed"     // 405
 	TypeNotAcceptable       = "not-acceptable"         // 406
 	TypeExecutionExists     = "execution-exists"       // 409: the id is taken by a different request
@@ -66,6 +68,7 @@ var titles = map[string]string{
 	TypeRouteNotFound:       "No such route",
 	TypeWorkflowNotFound:    "No such workflow",
 	TypeExecutionNotFound:   "No such execution",
+	TypeTaskNotFound:        "No such task execution",
 	TypeMethodNotAllowed:    "Method not allowed on this route",
 	TypeNotAcceptable:       "No acceptable representation",
 	TypeExecutionExists:     "The execution id is taken by a different request",
@@ -86,6 +89,7 @@ var statuses = map[string]int{
 	TypeRouteNotFound:       http.StatusNotFound,
 	TypeWorkflowNotFound:    http.StatusNotFound,
 	TypeExecutionNotFound:   http.StatusNotFound,
+	TypeTaskNotFound:        http.StatusNotFound,
 	TypeMethodNotAllowed:    http.StatusMethodNotAllowed,
 	TypeNotAcceptable:       http.StatusNotAcceptable,
 	TypeExecutionExists:     http.StatusConflict,
@@ -97,6 +101,16 @@ var statuses = map[string]int{
 	TypeInvalidExecution:    http.StatusUnprocessableEntity,
 	TypeInternal:            http.StatusInternalServerError,
 	TypeUnavailable:         http.StatusServiceUnavailable,
+}
+
+// Types lists every problem type's name, sorted.
+func Types() []string {
+	out := make([]string, 0, len(titles))
+	for t := range titles {
+		out = append(out, t)
+	}
+	slices.Sort(out)
+	return out
 }
 
 // problem builds a problem of a type (one of the Type constants) with a
