@@ -18,13 +18,15 @@ import (
 )
 
 const controlUsage = `usage: bora pause|resume|cancel --db PATH EXECUTION [flags]
-       bora rerun --db PATH EXECUTION TASK [flags]
+       bora rerun|skip --db PATH EXECUTION TASK [flags]
 
 Sends a command to an execution kept in a SQLite file (bora run --db, bora
 serve --db) and carries the execution forward on the embedded engine until
 the command has taken effect: pause until it is PAUSED, the others until it
 ends (or pauses again). rerun runs a failed task again (by name, or by task
-execution such as build#2) and resumes its failed execution.
+execution such as build#2) and resumes its failed execution; skip ends such
+a task SKIPPED instead (its publish-on-skip is published) and the execution
+goes on from its on-skip transitions, or its on-success ones.
 
 Flags:
   --db PATH       the SQLite file (required)
@@ -56,7 +58,7 @@ func controlCmd(op string) func(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		want := 1
-		if op == record.OpRerun {
+		if op == record.OpRerun || op == record.OpSkip {
 			want = 2
 		}
 		if *db == "" || len(pos) != want {
@@ -64,7 +66,7 @@ func controlCmd(op string) func(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		c := record.Command{Op: op}
-		if op == record.OpRerun {
+		if op == record.OpRerun || op == record.OpSkip {
 			c.Task = pos[1]
 		}
 		if *envArg != "" {

@@ -29,6 +29,7 @@ var commands = []command{
 	{"resume", "resume a paused execution and carry it to its end", controlCmd(record.OpResume)},
 	{"cancel", "cancel an execution in a database", controlCmd(record.OpCancel)},
 	{"rerun", "run a failed task of an execution again", controlCmd(record.OpRerun)},
+	{"skip", "skip a failed task of an execution and go on past it", controlCmd(record.OpSkip)},
 	{"submit", "store workflow documents on the API's server", submitCmd},
 	{"start", "start an execution of a stored workflow on the API's server", startCmd},
 	{"get", "show an execution kept by the API's server", getCmd},

@@ -130,7 +130,7 @@ func (p *progress) state(s string) string {
 		code = "32"
 	case string(record.Error), string(record.Cancelled):
 		code = "31"
-	case string(record.Paused):
+	case string(record.Paused), string(record.Skipped):
 		code = "36"
 	}
 	return "\x1b[" + code + "m" + s + "\x1b[0m"

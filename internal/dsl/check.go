@@ -12,7 +12,7 @@ func (l *loader) checkDirect(w *Workflow, specs []*taskSpec) {
 	out := make(map[string][]string, len(specs)) // task → distinct targets
 	for _, name := range w.Order {
 		t := w.Tasks[name]
-		for _, tr := range slices.Concat(t.OnSuccess, t.OnError, t.OnComplete) {
+		for _, tr := range slices.Concat(t.OnSuccess, t.OnError, t.OnComplete, t.OnSkip) {
 			if tr.Target != "" && !slices.Contains(out[name], tr.Target) {
 				out[name] = append(out[name], tr.Target)
 			}

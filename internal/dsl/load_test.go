@@ -79,6 +79,14 @@ greet:
 		Order: []string{"hello"},
 		Start: []string{"hello"},
 		Pos:   Pos{Line: 3, Col: 1},
+		Spec: map[string]any{
+			"name": "greet", "version": "2.0", "description": "says hello", "tags": []any{"demo", "hello"},
+			"input": []any{"name", map[string]any{"greeting": "Hello"},
+				map[string]any{"opts": map[string]any{"loud": true, "times": int64(2)}}, map[string]any{"nothing": nil}},
+			"output": map[string]any{"text": "<% $.greeting %>"}, "output-on-error": map[string]any{"failed": true},
+			"vars":  map[string]any{"count": int64(1)},
+			"tasks": map[string]any{"hello": map[string]any{"action": `std.echo output="hi"`}},
+		},
 	}
 	got := *w
 	got.Tasks, got.Output, got.OutputOnError, got.Vars = nil, nil, nil, nil

@@ -105,7 +105,9 @@ func (l *loader) loadWorkflow(p pair) *Workflow {
 			specs = append(specs, ts)
 		}
 	}
+	w.Spec = l.spec(p.Value, map[string]any{"name": p.Key, "version": "2.0"})
 	for _, ts := range specs {
+		ts.t.Spec = l.spec(ts.node, map[string]any{"name": ts.t.Name, "type": w.Type, "version": "2.0"})
 		ts.mergeDefaults(defaults)
 		l.finishTask(ts)
 		w.Tasks[ts.t.Name] = ts.t
@@ -151,4 +153,19 @@ func (l *loader) checkTaskName(p pair) bool {
 		return true
 	}
 	return false
+}
+
+// spec decodes a definition as written, with extra entries over it, for
+// the spec fields of task() and execution(). Its problems were reported
+// when the definition was read: a loader of its own decodes it quietly.
+func (l *loader) spec(n *yaml.Node, extra map[string]any) map[string]any {
+	quiet := &loader{file: l.file, src: l.src}
+	m, ok := quiet.value(n, nil).(map[string]any)
+	if !ok {
+		m = map[string]any{}
+	}
+	for k, v := range extra {
+		m[k] = v
+	}
+	return m
 }

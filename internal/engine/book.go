@@ -56,6 +56,9 @@ type book struct {
 	// Depth is how deeply the execution is nested: 0 for a top-level
 	// execution, its parent's plus one for a sub-workflow.
 	Depth int `json:"dp,omitempty"`
+	// Root is the top-level execution a sub-workflow runs under; empty
+	// for a top-level execution.
+	Root string `json:"rt,omitempty"`
 	// Applied are short hashes of the last applied events, newest last.
 	Applied []string `json:"ev,omitempty"`
 	// Outbox is the After of the last applied event, kept encoded: it is

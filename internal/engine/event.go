@@ -63,7 +63,7 @@ func (s *stepper) safeRerun(r *run) bool {
 	if err != nil || rec == nil {
 		return false
 	}
-	ok, err := s.evalBool(t.SafeRerun, s.view(decodeFlow(rec.Inbound)), taskView(rec))
+	ok, err := s.evalBool(t.SafeRerun, s.view(decodeFlow(rec.Inbound), rec), s.taskView(rec))
 	return err == nil && ok
 }
 
@@ -288,6 +288,8 @@ func (s *stepper) onCommand() (bool, error) {
 		return true, nil
 	case record.OpRerun:
 		return s.rerun(c)
+	case record.OpSkip:
+		return s.skip(c)
 	case record.OpFail:
 		if s.exec.State.Terminal() {
 			return false, nil
@@ -459,6 +461,74 @@ func (s *stepper) rerun(c *record.Command) (bool, error) {
 	}
 	return true, s.settle()
 }
+
+// skip ends a failed task of a failed execution in SKIPPED, as Mistral's
+// task skip does: the task publishes its publish-on-skip (and on-skip's
+// publish) instead of what it published, and the workflow runs again from
+// its on-skip transitions, or from its on-success ones when no on-skip
+// transition is taken. on-complete is not taken.
+func (s *stepper) skip(c *record.Command) (bool, error) {
+	if s.exec.State != record.ExecError {
+		return false, nil
+	}
+	key := c.Task
+	if !strings.Contains(key, "#") {
+		key = s.latest(key)
+	}
+	old, err := s.task(key)
+	if err != nil || old == nil {
+		return false, err
+	}
+	t := s.wf.Tasks[old.Name]
+	if t == nil || old.State != record.Error {
+		return false, nil
+	}
+	s.exec.State, s.exec.StateInfo, s.exec.Output = record.ExecRunning, "", nil
+	s.b.Errs = slices.DeleteFunc(s.b.Errs, func(k string) bool { return k == key })
+	s.b.Ends = slices.DeleteFunc(s.b.Ends, func(k string) bool { return k == key })
+	in := decodeFlow(old.Inbound)
+	inbound := s.view(in, old)
+	cur := s.taskView(old)
+	cur["state"], cur["state_info"] = string(record.Skipped), skippedInfo
+	fail := func(err error) (bool, error) {
+		msg := fmt.Sprintf("Failed to skip task [error=%v, wf=%s, task=%s]", err, s.wf.Name, old.Name)
+		s.stop(record.ExecError, msg)
+		return true, nil
+	}
+	published := map[string]any{}
+	if t.PublishOnSkip != nil {
+		v, err := s.eval(t.PublishOnSkip, inbound, cur)
+		if err != nil {
+			return fail(err)
+		}
+		if m, ok := v.(map[string]any); ok {
+			published = m
+		}
+	}
+	if t.PublishGlobalOnSkip != nil {
+		v, err := s.eval(t.PublishGlobalOnSkip, inbound, cur)
+		if err != nil {
+			return fail(err)
+		}
+		if m, ok := v.(map[string]any); ok && len(m) > 0 {
+			if err := s.publishGlobal(m); err != nil {
+				return fail(err)
+			}
+		}
+	}
+	pub, err := s.encode("the published variables of task "+t.Name, published)
+	if err != nil {
+		return fail(err)
+	}
+	fin := s.finish(old, record.Skipped, skippedInfo, pub, old.Result, old.Error)
+	if err := s.afterTask(fin, record.Skipped, in.publish(published), cur); err != nil {
+		return false, err
+	}
+	return true, s.settle()
+}
+
+// skippedInfo is the state_info of a skipped task, as in Mistral.
+const skippedInfo = "Task was skipped."
 
 // startReverse starts a reverse workflow: the planned tasks that require
 // nothing.

@@ -55,7 +55,7 @@ func (s *stepper) completeTask(r *run, o *outcome) error {
 		return fmt.Errorf("task %s: record or definition missing", r.Key)
 	}
 	in := decodeFlow(rec.Inbound)
-	inbound := s.view(in)
+	inbound := s.view(in, rec)
 	var (
 		state     record.State
 		result    json.RawMessage
@@ -91,7 +91,7 @@ func (s *stepper) completeTask(r *run, o *outcome) error {
 			case record.Success:
 				results[u.Item] = mustDecode("the result of "+what, res)
 				if r.Ad != "" {
-					v, err := s.adhocOutput(r.Ad, results[u.Item], taskView(rec))
+					v, err := s.adhocOutput(r.Ad, results[u.Item], s.taskView(rec))
 					if err != nil {
 						return s.forceFail(r, rec, fmt.Sprintf("Failed to complete task [error=%v, wf=%s, task=%s]", err, s.wf.Name, t.Name))
 					}
@@ -131,7 +131,7 @@ func (s *stepper) completeTask(r *run, o *outcome) error {
 			stateInfo = text(errv)
 			result = nil
 		} else if r.Ad != "" {
-			v, err := s.adhocOutput(r.Ad, mustDecode("the result of task "+r.Key, result), taskView(rec))
+			v, err := s.adhocOutput(r.Ad, mustDecode("the result of task "+r.Key, result), s.taskView(rec))
 			if err == nil {
 				result, err = s.encode("the result of task "+t.Name, v)
 			}
@@ -151,6 +151,7 @@ func (s *stepper) completeTask(r *run, o *outcome) error {
 		"id": rec.ExecID + "/" + rec.Key, "name": rec.Name, "state": string(state),
 		"state_info": nil, "result": nil, "published": map[string]any{},
 	}
+	s.taskExtras(cur, rec)
 	if stateInfo != "" {
 		cur["state_info"] = stateInfo
 	}
@@ -178,7 +179,7 @@ func (s *stepper) completeTask(r *run, o *outcome) error {
 	out := in.publish(published)
 	var outbound map[string]any // what fail-on and retry see
 	if t.FailOn != nil || t.Retry != nil {
-		outbound = s.view(out)
+		outbound = s.view(out, rec)
 	}
 
 	// wait-after
@@ -430,7 +431,7 @@ func (s *stepper) afterTask(rec *record.Task, state record.State, out flow, cur 
 	var outbound map[string]any // built when a condition or message needs it
 	view := func() map[string]any {
 		if outbound == nil {
-			outbound = s.view(out)
+			outbound = s.view(out, rec)
 		}
 		return outbound
 	}
@@ -456,8 +457,13 @@ func (s *stepper) afterTask(rec *record.Task, state record.State, out flow, cur 
 		err = take(t.OnError, "on-error")
 	case record.Success:
 		err = take(t.OnSuccess, "on-success")
+	case record.Skipped:
+		// A skip goes on-skip's way, or on-success's when none is taken.
+		if err = take(t.OnSkip, "on-skip"); err == nil && len(nexts) == 0 {
+			err = take(t.OnSuccess, "on-success")
+		}
 	}
-	if err == nil && state != record.Cancelled {
+	if err == nil && state != record.Cancelled && state != record.Skipped {
 		err = take(t.OnComplete, "on-complete")
 	}
 	if err != nil {
@@ -633,7 +639,7 @@ func (s *stepper) failJoin(j *join) error {
 	s.before = append(s.before, Write{CreateTask: rec})
 	s.made[key] = rec
 	s.tasks[key] = rec
-	cur := taskView(rec)
+	cur := s.taskView(rec)
 	return s.afterTask(rec, record.Error, ctx.publish(nil), cur)
 }
 
@@ -718,7 +724,7 @@ func (s *stepper) ended() error {
 	if err != nil {
 		return err
 	}
-	ctx := s.view(final)
+	ctx := s.view(final, nil)
 	var out any
 	switch s.exec.State {
 	case record.ExecSuccess:

@@ -44,7 +44,7 @@ func (s *stepper) startTask(name string, inbound flow, from string) error {
 		return s.forceFail(r, rec, fmt.Sprintf("Failed to run task [error=%v, wf=%s, task=%s]", ctxErr, s.wf.Name, name))
 	}
 	if t.PauseBefore != nil {
-		pause, err := s.evalBool(t.PauseBefore, s.view(inbound), taskView(rec))
+		pause, err := s.evalBool(t.PauseBefore, s.view(inbound, rec), s.taskView(rec))
 		if err != nil {
 			return s.forceFail(r, rec, fmt.Sprintf("Failed to run task [error=pause-before: %v, wf=%s, task=%s]", err, s.wf.Name, name))
 		}
@@ -76,8 +76,8 @@ func unitEnds(t *dsl.Task) bool {
 // rerun of a with-items task); the others are created already done from
 // the given outcomes.
 func (s *stepper) launch(r *run, t *dsl.Task, rec *record.Task, in flow, prev []*record.Unit) error {
-	cur := taskView(rec)
-	inbound := s.view(in)
+	cur := s.taskView(rec)
+	inbound := s.view(in, rec)
 	fail := func(err error) error {
 		return s.forceFail(r, rec, fmt.Sprintf("Failed to run task [error=%v, wf=%s, task=%s]", err, s.wf.Name, t.Name))
 	}

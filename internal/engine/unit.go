@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -211,7 +212,7 @@ func (s *stepper) childHead(op *unitOp) (*record.Execution, error) {
 	}
 	// The child starts with its depth: it counts every level, whatever
 	// names the workflows have (an expression may name one).
-	if head.Engine, err = json.Marshal(&book{Depth: s.b.Depth + 1}); err != nil {
+	if head.Engine, err = json.Marshal(&book{Depth: s.b.Depth + 1, Root: cmp.Or(s.b.Root, s.exec.ID)}); err != nil {
 		return nil, fmt.Errorf("task %s: %w", op.key.Task, err)
 	}
 	return head, nil

@@ -80,8 +80,10 @@ type Store interface {
 	CreateTask(ctx context.Context, t *record.Task) error
 	// FinishTask writes the final fields (State, StateInfo, Published,
 	// Result, Error, ChildID, FinishedAt) of a task whose final fields were
-	// not written yet; ErrConflict if they were. (A UnitEnds task whose
-	// unit ended reads as ended, and can still be finished otherwise.)
+	// not written yet; ErrConflict if they were, but for a task in ERROR
+	// finished again as SKIPPED (a user's skip): record.Task.Finishable.
+	// (A UnitEnds task whose unit ended reads as ended, and can still be
+	// finished otherwise.)
 	// t.Unit, when set, is the outcome the task's unit of item 0 holds as
 	// far as the caller knows: an adapter may size its write by it.
 	FinishTask(ctx context.Context, t *record.Task) error

@@ -209,7 +209,7 @@ func (s *Store) FinishTask(_ context.Context, t *record.Task) error {
 	if !ok {
 		return fmt.Errorf("finish task %s/%s: %w", t.ExecID, t.Key, store.ErrNotFound)
 	}
-	if cur.Final() {
+	if !cur.Finishable(t.State) {
 		return fmt.Errorf("finish task %s/%s: already %s: %w", t.ExecID, t.Key, cur.State, store.ErrConflict)
 	}
 	next := clone(cur)

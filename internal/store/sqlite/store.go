@@ -420,7 +420,8 @@ var (
 		ON CONFLICT DO NOTHING`
 	sqlFinishTask = `UPDATE tasks SET state = ?, state_info = ?, published = ?, result = ?, error = ?,
 		child_id = ?, finished_at = ?
-		WHERE exec_id = ? AND key = ? AND state NOT IN ('SUCCESS', 'ERROR', 'CANCELLED')`
+		WHERE exec_id = ? AND key = ? AND (state NOT IN ('SUCCESS', 'ERROR', 'CANCELLED', 'SKIPPED')
+		OR state = 'ERROR' AND ? = 'SKIPPED')`
 	sqlGetTask    = `SELECT ` + taskCols + `, ` + unitZeroCols + ` FROM tasks WHERE exec_id = ? AND key = ?`
 	sqlListTasks  = `SELECT ` + taskCols + `, ` + unitZeroCols + ` FROM tasks WHERE exec_id = ? ORDER BY seq, key`
 	sqlCreateUnit = `INSERT INTO units (` + unitCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -513,7 +514,7 @@ func (s *Store) CreateTask(ctx context.Context, t *record.Task) error {
 func (s *Store) FinishTask(ctx context.Context, t *record.Task) error {
 	res, err := s.exec(ctx, sqlFinishTask,
 		string(t.State), t.StateInfo, blob(t.Published), blob(t.Result), blob(t.Error), t.ChildID, ms(t.FinishedAt),
-		t.ExecID, t.Key)
+		t.ExecID, t.Key, string(t.State))
 	if err != nil && !isSizeCheck(err) {
 		return fmt.Errorf("finish %s: %w", taskWhat(t), err)
 	}
