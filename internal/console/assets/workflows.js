@@ -64,6 +64,17 @@ function codeView(text, marks = new Map()) {
     h('ol', null, lines.map((l, i) => h('li', {class: marks.has(i + 1) ? `mark-${marks.get(i + 1)}` : null, dataset: {line: i + 1}}, h('span', null, l || ' ')))));
 }
 
+// focusLine scrolls a code view to a line and marks it.
+function focusLine(root, line) {
+  if (!line) return;
+  for (const li of root.querySelectorAll('.code-view li.mark-focus')) li.classList.remove('mark-focus');
+  const li = root.querySelector(`.code-view li[data-line="${Number(line)}"]`);
+  if (!li) return;
+  li.classList.add('mark-focus');
+  const view = li.closest('.code-view');
+  view.scrollTop = li.offsetTop - view.clientHeight / 3;
+}
+
 export function workflowView(name, q) {
   let params = q;
   let doc = null; // the version shown
@@ -123,7 +134,9 @@ export function workflowView(name, q) {
     graph(name, doc.version).then((g) => {
       const pick = h('select', {'aria-label': 'Workflow of the document'}, g.workflows.map((w, i) => h('option', {value: i}, w.name)));
       const show = () => {
-        gv = new GraphView(g.workflows[Number(pick.value) || 0], {onSelect: () => {}});
+        const wf = g.workflows[Number(pick.value) || 0];
+        // Choosing a task shows where the document defines it.
+        gv = new GraphView(wf, {onSelect: (task) => focusLine(body, (wf.tasks.find((t) => t.name === task) || {}).line)});
         fill(graphCard, h('div', {class: 'card-head'}, h('h2', null, 'Graph'), g.workflows.length > 1 ? pick : null), gv.el);
         requestAnimationFrame(() => gv.fit());
       };
