@@ -34,6 +34,7 @@ var commands = []command{
 	{"start", "start an execution of a stored workflow on the API's server", startCmd},
 	{"get", "show an execution kept by the API's server", getCmd},
 	{"watch", "follow an execution on the API's server to its end", watchCmd},
+	{"console", "serve the web console of a deployed API on this machine", consoleCmd},
 }
 
 // Exit codes.

@@ -71,7 +71,7 @@ func (r *remoteFlags) client() (*client.Client, error) {
 
 // remoteCommands are the commands that take the connection flags.
 var remoteCommands = map[string]bool{
-	"submit": true, "start": true, "get": true, "watch": true,
+	"submit": true, "start": true, "get": true, "watch": true, "console": true,
 }
 
 // globalFlags moves connection flags given before the command to after

@@ -34,6 +34,20 @@ export function onUnauthorized(f) {
   unauthorized = f;
 }
 
+// parseJSON parses an answer, keeping every number as written where a
+// JavaScript number would change it (a 64-bit id, 1.10): such a number
+// becomes raw JSON, which JSON.stringify writes back as it came.
+export function parseJSON(text) {
+  return JSON.parse(text, keepDigits);
+}
+
+function keepDigits(key, value, ctx) {
+  if (typeof value === 'number' && ctx && typeof ctx.source === 'string' && typeof JSON.rawJSON === 'function' && String(value) !== ctx.source) {
+    return JSON.rawJSON(ctx.source);
+  }
+  return value;
+}
+
 // call sends one request. opts: query (object; empty values left out),
 // json (a value sent as JSON), raw (a JSON text sent as it is), yaml (a
 // YAML text), headers, signal.
@@ -69,7 +83,7 @@ export async function call(method, path, opts = {}) {
   let data = null;
   if (/json/.test(ctype) && text) {
     try {
-      data = JSON.parse(text);
+      data = parseJSON(text);
     } catch {
       data = null;
     }

@@ -107,10 +107,11 @@ func Stop() {
 }
 
 // Tab opens a new tab of the shared browser for t, closed when t ends,
-// and returns its context, bounded by timeout. Messages the page logs to
+// and returns its context (bound each step's time with a context derived
+// from it: a deadline on the tab's own context would close the tab). Messages the page logs to
 // its console and errors it throws are logged with t, and an uncaught
 // error fails t: the console must not throw.
-func Tab(t testing.TB, timeout time.Duration) context.Context {
+func Tab(t testing.TB) context.Context {
 	t.Helper()
 	once.Do(start)
 	if startErr != nil {
@@ -120,11 +121,7 @@ func Tab(t testing.TB, timeout time.Duration) context.Context {
 		t.Skipf("skipping browser test: %v", startErr)
 	}
 	ctx, cancel := chromedp.NewContext(browser)
-	ctx, cancelT := context.WithTimeout(ctx, timeout)
-	t.Cleanup(func() {
-		cancelT()
-		cancel()
-	})
+	t.Cleanup(cancel)
 	if err := chromedp.Do(ctx, chromedp.EmulateViewport(Width, Height)); err != nil {
 		t.Fatalf("open a tab: %v", err)
 	}
