@@ -154,7 +154,11 @@ func apiCall(t *testing.T, method, url, ctype, body string, out any) {
 func consoleServer(t *testing.T) (base string, start func(workflow, id string, input any, env any)) {
 	t.Helper()
 	ep := serve(t)
-	for _, doc := range []string{consoleWorkflows, consoleFlaky, consoleMarkup} {
+	showcase, err := os.ReadFile("../../events/examples/showcase.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, doc := range []string{consoleWorkflows, consoleFlaky, consoleMarkup, string(showcase)} {
 		apiCall(t, "POST", ep+"/v1/workflows", "application/yaml", doc, nil)
 	}
 	start = func(workflow, id string, input, env any) {
@@ -315,6 +319,35 @@ func TestConsole(t *testing.T) {
 		if n := eval[int](b, `document.querySelectorAll('.tl-row').length`); n != 3 {
 			t.Errorf("the timeline has %d rows, want one per task execution (3)", n)
 		}
+	})
+
+	t.Run("fork, join, with-items, retry", func(t *testing.T) {
+		t.Parallel()
+		b := newBrowse(t, base)
+		start("showcase", "showcase-1", nil, nil)
+		b.open("/executions/showcase-1")
+		b.wait("the execution succeeds", execIs("SUCCESS"))
+		for task, state := range map[string]string{"prepare": "SUCCESS", "greet_all": "SUCCESS", "check_ready": "SUCCESS", "big_team": "SUCCESS", "small_team": "NOTRUN", "summarize": "SUCCESS"} {
+			b.wait(task+" is "+state, nodeIs(task, state))
+		}
+		for sel, want := range map[string]string{
+			`.node.task[data-task="greet_all"] .facts`:   "3 of 3 done",
+			`.node.task[data-task="check_ready"] .facts`: "attempt 2 of 2",
+			`.node.task[data-task="summarize"] .tags`:    "join all",
+			`.node[data-command="fail"] .cmd-text`:       "fail",
+		} {
+			if got := b.text(sel); !strings.Contains(got, want) {
+				t.Errorf("%s says %q, want %q", sel, got, want)
+			}
+		}
+		for kind, n := range map[string]int{"on-success": 6, "on-error": 1, "on-complete": 1} {
+			if got := eval[int](b, fmt.Sprintf(`document.querySelectorAll('.edges .edge.k-%s').length`, kind)); got != n {
+				t.Errorf("%d %s edges, want %d", got, kind, n)
+			}
+		}
+		b.click(`.node.task[data-task="greet_all"]`)
+		b.wait("the items", `document.querySelectorAll('.side tr.unit').length === 3`)
+		b.shot("execution-showcase")
 	})
 
 	t.Run("cancel asks first", func(t *testing.T) {

@@ -103,14 +103,14 @@ func Proxy(o ProxyOptions) (http.Handler, error) {
 		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			o.Log.Error("console proxy", "method", r.Method, "path", r.URL.Path, "err", err)
-			status, detail := http.StatusBadGateway, fmt.Sprintf("the API at %s did not answer: %v", u.Redacted(), err)
+			status, kind, detail := http.StatusBadGateway, "unreachable", fmt.Sprintf("the API at %s did not answer: %v", u.Redacted(), err)
 			var tl *tooLarge
 			if errors.As(err, &tl) {
-				status, detail = http.StatusRequestEntityTooLarge, fmt.Sprintf("the request body is over %d bytes", o.MaxBodyBytes)
+				status, kind, detail = http.StatusRequestEntityTooLarge, "too-large", fmt.Sprintf("the request body is over %d bytes", o.MaxBodyBytes)
 			} else if errors.As(err, new(*authError)) {
 				detail = err.Error()
 			}
-			writeProblem(w, status, "proxy", detail)
+			writeProblem(w, status, kind, detail)
 		},
 	}
 	console := Handler()

@@ -328,9 +328,11 @@ export class GraphView {
     const w = this.canvas.clientWidth - 4;
     const hgt = this.canvas.clientHeight - 4;
     if (w <= 0) return;
+    // Shrink to fit, but not below what stays readable: a larger graph
+    // scrolls (or is dragged) instead.
     let k = Math.min(1, w / this.lay.width);
-    if (hgt > 200) k = Math.min(k, Math.max(hgt / this.lay.height, 0.45));
-    this.zoom(Math.max(k, 0.2));
+    if (hgt > 200) k = Math.min(k, hgt / this.lay.height);
+    this.zoom(Math.max(k, 0.7));
     this.fitted = true;
   }
 

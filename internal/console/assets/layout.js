@@ -20,7 +20,7 @@
 // them beside their node, which the layout widened by selfRoom.
 
 export function layout(graph, options = {}) {
-  const o = {nodeGap: 28, labelGap: 12, rankGap: 40, margin: 16, selfRoom: 0, sweeps: 12, ...options};
+  const o = {nodeGap: 28, labelGap: 18, rankGap: 44, margin: 16, selfRoom: 0, sweeps: 12, ...options};
   const nodes = new Map();
   graph.nodes.forEach((n, i) => nodes.set(n.id, {...n, index: i, out: [], in: [], self: []}));
   const edges = [];
@@ -54,8 +54,11 @@ export function layout(graph, options = {}) {
     const [top, bottom] = e.back ? [e.to, e.from] : [e.from, e.to];
     const a = vid.get(top), b = vid.get(bottom);
     const chain = [a];
+    const labelRank = a.rank + 1 + 2 * Math.floor((b.rank - a.rank - 2) / 4);
     for (let r = a.rank + 1; r < b.rank; r++) {
-      const isLabel = r === a.rank + 1 && (e.lw || 0) > 0;
+      // The label sits half way down a long edge, so that the labels of
+      // one task's transitions do not all crowd under it.
+      const isLabel = r === labelRank && (e.lw || 0) > 0;
       const v = {key: `${e.id}@${r}`, w: isLabel ? e.lw : 0, h: isLabel ? e.lh || 0 : 0, rank: r, edge: e, label: isLabel, up: [], down: [], order: a.order};
       verts.push(v);
       chain.push(v);
