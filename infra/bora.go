@@ -77,6 +77,14 @@ type Props struct {
 	// AlarmActions are added to every alarm (an SNS topic, say). Default none.
 	AlarmActions []awscloudwatch.IAlarmAction
 
+	// InvokeFunctions are the Lambda functions workflows may invoke with
+	// the aws.lambda action: names (of the stack's account and region),
+	// name:alias, or ARNs (a token, such as fn.FunctionArn(), must be an
+	// ARN). The worker may invoke these and nothing else: each is granted
+	// as written, so a name allows its unqualified function and not its
+	// aliases. Default none.
+	InvokeFunctions []*string
+
 	// Environment is added to every function's environment. The emulator
 	// variant sets AWS_ENDPOINT_URL with it.
 	Environment map[string]*string
@@ -180,6 +188,9 @@ func NewBora(scope constructs.Construct, id *string, props *Props) *Bora {
 	b.Timers.Queue.GrantSendMessages(engine)
 	// The worker sends its results as events.
 	b.Events.Queue.GrantSendMessages(worker)
+	// The worker invokes the functions of aws.lambda tasks that the props
+	// list, and no other.
+	grantInvoke(worker, p.InvokeFunctions)
 	// The reconciler resends task messages and sends the events of
 	// expired leases and fired timers.
 	b.Events.Queue.GrantSendMessages(reconciler)
@@ -270,6 +281,9 @@ func (p Props) validate() error {
 		if d < time.Second || d > 15*time.Minute || d%time.Second != 0 {
 			return fmt.Errorf("bora: %s %v: Lambda allows whole seconds from 1 s to 15 minutes", name, d)
 		}
+	}
+	if err := checkInvokeFunctions(p.InvokeFunctions); err != nil {
+		return err
 	}
 	if p.MessageAgeAlarm < time.Minute {
 		return fmt.Errorf("bora: MessageAgeAlarm %v: want at least a minute (the metric's period)", p.MessageAgeAlarm)

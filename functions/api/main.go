@@ -5,6 +5,7 @@ package main
 
 import (
 	"github.com/borawf/bora/internal/action"
+	"github.com/borawf/bora/internal/action/awslambda"
 	"github.com/borawf/bora/internal/api"
 	"github.com/borawf/bora/internal/apigw"
 	"github.com/borawf/bora/internal/function"
@@ -16,7 +17,9 @@ func main() {
 		if err != nil {
 			return nil, err
 		}
-		h, err := api.New(api.Options{Store: d.Store, Runtime: rt, Actions: action.NewRegistry().Specs(), Log: d.Log})
+		// The worker's actions, for the checks of the workflows it stores.
+		reg, _ := awslambda.Registry(action.Policy{}, awslambda.DefaultClient)
+		h, err := api.New(api.Options{Store: d.Store, Runtime: rt, Actions: reg.Specs(), Log: d.Log})
 		return apigw.Handler(h), err
 	})
 }

@@ -91,6 +91,12 @@ func TestValidate(t *testing.T) {
 				"testdata/invalid.yaml:6:7: unknown task attribute `on-sucess`; did you mean `on-success`?\n",
 		},
 		{
+			name: "aws.lambda is known, with its parameters", args: []string{"testdata/lambda.yaml"}, wantCode: 0,
+			wantStdout: "testdata/lambda.yaml:8:5: warning: task `typo`: action `aws.lambda` takes no parameter `functon`; did you mean `function`?\n" +
+				"testdata/lambda.yaml:8:5: warning: task `typo`: action `aws.lambda` needs the parameter `function`\n" +
+				"testdata/lambda.yaml: ok\n",
+		},
+		{
 			name: "missing file", args: []string{"testdata/missing.yaml"}, wantCode: 1,
 			wantStderr: "testdata/missing.yaml: open testdata/missing.yaml: no such file or directory\n",
 		},

@@ -10,6 +10,7 @@ import (
 	"syscall"
 
 	"github.com/borawf/bora/internal/action"
+	"github.com/borawf/bora/internal/action/awslambda"
 	"github.com/borawf/bora/internal/embedded"
 	"github.com/borawf/bora/internal/runtime"
 )
@@ -26,7 +27,10 @@ func openEmbedded(cmd string, o embedded.Options, stderr io.Writer) (*embedded.B
 		return nil, exitUsage
 	}
 	o.Limits = limits
-	o.Actions = action.NewRegistryWith(pol)
+	if o.Actions, err = registry(pol); err != nil {
+		fmt.Fprintf(stderr, "bora %s: %v\n", cmd, err)
+		return nil, exitUsage
+	}
 	o.Log = cliLogger(stderr)
 	b, err := embedded.Open(o)
 	if err != nil {
@@ -34,6 +38,14 @@ func openEmbedded(cmd string, o embedded.Options, stderr io.Writer) (*embedded.B
 		return nil, exitFail
 	}
 	return b, exitOK
+}
+
+// registry is the embedded worker's actions: the standard ones and
+// aws.lambda, which invokes through the SDK's default configuration (the
+// environment's credentials and region, AWS_ENDPOINT_URL), loaded when a
+// task first invokes a function.
+func registry(pol action.Policy) (*action.Registry, error) {
+	return awslambda.Registry(pol, awslambda.DefaultClient)
 }
 
 // start runs b until the returned stop is called. ctx ends on SIGINT or

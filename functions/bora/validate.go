@@ -120,5 +120,6 @@ func readAtMost(r io.Reader, limit int, what string) ([]byte, error) {
 // knownActions is the catalogue of the actions the embedded worker runs,
 // for the loader's action checks.
 func knownActions() map[string]dsl.ActionSpec {
-	return action.NewRegistry().Specs()
+	reg, _ := registry(action.Policy{})
+	return reg.Specs()
 }

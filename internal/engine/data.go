@@ -324,6 +324,19 @@ func (s *stepper) evalOn(t *expr.Template, data any, cur map[string]any) (any, e
 	return t.Eval(&expr.Context{Data: data, Host: &host{s: s, cur: cur}, MaxSteps: l.ExprSteps, MaxBytes: l.ExprBytes})
 }
 
+// MaxSeconds is the longest wait, delay or timeout a task may set (a
+// hundred years): longer ones could not be held as a time.
+const MaxSeconds = 100 * 365 * 24 * 3600
+
+// evalSeconds evaluates a policy number of seconds, at most MaxSeconds.
+func (s *stepper) evalSeconds(t *expr.Template, data, cur map[string]any, what string) (int64, error) {
+	n, err := s.evalInt(t, data, cur, what)
+	if err == nil && n > MaxSeconds {
+		err = fmt.Errorf("%s of %d seconds is longer than the longest a task may wait (%d seconds, a hundred years)", what, n, MaxSeconds)
+	}
+	return n, err
+}
+
 // evalInt evaluates a policy number (seconds, counts). Absent is 0.
 func (s *stepper) evalInt(t *expr.Template, data, cur map[string]any, what string) (int64, error) {
 	v, err := s.eval(t, data, cur)

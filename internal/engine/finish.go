@@ -184,7 +184,7 @@ func (s *stepper) completeTask(r *run, o *outcome) error {
 
 	// wait-after
 	if !r.WA && t.WaitAfter != nil && state != record.Cancelled {
-		wa, err := s.evalInt(t.WaitAfter, inbound, cur, "wait-after")
+		wa, err := s.evalSeconds(t.WaitAfter, inbound, cur, "wait-after")
 		if err != nil {
 			return s.forceFail(r, rec, fmt.Sprintf("Failed to complete task [error=%v, wf=%s, task=%s]", err, s.wf.Name, t.Name))
 		}
@@ -267,7 +267,7 @@ func (s *stepper) retry(t *dsl.Task, r *run, state record.State, outbound, cur m
 	if err != nil {
 		return false, 0, err
 	}
-	delaySec, err := s.evalInt(p.Delay, outbound, cur, "retry delay")
+	delaySec, err := s.evalSeconds(p.Delay, outbound, cur, "retry delay")
 	if err != nil {
 		return false, 0, err
 	}

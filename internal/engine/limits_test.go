@@ -155,6 +155,20 @@ wf:
 		info:  "Failed to evaluate workflow vars: the workflow's vars is over 16 KiB",
 	},
 	{
+		name: "a wait longer than a time can hold",
+		src: `
+version: '2.0'
+wf:
+  tasks:
+    a:
+      action: std.noop
+      wait-before: 1000000000000000
+`,
+		state:   record.ExecError,
+		ordered: []string{"a=ERROR"},
+		info:    "wait-before of 1000000000000000 seconds is longer than the longest a task may wait",
+	},
+	{
 		name: "recursion stops at the depth limit",
 		src: `
 version: '2.0'

@@ -189,11 +189,11 @@ func (s *stepper) launch(r *run, t *dsl.Task, rec *record.Task, in flow, prev []
 			return fail(err)
 		}
 	}
-	timeout, err := s.evalInt(t.Timeout, inbound, cur, "timeout")
+	timeout, err := s.evalSeconds(t.Timeout, inbound, cur, "timeout")
 	if err != nil {
 		return fail(err)
 	}
-	wait, err := s.evalInt(t.WaitBefore, inbound, cur, "wait-before")
+	wait, err := s.evalSeconds(t.WaitBefore, inbound, cur, "wait-before")
 	if err != nil {
 		return fail(err)
 	}

@@ -13,9 +13,11 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
 	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/borawf/bora/internal/action"
+	lambdaaction "github.com/borawf/bora/internal/action/awslambda"
 	"github.com/borawf/bora/internal/awsx"
 	"github.com/borawf/bora/internal/queue/sqs"
 	"github.com/borawf/bora/internal/reconcile"
@@ -33,6 +35,8 @@ type Deps struct {
 	Queues sqs.AttributesAPI
 	// EngineQueue is the engine queue's URL.
 	EngineQueue string
+	// Lambda invokes the functions of aws.lambda tasks.
+	Lambda lambdaaction.Invoker
 }
 
 // Connect loads the AWS configuration (honouring AWS_ENDPOINT_URL) and
@@ -51,6 +55,7 @@ func Connect(ctx context.Context, c Config, log *slog.Logger) (*Deps, error) {
 		Timers: sqs.New(q, c.TimerQueue, sqs.Options{}),
 		Log:    log,
 		Queues: q, EngineQueue: c.EngineQueue,
+		Lambda: awslambda.NewFromConfig(cfg),
 	}, nil
 }
 
@@ -85,13 +90,14 @@ func (d *Deps) Runtime() (*runtime.Runtime, error) {
 	return rt, errors.Join(err, rt.Validate())
 }
 
-// Worker builds a worker with the standard actions, under the operator's
-// policy read from the environment (action.PolicyFromEnv): on AWS, which
-// also refuses loopback addresses.
+// Worker builds a worker with the standard actions and aws.lambda, under
+// the operator's policy read from the environment (action.PolicyFromEnv):
+// on AWS, which also refuses loopback addresses.
 func (d *Deps) Worker() (*worker.Worker, error) {
 	pol, err := action.PolicyFromEnv(os.LookupEnv, true)
-	w := &worker.Worker{Store: d.Store, Events: d.Events, Actions: action.NewRegistryWith(pol), Log: d.Log}
-	return w, errors.Join(err, w.Validate())
+	reg, rerr := lambdaaction.Registry(pol, lambdaaction.Client(d.Lambda))
+	w := &worker.Worker{Store: d.Store, Events: d.Events, Actions: reg, Log: d.Log}
+	return w, errors.Join(err, rerr, w.Validate())
 }
 
 // Reconciler builds the reconciler.

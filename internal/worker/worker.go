@@ -262,6 +262,7 @@ func (c *Worker) run(ctx context.Context, log *slog.Logger, u *record.Unit, hear
 		Task:           u.Task,
 		Item:           u.Item,
 		Attempt:        u.Attempt,
+		Fence:          u.Fence,
 	}
 
 	runCtx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))

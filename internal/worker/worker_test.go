@@ -300,8 +300,9 @@ func TestHandlePassesInput(t *testing.T) {
 		Task:           "t#1",
 		Item:           3,
 		Attempt:        2,
+		Fence:          m.Fence,
 	}
-	if diff := cmp.Diff(want, got); diff != "" {
+	if diff := cmp.Diff(want, got); diff != "" || m.Fence == "" {
 		t.Errorf("action input (-want +got):\n%s", diff)
 	}
 }

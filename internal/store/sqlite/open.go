@@ -110,7 +110,9 @@ func OpenReadOnly(path string) (*sql.DB, error) {
 			}
 			db.Close()
 		}
-		errs = append(errs, err)
+		if len(errs) == 0 || err.Error() != errs[0].Error() {
+			errs = append(errs, err)
+		}
 	}
 	return nil, fmt.Errorf("open sqlite %s read-only: %w", path, errors.Join(errs...))
 }
