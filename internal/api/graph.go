@@ -70,8 +70,10 @@ type GraphTask struct {
 	SafeRerun   any         `json:"safe_rerun,omitempty"`
 	KeepResult  any         `json:"keep_result,omitempty"`
 	Publish     any         `json:"publish,omitempty"`
-	// PublishOnError is what the task publishes when it fails.
+	// PublishOnError is what the task publishes when it fails,
+	// PublishOnSkip when a user skips it.
 	PublishOnError any `json:"publish_on_error,omitempty"`
+	PublishOnSkip  any `json:"publish_on_skip,omitempty"`
 	// Requires lists, in a reverse workflow, the tasks that must finish first.
 	Requires    []string          `json:"requires,omitempty"`
 	Transitions []GraphTransition `json:"transitions"`
@@ -85,10 +87,10 @@ type GraphRetry struct {
 	ContinueOn any `json:"continue_on,omitempty"`
 }
 
-// GraphTransition is one entry of on-success, on-error or on-complete:
+// GraphTransition is one entry of on-success, on-error, on-complete or on-skip:
 // to a task, or an engine command (fail, succeed, pause, noop).
 type GraphTransition struct {
-	On      string `json:"on"` // on-success, on-error or on-complete
+	On      string `json:"on"` // on-success, on-error, on-complete or on-skip
 	Task    string `json:"task,omitempty"`
 	Command string `json:"command,omitempty"`
 	When    any    `json:"when,omitempty"`
@@ -158,7 +160,7 @@ func graphTask(t *dsl.Task, start bool) GraphTask {
 		Concurrency: src(t.Concurrency), Timeout: src(t.Timeout), WaitBefore: src(t.WaitBefore),
 		WaitAfter: src(t.WaitAfter), PauseBefore: src(t.PauseBefore), FailOn: src(t.FailOn),
 		SafeRerun: src(t.SafeRerun), KeepResult: src(t.KeepResult),
-		Publish: src(t.Publish), PublishOnError: src(t.PublishOnError),
+		Publish: src(t.Publish), PublishOnError: src(t.PublishOnError), PublishOnSkip: src(t.PublishOnSkip),
 		Requires: t.Requires, Transitions: []GraphTransition{},
 	}
 	switch {
@@ -176,7 +178,7 @@ func graphTask(t *dsl.Task, start bool) GraphTask {
 	for _, on := range []struct {
 		name string
 		list []dsl.Transition
-	}{{"on-success", t.OnSuccess}, {"on-error", t.OnError}, {"on-complete", t.OnComplete}} {
+	}{{"on-success", t.OnSuccess}, {"on-error", t.OnError}, {"on-complete", t.OnComplete}, {"on-skip", t.OnSkip}} {
 		for _, tr := range on.list {
 			gt.Transitions = append(gt.Transitions, GraphTransition{On: on.name, Task: tr.Target, Command: tr.Command,
 				When: src(tr.When), Msg: src(tr.Msg), Line: tr.Pos.Line})

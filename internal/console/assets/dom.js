@@ -146,7 +146,7 @@ export function span(from, to) {
 // States, their words and their icons: every state has a shape of its own,
 // so that none is told apart by colour alone.
 
-export const finalStates = new Set(['SUCCESS', 'ERROR', 'CANCELLED']);
+export const finalStates = new Set(['SUCCESS', 'ERROR', 'CANCELLED', 'SKIPPED']);
 
 const iconPaths = {
   SUCCESS: [['path', {d: 'M3.5 8.5l3 3 6-7', fill: 'none'}]],
@@ -157,6 +157,7 @@ const iconPaths = {
   WAITING: [['circle', {cx: 3.5, cy: 8, r: 1.3, class: 'solid'}], ['circle', {cx: 8, cy: 8, r: 1.3, class: 'solid'}], ['circle', {cx: 12.5, cy: 8, r: 1.3, class: 'solid'}]],
   PAUSED: [['path', {d: 'M5.5 3.5v9M10.5 3.5v9', fill: 'none', class: 'thick'}]],
   CANCELLED: [['circle', {cx: 8, cy: 8, r: 5.5, fill: 'none'}], ['path', {d: 'M4.2 11.8l7.6-7.6', fill: 'none'}]],
+  SKIPPED: [['path', {d: 'M3 4.5l4.5 3.5L3 11.5zM8 4.5l4.5 3.5L8 11.5z', fill: 'none'}]],
   NOTRUN: [['circle', {cx: 8, cy: 8, r: 5, fill: 'none', class: 'dashed'}]],
 };
 

@@ -68,7 +68,10 @@ export function executionView(id, q) {
     if (e.state === 'RUNNING') b.push(h('button', {type: 'button', onclick: () => send('pause'), title: 'Running actions finish; nothing new starts until you resume.'}, 'Pause'));
     if (e.state === 'PAUSED') b.push(h('button', {type: 'button', class: 'primary', onclick: () => send('resume')}, 'Resume'));
     if (e.state === 'RUNNING' || e.state === 'PAUSED') b.push(h('button', {type: 'button', class: 'danger', onclick: cancel}, 'Cancel…'));
-    if (e.state === 'ERROR') b.push(h('button', {type: 'button', class: 'primary', onclick: () => rerun()}, 'Rerun…'));
+    if (e.state === 'ERROR') {
+      b.push(h('button', {type: 'button', class: 'primary', onclick: () => rerun()}, 'Rerun…'));
+      b.push(h('button', {type: 'button', onclick: () => rerun(null, 'skip')}, 'Skip…'));
+    }
     b.push(h('button', {type: 'button', class: 'ghost', title: 'Start a new execution with the same workflow, version, input and environment',
       onclick: () => openStart({workflow: e.workflow, version: e.version, input: e.input, env: e.env})}, 'Start again…'));
     fill(actions, b);
@@ -96,24 +99,28 @@ export function executionView(id, q) {
     },
   });
 
-  const rerun = (task) => {
+  // rerun runs a failed task again (op rerun), or skips it (op skip).
+  const rerun = (task, op = 'rerun') => {
     const failed = [...runsOf(exec).values()].map((l) => l[l.length - 1]).filter((t) => t.state === 'ERROR');
     if (!failed.length) {
-      fill(error, problemBox({problem: {title: 'Nothing to rerun', detail: 'No task of this execution failed: rerun runs a failed task again.'}}));
+      fill(error, problemBox({problem: {title: `Nothing to ${op}`, detail: `No task of this execution failed: ${op} takes a failed task.`}}));
       return;
     }
     const first = task && failed.find((t) => t.name === task) ? task : failed[0].name;
     const options = [failed.find((t) => t.name === first), ...failed.filter((t) => t.name !== first)].map((t) => ({value: t.name, label: `${t.name} (${t.key})`}));
+    const skip = op === 'skip';
     confirmAction({
-      title: 'Rerun a failed task',
-      message: 'The task runs again and the execution resumes from it; the tasks that succeeded keep their results. The run that failed stays in the history.',
-      confirm: 'Rerun',
-      fields: [
+      title: skip ? 'Skip a failed task' : 'Rerun a failed task',
+      message: skip
+        ? 'The task ends SKIPPED, publishes its publish-on-skip, and the execution goes on from its on-skip transitions (its on-success ones when it has none). The task does not run again.'
+        : 'The task runs again and the execution resumes from it; the tasks that succeeded keep their results. The run that failed stays in the history.',
+      confirm: skip ? 'Skip' : 'Rerun',
+      fields: skip ? [{name: 'task', label: 'Task', kind: 'select', options}] : [
         {name: 'task', label: 'Task', kind: 'select', options},
         {name: 'env', label: 'Environment (optional JSON object, merged into env())', kind: 'json'},
       ],
       run: async (v) => {
-        await command(id, 'rerun', {task: v.task, env: v.env});
+        await command(id, op, {task: v.task, env: v.env});
         restart();
       },
     });
@@ -197,15 +204,23 @@ export function executionView(id, q) {
     parts.push(h('dl', {class: 'facts'}, facts.map(([k, v]) => h('div', null, h('dt', null, k), h('dd', null, v)))));
     if (run.state_info && run.state !== 'ERROR') parts.push(h('div', {class: 'state-info'}, h('strong', null, 'State info'), h('pre', null, run.state_info)));
     if (run.state === 'ERROR') {
-      parts.push(h('div', {class: 'state-info st-error', role: 'alert'}, h('strong', null, 'Error'), h('pre', {class: 'task-error'}, run.error !== undefined ? (typeof run.error === 'string' ? run.error : pretty(run.error)) : run.state_info || '')));
-      if (exec.state === 'ERROR') parts.push(h('p', null, h('button', {type: 'button', class: 'primary small', onclick: () => rerun(name)}, 'Rerun this task…')));
+      parts.push(h('div', {class: 'state-info st-error', role: 'alert'}, h('strong', null, 'Error'), h('pre', {class: 'task-error'}, full.error !== undefined ? (typeof full.error === 'string' ? full.error : pretty(full.error)) : run.state_info || '')));
+      if (exec.state === 'ERROR' && run === runs[runs.length - 1]) {
+        parts.push(h('p', {class: 'row-actions start'},
+          h('button', {type: 'button', class: 'primary small', onclick: () => rerun(name)}, 'Rerun this task…'),
+          h('button', {type: 'button', class: 'small', onclick: () => rerun(name, 'skip')}, 'Skip it…')));
+      }
     }
     const d = detail && detail.key === run.key ? detail : null;
+    // A task too large for the execution's document comes whole from its
+    // own route.
+    const full = d || run;
     if (d && d.input !== undefined) parts.push(jsonBlock(d.input, {label: 'Input (as evaluated)', empty: 'no input'}));
-    if (run.state === 'SUCCESS' || (run.result != null && run.state !== 'ERROR')) parts.push(jsonBlock(run.result, {label: 'Result', empty: 'null'}));
-    parts.push(jsonBlock(run.published, {label: 'Published', empty: 'nothing published'}));
+    if (run.truncated && !d) parts.push(h('p', {class: 'muted small'}, 'Its values are too large for the execution’s document; loading them…'));
+    if (run.state === 'SUCCESS' || (full.result != null && run.state !== 'ERROR')) parts.push(jsonBlock(full.result, {label: 'Result', empty: 'null'}));
+    parts.push(jsonBlock(full.published, {label: 'Published', empty: 'nothing published'}));
     if (d && d.units) parts.push(unitsTable(d, run, def));
-    else if (!noDetailRoute) parts.push(h('p', {class: 'muted small'}, 'Loading attempts…'));
+    else if (!d && !noDetailRoute) parts.push(h('p', {class: 'muted small'}, 'Loading attempts…'));
     if (def) parts.push(definitionFacts(def));
     fill(side, parts);
   };

@@ -18,6 +18,7 @@ export const edgeKinds = {
   'on-success': {word: 'on-success'},
   'on-error': {word: 'on-error'},
   'on-complete': {word: 'on-complete'},
+  'on-skip': {word: 'on-skip'},
   requires: {word: 'requires'},
 };
 
@@ -149,7 +150,7 @@ export class GraphView {
     this.el = h('section', {class: 'graph', 'aria-label': `Graph of workflow ${wf.name}`},
       h('div', {class: 'graph-tools'},
         h('span', {class: 'graph-title'}, wf.type === 'reverse' ? 'reverse workflow: arrows go from a task to those that require it' : 'direct workflow'),
-        legend(wf.type === 'reverse'),
+        legend(wf.type === 'reverse', new Set(this.m.edges.map((e) => e.kind))),
         h('span', {class: 'zoom'},
           h('button', {type: 'button', class: 'small ghost', title: 'Zoom out', 'aria-label': 'Zoom out', onclick: () => this.zoom(this.scale / 1.25)}, '−'),
           h('button', {type: 'button', class: 'small ghost', title: 'Zoom in', 'aria-label': 'Zoom in', onclick: () => this.zoom(this.scale * 1.25)}, '+'),
@@ -163,7 +164,7 @@ export class GraphView {
     const {width, height} = this.lay;
     const svg = s('svg', {class: 'graph-svg', viewBox: `0 0 ${width} ${height}`, width, height, role: 'group', 'aria-label': 'tasks and transitions'});
     svg.appendChild(s('defs', null,
-      ...['on-success', 'on-error', 'on-complete', 'requires', 'dim'].map((k) =>
+      ...['on-success', 'on-error', 'on-complete', 'on-skip', 'requires', 'dim'].map((k) =>
         s('marker', {id: `arrow-${k}`, viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: 'auto-start-reverse', class: `arrow k-${k}`},
           s('path', {d: 'M0 1L10 5L0 9z'}))))); // marker ids are fixed words, never data
     const gEdges = s('g', {class: 'edges'});
@@ -399,9 +400,9 @@ function pathOf(pts) {
   return d;
 }
 
-function legend(reverse) {
+function legend(reverse, kinds) {
   const item = (k, word) => h('span', {class: 'legend-item'},
     s('svg', {width: 28, height: 10, 'aria-hidden': 'true'}, s('path', {class: `edge k-${k}`, d: 'M1 5H27'})), word);
   return h('span', {class: 'legend', 'aria-label': 'legend'},
-    reverse ? item('requires', 'requires') : [item('on-success', 'on-success'), item('on-error', 'on-error'), item('on-complete', 'on-complete')]);
+    reverse ? item('requires', 'requires') : ['on-success', 'on-error', 'on-complete', 'on-skip'].filter((k) => k !== 'on-skip' || kinds.has(k)).map((k) => item(k, k)));
 }
