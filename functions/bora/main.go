@@ -25,14 +25,15 @@ var commands = []command{
 	{"run", "run one execution of a workflow to its end, embedded", runCmd},
 	{"serve", "carry every execution in a database forward, embedded", serveCmd},
 	{"show", "list the executions in a database, or show one", showCmd},
-	{"pause", "pause an execution in a database", controlCmd(record.OpPause)},
-	{"resume", "resume a paused execution and carry it to its end", controlCmd(record.OpResume)},
-	{"cancel", "cancel an execution in a database", controlCmd(record.OpCancel)},
+	{"pause", "pause an execution", controlCmd(record.OpPause)},
+	{"resume", "resume a paused execution and follow it to its end", controlCmd(record.OpResume)},
+	{"cancel", "cancel an execution", controlCmd(record.OpCancel)},
 	{"rerun", "run a failed task of an execution again", controlCmd(record.OpRerun)},
 	{"skip", "skip a failed task of an execution and go on past it", controlCmd(record.OpSkip)},
 	{"submit", "store workflow documents on the API's server", submitCmd},
 	{"start", "start an execution of a stored workflow on the API's server", startCmd},
 	{"get", "show an execution kept by the API's server", getCmd},
+	{"list", "list the executions (or workflows) kept by the API's server", listCmd},
 	{"watch", "follow an execution on the API's server to its end", watchCmd},
 	{"console", "serve the web console of a deployed API on this machine", consoleCmd},
 }
@@ -67,7 +68,8 @@ func dispatch(args []string, stdout, stderr io.Writer) int {
 	case "help", "-h", "-help", "--help":
 		if len(args) > 1 {
 			if c := lookup(args[1]); c != nil {
-				return c.run([]string{"-h"}, stdout, stderr)
+				// Asked for, help goes to stdout.
+				return c.run([]string{"-h"}, stdout, stdout)
 			}
 			fmt.Fprintf(stderr, "bora help: unknown command %q\n", args[1])
 			return exitUsage
@@ -108,8 +110,11 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Usage:")
 	fmt.Fprintln(w, "  bora <command> [arguments]")
-	fmt.Fprintln(w, "  bora --endpoint URL <command> [arguments]   (submit, start, get, watch: talk to")
-	fmt.Fprintln(w, "                                               bora serve or a deployed stack's API)")
+	fmt.Fprintln(w, "  bora --endpoint URL <command> [arguments]")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "submit, start, get, list and watch talk to an API: bora serve's, or a deployed")
+	fmt.Fprintln(w, "stack's (--endpoint or BORA_ENDPOINT); pause, resume, cancel and rerun work on a")
+	fmt.Fprintln(w, "database (--db) or an API.")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Commands:")
 	width := 0

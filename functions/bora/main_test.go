@@ -156,3 +156,16 @@ func TestValidateStdin(t *testing.T) {
 		t.Errorf("exit %d, stdout %q", code, stdout)
 	}
 }
+
+// TestEveryCommandHasHelp: bora help <command> prints a usage line and
+// exits 0, for every command.
+func TestEveryCommandHasHelp(t *testing.T) {
+	t.Parallel()
+	for _, c := range commands {
+		code, stdout, stderr := run(t, "help", c.name)
+		head, _, _ := strings.Cut(stdout, "\n\n")
+		if code != 0 || !strings.HasPrefix(strings.ToLower(head), "usage: bora ") || !strings.Contains(head, c.name) || stderr != "" {
+			t.Errorf("bora help %s: exit %d\nstdout: %.200s\nstderr: %.200s", c.name, code, stdout, stderr)
+		}
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"text/tabwriter"
 	"time"
 
 	"github.com/borawf/bora/internal/api"
@@ -71,7 +72,8 @@ func (r *remoteFlags) client() (*client.Client, error) {
 
 // remoteCommands are the commands that take the connection flags.
 var remoteCommands = map[string]bool{
-	"submit": true, "start": true, "get": true, "watch": true, "console": true,
+	"submit": true, "start": true, "get": true, "list": true, "watch": true,
+	"pause": true, "resume": true, "cancel": true, "rerun": true, "skip": true, "console": true,
 }
 
 // globalFlags moves connection flags given before the command to after
@@ -363,6 +365,137 @@ func getCmd(args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
+const listUsage = `usage: bora list [flags]
+
+Lists the executions kept by the API's server, newest first; with
+--workflows, the stored workflows instead, by name.
+
+Flags:
+  --workflow NAME   only executions of this workflow (a stored workflow's
+                    name, or WORKBOOK.WORKFLOW)
+  --state STATE     only executions in this state: RUNNING, PAUSED, SUCCESS,
+                    ERROR or CANCELLED
+  --since TIME      only executions created at or after TIME: RFC 3339
+                    (2026-12-04T22:00:00Z) or a duration back from now (90m)
+  --until TIME      only executions created before TIME
+  --sub             sub-workflow executions too
+  --limit N         at most N (default 50; 0: all)
+  --workflows       list the stored workflows (--limit applies)
+  --json            print one JSON object per line
+
+Exit status: 0, 1 when the server could not be asked, 2 on usage errors.
+`
+
+func listCmd(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("list", flag.ContinueOnError)
+	workflow := fs.String("workflow", "", "")
+	state := fs.String("state", "", "")
+	since := fs.String("since", "", "")
+	until := fs.String("until", "", "")
+	sub := fs.Bool("sub", false, "")
+	limit := fs.Int("limit", 50, "")
+	workflows := fs.Bool("workflows", false, "")
+	asJSON := fs.Bool("json", false, "")
+	s, _, stop, code := parseRemote("list", listUsage, fs, args, func(n int) bool { return n == 0 }, stdout, stderr)
+	if s == nil {
+		return code
+	}
+	defer stop()
+	if *limit < 0 {
+		fmt.Fprintln(stderr, "bora list: --limit: want 0 (all) or more")
+		return exitUsage
+	}
+	if *workflows {
+		return s.listWorkflows(*limit, *asJSON)
+	}
+	f := client.ExecutionFilter{Workflow: *workflow, State: strings.ToUpper(*state), TopLevel: !*sub}
+	var err error
+	if f.Since, err = timeArg("--since", *since); err == nil {
+		f.Until, err = timeArg("--until", *until)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "bora list: %v\n", err)
+		return exitUsage
+	}
+	var rows []api.ExecutionSummary
+	for {
+		if *limit > 0 {
+			f.Limit = min(*limit-len(rows), api.MaxPageSize)
+		}
+		page, err := s.c.ListExecutions(s.ctx, f)
+		if err != nil {
+			return s.fail(err, "")
+		}
+		rows = append(rows, page.Executions...)
+		if page.NextCursor == "" || (*limit > 0 && len(rows) >= *limit) {
+			break
+		}
+		f.Cursor = page.NextCursor
+	}
+	if *asJSON {
+		for _, r := range rows {
+			printJSON(stdout, r, false)
+		}
+		return exitOK
+	}
+	p := newProgress(stdout, isTerminal(stdout), time.Now())
+	w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "ID\tWORKFLOW\tSTATE\tCREATED")
+	for _, r := range rows {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", r.ID, r.Workflow, p.state(r.State), r.CreatedAt.Local().Format(time.DateTime))
+	}
+	_ = w.Flush()
+	return exitOK
+}
+
+func (s *session) listWorkflows(limit int, asJSON bool) int {
+	var rows []api.WorkflowSummary
+	cursor := ""
+	for {
+		n := 0
+		if limit > 0 {
+			n = min(limit-len(rows), api.MaxPageSize)
+		}
+		page, err := s.c.ListWorkflows(s.ctx, "", cursor, n)
+		if err != nil {
+			return s.fail(err, "")
+		}
+		rows = append(rows, page.Workflows...)
+		if page.NextCursor == "" || (limit > 0 && len(rows) >= limit) {
+			break
+		}
+		cursor = page.NextCursor
+	}
+	if asJSON {
+		for _, r := range rows {
+			printJSON(s.stdout, r, false)
+		}
+		return exitOK
+	}
+	w := tabwriter.NewWriter(s.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "WORKFLOW\tVERSION\tUPDATED")
+	for _, r := range rows {
+		fmt.Fprintf(w, "%s\t%d\t%s\n", r.Name, r.Version, r.UpdatedAt.Local().Format(time.DateTime))
+	}
+	_ = w.Flush()
+	return exitOK
+}
+
+// timeArg reads a time flag: RFC 3339, or a duration back from now.
+func timeArg(name, v string) (time.Time, error) {
+	if v == "" {
+		return time.Time{}, nil
+	}
+	if d, err := time.ParseDuration(v); err == nil && d > 0 {
+		return time.Now().Add(-d), nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%s %q: want an RFC 3339 time (2026-12-04T22:00:00Z) or a duration back from now (90m)", name, v)
+	}
+	return t, nil
+}
+
 const watchUsage = `usage: bora watch EXECUTION [flags]
 
 Follows an execution kept by the API's server until it ends (or pauses),
@@ -423,8 +556,9 @@ func (s *session) follow(doc *runtime.Document, asJSON, quiet bool, done func(*r
 		p = newProgress(out, isTerminal(out), doc.CreatedAt)
 		p.headerOf(doc.Workflow, doc.ID)
 	}
-	tick := time.NewTicker(250 * time.Millisecond)
-	defer tick.Stop()
+	// Polls come every 250 ms while the execution changes, less often
+	// (up to every 2 s) while it does not.
+	every := watchPoll
 	for {
 		if p != nil {
 			p.documents(doc.Tasks)
@@ -435,7 +569,7 @@ func (s *session) follow(doc *runtime.Document, asJSON, quiet bool, done func(*r
 		select {
 		case <-s.ctx.Done():
 			return nil, fmt.Errorf("stopped watching execution %s (%s); it goes on: bora watch %s", doc.ID, doc.State, doc.ID)
-		case <-tick.C:
+		case <-time.After(every):
 		}
 		next, err := s.c.GetExecution(s.ctx, doc.ID)
 		if err != nil {
@@ -443,6 +577,10 @@ func (s *session) follow(doc *runtime.Document, asJSON, quiet bool, done func(*r
 				return nil, fmt.Errorf("stopped watching execution %s (%s); it goes on: bora watch %s", doc.ID, doc.State, doc.ID)
 			}
 			return nil, err
+		}
+		every = min(every*2, maxWatchPoll)
+		if changed(doc, next) {
+			every = watchPoll
 		}
 		doc = next
 	}
@@ -453,6 +591,26 @@ func (s *session) follow(doc *runtime.Document, asJSON, quiet bool, done func(*r
 		printJSON(s.stdout, doc, true)
 	}
 	return doc, nil
+}
+
+// How often bora watch reads an execution: watchPoll while it changes,
+// backing off to maxWatchPoll while it does not.
+const (
+	watchPoll    = 250 * time.Millisecond
+	maxWatchPoll = 2 * time.Second
+)
+
+// changed reports whether an execution or one of its tasks moved on.
+func changed(a, b *runtime.Document) bool {
+	if !a.UpdatedAt.Equal(b.UpdatedAt) || len(a.Tasks) != len(b.Tasks) {
+		return true
+	}
+	for i := range a.Tasks {
+		if a.Tasks[i].State != b.Tasks[i].State {
+			return true
+		}
+	}
+	return false
 }
 
 func terminal(state string) bool {

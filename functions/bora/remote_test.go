@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -202,5 +203,79 @@ func TestServeRefusesOpenAddressWithoutToken(t *testing.T) {
 	}
 	if code, _, stderr := run(t, "serve", "--addr", "nonsense", "--db", filepath.Join(t.TempDir(), "x.db")); code != 2 || !strings.Contains(stderr, "HOST:PORT") {
 		t.Errorf("serve --addr nonsense: exit %d, %s", code, stderr)
+	}
+}
+
+// TestRemoteListAndCommands lists executions and steers them through a
+// real bora serve.
+func TestRemoteListAndCommands(t *testing.T) {
+	t.Parallel()
+	ep := serve(t)
+	slow := filepath.Join(t.TempDir(), "slow.yaml")
+	if err := os.WriteFile(slow, []byte("version: '2.0'\nslow:\n  tasks:\n    wait:\n      action: std.sleep seconds=30\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	flaky := filepath.Join(t.TempDir(), "flaky.yaml")
+	if err := os.WriteFile(flaky, []byte("version: '2.0'\nflaky:\n  tasks:\n    check:\n      action: std.echo output=<% env().ok %>\n      fail-on: <% not task().result %>\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{slow, flaky} {
+		if code, _, stderr := run(t, "--endpoint", ep, "submit", f); code != 0 {
+			t.Fatalf("submit %s: %s", f, stderr)
+		}
+	}
+	start := func(args ...string) string {
+		t.Helper()
+		code, stdout, stderr := run(t, append([]string{"--endpoint", ep, "start"}, args...)...)
+		m := regexp.MustCompile(`execution (\S+) of`).FindStringSubmatch(stdout)
+		if code != 0 || m == nil {
+			t.Fatalf("start %v: exit %d %s %s", args, code, stdout, stderr)
+		}
+		return m[1]
+	}
+	id := start("slow")
+
+	if code, stdout, _ := run(t, "--endpoint", ep, "pause", id, "--reason", "lunch"); code != 0 || !strings.Contains(stdout, "PAUSED") {
+		t.Errorf("pause: exit %d %s", code, stdout)
+	}
+	if code, stdout, _ := run(t, "--endpoint", ep, "list", "--state", "paused"); code != 0 || !strings.Contains(stdout, id) || !strings.Contains(stdout, "PAUSED") {
+		t.Errorf("list --state paused: exit %d\n%s", code, stdout)
+	}
+	if code, _, stderr := run(t, "--endpoint", ep, "pause", id); code != 2 || !strings.Contains(stderr, "is PAUSED: pause needs it RUNNING") {
+		t.Errorf("pause of a paused execution: exit %d %s", code, stderr)
+	}
+	if code, stdout, stderr := run(t, "--endpoint", ep, "cancel", id, "--reason", "enough", "--json", "--quiet"); code != 1 || !strings.Contains(stdout, `"state": "CANCELLED"`) {
+		t.Errorf("cancel: exit %d %s %s", code, stdout, stderr)
+	}
+
+	// A failed execution runs its task again with a new env.
+	fid := start("flaky", "--env", `{"ok": false}`)
+	if code, _, stderr := run(t, "--endpoint", ep, "watch", fid, "--quiet"); code != 1 {
+		t.Errorf("watch of a failing execution: exit %d %s, want 1", code, stderr)
+	}
+	code, stdout, _ := run(t, "--endpoint", ep, "list", "--workflow", "flaky", "--json")
+	var row struct{ ID, State string }
+	if code != 0 || json.Unmarshal([]byte(strings.SplitN(stdout, "\n", 2)[0]), &row) != nil || row.State != "ERROR" {
+		t.Fatalf("list --workflow flaky: exit %d %s", code, stdout)
+	}
+	if code, stdout, stderr := run(t, "--endpoint", ep, "rerun", row.ID, "check", "--env", `{"ok": true}`); code != 0 || !strings.Contains(stdout, "check#2") || !strings.Contains(stdout, "SUCCESS in") {
+		t.Errorf("rerun: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--endpoint", ep, "list", "--since", "yesterday"}, "--since \"yesterday\": want an RFC 3339 time"},
+		{[]string{"--endpoint", ep, "list", "--state", "done"}, "state must be one of RUNNING"},
+		{[]string{"--endpoint", ep, "pause", id, "--db", "x.db"}, "not both"},
+		{[]string{"pause", id}, "give --db PATH (an embedded database) or --endpoint URL"},
+		{[]string{"--endpoint", ep, "rerun", row.ID}, "usage: bora pause"},
+	} {
+		if code, _, stderr := run(t, tc.args...); code != 2 || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%v: exit %d %s, want 2 saying %q", tc.args, code, stderr, tc.want)
+		}
+	}
+	if code, stdout, _ := run(t, "--endpoint", ep, "list", "--workflows"); code != 0 || !regexp.MustCompile(`(?m)^flaky\s+1\s`).MatchString(stdout) || !strings.Contains(stdout, "slow") {
+		t.Errorf("list --workflows: exit %d\n%s", code, stdout)
 	}
 }

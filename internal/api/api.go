@@ -25,6 +25,7 @@ import (
 	"strings"
 
 	"github.com/borawf/bora/internal/dsl"
+	"github.com/borawf/bora/internal/record"
 	"github.com/borawf/bora/internal/runtime"
 	"github.com/borawf/bora/internal/store"
 )
@@ -90,12 +91,20 @@ func Routes() []Route { return routes }
 
 var routes = []Route{
 	{"GET", "/openapi.json", (*server).openAPI},
+	{"GET", "/workflows", (*server).listWorkflows},
 	{"POST", "/workflows", (*server).createWorkflow},
 	{"POST", "/workflows/validate", (*server).validateWorkflow},
 	{"GET", "/workflows/{name}", (*server).getWorkflow},
+	{"DELETE", "/workflows/{name}", (*server).deleteWorkflow},
 	{"GET", "/workflows/{name}/versions/{version}", (*server).getWorkflow},
+	{"GET", "/executions", (*server).listExecutions},
 	{"POST", "/executions", (*server).startExecution},
 	{"GET", "/executions/{id}", (*server).getExecution},
+	{"POST", "/executions/{id}/pause", command(record.OpPause)},
+	{"POST", "/executions/{id}/resume", command(record.OpResume)},
+	{"POST", "/executions/{id}/cancel", command(record.OpCancel)},
+	{"POST", "/executions/{id}/rerun", command(record.OpRerun)},
+	{"POST", "/executions/{id}/skip", command(record.OpSkip)},
 }
 
 // New returns the API's handler.

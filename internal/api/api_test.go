@@ -4,10 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -363,6 +364,14 @@ func TestIdempotencyKey(t *testing.T) {
 	if n := f.events.Len(); n != 1 {
 		t.Errorf("engine queue holds %d events, want 1 (one start, deduplicated)", n)
 	}
+	// Still the same execution once the workflow is deleted.
+	if r := f.do(t, req{method: "DELETE", path: "/v1/workflows/hello"}); r.status != 204 {
+		t.Fatalf("delete: %d %s", r.status, r.body)
+	}
+	if r := start(`{"workflow": "hello", "input": {"name": "a"}}`, key); r.status != 200 {
+		t.Errorf("retry after the deletion: %d %s", r.status, r.body)
+	}
+	f.submit(t, hello)
 
 	// A client id is idempotent the same way, with its own problem type.
 	r := start(`{"workflow": "hello", "id": "mine-1"}`, nil)
@@ -502,11 +511,10 @@ type panicky struct{ store.Store }
 
 func (panicky) GetExecution(context.Context, string) (*record.Execution, error) { panic("boom") }
 
-// TestExecutionRuns starts an execution on an embedded Bora and reads it
-// back with its task executions once it has ended.
-func TestExecutionRuns(t *testing.T) {
-	t.Parallel()
-	b, err := embedded.Open(embedded.Options{Path: filepath.Join(t.TempDir(), "bora.db")})
+// newEmbedded is the API over an embedded Bora that runs what it starts.
+func newEmbedded(t *testing.T) *fixture {
+	t.Helper()
+	b, err := embedded.Open(embedded.Options{Path: filepath.Join(t.TempDir(), "bora.db"), Grace: 10 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -514,20 +522,50 @@ func TestExecutionRuns(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(b.Start(ctx))
 	t.Cleanup(cancel)
-	h, err := api.New(api.Options{Store: b.Store, Runtime: b.Runtime})
+	h, err := api.New(api.Options{Store: b.Store, Runtime: b.Runtime, Actions: action.NewRegistry().Specs()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{h: h, store: b.Store}
-	f.submit(t, hello)
-	r := f.do(t, req{method: "POST", path: "/v1/executions", body: `{"workflow": "hello", "input": {"name": "Bora"}}`})
+	return &fixture{h: h, store: b.Store}
+}
+
+// start starts an execution and returns it.
+func (f *fixture) start(t *testing.T, body string) runtime.Document {
+	t.Helper()
+	r := f.do(t, req{method: "POST", path: "/v1/executions", body: body})
+	if r.status != 201 {
+		t.Fatalf("start %s: %d %s", body, r.status, r.body)
+	}
 	var doc runtime.Document
 	r.decode(t, &doc)
+	return doc
+}
+
+// await reads an execution until it is in one of the states.
+func (f *fixture) await(t *testing.T, id string, states ...string) runtime.Document {
+	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
-	for doc.State == "RUNNING" && time.Now().Before(deadline) {
+	for {
+		var doc runtime.Document
+		f.do(t, req{method: "GET", path: "/v1/executions/" + id}).decode(t, &doc)
+		if slices.Contains(states, doc.State) {
+			return doc
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("execution %s is %s after 30 s, want %v", id, doc.State, states)
+		}
 		time.Sleep(20 * time.Millisecond)
-		f.do(t, req{method: "GET", path: "/v1/executions/" + doc.ID}).decode(t, &doc)
 	}
+}
+
+// TestExecutionRuns starts an execution on an embedded Bora and reads it
+// back with its task executions once it has ended.
+func TestExecutionRuns(t *testing.T) {
+	t.Parallel()
+	f := newEmbedded(t)
+	f.submit(t, hello)
+	doc := f.start(t, `{"workflow": "hello", "input": {"name": "Bora"}}`)
+	doc = f.await(t, doc.ID, "SUCCESS", "ERROR")
 	if doc.State != "SUCCESS" || string(doc.Output) != `{"greeting":"hello Bora"}` || len(doc.Tasks) != 1 {
 		t.Fatalf("execution ended %+v", doc)
 	}
@@ -539,4 +577,28 @@ func TestExecutionRuns(t *testing.T) {
 	}
 }
 
-var _ = io.EOF
+func TestUnavailable(t *testing.T) {
+	t.Parallel()
+	st := slow{smem.New()}
+	rt := &runtime.Runtime{Store: st, Events: qmem.New(qmem.Options{FIFO: true}), Tasks: qmem.New(qmem.Options{}), Timers: qmem.New(qmem.Options{})}
+	if err := rt.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	h, err := api.New(api.Options{Store: st, Runtime: rt})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest("GET", "/v1/executions/x", nil))
+	r := resp{status: w.Code, header: w.Header(), body: w.Body.Bytes()}
+	p := r.problem(t)
+	if r.status != 503 || p.Name() != api.TypeUnavailable || r.header.Get("Retry-After") == "" || p.RequestID == "" {
+		t.Errorf("a store that times out: %d %s (Retry-After %q)", r.status, r.body, r.header.Get("Retry-After"))
+	}
+}
+
+type slow struct{ store.Store }
+
+func (slow) GetExecution(context.Context, string) (*record.Execution, error) {
+	return nil, fmt.Errorf("get execution: %w", context.DeadlineExceeded)
+}

@@ -141,8 +141,22 @@ func (s *server) startExecution(w http.ResponseWriter, r *http.Request) error {
 }
 
 // resolve finds the definition a workflow name means: a definition of
-// that name, else "<workbook>.<workflow>".
+// that name, else "<workbook>.<workflow>". A retried request means what
+// its execution runs, even if the workflow was deleted since.
 func (s *server) resolve(r *http.Request, name string, start *runtime.Start) error {
+	if start.ID != "" {
+		e, err := s.store.GetExecution(r.Context(), start.ID)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		if e != nil && (e.DefName == name || e.Workflow == name) {
+			start.DefName = e.DefName
+			if e.Workflow != e.DefName {
+				start.Workflow = e.Workflow
+			}
+			return nil
+		}
+	}
 	start.DefName = name
 	_, _, err := s.store.GetDefinition(r.Context(), name, 0)
 	if err == nil {

@@ -3,6 +3,8 @@ package api_test
 import (
 	"encoding/json"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -65,5 +67,25 @@ func TestOpenAPIIsServed(t *testing.T) {
 	r := f.do(t, req{method: "GET", path: "/v1/openapi.json"})
 	if r.status != 200 || r.header.Get("Content-Type") != "application/json" || string(r.body) != string(api.OpenAPI) {
 		t.Errorf("GET /v1/openapi.json: %d %s", r.status, r.header.Get("Content-Type"))
+	}
+}
+
+// TestProblemTypesAreDocumented: docs/api.md has a section for every
+// problem type, which the type's URL points at, and no other.
+func TestProblemTypesAreDocumented(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile(filepath.Join("..", "..", "docs", "api.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, errs, _ := strings.Cut(string(b), "\n## Errors\n")
+	errs, _, _ = strings.Cut(errs, "\n## ")
+	var sections []string
+	for _, m := range regexp.MustCompile(`(?m)^### (\S+)$`).FindAllStringSubmatch(errs, -1) {
+		sections = append(sections, m[1])
+	}
+	slices.Sort(sections)
+	if d := cmp.Diff(api.Types(), sections); d != "" {
+		t.Errorf("problem types (-code +docs/api.md):\n%s", d)
 	}
 }

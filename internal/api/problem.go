@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 )
 
 // ProblemBase starts every problem type: the type of a problem is
@@ -97,6 +98,16 @@ var statuses = map[string]int{
 	TypeInvalidExecution:    http.StatusUnprocessableEntity,
 	TypeInternal:            http.StatusInternalServerError,
 	TypeUnavailable:         http.StatusServiceUnavailable,
+}
+
+// Types lists every problem type's name, sorted.
+func Types() []string {
+	out := make([]string, 0, len(titles))
+	for t := range titles {
+		out = append(out, t)
+	}
+	slices.Sort(out)
+	return out
 }
 
 // problem builds a problem of a type (one of the Type constants) with a

@@ -3,6 +3,7 @@ package api
 import (
 	"errors"
 	"fmt"
+	"mime"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -213,6 +214,22 @@ func (s *server) validateWorkflow(w http.ResponseWriter, r *http.Request) error 
 	return writeJSON(w, http.StatusOK, out)
 }
 
+// deleteWorkflow deletes a stored workflow: it is no longer listed or
+// started, but executions pinned to one of its versions run on, and a
+// document stored again under its name takes the next version number.
+func (s *server) deleteWorkflow(w http.ResponseWriter, r *http.Request) error {
+	name := r.PathValue("name")
+	err := s.store.DeleteDefinition(r.Context(), name)
+	if errors.Is(err, store.ErrNotFound) {
+		return problem(TypeWorkflowNotFound, fmt.Sprintf("there is no workflow %q", name))
+	}
+	if err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
 func (s *server) getWorkflow(w http.ResponseWriter, r *http.Request) error {
 	name := r.PathValue("name")
 	version := 0
@@ -222,6 +239,19 @@ func (s *server) getWorkflow(w http.ResponseWriter, r *http.Request) error {
 			return problem(TypeWorkflowNotFound, fmt.Sprintf("%q is not a version: versions are numbered from 1", v))
 		}
 		version = n
+	}
+	asYAML, err := wantsYAML(r)
+	if err != nil {
+		return err
+	}
+	if version > 0 {
+		// A deleted workflow's versions are kept for the executions
+		// pinned to them, not shown.
+		if _, _, err := s.store.GetDefinition(r.Context(), name, 0); errors.Is(err, store.ErrNotFound) {
+			return problem(TypeWorkflowNotFound, fmt.Sprintf("there is no workflow %q", name))
+		} else if err != nil {
+			return err
+		}
 	}
 	src, ver, err := s.store.GetDefinition(r.Context(), name, version)
 	if errors.Is(err, store.ErrNotFound) {
@@ -233,6 +263,12 @@ func (s *server) getWorkflow(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if asYAML {
+		w.Header().Set("Content-Type", "application/yaml")
+		w.Header().Set(VersionHeader, strconv.Itoa(ver))
+		_, _ = w.Write(src)
+		return nil
+	}
 	wf := Workflow{Name: name, Version: ver, Workflows: []string{}}
 	if b, _ := dsl.Load(documentFile, src); b != nil {
 		_, runnable := definitionNames(b)
@@ -241,6 +277,50 @@ func (s *server) getWorkflow(w http.ResponseWriter, r *http.Request) error {
 	text := string(src)
 	wf.Definition = &text
 	return writeJSON(w, http.StatusOK, wf)
+}
+
+// VersionHeader carries the version of a workflow sent as YAML.
+const VersionHeader = "Bora-Workflow-Version"
+
+// wantsYAML reads the Accept header of GET /workflows/{name}: JSON (the
+// default), or the document itself as YAML; 406 for neither.
+func wantsYAML(r *http.Request) (bool, error) {
+	accept := r.Header.Values("Accept")
+	if len(accept) == 0 {
+		return false, nil
+	}
+	bestJSON, bestYAML, parsed := -1.0, -1.0, false
+	for _, h := range accept {
+		for _, part := range strings.Split(h, ",") {
+			mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
+			if err != nil {
+				continue
+			}
+			parsed = true
+			q := 1.0
+			if v, ok := params["q"]; ok {
+				if f, err := strconv.ParseFloat(v, 64); err == nil && f >= 0 && f <= 1 {
+					q = f
+				}
+			}
+			if q == 0 {
+				continue
+			}
+			switch mt {
+			case "application/json", "application/*", "*/*":
+				bestJSON = max(bestJSON, q)
+			case "application/yaml", "application/x-yaml", "text/yaml":
+				bestYAML = max(bestYAML, q)
+			}
+		}
+	}
+	switch {
+	case bestYAML > bestJSON:
+		return true, nil
+	case bestJSON >= 0 || !parsed:
+		return false, nil
+	}
+	return false, problem(TypeNotAcceptable, "this route answers application/json, or the document itself as application/yaml")
 }
 
 // versionPath is the URL path of a stored version.

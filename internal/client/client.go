@@ -349,3 +349,79 @@ func (c *Client) GetExecution(ctx context.Context, id string) (*runtime.Document
 	_, err := c.do(ctx, request{method: "GET", path: "/executions/" + url.PathEscape(id), retry: true}, &out)
 	return &out, err
 }
+
+// ListWorkflows reads a page of stored workflows, by name.
+func (c *Client) ListWorkflows(ctx context.Context, prefix, cursor string, limit int) (*api.WorkflowPage, error) {
+	q := url.Values{}
+	set(q, "prefix", prefix)
+	set(q, "cursor", cursor)
+	if limit > 0 {
+		q.Set("limit", fmt.Sprint(limit))
+	}
+	var out api.WorkflowPage
+	_, err := c.do(ctx, request{method: "GET", path: "/workflows", query: q, retry: true}, &out)
+	return &out, err
+}
+
+// DeleteWorkflow deletes a stored workflow.
+func (c *Client) DeleteWorkflow(ctx context.Context, name string) error {
+	_, err := c.do(ctx, request{method: "DELETE", path: "/workflows/" + url.PathEscape(name)}, nil)
+	return err
+}
+
+// ExecutionFilter selects executions to list.
+type ExecutionFilter struct {
+	Workflow     string
+	State        string
+	Since, Until time.Time
+	TopLevel     bool
+	Limit        int
+	Cursor       string
+}
+
+// ListExecutions reads a page of executions, newest first.
+func (c *Client) ListExecutions(ctx context.Context, f ExecutionFilter) (*api.ExecutionPage, error) {
+	q := url.Values{}
+	set(q, "workflow", f.Workflow)
+	set(q, "state", f.State)
+	set(q, "cursor", f.Cursor)
+	if !f.Since.IsZero() {
+		q.Set("since", f.Since.Format(time.RFC3339Nano))
+	}
+	if !f.Until.IsZero() {
+		q.Set("until", f.Until.Format(time.RFC3339Nano))
+	}
+	if f.TopLevel {
+		q.Set("top_level", "true")
+	}
+	if f.Limit > 0 {
+		q.Set("limit", fmt.Sprint(f.Limit))
+	}
+	var out api.ExecutionPage
+	_, err := c.do(ctx, request{method: "GET", path: "/executions", query: q, retry: true}, &out)
+	return &out, err
+}
+
+// Command sends a command (pause, resume, cancel, rerun) to an execution
+// and returns the execution as it was. key is the request's
+// Idempotency-Key: the client retries a failed request with it, and the
+// server applies the command once; empty means a fresh one.
+func (c *Client) Command(ctx context.Context, id, op string, q api.CommandRequest, key string) (*runtime.Document, error) {
+	if key == "" {
+		key = NewKey()
+	}
+	body, err := json.Marshal(q)
+	if err != nil {
+		return nil, err
+	}
+	var out runtime.Document
+	_, err = c.do(ctx, request{method: "POST", path: "/executions/" + url.PathEscape(id) + "/" + op, body: body,
+		ctype: "application/json", header: map[string]string{api.IdempotencyKeyHeader: key}, retry: true}, &out)
+	return &out, err
+}
+
+func set(q url.Values, k, v string) {
+	if v != "" {
+		q.Set(k, v)
+	}
+}

@@ -49,7 +49,8 @@ type TaskDocument struct {
 	// Items is the number of items of a with-items task.
 	Items int `json:"items,omitempty"`
 	// Attempts is the number of attempts of the task's action that
-	// started (over all its items); 0 while none has.
+	// started (over all its items); 0 while none has, and for a with-items
+	// task of more than MaxDescribedItems items.
 	Attempts int `json:"attempts"`
 	// ChildID is the sub-workflow execution the task runs.
 	ChildID    string     `json:"child_id,omitempty"`
@@ -77,8 +78,14 @@ func HeadDocument(e *record.Execution) *Document {
 	}
 }
 
+// MaxDescribedItems bounds the with-items tasks whose units Describe reads
+// to count their attempts: a larger task reports Attempts 0, so that
+// reading an execution costs the same however many items it fans out to.
+const MaxDescribedItems = 1000
+
 // Describe reads an execution and its task executions, in start order.
-// The units of with-items tasks are read too, for their attempts.
+// The units of with-items tasks (up to MaxDescribedItems items) are read
+// too, for their attempts.
 func Describe(ctx context.Context, s store.Store, id string) (*Document, error) {
 	e, err := s.GetExecution(ctx, id)
 	if err != nil {
@@ -111,13 +118,19 @@ func Describe(ctx context.Context, s store.Store, id string) (*Document, error) 
 		}
 		if t.WithItems {
 			td.Items = t.Items
-			if t.Items > 1 || t.Unit == nil {
+			switch {
+			case t.Items > MaxDescribedItems:
+				units = nil
+			case t.Items > 1 || t.Unit == nil:
 				if units, err = s.ListUnits(ctx, id, t.Key); err != nil {
 					return nil, fmt.Errorf("units of task %s of execution %s: %w", t.Key, id, err)
 				}
 			}
 		}
 		var started time.Time
+		if t.Unit != nil {
+			started = t.Unit.Started
+		}
 		for _, u := range units {
 			td.Attempts += attemptsRun(u)
 			if !u.Started.IsZero() && (started.IsZero() || u.Started.Before(started)) {

@@ -38,6 +38,13 @@ var tables = []string{
 		` + sizeCheck("definition_size", []string{"name"}, []string{"source"}) + `
 	) WITHOUT ROWID`,
 
+	// A deleted definition: its versions up to through are hidden from
+	// the latest-version read and the listing, not from reads by number.
+	`CREATE TABLE IF NOT EXISTS definition_deletions (
+		name    TEXT PRIMARY KEY,
+		through INTEGER NOT NULL
+	) WITHOUT ROWID`,
+
 	`CREATE TABLE IF NOT EXISTS executions (
 		id         TEXT PRIMARY KEY,
 		workflow   TEXT NOT NULL,
