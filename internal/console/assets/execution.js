@@ -185,11 +185,15 @@ export function executionView(id, q) {
       fill(side, parts);
       return;
     }
+    const d = detail && detail.key === run.key ? detail : null;
+    // A task too large for the execution's document comes whole from its
+    // own route.
+    const full = d || run;
     const facts = [
       ['Key', h('span', {class: 'mono'}, run.key)],
       [def && def.workflow ? 'Workflow' : 'Action', h('span', {class: 'mono'}, detail && detail.action ? detail.action : def ? (def.workflow ? source(def.workflow) : source(def.action) || 'std.noop') : '')],
       ['Created', h('span', {title: run.created_at}, when(run.created_at))],
-      ['Started', run.started_at ? h('span', {title: run.started_at}, when(run.started_at)) : h('span', {class: 'muted'}, 'not yet')],
+      ['Started', run.started_at ? h('span', {title: run.started_at}, when(run.started_at)) : h('span', {class: 'muted'}, finalStates.has(run.state) ? '—' : 'not yet')],
       ['Finished', run.finished_at ? h('span', {title: run.finished_at}, when(run.finished_at)) : h('span', {class: 'muted'}, '—')],
       ['Duration', run.started_at ? duration(span(run.started_at, run.finished_at)) : ''],
     ];
@@ -211,10 +215,6 @@ export function executionView(id, q) {
           h('button', {type: 'button', class: 'small', onclick: () => rerun(name, 'skip')}, 'Skip it…')));
       }
     }
-    const d = detail && detail.key === run.key ? detail : null;
-    // A task too large for the execution's document comes whole from its
-    // own route.
-    const full = d || run;
     if (d && d.input !== undefined) parts.push(jsonBlock(d.input, {label: 'Input (as evaluated)', empty: 'no input'}));
     if (run.truncated && !d) parts.push(h('p', {class: 'muted small'}, 'Its values are too large for the execution’s document; loading them…'));
     if (run.state === 'SUCCESS' || (full.result != null && run.state !== 'ERROR')) parts.push(jsonBlock(full.result, {label: 'Result', empty: 'null'}));

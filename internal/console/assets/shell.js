@@ -50,7 +50,15 @@ export function poll(f, ms) {
       again = (await f()) !== false;
       liveState(again ? 'on' : 'off', again ? `updated ${new Date().toLocaleTimeString()}` : '');
     } catch (err) {
-      if (err.name !== 'AbortError') liveState('error', err.status === 0 ? 'retrying' : err.message);
+      if (err.name === 'AbortError') {
+        // nothing: the view went away
+      } else if (err.problem) {
+        liveState('error', err.status === 0 ? 'retrying' : err.message);
+      } else {
+        // A fault of the console itself, not of the API.
+        console.error(err);
+        liveState('error', `the console failed: ${err.message}`);
+      }
     } finally {
       running = false;
     }

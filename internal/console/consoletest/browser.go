@@ -108,9 +108,9 @@ func Stop() {
 
 // Tab opens a new tab of the shared browser for t, closed when t ends,
 // and returns its context (bound each step's time with a context derived
-// from it: a deadline on the tab's own context would close the tab). Messages the page logs to
-// its console and errors it throws are logged with t, and an uncaught
-// error fails t: the console must not throw.
+// from it: a deadline on the tab's own context would close the tab).
+// Messages the page logs to its console are logged with t; an uncaught
+// error or a console.error fails t: the console must not fail.
 func Tab(t testing.TB) context.Context {
 	t.Helper()
 	once.Do(start)
@@ -143,7 +143,11 @@ func Tab(t testing.TB) context.Context {
 					parts = append(parts, a.Description)
 				}
 			}
-			t.Logf("page console.%s: %s", e.Type, strings.Join(parts, " "))
+			if e.Type == "error" {
+				t.Errorf("page console.error: %s", strings.Join(parts, " "))
+			} else {
+				t.Logf("page console.%s: %s", e.Type, strings.Join(parts, " "))
+			}
 		}
 	})
 	if err != nil {
