@@ -8,6 +8,9 @@ import {go, poll, problemBox} from './shell.js';
 import {GraphView, runsOf, runNumber, retryLimit, itemCounts, source} from './graph.js';
 import {confirmAction, command, openStart} from './dialogs.js';
 
+// maxListed bounds the rows of the timeline and the task list.
+const maxListed = 500;
+
 export function executionView(id, q) {
   let params = q;
   let exec = null;
@@ -235,13 +238,18 @@ export function executionView(id, q) {
 
   const allList = () => {
     if (!exec.tasks.length) return h('p', {class: 'muted'}, 'No task has started yet.');
-    return h('div', null, h('h3', null, `All (${exec.tasks.length})`), h('ul', {class: 'task-list all'}, exec.tasks.map((t) =>
+    const shown = exec.tasks.slice(-maxListed);
+    return h('div', null, h('h3', null, `All (${exec.tasks.length})`),
+      shown.length < exec.tasks.length ? h('p', {class: 'muted small'}, `The latest ${shown.length}:`) : null,
+      h('ul', {class: 'task-list all'}, shown.map((t) =>
       h('li', null, h('button', {type: 'button', class: 'link', onclick: () => select(t.name, t.key)}, badge(t.state), ' ', h('span', {class: 'mono'}, t.key)),
         h('span', {class: 'muted small'}, t.started_at ? ' ' + duration(span(t.started_at, t.finished_at)) : '')))));
   };
 
   const renderTimeline = () => {
-    const tasks = exec.tasks.slice().sort((a, b) => Date.parse(a.created_at) - Date.parse(b.created_at));
+    const all = exec.tasks.slice().sort((a, b) => Date.parse(a.created_at) - Date.parse(b.created_at));
+    // A huge execution shows its latest task executions (the rows are DOM).
+    const tasks = all.slice(-maxListed);
     const t0 = Date.parse(exec.created_at);
     const end = finalStates.has(exec.state) ? Date.parse(exec.updated_at) : Date.now();
     let t1 = Math.max(end, t0 + 1);
@@ -262,7 +270,7 @@ export function executionView(id, q) {
     });
     fill(timeline,
       h('div', {class: 'card-head'}, h('h2', null, 'Timeline'),
-        h('span', {class: 'muted small'}, `${tasks.length} task execution${tasks.length === 1 ? '' : 's'} over ${duration(total)}`),
+        h('span', {class: 'muted small'}, `${all.length} task execution${all.length === 1 ? '' : 's'} over ${duration(total)}${tasks.length < all.length ? `, the latest ${tasks.length} shown` : ''}`),
         h('span', {class: 'tl-legend muted small'}, h('span', {class: 'tl-key wait'}), 'waiting to start', h('span', {class: 'tl-key run'}), 'running or done')),
       tasks.length ? h('div', {class: 'tl-scale muted small'}, h('span', null, clock(exec.created_at)), h('span', null, `+${duration(total / 2)}`), h('span', null, `+${duration(total)}`)) : null,
       tasks.length ? h('ol', {class: 'tl-rows'}, rows) : h('p', {class: 'muted pad'}, 'No task has started yet.'));
@@ -325,6 +333,10 @@ export function executionView(id, q) {
     return busy;
   };
 
+  const onKey = (ev) => {
+    if (ev.key === 'Escape' && selected() && !document.querySelector('dialog[open]')) select('');
+  };
+  document.addEventListener('keydown', onKey);
   let poller = poll(refresh, 1500);
   const restart = () => {
     poller.stop();
@@ -347,6 +359,7 @@ export function executionView(id, q) {
     },
     destroy() {
       poller.stop();
+      document.removeEventListener('keydown', onKey);
     },
   };
 }
