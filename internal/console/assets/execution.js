@@ -219,10 +219,13 @@ export function executionView(id, q) {
       }
     }
     if (d && d.input !== undefined) parts.push(jsonBlock(d.input, {label: 'Input (as evaluated)', empty: 'no input'}));
+    const withItems = run.items != null || (def && def.with_items && def.with_items.length);
+    // A with-items task's items come first: its result is their list.
+    if (withItems && d && d.units) parts.push(unitsTable(d, run, def));
     if (run.truncated && !d) parts.push(h('p', {class: 'muted small'}, 'Its values are too large for the execution’s document; loading them…'));
     if (run.state === 'SUCCESS' || (full.result != null && run.state !== 'ERROR')) parts.push(jsonBlock(full.result, {label: 'Result', empty: 'null'}));
     parts.push(jsonBlock(full.published, {label: 'Published', empty: 'nothing published'}));
-    if (d && d.units) parts.push(unitsTable(d, run, def));
+    if (!withItems && d && d.units) parts.push(unitsTable(d, run, def));
     else if (!d && !noDetailRoute) parts.push(h('p', {class: 'muted small'}, 'Loading attempts…'));
     if (def) parts.push(definitionFacts(def));
     fill(side, parts);
