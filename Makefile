@@ -14,6 +14,7 @@ LOCALSTACK_PKGS := ./internal/store/dynamo/... ./internal/queue/sqs/...
 CDK := ./scripts/cdk
 VENV := .venv
 CFN_LINT_VERSION := 1.58.0
+OPENAPI_VALIDATOR_VERSION := 0.9.0
 
 # jsii, under the CDK, warns at length on Node.js 20, which still runs it.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION ?= 20
@@ -37,6 +38,7 @@ test: ## Run every test: vet, unit, contract, simulation, conformance, CDK stack
 	$(GO) vet $(PKGS)
 	$(GO) vet -tags lambda.norpc ./functions/...
 	cd infra && $(GO) vet ./... && $(GO) test -count=1 ./...
+	$(MAKE) --no-print-directory lint-openapi
 	$(MAKE) --no-print-directory synth
 	BORA_REQUIRE_EMULATOR=1 BORA_REQUIRE_BROWSER=1 ./scripts/emulator run $(GO) test -race -count=1 -timeout 15m $(PKGS)
 	@$(MAKE) --no-print-directory test-localstack
@@ -89,6 +91,15 @@ lint: ## Check formatting and vet.
 synth: build cfn-lint-install ## Synthesize the CDK app into infra/cdk.out (offline) and check its templates with cfn-lint.
 	$(CDK) synth -q
 	cd infra && ../$(VENV)/bin/cfn-lint
+
+.PHONY: lint-openapi
+lint-openapi: ## Check the HTTP API's OpenAPI document (internal/api/openapi.json) against the OpenAPI 3.1 specification.
+	@$(VENV)/bin/python -c 'import openapi_spec_validator' 2>/dev/null && \
+		$(VENV)/bin/python -m pip show openapi-spec-validator 2>/dev/null | grep -qx 'Version: $(OPENAPI_VALIDATOR_VERSION)' || { \
+		{ test -x $(VENV)/bin/python || python3 -m venv $(VENV); } && \
+		echo "installing openapi-spec-validator==$(OPENAPI_VALIDATOR_VERSION) into $(VENV)" && \
+		$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check openapi-spec-validator==$(OPENAPI_VALIDATOR_VERSION); }
+	$(VENV)/bin/openapi-spec-validator internal/api/openapi.json
 
 .PHONY: cfn-lint-install
 cfn-lint-install:

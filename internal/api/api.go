@@ -101,6 +101,7 @@ var routes = []Route{
 	{"GET", "/executions", (*server).listExecutions},
 	{"POST", "/executions", (*server).startExecution},
 	{"GET", "/executions/{id}", (*server).getExecution},
+	{"GET", "/executions/{id}/tasks/{task}", (*server).getTask},
 	{"POST", "/executions/{id}/pause", command(record.OpPause)},
 	{"POST", "/executions/{id}/resume", command(record.OpResume)},
 	{"POST", "/executions/{id}/cancel", command(record.OpCancel)},

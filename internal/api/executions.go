@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/borawf/bora/internal/runtime"
@@ -215,7 +216,58 @@ func (s *server) getExecution(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	fit(doc, MaxDocumentBytes)
 	return writeJSON(w, http.StatusOK, doc)
+}
+
+// MaxDocumentBytes bounds the execution GET /executions/{id} answers with:
+// a Lambda function answers at most 6 MB. Beyond it, the largest task
+// values are left out (TaskDocument.Truncated) and read one task at a time.
+const MaxDocumentBytes = 4 << 20
+
+// fit leaves out the largest task values of doc until its JSON is within
+// limit bytes (or no task value is left to leave out).
+func fit(doc *runtime.Document, limit int) {
+	b, err := json.Marshal(doc)
+	if err != nil || len(b) <= limit {
+		return
+	}
+	size := func(t *runtime.TaskDocument) int { return len(t.Published) + len(t.Result) + len(t.Error) }
+	order := make([]int, len(doc.Tasks))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return size(&doc.Tasks[b]) - size(&doc.Tasks[a]) })
+	over := len(b) - limit
+	for _, i := range order {
+		t := &doc.Tasks[i]
+		n := size(t) - len("{}null")
+		if over <= 0 || n <= 0 {
+			return
+		}
+		t.Published, t.Result, t.Error, t.Truncated = json.RawMessage("{}"), json.RawMessage("null"), nil, true
+		over -= n
+	}
+}
+
+func (s *server) getTask(w http.ResponseWriter, r *http.Request) error {
+	id, key := r.PathValue("id"), r.PathValue("task")
+	if !idPattern.MatchString(id) {
+		return noExecution(id)
+	}
+	if _, err := s.store.GetExecution(r.Context(), id); errors.Is(err, store.ErrNotFound) {
+		return noExecution(id)
+	} else if err != nil {
+		return err
+	}
+	td, err := runtime.DescribeTask(r.Context(), s.store, id, key)
+	if errors.Is(err, store.ErrNotFound) {
+		return problem(TypeTaskNotFound, fmt.Sprintf("execution %s has no task execution %.100q", id, key))
+	}
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, td)
 }
 
 func noExecution(id string) *Problem {

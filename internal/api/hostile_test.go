@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -98,7 +99,7 @@ func FuzzHandler(f *testing.F) {
 		f.Add(s.method, s.path, s.ctype, []byte(s.body))
 	}
 	f.Fuzz(func(t *testing.T, method, path, ctype string, body []byte) {
-		if !validMethod(method) || !strings.HasPrefix(path, "/") || strings.ContainsAny(path, " \r\n\x00#") {
+		if _, err := url.ParseRequestURI(path); err != nil || !validMethod(method) || !strings.HasPrefix(path, "/") || strings.ContainsAny(path, " \r\n\x00#") {
 			return // not a request net/http would hand over
 		}
 		fx := newFixture(t)

@@ -17,6 +17,7 @@ const (
 	TypeRouteNotFound       = "route-not-found"        // 404: no such route
 	TypeWorkflowNotFound    = "workflow-not-found"     // 404: no such workflow or version
 	TypeExecutionNotFound   = "execution-not-found"    // 404: no such execution
+	TypeTaskNotFound        = "task-not-found"         // 404: no such task execution
 	TypeMethodNotAllowed    = "method-not-allowed"     // 405
 	TypeNotAcceptable       = "not-acceptable"         // 406
 	TypeExecutionExists     = "execution-exists"       // 409: the id is taken by a different request
@@ -67,6 +68,7 @@ var titles = map[string]string{
 	TypeRouteNotFound:       "No such route",
 	TypeWorkflowNotFound:    "No such workflow",
 	TypeExecutionNotFound:   "No such execution",
+	TypeTaskNotFound:        "No such task execution",
 	TypeMethodNotAllowed:    "Method not allowed on this route",
 	TypeNotAcceptable:       "No acceptable representation",
 	TypeExecutionExists:     "The execution id is taken by a different request",
@@ -87,6 +89,7 @@ var statuses = map[string]int{
 	TypeRouteNotFound:       http.StatusNotFound,
 	TypeWorkflowNotFound:    http.StatusNotFound,
 	TypeExecutionNotFound:   http.StatusNotFound,
+	TypeTaskNotFound:        http.StatusNotFound,
 	TypeMethodNotAllowed:    http.StatusMethodNotAllowed,
 	TypeNotAcceptable:       http.StatusNotAcceptable,
 	TypeExecutionExists:     http.StatusConflict,

@@ -297,3 +297,50 @@ func TestCommands(t *testing.T) {
 		t.Errorf("pause with a numeric reason: %d %s", r.status, r.body)
 	}
 }
+
+// TestGetTask reads task executions one at a time, by key or by name.
+// (TestFit covers leaving values out of a document too large.)
+func TestGetTask(t *testing.T) {
+	t.Parallel()
+	f := newEmbedded(t)
+	big := "version: '2.0'\nbig:\n  tasks:\n" +
+		"    t1:\n      action: std.echo output=<% 'a' * 100000 %>\n      on-success: [t2]\n" +
+		"    t2:\n      action: std.echo output=<% 'b' * 100000 %>\n      on-success: [t3]\n" +
+		"    t3:\n      action: std.echo output=\"small\"\n"
+	f.submit(t, big)
+	doc := f.start(t, `{"workflow": "big"}`)
+	f.await(t, doc.ID, "SUCCESS", "ERROR")
+	r := f.do(t, req{method: "GET", path: "/v1/executions/" + doc.ID})
+	var got runtime.Document
+	r.decode(t, &got)
+	if got.State != "SUCCESS" || len(got.Tasks) != 3 {
+		t.Fatalf("execution %s, %d tasks", got.State, len(got.Tasks))
+	}
+	for _, task := range got.Tasks {
+		if task.Truncated {
+			t.Errorf("%s truncated in a small document", task.Key)
+		}
+	}
+	for _, tc := range []struct {
+		path string
+		want string
+	}{
+		{"t1#1", "t1#1"},
+		{"t2", "t2#1"},
+		{"t3%231", "t3#1"},
+	} {
+		var td runtime.TaskDocument
+		f.do(t, req{method: "GET", path: "/v1/executions/" + doc.ID + "/tasks/" + tc.path}).decode(t, &td)
+		if td.Key != tc.want || td.State != "SUCCESS" {
+			t.Errorf("task %s: %+v", tc.path, td)
+		}
+	}
+	for _, path := range []string{"/v1/executions/" + doc.ID + "/tasks/nope", "/v1/executions/" + doc.ID + "/tasks/t1%239"} {
+		if p := f.do(t, req{method: "GET", path: path}).problem(t); p.Name() != api.TypeTaskNotFound {
+			t.Errorf("GET %s: %+v", path, p)
+		}
+	}
+	if p := f.do(t, req{method: "GET", path: "/v1/executions/nope/tasks/t1"}).problem(t); p.Name() != api.TypeExecutionNotFound {
+		t.Errorf("task of an unknown execution: %+v", p)
+	}
+}

@@ -42,8 +42,8 @@ func Request(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (*http.Requ
 		return nil, fmt.Errorf("apigw: the event has no requestContext.http.method; is it an HTTP API event of payload format 2.0?")
 	}
 	path := ev.RawPath
-	if path == "" {
-		path = "/"
+	if !strings.HasPrefix(path, "/") {
+		path = "/" + path
 	}
 	// A stage other than $default is the first segment of the path.
 	if st := ev.RequestContext.Stage; st != "" && st != "$default" {

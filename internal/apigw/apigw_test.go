@@ -177,3 +177,27 @@ func TestAPIOnSampleEvents(t *testing.T) {
 		}
 	}
 }
+
+// FuzzHandler: whatever the event holds, the adapter answers without
+// panicking, and a request it hands over is one net/http could serve.
+func FuzzHandler(f *testing.F) {
+	f.Add("GET", "/v1/executions/x", "a=1&b=2", "$default", "", false)
+	f.Add("POST", "/prod/v1/workflows", "", "prod", "dmVyc2lvbjogJzIuMCc=", true)
+	f.Add("GET", "/%zz/..//x", "%%", "", "x", true)
+	f.Fuzz(func(t *testing.T, method, rawPath, rawQuery, stage, body string, b64 bool) {
+		ev := events.APIGatewayV2HTTPRequest{RawPath: rawPath, RawQueryString: rawQuery, Body: body, IsBase64Encoded: b64}
+		ev.RequestContext.HTTP.Method = method
+		ev.RequestContext.Stage = stage
+		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if !strings.HasPrefix(r.URL.Path, "/") {
+				t.Errorf("path %q does not start with /", r.URL.Path)
+			}
+			_, _ = io.ReadAll(r.Body)
+			w.WriteHeader(204)
+		})
+		resp, err := apigw.Handler(h)(context.Background(), ev)
+		if err != nil || (resp.StatusCode != 204 && resp.StatusCode != 400) {
+			t.Fatalf("%+v: %+v, %v", ev, resp, err)
+		}
+	})
+}

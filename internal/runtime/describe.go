@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/borawf/bora/internal/record"
@@ -53,7 +54,11 @@ type TaskDocument struct {
 	// task of more than MaxDescribedItems items.
 	Attempts int `json:"attempts"`
 	// ChildID is the sub-workflow execution the task runs.
-	ChildID    string     `json:"child_id,omitempty"`
+	ChildID string `json:"child_id,omitempty"`
+	// Truncated says that published, result and error were left out, to
+	// keep the document within what one answer of the API may hold; the
+	// task alone has them (GET /v1/executions/{id}/tasks/{key}).
+	Truncated  bool       `json:"truncated,omitempty"`
 	CreatedAt  time.Time  `json:"created_at"`
 	StartedAt  *time.Time `json:"started_at,omitempty"`
 	FinishedAt *time.Time `json:"finished_at,omitempty"`
@@ -98,49 +103,90 @@ func Describe(ctx context.Context, s store.Store, id string) (*Document, error) 
 	d := HeadDocument(e)
 	d.Tasks = make([]TaskDocument, 0, len(tasks))
 	for _, t := range tasks {
-		td := TaskDocument{
-			Name:       t.Name,
-			Key:        t.Key,
-			State:      string(t.State),
-			StateInfo:  t.StateInfo,
-			Published:  orEmpty(t.Published),
-			Result:     orNull(taskResult(t)),
-			ChildID:    t.ChildID,
-			CreatedAt:  t.CreatedAt,
-			FinishedAt: timeOrNil(t.FinishedAt),
+		td, err := describeTask(ctx, s, t)
+		if err != nil {
+			return nil, err
 		}
-		if t.State == record.Error && len(t.Error) > 0 {
-			td.Error = t.Error
-		}
-		units := []*record.Unit{}
-		if t.Unit != nil {
-			units = append(units, t.Unit)
-		}
-		if t.WithItems {
-			td.Items = t.Items
-			switch {
-			case t.Items > MaxDescribedItems:
-				units = nil
-			case t.Items > 1 || t.Unit == nil:
-				if units, err = s.ListUnits(ctx, id, t.Key); err != nil {
-					return nil, fmt.Errorf("units of task %s of execution %s: %w", t.Key, id, err)
-				}
-			}
-		}
-		var started time.Time
-		if t.Unit != nil {
-			started = t.Unit.Started
-		}
-		for _, u := range units {
-			td.Attempts += attemptsRun(u)
-			if !u.Started.IsZero() && (started.IsZero() || u.Started.Before(started)) {
-				started = u.Started
-			}
-		}
-		td.StartedAt = timeOrNil(started)
 		d.Tasks = append(d.Tasks, td)
 	}
 	return d, nil
+}
+
+// DescribeTask reads one task execution of an execution, as Describe
+// does: key is a task execution's key (build#2) or a task's name, which
+// means its latest run.
+func DescribeTask(ctx context.Context, s store.Store, execID, key string) (*TaskDocument, error) {
+	var t *record.Task
+	if strings.Contains(key, "#") {
+		var err error
+		if t, err = s.GetTask(ctx, execID, key); err != nil {
+			return nil, fmt.Errorf("task %s of execution %s: %w", key, execID, err)
+		}
+	} else {
+		tasks, err := s.ListTasks(ctx, execID)
+		if err != nil {
+			return nil, fmt.Errorf("tasks of execution %s: %w", execID, err)
+		}
+		for _, x := range tasks {
+			if x.Name == key && (t == nil || x.Seq > t.Seq) {
+				t = x
+			}
+		}
+		if t == nil {
+			return nil, fmt.Errorf("task %s of execution %s: %w", key, execID, store.ErrNotFound)
+		}
+	}
+	td, err := describeTask(ctx, s, t)
+	if err != nil {
+		return nil, err
+	}
+	return &td, nil
+}
+
+// describeTask is one task execution of a Document.
+func describeTask(ctx context.Context, s store.Store, t *record.Task) (TaskDocument, error) {
+	td := TaskDocument{
+		Name:       t.Name,
+		Key:        t.Key,
+		State:      string(t.State),
+		StateInfo:  t.StateInfo,
+		Published:  orEmpty(t.Published),
+		Result:     orNull(taskResult(t)),
+		ChildID:    t.ChildID,
+		CreatedAt:  t.CreatedAt,
+		FinishedAt: timeOrNil(t.FinishedAt),
+	}
+	if t.State == record.Error && len(t.Error) > 0 {
+		td.Error = t.Error
+	}
+	units := []*record.Unit{}
+	if t.Unit != nil {
+		units = append(units, t.Unit)
+	}
+	if t.WithItems {
+		td.Items = t.Items
+		switch {
+		case t.Items > MaxDescribedItems:
+			units = nil
+		case t.Items > 1 || t.Unit == nil:
+			var err error
+			if units, err = s.ListUnits(ctx, t.ExecID, t.Key); err != nil {
+				return td, fmt.Errorf("units of task %s of execution %s: %w", t.Key, t.ExecID, err)
+			}
+		}
+	}
+	var started time.Time
+	if t.Unit != nil {
+		started = t.Unit.Started
+	}
+	for _, u := range units {
+		td.Attempts += attemptsRun(u)
+		if !u.Started.IsZero() && (started.IsZero() || u.Started.Before(started)) {
+			started = u.Started
+		}
+	}
+	td.StartedAt = timeOrNil(started)
+	return td, nil
 }
 
 // attemptsRun is how many attempts of a unit have started: its current
