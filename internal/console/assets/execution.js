@@ -192,22 +192,31 @@ export function executionView(id, q) {
     // A task too large for the execution's document comes whole from its
     // own route.
     const full = d || run;
+    const withItems = run.items != null || !!(def && def.with_items && def.with_items.length);
+    // A plain task's one unit: its action and input as the engine evaluated them.
+    const unit = !withItems && d && d.units && d.units.length ? d.units[0] : null;
+    const what = unit && unit.action ? unit.action : def ? (def.workflow ? source(def.workflow) : source(def.action) || 'std.noop') : '';
     const facts = [
       ['Key', h('span', {class: 'mono'}, run.key)],
-      [def && def.workflow ? 'Workflow' : 'Action', h('span', {class: 'mono'}, detail && detail.action ? detail.action : def ? (def.workflow ? source(def.workflow) : source(def.action) || 'std.noop') : '')],
+      [def && def.workflow ? 'Workflow' : 'Action', h('span', {class: 'mono'}, what)],
       ['Created', h('span', {title: run.created_at}, when(run.created_at))],
       ['Started', run.started_at ? h('span', {title: run.started_at}, when(run.started_at)) : h('span', {class: 'muted'}, finalStates.has(run.state) ? '—' : 'not yet')],
       ['Finished', run.finished_at ? h('span', {title: run.finished_at}, when(run.finished_at)) : h('span', {class: 'muted'}, '—')],
       ['Duration', run.started_at ? duration(span(run.started_at, run.finished_at)) : ''],
     ];
     const limit = retryLimit(def);
-    if (run.items == null && !(def && def.with_items)) facts.push(['Attempt', `${Math.max(run.attempts, run.started_at ? 1 : 0)}${limit > 1 ? ' of ' + limit : ''}`]);
-    if (run.items != null || (def && def.with_items)) {
+    if (!withItems) {
+      const n = unit ? unit.attempt : Math.max(run.attempts, run.started_at ? 1 : 0);
+      facts.push(['Attempt', h('span', {title: 'Bora keeps the latest attempt: its number, times and outcome'}, `${n}${limit > 1 ? ' of ' + limit : ''}`,
+        n > 1 ? h('span', {class: 'muted small'}, ` (the times and outcome are the latest attempt’s)`) : null)]);
+    }
+    if (withItems) {
       const c = itemCounts(run);
       facts.push(['Items', c.known ? `${c.total}: ${c.done} done, ${c.running} running, ${c.failed} failed${c.cancelled ? `, ${c.cancelled} cancelled` : ''}` : String(c.total)]);
       facts.push(['Attempts', String(run.attempts)]);
     }
     if (run.child_id) facts.push(['Child execution', h('a', {href: `#/executions/${enc(run.child_id)}`, class: 'mono'}, run.child_id)]);
+    if (unit && unit.child_id && !run.child_id) facts.push(['Child execution', h('a', {href: `#/executions/${enc(unit.child_id)}`, class: 'mono'}, unit.child_id)]);
     parts.push(h('dl', {class: 'facts'}, facts.map(([k, v]) => h('div', null, h('dt', null, k), h('dd', null, v)))));
     if (run.state_info && run.state !== 'ERROR') parts.push(h('div', {class: 'state-info'}, h('strong', null, 'State info'), h('pre', null, run.state_info)));
     if (run.state === 'ERROR') {
@@ -218,15 +227,13 @@ export function executionView(id, q) {
           h('button', {type: 'button', class: 'small', onclick: () => rerun(name, 'skip')}, 'Skip it…')));
       }
     }
-    if (d && d.input !== undefined) parts.push(jsonBlock(d.input, {label: 'Input (as evaluated)', empty: 'no input'}));
-    const withItems = run.items != null || (def && def.with_items && def.with_items.length);
+    if (unit) parts.push(jsonBlock(unit.input ?? null, {label: 'Input (as evaluated)', empty: 'no input'}));
     // A with-items task's items come first: its result is their list.
-    if (withItems && d && d.units) parts.push(unitsTable(d, run, def));
+    if (withItems && d && d.units) parts.push(unitsTable(d, run, def, moreUnits));
     if (run.truncated && !d) parts.push(h('p', {class: 'muted small'}, 'Its values are too large for the execution’s document; loading them…'));
     if (run.state === 'SUCCESS' || (full.result != null && run.state !== 'ERROR')) parts.push(jsonBlock(full.result, {label: 'Result', empty: 'null'}));
     parts.push(jsonBlock(full.published, {label: 'Published', empty: 'nothing published'}));
-    if (!withItems && d && d.units) parts.push(unitsTable(d, run, def));
-    else if (!d && !noDetailRoute) parts.push(h('p', {class: 'muted small'}, 'Loading attempts…'));
+    if (!d && !noDetailRoute) parts.push(h('p', {class: 'muted small'}, 'Loading its input and items…'));
     if (def) parts.push(definitionFacts(def));
     fill(side, parts);
   };
@@ -288,6 +295,14 @@ export function executionView(id, q) {
       exec.env != null ? h('div', {class: 'card'}, jsonBlock(exec.env, {label: 'Environment'})) : null);
   };
 
+  // moreUnits reads the next page of the selected task's units.
+  const moreUnits = async () => {
+    if (!detail || !detail.next_cursor) return;
+    const next = await get(`${executionPath(id)}/tasks/${enc(detail.key)}`, {limit: 100, cursor: detail.next_cursor});
+    detail = {...detail, units: [...detail.units, ...next.units], next_cursor: next.next_cursor, paged: true};
+    renderSide();
+  };
+
   const loadDetail = async () => {
     const name = selected();
     if (!name || noDetailRoute) return;
@@ -295,8 +310,9 @@ export function executionView(id, q) {
     const key = params.get('run') || (runs.length ? runs[runs.length - 1].key : '');
     const run = runs.find((r) => r.key === key);
     if (!run) return;
-    // A final task's detail does not change: read it once.
-    if (detail && detail.key === key && finalStates.has(detail.state)) return;
+    // A final task's detail does not change: read it once; nor is it read
+    // again while the user pages through its items.
+    if (detail && detail.key === key && (finalStates.has(detail.state) || detail.paged)) return;
     try {
       detail = await get(`${executionPath(id)}/tasks/${enc(key)}`, {limit: 100});
       detailKey = key;
@@ -375,46 +391,50 @@ function taskSummary(tasks) {
   return `${tasks.length}${parts.length ? ' (' + parts.join(', ') + ')' : ''}`;
 }
 
-// unitsTable lists a task execution's units: its attempts, or its items.
-function unitsTable(d, run, def) {
+// unitsTable lists a with-items task's items: each at its latest attempt,
+// a click shows its input and outcome (and its sub-workflow execution).
+function unitsTable(d, run, def, more) {
   const limit = retryLimit(def);
-  const withItems = run.items != null || (def && def.with_items && def.with_items.length);
   const rows = d.units.map((u) => {
-    const cells = [
-      withItems ? h('td', {class: 'num'}, String(u.item)) : null,
+    const tr = h('tr', {class: 'unit', dataset: {item: u.item}, tabindex: '0', 'aria-expanded': 'false'},
+      h('td', {class: 'num'}, String(u.item)),
       h('td', null, badge(u.state)),
       h('td', null, `${u.attempt}${limit > 1 ? ' of ' + limit : ''}`),
       h('td', {title: u.started_at || ''}, u.started_at ? clock(u.started_at) : '—'),
-      h('td', null, u.started_at ? duration(span(u.started_at, u.finished_at)) : ''),
-    ];
-    const tr = h('tr', {class: 'unit', dataset: {item: u.item}}, cells);
-    const more = h('tr', {class: 'unit-detail', hidden: !(!withItems)}, h('td', {colspan: withItems ? 5 : 4},
-      withItems && u.input !== undefined ? jsonBlock(u.input, {label: 'Input', empty: 'no input'}) : null,
-      u.state === 'ERROR' ? jsonBlock(u.error, {label: 'Error'}) : u.result !== undefined && u.result !== null ? jsonBlock(u.result, {label: 'Result'}) : null));
-    if (withItems) {
-      tr.tabIndex = 0;
-      tr.setAttribute('aria-expanded', 'false');
-      const toggle = () => {
-        more.hidden = !more.hidden;
-        tr.setAttribute('aria-expanded', String(!more.hidden));
-      };
-      tr.addEventListener('click', toggle);
-      tr.addEventListener('keydown', (ev) => {
-        if (ev.key === 'Enter' || ev.key === ' ') {
-          ev.preventDefault();
-          toggle();
-        }
-      });
-    }
-    return [tr, more];
+      h('td', null, u.started_at ? duration(span(u.started_at, u.finished_at)) : ''));
+    const detailRow = h('tr', {class: 'unit-detail', hidden: true}, h('td', {colspan: 5},
+      u.child_id ? h('p', null, 'Sub-workflow execution ', h('a', {href: `#/executions/${encodeURIComponent(u.child_id)}`, class: 'mono'}, u.child_id)) : null,
+      jsonBlock(u.input ?? null, {label: 'Input (as evaluated)', empty: 'no input'}),
+      u.state === 'ERROR' ? jsonBlock(u.error ?? null, {label: 'Error'}) : u.result !== undefined ? jsonBlock(u.result, {label: 'Result'}) : null));
+    const toggle = () => {
+      detailRow.hidden = !detailRow.hidden;
+      tr.setAttribute('aria-expanded', String(!detailRow.hidden));
+    };
+    tr.addEventListener('click', (ev) => {
+      if (!ev.target.closest('a')) toggle();
+    });
+    tr.addEventListener('keydown', (ev) => {
+      if (ev.key === 'Enter' || ev.key === ' ') {
+        ev.preventDefault();
+        toggle();
+      }
+    });
+    return [tr, detailRow];
   });
+  const total = run.items ?? d.units.length;
   return h('div', {class: 'units'},
-    h('h3', null, withItems ? `Items (${d.units.length}${d.next_cursor ? ' shown' : ''})` : 'Attempt'),
-    withItems ? null : h('p', {class: 'muted small'}, 'Bora keeps the latest attempt of each item: its number, times and outcome.'),
+    h('h3', null, `Items (${d.units.length < total ? `${d.units.length} of ${total} shown` : total})`),
+    h('p', {class: 'muted small'}, 'Each item at its latest attempt; click one for its input and outcome.' + (d.units.length < total && !d.next_cursor ? ' Items not started yet are not listed.' : '')),
     h('table', {class: 'list compact'},
-      h('thead', null, h('tr', null, withItems ? h('th', {scope: 'col'}, 'Item') : null, h('th', {scope: 'col'}, 'State'), h('th', {scope: 'col'}, 'Attempt'), h('th', {scope: 'col'}, 'Started'), h('th', {scope: 'col'}, 'Took'))),
+      h('thead', null, h('tr', null, h('th', {scope: 'col'}, 'Item'), h('th', {scope: 'col'}, 'State'), h('th', {scope: 'col'}, 'Attempt'), h('th', {scope: 'col'}, 'Started'), h('th', {scope: 'col'}, 'Took'))),
       h('tbody', null, rows)),
-    d.next_cursor ? h('p', {class: 'muted small'}, 'More items follow; the API pages them (cursor).') : null);
+    d.next_cursor ? h('p', null, h('button', {type: 'button', class: 'small', onclick: (ev) => {
+      ev.target.disabled = true;
+      more().catch((err) => {
+        ev.target.disabled = false;
+        ev.target.textContent = `More items (failed: ${err.message})`;
+      });
+    }}, 'More items')) : null);
 }
 
 // definitionFacts shows what the definition says of a task.
