@@ -279,3 +279,33 @@ func TestRemoteListAndCommands(t *testing.T) {
 		t.Errorf("list --workflows: exit %d\n%s", code, stdout)
 	}
 }
+
+// TestServeAccessLog: with BORA_LOG=info, bora serve logs each request.
+func TestServeAccessLog(t *testing.T) {
+	t.Parallel()
+	cmd := exec.Command(boraBinary(t), "serve", "--addr", "127.0.0.1:0", "--db", filepath.Join(t.TempDir(), "bora.db"))
+	cmd.Env = append(os.Environ(), "BORA_LOG=info", envToken+"=")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(out).ReadString('\n')
+	m := apiAt.FindStringSubmatch(line)
+	if err != nil || m == nil {
+		_ = cmd.Process.Kill()
+		t.Fatalf("first line %q: %v", line, err)
+	}
+	code, _, _ := run(t, "--endpoint", m[1], "get", "nope")
+	_ = cmd.Process.Signal(os.Interrupt)
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("bora serve ended with %v on an interrupt", err)
+	}
+	if code != 2 || !regexp.MustCompile(`msg=request method=GET path=/v1/executions/nope status=404 duration=\S+ request_id=[0-9a-f]+`).MatchString(stderr.String()) {
+		t.Errorf("get: exit %d; serve's log:\n%s", code, stderr.String())
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -21,8 +22,9 @@ import (
 const serveUsage = `usage: bora serve [--addr 127.0.0.1:8080] [--db PATH] [flags]
 
 Serves Bora's HTTP API (the API that runs on AWS behind API Gateway) and,
-beside it at /, the web console, and runs the embedded engine, workers, timers and reconciler over a SQLite file
-until interrupted, carrying every execution in it forward — also those left
+beside it at /, the web console, and runs the embedded engine, workers,
+timers, reconciler and cron triggers over a SQLite file until interrupted,
+carrying every execution in it forward — also those left
 unfinished when an earlier bora run or bora serve was stopped or killed.
 Clients: bora --endpoint http://ADDR <command>, or any HTTP client
 (the routes are listed at /v1/openapi.json).
@@ -42,6 +44,9 @@ Flags:
                      finish before they are recorded as interrupted (default 10s);
                      a second signal quits at once
   --exit-when-done   exit once no execution is RUNNING
+
+BORA_LOG=info logs every API request (method, path, status, duration and
+request id) to stderr; the default, error, logs the requests that failed.
 `
 
 // serveFlags are the flags of `bora serve`.
@@ -80,7 +85,7 @@ func serveCmd(args []string, stdout, stderr io.Writer) int {
 			return exitUsage
 		}
 	}
-	b, code := openEmbedded("serve", embedded.Options{Path: f.db, Workers: f.workers, Lease: f.lease, Grace: f.grace}, stderr)
+	b, code := openEmbedded("serve", embedded.Options{Path: f.db, Workers: f.workers, Lease: f.lease, Grace: f.grace, Triggers: time.Second}, stderr)
 	if b == nil {
 		return code
 	}
@@ -95,7 +100,8 @@ func serveCmd(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "bora serve: %v\n", err)
 			return exitFail
 		}
-		h, err := api.New(api.Options{Store: b.Store, Runtime: b.Runtime, Actions: knownActions(), Log: cliLogger(stderr), Token: f.token})
+		log := cliLogger(stderr)
+		h, err := api.New(api.Options{Store: b.Store, Runtime: b.Runtime, Actions: knownActions(), Log: log, Token: f.token})
 		if err != nil {
 			ln.Close()
 			fmt.Fprintf(stderr, "bora serve: %v\n", err)
@@ -105,7 +111,7 @@ func serveCmd(args []string, stdout, stderr io.Writer) int {
 		mux.Handle(api.BasePath+"/", h)
 		mux.Handle("/", console.Handler())
 		srv := &http.Server{
-			Handler:           mux,
+			Handler:           accessLog(mux, log),
 			ReadHeaderTimeout: 10 * time.Second,
 			ReadTimeout:       30 * time.Second,
 			WriteTimeout:      30 * time.Second,
@@ -155,6 +161,32 @@ func serveCmd(args []string, stdout, stderr io.Writer) int {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// accessLog logs each request at level info (BORA_LOG=info shows them).
+func accessLog(h http.Handler, log *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !log.Enabled(r.Context(), slog.LevelInfo) {
+			h.ServeHTTP(w, r)
+			return
+		}
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		h.ServeHTTP(rec, r)
+		log.Info("request", "method", r.Method, "path", r.URL.Path, "status", rec.status,
+			"duration", time.Since(start).Round(time.Microsecond), "request_id", w.Header().Get(api.RequestIDHeader), "remote", r.RemoteAddr)
+	})
+}
+
+// statusRecorder remembers the status a handler wrote.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	s.status = code
+	s.ResponseWriter.WriteHeader(code)
 }
 
 // checkListen refuses an address the API would be reachable at from other

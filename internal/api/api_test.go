@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/borawf/bora/internal/action"
 	"github.com/borawf/bora/internal/api"
+	"github.com/borawf/bora/internal/dsl"
 	"github.com/borawf/bora/internal/embedded"
 	qmem "github.com/borawf/bora/internal/queue/memory"
 	"github.com/borawf/bora/internal/record"
@@ -62,8 +64,13 @@ type fixture struct {
 
 func newFixture(t *testing.T, opts ...func(*api.Options)) *fixture {
 	t.Helper()
+	return newFixtureOver(t, smem.New(), opts...)
+}
+
+// newFixtureOver is newFixture over a store of the test's.
+func newFixtureOver(t *testing.T, st store.Store, opts ...func(*api.Options)) *fixture {
+	t.Helper()
 	events := qmem.New(qmem.Options{FIFO: true})
-	st := smem.New()
 	rt := &runtime.Runtime{Store: st, Events: events, Tasks: qmem.New(qmem.Options{}), Timers: qmem.New(qmem.Options{})}
 	if err := rt.Validate(); err != nil {
 		t.Fatal(err)
@@ -395,7 +402,7 @@ func TestErrors(t *testing.T) {
 	rev := "version: '2.0'\nrev:\n  type: reverse\n  tasks:\n    a:\n      action: std.noop\n"
 	f.submit(t, rev)
 	big := `{"workflow": "hello", "input": {"name": "` + strings.Repeat("x", api.DefaultMaxBodyBytes) + `"}}`
-	bigDoc := "version: '2.0'\n# " + strings.Repeat("x", 300<<10) + "\nwf:\n  tasks: {}\n"
+	bigDoc := "version: '2.0'\n# " + strings.Repeat("x", dsl.MaxSourceBytes) + "\nwf:\n  tasks: {}\n"
 	for _, tc := range []struct {
 		name       string
 		r          req
@@ -413,9 +420,11 @@ func TestErrors(t *testing.T) {
 		{"workflow: json unknown field", req{method: "POST", path: "/v1/workflows", body: `{"definition": "x", "name": "y"}`}, 400, api.TypeBadRequest, `"name"`},
 		{"workflow: json definition not a string", req{method: "POST", path: "/v1/workflows", body: `{"definition": {"version": "2.0"}}`}, 400, api.TypeBadRequest, "definition"},
 		{"workflow: empty document", req{method: "POST", path: "/v1/workflows", body: "", ctype: "application/yaml"}, 422, api.TypeInvalidWorkflow, ""},
-		{"workflow: document over the limit", req{method: "POST", path: "/v1/workflows", body: bigDoc, ctype: "application/yaml"}, 413, api.TypeTooLarge, "262144"},
+		{"workflow: document over the limit", req{method: "POST", path: "/v1/workflows", body: bigDoc, ctype: "application/yaml"}, 413, api.TypeTooLarge, strconv.Itoa(dsl.MaxSourceBytes)},
 		{"workflow: name with a slash", req{method: "POST", path: "/v1/workflows", body: "version: '2.0'\na/b:\n  tasks:\n    t:\n      action: std.noop\n", ctype: "application/yaml"}, 422, api.TypeInvalidWorkflow, "slash"},
 		{"get workflow: unknown", req{method: "GET", path: "/v1/workflows/nope"}, 404, api.TypeWorkflowNotFound, "nope"},
+		{"get workflow: a name no workflow has", req{method: "GET", path: "/v1/workflows/" + strings.Repeat("n", 5000)}, 404, api.TypeWorkflowNotFound, ""},
+		{"delete workflow: a name no workflow has", req{method: "DELETE", path: "/v1/workflows/%20x"}, 404, api.TypeWorkflowNotFound, ""},
 		{"get workflow: unknown version", req{method: "GET", path: "/v1/workflows/hello/versions/9"}, 404, api.TypeWorkflowNotFound, "no version 9"},
 		{"get workflow: version not a number", req{method: "GET", path: "/v1/workflows/hello/versions/latest"}, 404, api.TypeWorkflowNotFound, "numbered from 1"},
 		{"get workflow: version 0", req{method: "GET", path: "/v1/workflows/hello/versions/0"}, 404, api.TypeWorkflowNotFound, ""},
@@ -489,18 +498,7 @@ func TestBearerToken(t *testing.T) {
 
 func TestPanicIsAProblem(t *testing.T) {
 	t.Parallel()
-	st := panicky{smem.New()}
-	rt := &runtime.Runtime{Store: st, Events: qmem.New(qmem.Options{FIFO: true}), Tasks: qmem.New(qmem.Options{}), Timers: qmem.New(qmem.Options{})}
-	if err := rt.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	h, err := api.New(api.Options{Store: st, Runtime: rt})
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := httptest.NewRecorder()
-	h.ServeHTTP(w, httptest.NewRequest("GET", "/v1/executions/x", nil))
-	r := resp{status: w.Code, header: w.Header(), body: w.Body.Bytes()}
+	r := newFixtureOver(t, panicky{smem.New()}).do(t, req{method: "GET", path: "/v1/executions/x"})
 	p := r.problem(t)
 	if r.status != 500 || p.Name() != api.TypeInternal || p.RequestID == "" || strings.Contains(string(r.body), "boom") {
 		t.Errorf("panic answered %d %s, want 500 internal with a request id and no panic text", r.status, r.body)
@@ -579,18 +577,7 @@ func TestExecutionRuns(t *testing.T) {
 
 func TestUnavailable(t *testing.T) {
 	t.Parallel()
-	st := slow{smem.New()}
-	rt := &runtime.Runtime{Store: st, Events: qmem.New(qmem.Options{FIFO: true}), Tasks: qmem.New(qmem.Options{}), Timers: qmem.New(qmem.Options{})}
-	if err := rt.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	h, err := api.New(api.Options{Store: st, Runtime: rt})
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := httptest.NewRecorder()
-	h.ServeHTTP(w, httptest.NewRequest("GET", "/v1/executions/x", nil))
-	r := resp{status: w.Code, header: w.Header(), body: w.Body.Bytes()}
+	r := newFixtureOver(t, slow{smem.New()}).do(t, req{method: "GET", path: "/v1/executions/x"})
 	p := r.problem(t)
 	if r.status != 503 || p.Name() != api.TypeUnavailable || r.header.Get("Retry-After") == "" || p.RequestID == "" {
 		t.Errorf("a store that times out: %d %s (Retry-After %q)", r.status, r.body, r.header.Get("Retry-After"))

@@ -170,22 +170,3 @@ func stateProblem(head *record.Execution, detail string) *Problem {
 	p.Execution, p.State = head.ID, string(head.State)
 	return p
 }
-
-// decodeOptionalJSON is decodeJSON for a body that may be empty.
-func (s *server) decodeOptionalJSON(w http.ResponseWriter, r *http.Request, v any) error {
-	mt, err := mediaType(r)
-	if err != nil {
-		return err
-	}
-	if !isJSON(mt) {
-		return problem(TypeUnsupportedMedia, fmt.Sprintf("send application/json, not %s", mt))
-	}
-	body, err := s.readBody(w, r)
-	if err != nil {
-		return err
-	}
-	if len(strings.TrimSpace(string(body))) == 0 {
-		return nil
-	}
-	return decodeObject(body, v)
-}

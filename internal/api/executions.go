@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/borawf/bora/internal/runtime"
 	"github.com/borawf/bora/internal/store"
@@ -271,6 +272,9 @@ func (s *server) getTask(w http.ResponseWriter, r *http.Request) error {
 	}
 	if !idPattern.MatchString(id) {
 		return noExecution(id)
+	}
+	if len(key) > 255 || !utf8.ValidString(key) {
+		return problem(TypeTaskNotFound, fmt.Sprintf("execution %s has no task execution %.100q", id, key))
 	}
 	if _, err := s.store.GetExecution(r.Context(), id); errors.Is(err, store.ErrNotFound) {
 		return noExecution(id)

@@ -175,6 +175,10 @@ func (s *server) listWorkflows(w http.ResponseWriter, r *http.Request) error {
 	if len(dq.Prefix) > 255 {
 		q.add("prefix", "is longer than 255 bytes")
 	}
+	if len(dq.Cursor) > 255 {
+		// A workflow listing's cursor is a workflow's name.
+		q.add("cursor", "is not a cursor of this listing")
+	}
 	if err := q.err(); err != nil {
 		return err
 	}

@@ -65,6 +65,15 @@ func isJSON(mt string) bool {
 // decodeJSON decodes a request body holding one JSON object into v,
 // refusing unknown fields, trailing data and anything but an object.
 func (s *server) decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
+	return s.decodeBody(w, r, v, false)
+}
+
+// decodeOptionalJSON is decodeJSON for a body that may also be empty.
+func (s *server) decodeOptionalJSON(w http.ResponseWriter, r *http.Request, v any) error {
+	return s.decodeBody(w, r, v, true)
+}
+
+func (s *server) decodeBody(w http.ResponseWriter, r *http.Request, v any, optional bool) error {
 	mt, err := mediaType(r)
 	if err != nil {
 		return err
@@ -75,6 +84,9 @@ func (s *server) decodeJSON(w http.ResponseWriter, r *http.Request, v any) error
 	body, err := s.readBody(w, r)
 	if err != nil {
 		return err
+	}
+	if optional && len(bytes.TrimSpace(body)) == 0 {
+		return nil
 	}
 	return decodeObject(body, v)
 }

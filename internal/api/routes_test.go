@@ -335,7 +335,7 @@ func TestGetTask(t *testing.T) {
 			t.Errorf("task %s: %+v", tc.path, td)
 		}
 	}
-	for _, path := range []string{"/v1/executions/" + doc.ID + "/tasks/nope", "/v1/executions/" + doc.ID + "/tasks/t1%239"} {
+	for _, path := range []string{"/v1/executions/" + doc.ID + "/tasks/nope", "/v1/executions/" + doc.ID + "/tasks/t1%239", "/v1/executions/" + doc.ID + "/tasks/" + strings.Repeat("t", 2000)} {
 		if p := f.do(t, req{method: "GET", path: path}).problem(t); p.Name() != api.TypeTaskNotFound {
 			t.Errorf("GET %s: %+v", path, p)
 		}

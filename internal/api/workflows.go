@@ -219,9 +219,12 @@ func (s *server) validateWorkflow(w http.ResponseWriter, r *http.Request) error 
 // document stored again under its name takes the next version number.
 func (s *server) deleteWorkflow(w http.ResponseWriter, r *http.Request) error {
 	name := r.PathValue("name")
+	if checkName(name) != "" {
+		return noWorkflow(name)
+	}
 	err := s.store.DeleteDefinition(r.Context(), name)
 	if errors.Is(err, store.ErrNotFound) {
-		return problem(TypeWorkflowNotFound, fmt.Sprintf("there is no workflow %q", name))
+		return noWorkflow(name)
 	}
 	if err != nil {
 		return err
@@ -230,8 +233,17 @@ func (s *server) deleteWorkflow(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// noWorkflow is the problem of a workflow name that names none (any name,
+// valid or not, of any length: it is not repeated in full).
+func noWorkflow(name string) *Problem {
+	return problem(TypeWorkflowNotFound, fmt.Sprintf("there is no workflow %.140q", name))
+}
+
 func (s *server) getWorkflow(w http.ResponseWriter, r *http.Request) error {
 	name := r.PathValue("name")
+	if checkName(name) != "" {
+		return noWorkflow(name)
+	}
 	version := 0
 	if v := r.PathValue("version"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -248,7 +260,7 @@ func (s *server) getWorkflow(w http.ResponseWriter, r *http.Request) error {
 		// A deleted workflow's versions are kept for the executions
 		// pinned to them, not shown.
 		if _, _, err := s.store.GetDefinition(r.Context(), name, 0); errors.Is(err, store.ErrNotFound) {
-			return problem(TypeWorkflowNotFound, fmt.Sprintf("there is no workflow %q", name))
+			return noWorkflow(name)
 		} else if err != nil {
 			return err
 		}
@@ -256,7 +268,7 @@ func (s *server) getWorkflow(w http.ResponseWriter, r *http.Request) error {
 	src, ver, err := s.store.GetDefinition(r.Context(), name, version)
 	if errors.Is(err, store.ErrNotFound) {
 		if version == 0 {
-			return problem(TypeWorkflowNotFound, fmt.Sprintf("there is no workflow %q", name))
+			return noWorkflow(name)
 		}
 		return problem(TypeWorkflowNotFound, fmt.Sprintf("workflow %q has no version %d", name, version))
 	}

@@ -818,3 +818,19 @@ func TestSourceTooLarge(t *testing.T) {
 		t.Errorf("a document of exactly MaxSourceBytes: %v", diags)
 	}
 }
+
+// A key given twice keeps its later value, as the YAML parser Mistral uses
+// does, with a warning naming both lines.
+func TestDuplicateKeyLaterWins(t *testing.T) {
+	t.Parallel()
+	b, diags := Load("wf.yaml", []byte("version: '2.0'\nwf:\n  tasks:\n    t:\n      action: std.noop\n    t:\n      action: std.echo output=1\n"))
+	if diags.HasErrors() || len(diags.Warnings()) != 1 {
+		t.Fatalf("diagnostics: %v", diags)
+	}
+	if got := b.Workflows["wf"].Tasks["t"].Action.Source(); got != "std.echo" {
+		t.Errorf("task t runs %v, want the later definition's std.echo", got)
+	}
+	if w := diags.Warnings()[0].String(); !strings.Contains(w, "wf.yaml:6:5: warning: duplicate task `t`; the first is at line 4") {
+		t.Errorf("warning = %s", w)
+	}
+}

@@ -343,6 +343,7 @@ func (l *loader) taskCall(ts *taskSpec, actionN, workflowN, inputN *yaml.Node) {
 			l.errorAt(loc{N: callN, Off: err.Offset}, "%s", err.Msg)
 			return
 		}
+		l.warnDropped(callN, c)
 		call = c
 		var sites []site
 		if hasExpr(c.Name) {
@@ -585,7 +586,7 @@ func (l *loader) retry(n *yaml.Node) *Retry {
 			entries[e.Key] = entry{l.value(e.Value, nil), loc{N: resolve(e.Value)}}
 		}
 	case isString(n):
-		ps, err := parseParams(n.Value, 0, false)
+		ps, _, err := parseParams(n.Value, 0, false, false)
 		if err != nil {
 			l.errorAt(loc{N: n, Off: err.Offset}, "%s", err.Msg)
 			return nil
@@ -703,4 +704,13 @@ func splitIn(s string) (name, src string, off int, ok bool) {
 		return "", "", 0, false
 	}
 	return name, src, i, true
+}
+
+// warnDropped warns about the inline parameters left out for their
+// unquoted values.
+func (l *loader) warnDropped(n *yaml.Node, c *inlineCall) {
+	for _, p := range c.Dropped {
+		l.warnAt(loc{N: n, Off: p.KeyOff}, "parameter `%s` is left out: its value `%s` is not quoted, and Mistral leaves such a parameter out; write %s=\"%s\"",
+			p.Key, p.Value, p.Key, p.Value)
+	}
 }

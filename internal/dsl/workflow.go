@@ -1,6 +1,8 @@
 package dsl
 
 import (
+	"unicode/utf8"
+
 	"go.yaml.in/yaml/v3"
 )
 
@@ -128,8 +130,12 @@ func (l *loader) loadWorkflow(p pair) *Workflow {
 
 var reservedNames = map[string]bool{"noop": true, "fail": true, "succeed": true, "pause": true}
 
-// maxTaskName is the longest task name Mistral stores.
-const maxTaskName = 255
+// Mistral's name limits, in characters: a task name, and the name of a
+// task with `join` (Mistral derives longer keys from it).
+const (
+	maxTaskName     = 255
+	maxJoinTaskName = maxTaskName - 47
+)
 
 // checkTaskName reports names a task may not have.
 func (l *loader) checkTaskName(p pair) bool {
@@ -139,8 +145,8 @@ func (l *loader) checkTaskName(p pair) bool {
 		l.errorf(p.KeyN, "`%s` is an engine command and cannot name a task; choose another name (e.g. `%s_task`)", name, name)
 	case name == "":
 		l.errorf(p.KeyN, "a task name must not be empty")
-	case len(name) > maxTaskName:
-		l.errorf(p.KeyN, "task name is %d characters long; the limit is %d", len(name), maxTaskName)
+	case utf8.RuneCountInString(name) > maxTaskName:
+		l.errorf(p.KeyN, "task name is %d characters long; Mistral's limit is %d", utf8.RuneCountInString(name), maxTaskName)
 	case hasExpr(name):
 		l.errorf(p.KeyN, "task name `%s` must not hold an expression", name)
 	default:

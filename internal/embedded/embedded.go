@@ -21,6 +21,7 @@ import (
 
 	"github.com/borawf/bora/internal/action"
 	"github.com/borawf/bora/internal/batch"
+	"github.com/borawf/bora/internal/cron"
 	"github.com/borawf/bora/internal/engine"
 	"github.com/borawf/bora/internal/queue"
 	qsqlite "github.com/borawf/bora/internal/queue/sqlite"
@@ -50,6 +51,9 @@ type Options struct {
 	Grace time.Duration
 	// Limits bound what executions may build (engine.Limits).
 	Limits engine.Limits
+	// Triggers is how often the cron triggers that are due are fired
+	// (bora serve: every second); 0 fires none (bora run).
+	Triggers time.Duration
 }
 
 // Bora is an embedded deployment: store, queues, runtime, worker, reconciler.
@@ -58,6 +62,8 @@ type Bora struct {
 	Runtime    *runtime.Runtime
 	Worker     *worker.Worker
 	Reconciler *reconcile.Reconciler
+	// Triggers fires due cron triggers, every Options.Triggers.
+	Triggers *cron.Firer
 
 	events, tasks, timers queue.Queue
 	atomic                func(ctx context.Context, fn func(ctx context.Context) error) error
@@ -195,7 +201,8 @@ func New(p Parts, o Options) (*Bora, error) {
 	}
 	w := &worker.Worker{Store: p.Store, Events: p.Events, Actions: o.Actions, Log: o.Log, Lease: o.Lease, Atomic: p.Atomic}
 	rc := &reconcile.Reconciler{Store: p.Store, Tasks: p.Tasks, Events: p.Events, Log: o.Log}
-	return &Bora{Store: p.Store, Runtime: rt, Worker: w, Reconciler: rc, events: p.Events, tasks: p.Tasks, timers: p.Timers,
+	fire := &cron.Firer{Store: p.Store, Runtime: rt, Log: o.Log}
+	return &Bora{Store: p.Store, Runtime: rt, Worker: w, Reconciler: rc, Triggers: fire, events: p.Events, tasks: p.Tasks, timers: p.Timers,
 		eventsDLQ: p.EventsDLQ, atomic: p.Atomic, o: o, close: func() error { return nil }}, nil
 }
 
@@ -261,6 +268,9 @@ func (b *Bora) Run(ctx context.Context) error {
 			}
 		}
 	})
+	if b.o.Triggers > 0 {
+		wg.Go(func() { b.fireTriggers(ctx) })
+	}
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
 	select {
@@ -278,6 +288,23 @@ func (b *Bora) Run(ctx context.Context) error {
 		<-done
 	}
 	return nil
+}
+
+// fireTriggers fires the due cron triggers every Options.Triggers, while
+// ctx lasts.
+func (b *Bora) fireTriggers(ctx context.Context) {
+	t := time.NewTicker(b.o.Triggers)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if _, err := b.Triggers.Fire(ctx); err != nil && ctx.Err() == nil {
+				b.o.Log.Error("fire triggers", "err", err)
+			}
+		}
+	}
 }
 
 // A handler handles one message.

@@ -409,8 +409,13 @@ func (s *stepper) drop(key string) {
 // expression that cannot be evaluated) and with it the workflow, as
 // Mistral does: such errors are not handled by on-error.
 func (s *stepper) forceFail(r *run, rec *record.Task, msg string) error {
+	return s.forceFailWith(r, rec, msg, nil)
+}
+
+// forceFailWith is forceFail recording result as the task's result.
+func (s *stepper) forceFailWith(r *run, rec *record.Task, msg string, result json.RawMessage) error {
 	msg = clip(msg, s.limits().InfoBytes)
-	s.finish(rec, record.Error, msg, nil, nil, encodeText(msg))
+	s.finish(rec, record.Error, msg, nil, result, encodeText(msg))
 	s.drop(r.Key)
 	s.stop(record.ExecError, msg)
 	return nil

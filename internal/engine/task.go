@@ -79,7 +79,13 @@ func (s *stepper) launch(r *run, t *dsl.Task, rec *record.Task, in flow, prev []
 	cur := s.taskView(rec)
 	inbound := s.view(in, rec)
 	fail := func(err error) error {
-		return s.forceFail(r, rec, fmt.Sprintf("Failed to run task [error=%v, wf=%s, task=%s]", err, s.wf.Name, t.Name))
+		msg := fmt.Sprintf("Failed to run task [error=%v, wf=%s, task=%s]", err, s.wf.Name, t.Name)
+		if len(t.WithItems) > 0 {
+			// As Mistral: a with-items task that could not start ran
+			// no item, and its result is the empty list.
+			return s.forceFailWith(r, rec, msg, json.RawMessage("[]"))
+		}
+		return s.forceFail(r, rec, msg)
 	}
 	var child *childSpec
 	action := ""

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/borawf/bora/internal/dsl"
 	"github.com/borawf/bora/internal/record"
 )
 
@@ -196,11 +197,16 @@ func (s *stepper) childHead(op *unitOp) (*record.Execution, error) {
 	if err != nil {
 		return nil, fmt.Errorf("task %s: %w", op.key.Task, err)
 	}
+	input, params, err := childInput(wf, op.child.Input)
+	if err != nil {
+		return nil, fmt.Errorf("task %s: %w", op.key.Task, err)
+	}
 	head, err := NewExecution(wf, NewParams{
 		ID:        ChildID(s.exec.ID, op.key.Task, op.key.Item, op.attempt),
 		DefName:   name,
 		DefVer:    ver,
-		Input:     op.child.Input,
+		Input:     input,
+		Params:    params,
 		Env:       s.exec.Env,
 		ParentID:  s.exec.ID,
 		ParentKey: parentKey(op.key.Task, op.key.Item),
@@ -339,4 +345,33 @@ func (s *stepper) onTimeout(r *run) (bool, error) {
 		return false, err
 	}
 	return true, s.settle()
+}
+
+// childInput splits the input a task gives a sub-workflow, as Mistral
+// does: what the workflow declares is its input; anything else is a start
+// parameter of its execution (task_name, the target of a reverse
+// workflow, most usefully).
+func childInput(wf *dsl.Workflow, raw json.RawMessage) (input, params json.RawMessage, err error) {
+	in := decodeMap(raw)
+	declared := make(map[string]bool, len(wf.Input))
+	for _, p := range wf.Input {
+		declared[p.Name] = true
+	}
+	extra := map[string]any{}
+	for k, v := range in {
+		if !declared[k] {
+			extra[k] = v
+			delete(in, k)
+		}
+	}
+	if len(extra) == 0 {
+		return raw, nil, nil
+	}
+	if input, err = json.Marshal(in); err != nil {
+		return nil, nil, fmt.Errorf("encode the sub-workflow's input: %w", err)
+	}
+	if params, err = json.Marshal(extra); err != nil {
+		return nil, nil, fmt.Errorf("encode the sub-workflow's parameters: %w", err)
+	}
+	return input, params, nil
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/borawf/bora/internal/action"
 	lambdaaction "github.com/borawf/bora/internal/action/awslambda"
 	"github.com/borawf/bora/internal/awsx"
+	"github.com/borawf/bora/internal/cron"
 	"github.com/borawf/bora/internal/queue/sqs"
 	"github.com/borawf/bora/internal/reconcile"
 	"github.com/borawf/bora/internal/runtime"
@@ -103,6 +104,12 @@ func (d *Deps) Worker() (*worker.Worker, error) {
 // Reconciler builds the reconciler.
 func (d *Deps) Reconciler() *reconcile.Reconciler {
 	return &reconcile.Reconciler{Store: d.Store, Tasks: d.Tasks, Events: d.Events, Log: d.Log}
+}
+
+// Triggers builds the firer of cron triggers, which starts executions
+// with rt.
+func (d *Deps) Triggers(rt *runtime.Runtime) *cron.Firer {
+	return &cron.Firer{Store: d.Store, Runtime: rt, Log: d.Log}
 }
 
 // Start is the whole of a function's main: read the configuration, connect

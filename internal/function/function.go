@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/borawf/bora/internal/batch"
+	"github.com/borawf/bora/internal/cron"
 	"github.com/borawf/bora/internal/queue"
 	"github.com/borawf/bora/internal/reconcile"
 	"github.com/borawf/bora/internal/record"
@@ -182,20 +183,37 @@ func (h *Worker) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEven
 	}), nil
 }
 
-// Reconciler runs one sweep per scheduled invocation.
+// Reconciler runs one sweep per scheduled invocation, and fires the cron
+// triggers that are due.
 type Reconciler struct {
 	Reconciler *reconcile.Reconciler
-	Log        *slog.Logger
+	// Triggers fires due cron triggers; nil fires none.
+	Triggers *cron.Firer
+	Log      *slog.Logger
 }
 
-// Handle runs one sweep.
-func (h *Reconciler) Handle(ctx context.Context) (reconcile.Report, error) {
-	rep, err := h.Reconciler.Sweep(ctx)
-	if err != nil {
+// ReconcilerReport is what one scheduled invocation did.
+type ReconcilerReport struct {
+	reconcile.Report
+	Triggers cron.Report
+}
+
+// Handle fires the due triggers, then runs one sweep. Either failing does
+// not stop the other; their errors are returned together.
+func (h *Reconciler) Handle(ctx context.Context) (ReconcilerReport, error) {
+	var rep ReconcilerReport
+	var ferr error
+	if h.Triggers != nil {
+		rep.Triggers, ferr = h.Triggers.Fire(ctx)
+	}
+	var err error
+	rep.Report, err = h.Reconciler.Sweep(ctx)
+	if err = errors.Join(ferr, err); err != nil {
 		return rep, err
 	}
-	if h.Log != nil && (rep.Resent+rep.Fired+rep.Expired) > 0 {
-		h.Log.Info("reconciled", "resent", rep.Resent, "fired", rep.Fired, "expired", rep.Expired)
+	if h.Log != nil && (rep.Resent+rep.Fired+rep.Expired+rep.Triggers.Due) > 0 {
+		h.Log.Info("reconciled", "resent", rep.Resent, "fired", rep.Fired, "expired", rep.Expired,
+			"triggers_fired", rep.Triggers.Fired, "triggers_failed", rep.Triggers.Failed)
 	}
 	return rep, nil
 }

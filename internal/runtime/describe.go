@@ -358,7 +358,9 @@ func timeOrNil(t time.Time) *time.Time {
 }
 
 func taskResult(t *record.Task) json.RawMessage {
-	if t.State == record.Error && len(t.Error) > 0 {
+	// A failed with-items task's result is its list of item results (a
+	// failed item's error in its place), as Mistral shows it.
+	if t.State == record.Error && len(t.Error) > 0 && !(t.WithItems && len(t.Result) > 0) {
 		return t.Error
 	}
 	return t.Result

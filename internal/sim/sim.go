@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/borawf/bora/internal/action"
+	"github.com/borawf/bora/internal/cron"
 	"github.com/borawf/bora/internal/engine"
 	"github.com/borawf/bora/internal/queue"
 	qmem "github.com/borawf/bora/internal/queue/memory"
@@ -52,10 +53,15 @@ type Faults struct {
 	// Stop stops the worker (SIGTERM) mid-action now and then: the action
 	// sees its context end, and the attempt must be recorded interrupted.
 	Stop bool
+	// Triggers adds, in some runs, a cron trigger beside the execution,
+	// fired by firers that run twice at once, crash at any store call,
+	// lose their start events and are down for minutes at a time; each
+	// fire must start exactly one execution.
+	Triggers bool
 }
 
 // All is every fault at once.
-var All = Faults{Duplicate: true, Crash: true, DropAfter: true, Reorder: true, LeaseExpiry: true, Commands: true, Cancel: true, Lose: true, Poison: true, Stop: true}
+var All = Faults{Duplicate: true, Crash: true, DropAfter: true, Reorder: true, LeaseExpiry: true, Commands: true, Cancel: true, Lose: true, Poison: true, Stop: true, Triggers: true}
 
 // Result is what one run observed.
 type Result struct {
@@ -115,6 +121,10 @@ type sim struct {
 	deadLetters               *qmem.Queue // the engine queue's
 	// stopHandle stops the worker handling the current task message.
 	stopHandle context.CancelFunc
+	// trigger is the run's cron trigger (Faults.Triggers), nil without;
+	// firer fires it.
+	trigger *record.Trigger
+	firer   *cron.Firer
 }
 
 type delivered struct {
@@ -163,6 +173,7 @@ func newSim(shape Shape, seed uint64, f Faults) *sim {
 	if f.Poison && s.chance(0.1) {
 		s.poisonAt = 1 + s.rng.IntN(30)
 	}
+	s.firer = &cron.Firer{Store: s.store, Runtime: s.rt, Now: clock, Log: log}
 	return s
 }
 
@@ -184,6 +195,11 @@ func (s *sim) run(ctx context.Context) (*Result, error) {
 		return nil, fmt.Errorf("submit %s: %w", s.shape.Name, err)
 	}
 	s.execID = head.ID
+	if s.f.Triggers && s.chance(0.3) {
+		if err := s.addTrigger(ctx); err != nil {
+			return nil, err
+		}
+	}
 	const maxSteps = 20_000
 	for s.steps = 0; s.steps < maxSteps; s.steps++ {
 		if done, err := s.step(ctx); err != nil {
@@ -205,6 +221,9 @@ func (s *sim) run(ctx context.Context) (*Result, error) {
 		if !e.State.Terminal() {
 			s.violate("execution %s (%s) still %s after %d steps (invariant 7: every execution ends)", e.ID, e.Workflow, e.State, s.steps)
 		}
+	}
+	if err := s.checkTrigger(ctx, all); err != nil {
+		return nil, err
 	}
 	return &Result{Seed: s.seed, Shape: s.shape.Name, Doc: doc, Steps: s.steps, Violations: s.violations, Faults: s.faults, Cancelled: s.cancelled, Poisoned: s.poison != ""}, nil
 }
@@ -260,18 +279,27 @@ func (s *sim) step(ctx context.Context) (bool, error) {
 		}
 		return false, s.deadLetters.Delete(ctx, msgs[0].Handle)
 	}
-	// Nothing visible: sweep, then let time pass.
+	// Nothing visible: sweep, fire the triggers, then let time pass.
 	if _, err := s.rc.Sweep(ctx); err != nil && !isInjected(err) {
+		return false, err
+	}
+	if err := s.fire(ctx); err != nil {
 		return false, err
 	}
 	e, err := s.store.Store.GetExecution(ctx, s.execID)
 	if err != nil {
 		return false, err
 	}
-	if e.State.Terminal() && s.events.Queue.Len() == 0 && s.tasks.Queue.Len() == 0 && s.timers.Queue.Len() == 0 && s.deadLetters.Len() == 0 {
+	if e.State.Terminal() && s.events.Queue.Len() == 0 && s.tasks.Queue.Len() == 0 && s.timers.Queue.Len() == 0 && s.deadLetters.Len() == 0 && s.triggerDone(ctx) {
 		return true, nil
 	}
 	s.now = s.now.Add(time.Duration(1+s.rng.IntN(20)) * time.Second)
+	if s.trigger != nil && s.chance(0.02) {
+		// The firers are down for a while: the fires missed meanwhile
+		// make one execution.
+		s.fault("firer-down")
+		s.now = s.now.Add(time.Duration(2+s.rng.IntN(30)) * time.Minute)
+	}
 	if (s.paused || e.State == record.ExecPaused) && !s.cancelled {
 		return false, s.command(ctx, record.OpResume)
 	}
@@ -585,6 +613,20 @@ func (f *faultStore) SetDue(ctx context.Context, id string, version int64, due t
 		return err
 	}
 	return f.Store.SetDue(ctx, id, version, due)
+}
+
+func (f *faultStore) ListTriggers(ctx context.Context, q store.TriggerQuery) ([]*record.Trigger, string, error) {
+	if err := f.hit(); err != nil {
+		return nil, "", err
+	}
+	return f.Store.ListTriggers(ctx, q)
+}
+
+func (f *faultStore) AdvanceTrigger(ctx context.Context, t *record.Trigger, next time.Time) error {
+	if err := f.hit(); err != nil {
+		return err
+	}
+	return f.Store.AdvanceTrigger(ctx, t, next)
 }
 
 func (f *faultStore) UpdateUnit(ctx context.Context, k record.UnitKey, x record.Expect, c record.UnitChange) (*record.Unit, error) {

@@ -148,4 +148,6 @@ type Store interface {
 	// moved on, ErrNotFound if there is no such execution. It is the
 	// reconciler's one write of a head, after it looked at its work.
 	SetDue(ctx context.Context, id string, version int64, due time.Time) error
+
+	Triggers
 }

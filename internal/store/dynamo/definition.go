@@ -31,14 +31,22 @@ const (
 
 // PutDefinition stores src as the next version of name, unless it equals the
 // latest. Concurrent puts race on the conditional create of V#<n+1>; a loser
-// reads the new latest and tries again.
+// reads the new latest and tries again. A source larger than an item is
+// stored compressed, in parts (store.EncodeDefinition): the first in V#<n>,
+// the others in items of their own (VP#...), written before it.
 func (s *Store) PutDefinition(ctx context.Context, name string, src []byte) (int, error) {
 	what := "definition " + name
-	b := newItem(defPK(name), "")
-	b.raw(aSource, src)
-	if err := checkSize(what, b.it); err != nil {
+	// Compressed parts are binary: DynamoDB counts their bytes, but some
+	// emulators count their base64 text, a third more; parts are cut to
+	// fit both.
+	room := (store.MaxItemBytes - itemSize(map[string]types.AttributeValue{
+		aPK: str(defPK(name)), aSK: str(defPartSK(0, "0123456789abcdef", 9999)), aToken: newToken(), aSource: raw(nil)}) - 64) * 3 / 4
+	parts, err := store.EncodeDefinition(what, src, room)
+	if err != nil {
 		return 0, err
 	}
+	b := newItem(defPK(name), "")
+	b.raw(aSource, parts.Parts[0])
 	for attempt := 0; ; attempt++ {
 		latest, ver, deleted, err := s.latestDefinition(ctx, name)
 		if err != nil {
@@ -49,15 +57,69 @@ func (s *Store) PutDefinition(ctx context.Context, name string, src []byte) (int
 			// interrupted put is listed.
 			return ver, s.catalog(ctx, name, ver)
 		}
+		for i, p := range parts.Parts[1:] {
+			pb := newItem(defPK(name), defPartSK(ver+1, parts.Hash, i+1))
+			pb.raw(aSource, p)
+			if err := s.put(ctx, fmt.Sprintf("%s v%d part %d", what, ver+1, i+1), pb.it); err != nil {
+				return 0, fmt.Errorf("put %s: %w", what, err)
+			}
+		}
 		b.it[aSK] = str(defSK(ver + 1))
 		err = s.create(ctx, fmt.Sprintf("%s v%d", what, ver+1), b.it)
 		if err == nil {
 			return ver + 1, s.catalog(ctx, name, ver+1)
 		}
+		// Another writer took this version: parts written for it under
+		// our hash stay, unread (its own have another hash).
 		if !isExists(err) || attempt >= 20 {
 			return 0, fmt.Errorf("put %s: %w", what, err)
 		}
 	}
+}
+
+// defPartSK names part i (from 1) of version ver of a definition whose
+// source hashes to hash. Its prefix is not "V#", so that the query for the
+// latest version never meets a part.
+func defPartSK(ver int, hash string, i int) string {
+	return fmt.Sprintf("VP#%010d#%s#%04d", ver, hash, i)
+}
+
+// put writes an item, replacing one of its key (a definition's part,
+// which is the same whoever writes it).
+func (s *Store) put(ctx context.Context, what string, it item) error {
+	if err := checkSize(what, it); err != nil {
+		return err
+	}
+	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.table, Item: it, ReturnConsumedCapacity: capacity})
+	if err != nil {
+		return fmt.Errorf("put %s: %w", what, translate(what, err))
+	}
+	return nil
+}
+
+// source joins a definition's stored parts: the first as read, the
+// others read by their keys.
+func (s *Store) source(ctx context.Context, name string, ver int, first []byte) ([]byte, error) {
+	n, hash, err := store.PartsOf(first)
+	if err != nil || n == 1 {
+		return store.DecodeDefinition([][]byte{first})
+	}
+	parts := [][]byte{first}
+	for i := 1; i < n; i++ {
+		it, err := s.get(ctx, key(defPK(name), defPartSK(ver, hash, i)))
+		if err != nil {
+			return nil, err
+		}
+		if it == nil {
+			return nil, fmt.Errorf("part %d of %d is missing", i, n)
+		}
+		r := reader{it: it}
+		parts = append(parts, r.bytes(aSource))
+		if r.err != nil {
+			return nil, r.err
+		}
+	}
+	return store.DecodeDefinition(parts)
 }
 
 // catalog records ver as the latest version of name in the catalog,
@@ -122,9 +184,13 @@ func (s *Store) GetDefinition(ctx context.Context, name string, version int) ([]
 		return nil, 0, fmt.Errorf("definition %s v%d: %w", name, version, store.ErrNotFound)
 	}
 	r := reader{it: it}
-	src := r.bytes(aSource)
+	first := r.bytes(aSource)
 	if r.err != nil {
 		return nil, 0, fmt.Errorf("decode definition %s v%d: %w", name, version, r.err)
+	}
+	src, err := s.source(ctx, name, version, first)
+	if err != nil {
+		return nil, 0, fmt.Errorf("read definition %s v%d: %w", name, version, err)
 	}
 	return src, version, nil
 }
@@ -235,6 +301,12 @@ func (s *Store) latestDefinition(ctx context.Context, name string) (src []byte, 
 	if deleted {
 		return nil, ver, true, nil
 	}
-	src = r.bytes(aSource)
-	return src, ver, false, r.err
+	first := r.bytes(aSource)
+	if r.err != nil {
+		return nil, 0, false, r.err
+	}
+	if src, err = s.source(ctx, name, ver, first); err != nil {
+		return nil, 0, false, fmt.Errorf("read definition %s v%d: %w", name, ver, err)
+	}
+	return src, ver, false, nil
 }

@@ -75,6 +75,10 @@ func (s *Store) CommitExecution(ctx context.Context, e *record.Execution) error 
 
 var allStates = []record.ExecState{record.ExecRunning, record.ExecPaused, record.ExecSuccess, record.ExecError, record.ExecCancelled}
 
+// maxCursorBytes bounds a decoded cursor: a sort key of the index (a time
+// and an execution id).
+const maxCursorBytes = 512
+
 // cursorRE matches a decoded cursor: the by-state sort key of the last head.
 var cursorRE = regexp.MustCompile(`^[0-9]{20}#.+$`)
 
@@ -89,7 +93,7 @@ func (s *Store) ListExecutions(ctx context.Context, q store.ListQuery) ([]*recor
 	var before string // exclusive upper bound of the sort key
 	if q.Cursor != "" {
 		b, err := base64.RawURLEncoding.DecodeString(q.Cursor)
-		if err != nil || !cursorRE.Match(b) {
+		if err != nil || !cursorRE.Match(b) || len(b) > maxCursorBytes {
 			return nil, "", fmt.Errorf("list executions: cursor %q: %w", q.Cursor, store.ErrBadCursor)
 		}
 		before = string(b)

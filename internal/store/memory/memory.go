@@ -31,6 +31,7 @@ type Store struct {
 	execs   map[string]*record.Execution
 	tasks   map[string]map[string]*record.Task // exec → key → task (without its unit)
 	units   map[record.UnitKey]*record.Unit    // every unit; item 0 counts as part of its task
+	trigs   map[string]*record.Trigger         // cron triggers by name
 }
 
 // New returns an empty store.
@@ -48,8 +49,8 @@ func New() *Store {
 var _ store.Store = (*Store)(nil)
 
 func (s *Store) PutDefinition(_ context.Context, name string, src []byte) (int, error) {
-	if len(src) > store.MaxItemBytes {
-		return 0, &store.TooLargeError{What: "definition " + name, Size: len(src), Limit: store.MaxItemBytes}
+	if len(src) > store.MaxDefinitionBytes {
+		return 0, &store.TooLargeError{What: "definition " + name, Size: len(src), Limit: store.MaxDefinitionBytes}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -140,7 +140,11 @@ func sumLen[T ~string | ~[]byte](vs ...T) int {
 
 // PutDefinition implements store.Store.
 func (s *Store) PutDefinition(ctx context.Context, name string, source []byte) (int, error) {
-	if err := tooLarge("definition "+name, sumLen(name)+len(source)); err != nil {
+	// A source larger than an item goes in parts (store.EncodeDefinition):
+	// the first in the definition's row, the others in definition_parts,
+	// written before it.
+	parts, err := store.EncodeDefinition("definition "+name, source, store.MaxItemBytes-sumLen(name, "0123456789abcdef"))
+	if err != nil {
 		return 0, err
 	}
 	// Read the latest version and write the next one if it is new; a
@@ -153,15 +157,26 @@ func (s *Store) PutDefinition(ctx context.Context, name string, source []byte) (
 		case ver > 0 && !deleted && bytes.Equal(src, source):
 			return ver, nil
 		}
-		res, err := s.exec(ctx, sqlPutDefinition, name, ver+1, source, ms(time.Now()))
+		for i, p := range parts.Parts[1:] {
+			if _, err := s.exec(ctx, sqlPutDefinitionPart, name, ver+1, parts.Hash, i+1, p); err != nil {
+				return 0, fmt.Errorf("put definition %s part %d: %w", name, i+1, err)
+			}
+		}
+		res, err := s.exec(ctx, sqlPutDefinition, name, ver+1, parts.Parts[0], ms(time.Now()))
 		if err != nil {
 			if isSizeCheck(err) {
-				return 0, &store.TooLargeError{What: "definition " + name, Size: sumLen(name) + len(source), Limit: store.MaxItemBytes}
+				return 0, &store.TooLargeError{What: "definition " + name, Size: sumLen(name) + len(parts.Parts[0]), Limit: store.MaxItemBytes}
 			}
 			return 0, fmt.Errorf("put definition %s: %w", name, err)
 		}
 		if n, _ := res.RowsAffected(); n == 1 {
 			return ver + 1, nil
+		}
+		if parts.Hash != "" {
+			// Another writer took this version; our parts are of no use.
+			if _, err := s.exec(ctx, sqlDeleteDefinitionParts, name, ver+1, parts.Hash); err != nil {
+				return 0, fmt.Errorf("put definition %s: %w", name, err)
+			}
 		}
 	}
 }
@@ -176,7 +191,13 @@ func (s *Store) latestDefinition(ctx context.Context, name string) (src []byte, 
 	if err != nil {
 		return nil, 0, false, fmt.Errorf("get definition %s: %w", name, err)
 	}
-	return src, ver, deleted, nil
+	if deleted {
+		return nil, ver, true, nil
+	}
+	if src, err = s.source(ctx, name, ver, src); err != nil {
+		return nil, 0, false, err
+	}
+	return src, ver, false, nil
 }
 
 // ListDefinitions implements store.Store.
@@ -274,7 +295,48 @@ func (s *Store) GetDefinition(ctx context.Context, name string, version int) ([]
 		}
 		return nil, 0, fmt.Errorf("get definition %s: %w", name, err)
 	}
+	src, err := s.source(ctx, name, ver, src)
+	if err != nil {
+		return nil, 0, err
+	}
 	return src, ver, nil
+}
+
+// source joins a definition's stored parts, from its first.
+func (s *Store) source(ctx context.Context, name string, ver int, first []byte) ([]byte, error) {
+	n, hash, err := store.PartsOf(first)
+	var src []byte
+	if err != nil || n == 1 {
+		src, err = store.DecodeDefinition([][]byte{first})
+	} else {
+		src, err = s.definitionParts(ctx, name, ver, hash, first)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read definition %s version %d: %w", name, ver, err)
+	}
+	return src, nil
+}
+
+// definitionParts reads the parts of a definition after its first and
+// joins them.
+func (s *Store) definitionParts(ctx context.Context, name string, ver int, hash string, first []byte) ([]byte, error) {
+	rows, err := s.query(ctx, sqlDefinitionParts, name, ver, hash)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	parts := [][]byte{first}
+	for rows.Next() {
+		var p []byte
+		if err := rows.Scan(&p); err != nil {
+			return nil, err
+		}
+		parts = append(parts, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return store.DecodeDefinition(parts)
 }
 
 // Executions.
@@ -504,7 +566,11 @@ func parseCursor(c string) (int64, string, error) {
 var (
 	sqlPutDefinition = `INSERT INTO definitions (name, version, source, created_at) VALUES (?, ?, ?, ?)
 		ON CONFLICT DO NOTHING`
-	sqlLatestDefinition = `SELECT d.source, d.version,
+	sqlPutDefinitionPart = `INSERT INTO definition_parts (name, version, hash, seq, data) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT DO UPDATE SET data = excluded.data`
+	sqlDefinitionParts       = `SELECT data FROM definition_parts WHERE name = ? AND version = ? AND hash = ? ORDER BY seq`
+	sqlDeleteDefinitionParts = `DELETE FROM definition_parts WHERE name = ? AND version = ? AND hash = ?`
+	sqlLatestDefinition      = `SELECT d.source, d.version,
 		EXISTS (SELECT 1 FROM definition_deletions x WHERE x.name = d.name AND x.through >= d.version)
 		FROM definitions d WHERE d.name = ? ORDER BY d.version DESC LIMIT 1`
 	// Definitions by name from ?1 (inclusive) to ?2 (exclusive; '' is
@@ -546,10 +612,11 @@ var (
 	sqlListUnits = `SELECT ` + unitZeroCols + ` FROM tasks WHERE exec_id = ? AND key = ? AND u_state IS NOT NULL
 		UNION ALL SELECT ` + unitCols + ` FROM units WHERE exec_id = ? AND task = ? ORDER BY 3`
 
-	statements = []string{sqlPutDefinition, sqlLatestDefinition, sqlDefinition, sqlListDefinitions, sqlDeleteDefinition, sqlCreateExecution, sqlGetExecution,
+	statements = []string{sqlPutDefinition, sqlPutDefinitionPart, sqlDefinitionParts, sqlDeleteDefinitionParts, sqlLatestDefinition, sqlDefinition, sqlListDefinitions, sqlDeleteDefinition, sqlCreateExecution, sqlGetExecution,
 		sqlCommitExecution, sqlCommitSame, sqlExecutionVersion, sqlDueExecutions, sqlSetDue, sqlCreateTask, sqlCreateTaskWithUnit,
 		sqlFinishTask, sqlGetTask, sqlListTasks, sqlCreateUnit, sqlCreateUnitZero, sqlListUnits,
-		unitsPlace.get, unitsPlace.update, taskPlace.get, taskPlace.update}
+		unitsPlace.get, unitsPlace.update, taskPlace.get, taskPlace.update,
+		sqlCreateTrigger, sqlGetTrigger, sqlListTriggers, sqlDeleteTrigger, sqlEndTrigger, sqlAdvanceTrigger, sqlTriggerAt}
 )
 
 // Tasks.

@@ -3,6 +3,7 @@ package storetest
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +19,7 @@ var definitionTests = []test{
 	{"IdenticalSourceReturnsLatest", testDefinitionIdentical},
 	{"NotFound", testDefinitionNotFound},
 	{"ConcurrentPuts", testDefinitionConcurrent},
+	{"Large", testDefinitionLarge},
 	{"ListedByName", testDefinitionList},
 	{"DeleteKeepsVersions", testDefinitionDelete},
 }
@@ -260,5 +262,56 @@ func testDefinitionDelete(t *testing.T, s store.Store) {
 	}
 	if err := s.DeleteDefinition(ctx(t), name); err != nil {
 		t.Errorf("deleting again after a new version: %v", err)
+	}
+}
+
+// bigWorkbook is a workbook of about size bytes, as real large workbooks
+// are: many similar tasks.
+func bigWorkbook(size int) string {
+	var b strings.Builder
+	b.WriteString("version: '2.0'\nname: big\nworkflows:\n  wf:\n    tasks:\n")
+	for i := 0; b.Len() < size; i++ {
+		fmt.Fprintf(&b, "      task_%05d:\n        action: std.echo output=\"step %d of the deployment of service %d\"\n        on-success: task_%05d\n", i, i, i%97, i+1)
+	}
+	return b.String()
+}
+
+// testDefinitionLarge: a definition over one record's size (a 450 KB
+// workbook, and a source that does not compress below a record) is stored
+// and read back whole, by version and as the latest, and putting it again
+// gives the same version.
+func testDefinitionLarge(t *testing.T, s store.Store) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	noise := make([]byte, 600<<10)
+	for i := range noise {
+		noise[i] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+/"[rng.IntN(64)]
+	}
+	for _, tc := range []struct{ name, src string }{
+		{"workbook", bigWorkbook(450 << 10)},
+		{"incompressible", "# " + string(noise) + "\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if len(tc.src) <= store.MaxItemBytes {
+				t.Fatalf("the source is %d bytes, not over a record", len(tc.src))
+			}
+			name := uid("def")
+			small := putDef(t, s, name, "version: '2.0'\n")
+			v := putDef(t, s, name, tc.src)
+			if v != small+1 {
+				t.Fatalf("version %d, want %d", v, small+1)
+			}
+			for _, version := range []int{v, 0} {
+				src, got := getDef(t, s, name, version)
+				if got != v || src != tc.src {
+					t.Fatalf("GetDefinition(%d) = %d bytes at version %d, want the %d bytes put at version %d", version, len(src), got, len(tc.src), v)
+				}
+			}
+			if again := putDef(t, s, name, tc.src); again != v {
+				t.Errorf("putting the same large source again gave version %d, want %d", again, v)
+			}
+			if src, _ := getDef(t, s, name, small); src != "version: '2.0'\n" {
+				t.Errorf("the version before holds %q", src)
+			}
+		})
 	}
 }
