@@ -35,6 +35,7 @@ var commands = []command{
 	{"get", "show an execution kept by the API's server", getCmd},
 	{"list", "list the executions (or workflows) kept by the API's server", listCmd},
 	{"watch", "follow an execution on the API's server to its end", watchCmd},
+	{"console", "serve the web console of a deployed API on this machine", consoleCmd},
 }
 
 // Exit codes.

@@ -106,6 +106,9 @@ type run struct {
 	Rt int `json:"rt,omitempty"`
 	// WA is set once the task's wait-after has passed.
 	WA bool `json:"wa,omitempty"`
+	// Drain marks a task that goes on after a `succeed` or `fail` command
+	// ended its execution (keepRunning).
+	Drain bool `json:"dr,omitempty"`
 }
 
 func (r *run) attempt() int { return max(r.Att, 1) }

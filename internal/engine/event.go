@@ -14,7 +14,7 @@ import (
 // already, or the unit's stored attempt differs from the event's.
 func (s *stepper) onDone() (bool, error) {
 	if !s.live() {
-		return false, nil
+		return s.onDrained()
 	}
 	_, r := s.b.find(s.ev.Task)
 	if r == nil || r.Child || r.Phase != "" || s.ev.Item < 0 || s.ev.Item >= r.Items || r.Done.has(s.ev.Item) {
@@ -40,6 +40,23 @@ func (s *stepper) onDone() (bool, error) {
 		return false, err
 	}
 	return true, s.settle()
+}
+
+// onDrained applies the end of an attempt of a task that went on after
+// its execution ended (keepRunning).
+func (s *stepper) onDrained() (bool, error) {
+	_, r := s.b.find(s.ev.Task)
+	if r == nil || !r.Drain || s.ev.Item != 0 {
+		return false, nil
+	}
+	u, err := s.readUnit(s.ev.Task, 0)
+	if err != nil || u == nil {
+		return false, err
+	}
+	if u.Attempt != s.ev.Attempt || u.Fence != s.ev.Fence || (u.State != record.Success && u.State != record.Error) {
+		return false, nil
+	}
+	return true, s.drained(r, u)
 }
 
 func (s *stepper) readUnit(task string, item int) (*record.Unit, error) {

@@ -533,8 +533,10 @@ func (s *stepper) afterTask(rec *record.Task, state record.State, out flow, cur 
 				if msg == "" {
 					msg = s.failureInfo(rec)
 				}
+				s.draining = true
 				s.stop(record.ExecError, msg)
 			case "succeed":
+				s.draining = true
 				s.stop(record.ExecSuccess, msg)
 			case "pause":
 				if s.exec.State == record.ExecRunning {
@@ -715,7 +717,12 @@ func (s *stepper) failureInfo(extra *record.Task) string {
 // active tasks are cancelled, the output is evaluated, and a parent learns
 // of its sub-workflow's end.
 func (s *stepper) ended() error {
+	var drains []*run
 	for _, r := range s.b.Active {
+		if r.Drain {
+			drains = append(drains, r)
+			continue
+		}
 		rec, err := s.task(r.Key)
 		if err != nil {
 			return err
@@ -724,7 +731,11 @@ func (s *stepper) ended() error {
 			s.finish(rec, record.Cancelled, "Cancelled: the workflow ended", nil, nil, nil)
 		}
 	}
-	s.b.Active, s.b.Joins, s.b.Backlog = nil, nil, nil
+	s.b.Active, s.b.Joins, s.b.Backlog = drains, nil, nil
+	if len(drains) > 0 {
+		// The reconciler keeps an eye on their workers.
+		s.expect(s.in.Now.Add(ResendAfter))
+	}
 	final, err := s.branchFlows(s.b.Ends)
 	if err != nil {
 		return err

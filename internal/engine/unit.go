@@ -139,6 +139,11 @@ func (s *stepper) finalize() error {
 			return err
 		}
 	case s.stopped && state.Terminal():
+		if s.draining {
+			if err := s.keepRunning(touched); err != nil {
+				return err
+			}
+		}
 		if err := s.halt(touched, record.Cancelled); err != nil {
 			return err
 		}
@@ -278,6 +283,67 @@ func (s *stepper) halt(touched map[record.UnitKey]bool, to record.State) error {
 			}})
 		}
 	}
+	return nil
+}
+
+// keepRunning marks the tasks that go on after a `succeed` or `fail`
+// command ended the execution, as Mistral lets them: a task of one action
+// whose attempt a worker has claimed (RUNNING). One not claimed yet is
+// cancelled, so that no action starts in an execution that is not RUNNING
+// (docs/protocol.md, invariant 7).
+// It finishes with its action's outcome (record.Task, publish evaluated),
+// and takes no transition; everything else is cancelled. Such a task
+// stays among the active ones, drained (run.Drain), until its attempt
+// ends (onDone), and the reconciler watches its worker meanwhile.
+func (s *stepper) keepRunning(touched map[record.UnitKey]bool) error {
+	for _, r := range s.b.Active {
+		k := s.unitKey(r.Key, 0)
+		if r.Child || r.WI || r.Phase != "" || r.Items != 1 || r.Done.has(0) || touched[k] {
+			continue
+		}
+		u, err := s.readUnit(r.Key, 0)
+		if err != nil {
+			return err
+		}
+		if u != nil && u.State == record.Running {
+			r.Drain = true
+			touched[k] = true // not cancelled by halt
+		}
+	}
+	return nil
+}
+
+// drained applies the end of the attempt of a task that went on after its
+// execution ended (keepRunning): the task finishes as its action did,
+// publishing what it publishes, and nothing follows.
+func (s *stepper) drained(r *run, u *record.Unit) error {
+	rec, err := s.task(r.Key)
+	if err != nil || rec == nil {
+		return err
+	}
+	t := s.wf.Tasks[rec.Name]
+	state, result, errv, info := u.State, u.Result, u.Error, ""
+	if state != record.Success {
+		result, info = nil, text(errv)
+	}
+	cur := s.taskView(rec)
+	cur["state"], cur["state_info"] = string(state), nilIfEmpty(info)
+	if v := mustDecode("the result of task "+r.Key, result); v != nil {
+		cur["result"] = v
+	}
+	spec := t.Publish
+	if state != record.Success {
+		spec = t.PublishOnError
+	}
+	var pub json.RawMessage
+	if v, err := s.eval(spec, s.view(decodeFlow(rec.Inbound), rec), cur); err == nil && v != nil {
+		if raw, err := s.encode("the published variables of task "+t.Name, v); err == nil {
+			pub = raw
+		}
+	}
+	s.outcomes[r.Key] = &outcome{state: state, result: u.Result, errv: u.Error}
+	s.finish(rec, state, info, pub, result, errv)
+	s.drop(r.Key)
 	return nil
 }
 

@@ -119,7 +119,7 @@ func evalString(t *testing.T, src string, data any) (any, error) {
 func TestReference(t *testing.T) {
 	t.Parallel()
 	data := decodeJSON(t, referenceData)
-	for _, tc := range slices.Concat(referenceCases, templateCases, iteratorCases, timeCases, regexCases) {
+	for _, tc := range slices.Concat(referenceCases, templateCases, iteratorCases, timeCases, regexCases, moreCases) {
 		t.Run(langName(tc.lang)+"/"+tc.expr, func(t *testing.T) {
 			t.Parallel()
 			got, err := evalString(t, wrap(tc.lang, tc.expr), data)

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -99,7 +100,25 @@ func IsFunction(name string) bool {
 
 // Functions lists the names of every function, method and filter of the
 // library, sorted.
-func Functions() []string { return slices.Clone(allFuncList) }
+func Functions() []string {
+	listFuncs.Do(func() {
+		seen := map[string]bool{}
+		for _, m := range []map[string]*function{common, yaqlOnly, jinjaOnly, filters} {
+			for name := range m {
+				if !seen[name] {
+					seen[name] = true
+					allFuncList = append(allFuncList, name)
+				}
+			}
+		}
+		slices.Sort(allFuncList)
+	})
+	return slices.Clone(allFuncList)
+}
+
+// listFuncs builds allFuncList once every file's init has registered its
+// functions.
+var listFuncs sync.Once
 
 func (x *evaluator) call(n *node, cur any) (any, error) {
 	f := n.fn
@@ -1586,16 +1605,6 @@ func init() {
 	)
 	alias(jinjaTests, "iterable", "sequence")
 
-	seen := map[string]bool{}
-	for _, m := range []map[string]*function{common, yaqlOnly, jinjaOnly, filters} {
-		for name := range m {
-			if !seen[name] {
-				seen[name] = true
-				allFuncList = append(allFuncList, name)
-			}
-		}
-	}
-	slices.Sort(allFuncList)
 }
 
 // replaceDict is replace() with a dict: each key replaced by its value

@@ -545,3 +545,42 @@ var regexCases = []struct {
 	{yaql, `isRegex(regex('x'))`, `true`, false},
 	{yaql, `escapeRegex('a.b')`, `"a\\.b"`, false},
 }
+
+// moreCases: the rest of YAQL's standard library Bora has.
+var moreCases = []struct {
+	lang    dialect
+	expr    string
+	want    string
+	wantErr bool
+}{
+	{yaql, `range(1, 6).slice(2)`, `[[1, 2], [3, 4], [5]]`, false},
+	{yaql, `[1, 2, 3, 4].splitAt(1)`, `[[1], [2, 3, 4]]`, false},
+	{yaql, `[1, 2, 3, 4, 5, 6, 7].splitWhere($ mod 3 = 0)`, `[[1, 2], [4, 5], [7]]`, false},
+	{yaql, `[1, 2, 3, 4, 5, 6, 7].sliceWhere($ mod 3 = 0)`, `[[1, 2], [3], [4, 5], [6], [7]]`, false},
+	{yaql, `[1, 2, 3, 2].lastIndexWhere($ = 2)`, `3`, false},
+	{yaql, `[1, 2, 3].accumulate($1 + $2)`, `[1, 3, 6]`, false},
+	{yaql, `[1, 2, 3].accumulate($1 + $2, 100)`, `[100, 101, 103, 106]`, false},
+	{yaql, `[].defaultIfEmpty([1, 2])`, `[1, 2]`, false},
+	{yaql, `[1, 2, 3].zipLongest([4, 5])`, `[[1, 4], [2, 5], [3, null]]`, false},
+	{yaql, `[1, 2, 3].zipLongest([4, 5], default => 100)`, `[[1, 4], [2, 5], [3, 100]]`, false},
+	{yaql, `isIterable([])`, `true`, false},
+	{yaql, `isIterable('foo')`, `false`, false},
+	{yaql, `[1, 2].insertMany(1, [8, 9])`, `[1, 8, 9, 2]`, false},
+	{yaql, `hex(255)`, `"0xff"`, false},
+	{yaql, `'a b c'.rightSplit(' ', 1)`, `["a b", "c"]`, false},
+	{yaql, `'x'.repeat(3)`, `["x", "x", "x"]`, false},
+	{yaql, `bitwiseAnd(12, 10)`, `8`, false},
+	{yaql, `bitwiseOr(12, 10)`, `14`, false},
+	{yaql, `bitwiseXor(12, 10)`, `6`, false},
+	{yaql, `bitwiseNot(5)`, `-6`, false},
+	{yaql, `shiftBitsLeft(1, 4)`, `16`, false},
+	{yaql, `shiftBitsRight(16, 2)`, `4`, false},
+	{yaql, `selectCase('ab' > 'abc', 'ab' >= 'abc', 'ab' < 'abc')`, `2`, false},
+	{yaql, `selectAllCases('ab' > 'abc', 'ab' <= 'abc', 'ab' < 'abc')`, `[1, 2]`, false},
+	{yaql, `examine('ab' > 'abc', 'ab' <= 'abc', 'ab' < 'abc')`, `[false, true, true]`, false},
+	{yaql, `1.switchCase('a', 1 + 1, [])`, `2`, false},
+	{yaql, `5.switchCase('a', 1 + 1, [])`, `[]`, false},
+	{yaql, `[1, 2, 3].reduce($1 + $2)`, `6`, false},
+	{yaql, `set(1, 2).add(3, 1)`, `[1, 2, 3]`, false},
+	{yaql, `set(1, 2, 3).remove(2)`, `[1, 3]`, false},
+}

@@ -55,7 +55,7 @@ func TestReferenceMatchesMistral(t *testing.T) {
 	var in bytes.Buffer
 	data := json.RawMessage(referenceData)
 	enc := json.NewEncoder(&in)
-	cases := slices.Concat(referenceCases, templateCases, iteratorCases, timeCases, regexCases)
+	cases := slices.Concat(referenceCases, templateCases, iteratorCases, timeCases, regexCases, moreCases)
 	for _, tc := range cases {
 		if err := enc.Encode(map[string]any{"lang": langName(tc.lang), "expr": tc.expr, "data": data}); err != nil {
 			t.Fatal(err)
