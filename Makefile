@@ -4,7 +4,6 @@ GO ?= go
 PKGS := ./...
 SEEDS ?= 200
 EXAMPLE ?= events/examples/showcase.yaml
-PEER_TASKS ?= 200
 # LocalStack runs beside MiniStack, 10 ports above it unless told otherwise.
 LOCALSTACK_PORT ?= $(shell expr $(or $(EMULATOR_PORT),4566) + 10)
 # The packages whose tests also run on LocalStack: the DynamoDB and SQS
@@ -14,6 +13,7 @@ LOCALSTACK_PKGS := ./internal/store/dynamo/... ./internal/queue/sqs/...
 CDK := ./scripts/cdk
 VENV := .venv
 CFN_LINT_VERSION := 1.58.0
+OPENAPI_VALIDATOR_VERSION := 0.9.0
 
 # jsii, under the CDK, warns at length on Node.js 20, which still runs it.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION ?= 20
@@ -32,12 +32,22 @@ run: ## Run the example workflow on the embedded backends, with live progress.
 test: ## Run every test: vet, unit, contract, simulation, conformance, CDK stack, end to end on MiniStack, AWS adapters on LocalStack.
 	@# LocalStack installs (first run only) while the rest goes on.
 	@mkdir -p .emulator && { EMULATOR=localstack ./scripts/emulator install >.emulator/localstack-install.log 2>&1 & }
+	@# The console's browser tests need Chromium (installed once, with apt-get).
+	./scripts/chromium install
 	$(GO) vet $(PKGS)
 	$(GO) vet -tags lambda.norpc ./functions/...
 	cd infra && $(GO) vet ./... && $(GO) test -count=1 ./...
+	$(MAKE) --no-print-directory lint-openapi
 	$(MAKE) --no-print-directory synth
-	BORA_REQUIRE_EMULATOR=1 ./scripts/emulator run $(GO) test -race -count=1 -timeout 15m $(PKGS)
+	BORA_REQUIRE_EMULATOR=1 BORA_REQUIRE_BROWSER=1 ./scripts/emulator run $(GO) test -race -count=1 -timeout 15m $(PKGS)
 	@$(MAKE) --no-print-directory test-localstack
+
+.PHONY: console-shots
+console-shots: ## Run the console's browser tests, keeping their screenshots in test-output/console/ (and docs/console.png).
+	./scripts/chromium install
+	rm -rf test-output/console
+	BORA_REQUIRE_BROWSER=1 BORA_CONSOLE_SHOTS=$(CURDIR)/test-output/console $(GO) test -count=1 -run '^TestConsole$$' ./functions/bora/
+	cp test-output/console/execution-showcase.png docs/console.png
 
 .PHONY: test-localstack
 test-localstack: ## Run the DynamoDB and SQS adapters' tests on LocalStack (port LOCALSTACK_PORT) and deploy the stack's template to it.
@@ -62,9 +72,8 @@ emulator: ## Start the local AWS emulator (MiniStack) on 127.0.0.1:$EMULATOR_POR
 	./scripts/emulator start
 
 .PHONY: bench
-bench: ## Run the benchmarks and print their figures, Mistral's beside the embedded ones.
-	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
-	./scripts/bench-peer -linear $(PEER_TASKS) -items $(PEER_TASKS)
+bench: ## Measure every figure in one run (embedded, on the emulator, Temporal and Mistral beside): one table, test/bench/results/latest.json.
+	GO=$(GO) ./scripts/emulator run $(GO) run ./test/bench/report
 
 .PHONY: build
 build: ## Build the Lambda bootstrap zips (arm64 and amd64) into dist/.
@@ -80,6 +89,15 @@ lint: ## Check formatting and vet.
 synth: build cfn-lint-install ## Synthesize the CDK app into infra/cdk.out (offline) and check its templates with cfn-lint.
 	$(CDK) synth -q
 	cd infra && ../$(VENV)/bin/cfn-lint
+
+.PHONY: lint-openapi
+lint-openapi: ## Check the HTTP API's OpenAPI document (internal/api/openapi.json) against the OpenAPI 3.1 specification.
+	@$(VENV)/bin/python -c 'import openapi_spec_validator' 2>/dev/null && \
+		$(VENV)/bin/python -m pip show openapi-spec-validator 2>/dev/null | grep -qx 'Version: $(OPENAPI_VALIDATOR_VERSION)' || { \
+		{ test -x $(VENV)/bin/python || python3 -m venv $(VENV); } && \
+		echo "installing openapi-spec-validator==$(OPENAPI_VALIDATOR_VERSION) into $(VENV)" && \
+		$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check openapi-spec-validator==$(OPENAPI_VALIDATOR_VERSION); }
+	$(VENV)/bin/openapi-spec-validator internal/api/openapi.json
 
 .PHONY: cfn-lint-install
 cfn-lint-install:

@@ -88,6 +88,14 @@ type Props struct {
 	// JWT, when set, authorizes API requests by a JWT instead of IAM.
 	JWT *JWT
 
+	// InvokeFunctions are the Lambda functions workflows may invoke with
+	// the aws.lambda action: names (of the stack's account and region),
+	// name:alias, or ARNs (a token, such as fn.FunctionArn(), must be an
+	// ARN). The worker may invoke these and nothing else: each is granted
+	// as written, so a name allows its unqualified function and not its
+	// aliases. Default none.
+	InvokeFunctions []*string
+
 	// Environment is added to every function's environment. The emulator
 	// variant sets AWS_ENDPOINT_URL with it.
 	Environment map[string]*string
@@ -186,7 +194,7 @@ func NewBora(scope constructs.Construct, id *string, props *Props) *Bora {
 
 	// What each function does with the table and the queues, and nothing
 	// more. Every function runs the store (grantStore); only the
-	// reconciler lists due units (IndexDue). Consuming a queue through a
+	// reconciler lists due executions (IndexDue). Consuming a queue through a
 	// mapping grants receive, delete and visibility changes on it alone.
 	grantStore(b.Table, engine)
 	grantStore(b.Table, worker)
@@ -200,6 +208,9 @@ func NewBora(scope constructs.Construct, id *string, props *Props) *Bora {
 	b.Timers.Queue.GrantSendMessages(engine)
 	// The worker sends its results as events.
 	b.Events.Queue.GrantSendMessages(worker)
+	// The worker invokes the functions of aws.lambda tasks that the props
+	// list, and no other.
+	grantInvoke(worker, p.InvokeFunctions)
 	// The reconciler resends task messages and sends the events of
 	// expired leases and fired timers.
 	b.Events.Queue.GrantSendMessages(reconciler)
@@ -307,6 +318,9 @@ func (p Props) validate() error {
 		if len(p.JWT.Audience) == 0 {
 			return fmt.Errorf("bora: JWT.Audience is empty: API Gateway needs at least one audience")
 		}
+	}
+	if err := checkInvokeFunctions(p.InvokeFunctions); err != nil {
+		return err
 	}
 	if p.MessageAgeAlarm < time.Minute {
 		return fmt.Errorf("bora: MessageAgeAlarm %v: want at least a minute (the metric's period)", p.MessageAgeAlarm)

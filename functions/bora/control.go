@@ -13,24 +13,33 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/borawf/bora/internal/api"
 	"github.com/borawf/bora/internal/embedded"
 	"github.com/borawf/bora/internal/record"
 	"github.com/borawf/bora/internal/runtime"
 	"github.com/borawf/bora/internal/store"
 )
 
-const controlUsage = `usage: bora pause|resume|cancel --db PATH EXECUTION [flags]
-       bora rerun --db PATH EXECUTION TASK [flags]
+const controlUsage = `usage: bora pause|resume|cancel EXECUTION (--db PATH | --endpoint URL) [flags]
+       bora rerun|skip EXECUTION TASK (--db PATH | --endpoint URL) [flags]
 
-Sends a command to an execution kept in a SQLite file (bora run --db, bora
-serve --db) and carries the execution forward on the embedded engine until
-the command has taken effect: pause until it is PAUSED, the others until it
-ends (or pauses again). rerun runs a failed task again (by name, or by task
-execution such as build#2) and resumes its failed execution.
+Sends a command to an execution and follows it until the command has taken
+effect: pause until it is PAUSED, the others until it ends (or pauses
+again). rerun runs a failed task again (by name, or by task execution such
+as build#2) and resumes its failed execution; skip ends such a task SKIPPED
+instead (its publish-on-skip is published) and the execution goes on from
+its on-skip transitions, or its on-success ones.
+
+With --db, the execution is kept in a SQLite file (bora run --db, bora
+serve --db) and this command carries it forward on the embedded engine.
+With --endpoint (or BORA_ENDPOINT), the command goes to the API of bora
+serve or of a deployed stack, which checks that it fits the execution's
+state (resume needs it PAUSED, rerun ERROR...).
 
 Flags:
-  --db PATH       the SQLite file (required)
-  --env JSON|@F   resume, rerun: a new environment for env()
+  --db PATH       the SQLite file
+  --env JSON|@F   resume, rerun: a new environment for env(), merged in
+  --reason TEXT   pause, cancel, with --endpoint: the execution's state_info
   --json          print the execution as one JSON document, last on stdout
   --no-wait       send the command and return (a running bora serve applies it)
   --quiet         no progress lines
@@ -44,12 +53,15 @@ func controlCmd(op string) func(args []string, stdout, stderr io.Writer) int {
 	return func(args []string, stdout, stderr io.Writer) int {
 		fs := flag.NewFlagSet(op, flag.ContinueOnError)
 		fs.SetOutput(stderr)
-		fs.Usage = func() { fmt.Fprint(stderr, controlUsage) }
+		fs.Usage = func() { fmt.Fprint(stderr, controlUsage+remoteFlagsUsage) }
 		db := fs.String("db", "", "")
 		envArg := fs.String("env", "", "")
+		reason := fs.String("reason", "", "")
 		asJSON := fs.Bool("json", false, "")
 		noWait := fs.Bool("no-wait", false, "")
 		quiet := fs.Bool("quiet", false, "")
+		var rf remoteFlags
+		rf.register(fs)
 		pos, err := parseInterspersed(fs, args)
 		if err != nil {
 			if errors.Is(err, flag.ErrHelp) {
@@ -58,15 +70,31 @@ func controlCmd(op string) func(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		want := 1
-		if op == record.OpRerun {
+		if op == record.OpRerun || op == record.OpSkip {
 			want = 2
 		}
-		if *db == "" || len(pos) != want {
-			fmt.Fprint(stderr, controlUsage)
+		if len(pos) != want {
+			fmt.Fprint(stderr, controlUsage+remoteFlagsUsage)
+			return 2
+		}
+		switch {
+		case *db != "" && rf.endpoint != "" && !flagSet(fs, "endpoint"):
+			// BORA_ENDPOINT is set, --db given: --db it is.
+		case *db != "" && rf.endpoint != "":
+			fmt.Fprintf(stderr, "bora %s: give --db PATH or --endpoint URL, not both\n", op)
+			return 2
+		case *db == "" && rf.endpoint == "":
+			fmt.Fprintf(stderr, "bora %s: give --db PATH (an embedded database) or --endpoint URL (an API; or set %s)\n", op, envEndpoint)
+			return 2
+		case *db == "":
+			return remoteControl(op, pos, rf, *envArg, *reason, *asJSON, *noWait, *quiet, stdout, stderr)
+		}
+		if *reason != "" {
+			fmt.Fprintf(stderr, "bora %s: --reason is for --endpoint\n", op)
 			return 2
 		}
 		c := record.Command{Op: op}
-		if op == record.OpRerun {
+		if op == record.OpRerun || op == record.OpSkip {
 			c.Task = pos[1]
 		}
 		if *envArg != "" {
@@ -84,8 +112,7 @@ func controlCmd(op string) func(args []string, stdout, stderr io.Writer) int {
 			return code
 		}
 		defer b.Close()
-		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-		defer stop()
+		ctx := context.Background()
 		id := pos[0]
 		before, err := b.Store.GetExecution(ctx, id)
 		if err != nil {
@@ -100,7 +127,8 @@ func controlCmd(op string) func(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stdout, "bora %s: sent to execution %s (%s)\n", op, id, before.State)
 			return 0
 		}
-		defer b.Start(ctx)()
+		ctx, stop := start(b, stderr)
+		defer stop()
 		out := stdout
 		if *asJSON {
 			out = stderr
@@ -215,17 +243,7 @@ func showCmd(args []string, stdout, stderr io.Writer) int {
 			_ = enc.Encode(doc)
 			return 0
 		}
-		p := newProgress(stdout, false, time.Now())
-		fmt.Fprintf(stdout, "%s %s %s\n", doc.ID, doc.Workflow, doc.State)
-		for _, t := range doc.Tasks {
-			fmt.Fprintf(stdout, "  %-20s %s\n", t.Name, p.state(t.State))
-		}
-		if doc.StateInfo != "" {
-			fmt.Fprintf(stdout, "state_info: %s\n", doc.StateInfo)
-		}
-		if string(doc.Output) != "null" {
-			fmt.Fprintf(stdout, "output: %s\n", doc.Output)
-		}
+		printDocument(stdout, doc)
 		return 0
 	}
 	var all []*record.Execution
@@ -263,4 +281,68 @@ func showCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	_ = w.Flush()
 	return 0
+}
+
+// flagSet reports whether a flag was given on the command line.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
+
+// remoteControl sends a command to an execution through the API and
+// follows it until the command has taken effect, as the --db commands do.
+func remoteControl(op string, pos []string, rf remoteFlags, envArg, reason string, asJSON, noWait, quiet bool, stdout, stderr io.Writer) int {
+	c, err := rf.client()
+	if err != nil {
+		fmt.Fprintf(stderr, "bora %s: %v\n", op, err)
+		return exitUsage
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	s := &session{cmd: op, c: c, stdout: stdout, stderr: stderr, ctx: ctx}
+	q := api.CommandRequest{Reason: reason}
+	if op == record.OpRerun || op == record.OpSkip {
+		q.Task = pos[1]
+	}
+	if envArg != "" {
+		if q.Env, err = jsonArg("--env", envArg, "null"); err != nil {
+			fmt.Fprintf(stderr, "bora %s: %v\n", op, err)
+			return exitUsage
+		}
+	}
+	before, err := c.Command(ctx, pos[0], op, q, "")
+	if err != nil {
+		return s.fail(err, "")
+	}
+	if noWait {
+		fmt.Fprintf(stdout, "bora %s: sent to execution %s (%s)\n", op, before.ID, before.State)
+		return exitOK
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	var stuck error
+	final, err := s.follow(before, asJSON, quiet, func(d *runtime.Document) bool {
+		moved := d.UpdatedAt.After(before.UpdatedAt) || d.State != before.State
+		if !moved && time.Now().After(deadline) {
+			stuck = fmt.Errorf("the %s command changed nothing in 10 s: the execution is %s (is the engine running?)", op, d.State)
+			return true
+		}
+		if op == record.OpPause {
+			return moved && (d.State == "PAUSED" || terminal(d.State))
+		}
+		return moved && (terminal(d.State) || d.State == "PAUSED")
+	})
+	if err == nil {
+		err = stuck
+	}
+	if err != nil {
+		return s.fail(err, "")
+	}
+	if final.State == "SUCCESS" || (op == record.OpPause && final.State == "PAUSED") {
+		return exitOK
+	}
+	if final.State == "PAUSED" {
+		fmt.Fprintf(stderr, "execution %s is paused; bora resume %s carries it on\n", final.ID, final.ID)
+	}
+	return exitFail
 }

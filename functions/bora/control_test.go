@@ -90,3 +90,55 @@ wf:
 	cli(2, "resume", "--db", db, "no-such-execution")
 	cli(2, "rerun", "--db", db, d.ID)
 }
+
+// TestSkip skips a failed task through the CLI: the execution goes on
+// from the task's on-skip transition with what it publishes on skip.
+func TestSkip(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	wf := filepath.Join(dir, "wf.yaml")
+	db := filepath.Join(dir, "bora.db")
+	if err := os.WriteFile(wf, []byte(`version: '2.0'
+wf:
+  tasks:
+    flaky:
+      action: std.fail
+      publish-on-skip:
+        how: skipped
+      on-skip: after
+    after:
+      action: std.echo output=<% $.how %>
+      publish:
+        got: <% task().result %>
+  output:
+    got: <% $.got %>
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	if code := dispatch([]string{"run", wf, "--db", db, "--json", "--quiet"}, &out, &errOut); code != 1 {
+		t.Fatalf("run: exit %d\n%s", code, &errOut)
+	}
+	var d struct {
+		ID, State string
+		Output    map[string]any
+		Tasks     []struct{ Name, State string }
+	}
+	if err := json.Unmarshal(out.Bytes(), &d); err != nil || d.State != "ERROR" {
+		t.Fatalf("run: %v %s", err, out.String())
+	}
+	out.Reset()
+	if code := dispatch([]string{"skip", "--db", db, d.ID, "flaky", "--json", "--quiet"}, &out, &errOut); code != 0 {
+		t.Fatalf("skip: exit %d\n%s\n%s", code, &out, &errOut)
+	}
+	if err := json.Unmarshal(out.Bytes(), &d); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, tk := range d.Tasks {
+		names = append(names, tk.Name+":"+tk.State)
+	}
+	if got := strings.Join(names, " "); d.State != "SUCCESS" || d.Output["got"] != "skipped" || got != "flaky:SKIPPED after:SUCCESS" {
+		t.Fatalf("skip: %s %v %s, want SUCCESS, got=skipped, flaky:SKIPPED after:SUCCESS", d.State, d.Output, got)
+	}
+}

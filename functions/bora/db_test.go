@@ -27,7 +27,7 @@ func TestDatabaseOfAnotherApplication(t *testing.T) {
 	before, _ := os.ReadFile(path)
 	for _, args := range [][]string{
 		{"run", "--db", path, "testdata/valid.yaml"},
-		{"serve", "--db", path, "--exit-when-done"},
+		{"serve", "--addr", "127.0.0.1:0", "--db", path, "--exit-when-done"},
 		{"show", "--db", path},
 	} {
 		code, _, stderr := run(t, args...)

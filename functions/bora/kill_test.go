@@ -114,7 +114,7 @@ items:
 
 	// A serve picks the execution up after the lease of the killed run's
 	// attempts expires, and is killed in its turn.
-	first := exec.Command(bin, "serve", "--db", db, "--lease", "1s")
+	first := exec.Command(bin, "serve", "--addr", "off", "--db", db, "--lease", "1s")
 	first.Stderr = os.Stderr
 	if err := first.Start(); err != nil {
 		t.Fatal(err)
@@ -124,7 +124,7 @@ items:
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	serve := exec.CommandContext(ctx, bin, "serve", "--db", db, "--lease", "1s", "--exit-when-done")
+	serve := exec.CommandContext(ctx, bin, "serve", "--addr", "off", "--db", db, "--lease", "1s", "--exit-when-done")
 	if out, err := serve.CombinedOutput(); err != nil {
 		t.Fatalf("bora serve: %v\n%s", err, out)
 	}

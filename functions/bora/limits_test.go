@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -36,8 +37,8 @@ func TestSizesCheckedFirst(t *testing.T) {
 		wantStderr string
 		wantStdout string
 	}{
-		{"validate a document over the limit", []string{"validate", big}, 1, "more than 262144 bytes, over the limit of a workflow document", ""},
-		{"run a document over the limit", []string{"run", big}, 2, "more than 262144 bytes, over the limit of a workflow document", ""},
+		{"validate a document over the limit", []string{"validate", big}, 1, "more than 1048576 bytes, over the limit of a workflow document", ""},
+		{"run a document over the limit", []string{"run", big}, 2, "more than 1048576 bytes, over the limit of a workflow document", ""},
 		{"an input file over any value", []string{"run", good, "--input", "@" + huge}, 2, "--input @" + huge + ": more than 163840 bytes", ""},
 		{"an input over the value limit", []string{"run", good, "--input", "@" + large}, 2, "the input is 153609 bytes, over the 128 KiB limit of one value", ""},
 		{"an invalid document is reported once", []string{"run", bad}, 2, "is not a valid workflow document\n" + bad + ":5:19: `on-success` leads to `missing`", ""},
@@ -53,5 +54,27 @@ func TestSizesCheckedFirst(t *testing.T) {
 				t.Errorf("stderr reports %d errors, want each once: %q", n, stderr)
 			}
 		})
+	}
+}
+
+// TestLargeWorkbookRuns: a workbook larger than a store record (a real one
+// was 451 KB) is stored, in parts, and runs; a second run finds it stored.
+func TestLargeWorkbookRuns(t *testing.T) {
+	t.Parallel()
+	var b strings.Builder
+	b.WriteString("version: '2.0'\nname: big\nworkflows:\n  wf:\n    output: {r: <% $.r %>}\n    tasks:\n      go:\n        action: std.echo output=\"ran\"\n        publish: {r: <% task().result %>}\n  archive:\n    tasks:\n")
+	for i := 0; b.Len() < 460<<10; i++ {
+		fmt.Fprintf(&b, "      step_%05d:\n        action: std.echo output=\"step %d of an archived deployment of service %d\"\n", i, i, i%97)
+	}
+	path := filepath.Join(t.TempDir(), "big.yaml")
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	db := filepath.Join(t.TempDir(), "bora.db")
+	for range 2 {
+		code, stdout, stderr := run(t, "run", path, "--workflow", "big.wf", "--db", db, "--json", "--quiet")
+		if code != 0 || !strings.Contains(stdout, `"r": "ran"`) {
+			t.Fatalf("exit %d, stdout %.300s, stderr %.500s", code, stdout, stderr)
+		}
 	}
 }

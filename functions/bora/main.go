@@ -25,10 +25,17 @@ var commands = []command{
 	{"run", "run one execution of a workflow to its end, embedded", runCmd},
 	{"serve", "carry every execution in a database forward, embedded", serveCmd},
 	{"show", "list the executions in a database, or show one", showCmd},
-	{"pause", "pause an execution in a database", controlCmd(record.OpPause)},
-	{"resume", "resume a paused execution and carry it to its end", controlCmd(record.OpResume)},
-	{"cancel", "cancel an execution in a database", controlCmd(record.OpCancel)},
+	{"pause", "pause an execution", controlCmd(record.OpPause)},
+	{"resume", "resume a paused execution and follow it to its end", controlCmd(record.OpResume)},
+	{"cancel", "cancel an execution", controlCmd(record.OpCancel)},
 	{"rerun", "run a failed task of an execution again", controlCmd(record.OpRerun)},
+	{"skip", "skip a failed task of an execution and go on past it", controlCmd(record.OpSkip)},
+	{"submit", "store workflow documents on the API's server", submitCmd},
+	{"start", "start an execution of a stored workflow on the API's server", startCmd},
+	{"get", "show an execution kept by the API's server", getCmd},
+	{"list", "list the executions (or workflows) kept by the API's server", listCmd},
+	{"watch", "follow an execution on the API's server to its end", watchCmd},
+	{"console", "serve the web console of a deployed API on this machine", consoleCmd},
 }
 
 // Exit codes.
@@ -44,15 +51,25 @@ func main() {
 
 // dispatch runs the subcommand named by args[0] and returns the exit code.
 func dispatch(args []string, stdout, stderr io.Writer) int {
+	moved, args, err := globalFlags(args)
+	if err != nil {
+		fmt.Fprintf(stderr, "bora: %v\n", err)
+		return exitUsage
+	}
 	if len(args) == 0 {
 		usage(stderr)
+		return exitUsage
+	}
+	if len(moved) > 0 && !remoteCommands[args[0]] && lookup(args[0]) != nil {
+		fmt.Fprintf(stderr, "bora %s: --endpoint, --token and --sigv4 are for the commands that talk to an API (bora help lists them); %s works on a local file\n", args[0], args[0])
 		return exitUsage
 	}
 	switch name := args[0]; name {
 	case "help", "-h", "-help", "--help":
 		if len(args) > 1 {
 			if c := lookup(args[1]); c != nil {
-				return c.run([]string{"-h"}, stdout, stderr)
+				// Asked for, help goes to stdout.
+				return c.run([]string{"-h"}, stdout, stdout)
 			}
 			fmt.Fprintf(stderr, "bora help: unknown command %q\n", args[1])
 			return exitUsage
@@ -65,7 +82,7 @@ func dispatch(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "bora: unknown command %q%s\nRun 'bora help' for usage.\n", name, suggestCommand(name))
 			return exitUsage
 		}
-		return c.run(args[1:], stdout, stderr)
+		return c.run(append(moved, args[1:]...), stdout, stderr)
 	}
 }
 
@@ -93,6 +110,11 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Usage:")
 	fmt.Fprintln(w, "  bora <command> [arguments]")
+	fmt.Fprintln(w, "  bora --endpoint URL <command> [arguments]")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "submit, start, get, list and watch talk to an API: bora serve's, or a deployed")
+	fmt.Fprintln(w, "stack's (--endpoint or BORA_ENDPOINT); pause, resume, cancel and rerun work on a")
+	fmt.Fprintln(w, "database (--db) or an API.")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Commands:")
 	width := 0

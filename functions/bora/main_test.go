@@ -91,6 +91,12 @@ func TestValidate(t *testing.T) {
 				"testdata/invalid.yaml:6:7: unknown task attribute `on-sucess`; did you mean `on-success`?\n",
 		},
 		{
+			name: "aws.lambda is known, with its parameters", args: []string{"testdata/lambda.yaml"}, wantCode: 0,
+			wantStdout: "testdata/lambda.yaml:8:5: warning: task `typo`: action `aws.lambda` takes no parameter `functon`; did you mean `function`?\n" +
+				"testdata/lambda.yaml:8:5: warning: task `typo`: action `aws.lambda` needs the parameter `function`\n" +
+				"testdata/lambda.yaml: ok\n",
+		},
+		{
 			name: "missing file", args: []string{"testdata/missing.yaml"}, wantCode: 1,
 			wantStderr: "testdata/missing.yaml: open testdata/missing.yaml: no such file or directory\n",
 		},
@@ -148,5 +154,18 @@ func TestValidateStdin(t *testing.T) {
 	code, stdout, _ := run(t, "validate", "-")
 	if code != 0 || stdout != "<stdin>: ok\n" {
 		t.Errorf("exit %d, stdout %q", code, stdout)
+	}
+}
+
+// TestEveryCommandHasHelp: bora help <command> prints a usage line and
+// exits 0, for every command.
+func TestEveryCommandHasHelp(t *testing.T) {
+	t.Parallel()
+	for _, c := range commands {
+		code, stdout, stderr := run(t, "help", c.name)
+		head, _, _ := strings.Cut(stdout, "\n\n")
+		if code != 0 || !strings.HasPrefix(strings.ToLower(head), "usage: bora ") || !strings.Contains(head, c.name) || stderr != "" {
+			t.Errorf("bora help %s: exit %d\nstdout: %.200s\nstderr: %.200s", c.name, code, stdout, stderr)
+		}
 	}
 }

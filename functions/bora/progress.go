@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"log/slog"
@@ -35,26 +36,58 @@ func (p *progress) fit(names []string) {
 	}
 }
 
-func (p *progress) header(e *record.Execution) {
-	fmt.Fprintf(p.w, "%s %s (execution %s)\n", p.bold("running"), e.Workflow, e.ID)
+func (p *progress) header(e *record.Execution) { p.headerOf(e.Workflow, e.ID) }
+
+func (p *progress) headerOf(workflow, id string) {
+	fmt.Fprintf(p.w, "%s %s (execution %s)\n", p.bold("running"), workflow, id)
+}
+
+// taskLine is what a progress line says of a task execution; note, when
+// set, is asked for once the task is final, for what to add (its attempts).
+type taskLine struct {
+	key   string
+	state record.State
+	info  string
+	note  func() string
 }
 
 // tasks prints the task executions whose state changed since the last
 // call. units, when set, reads a finished task's units so that the line can
 // say how many attempts it took.
 func (p *progress) tasks(ts []*record.Task, units func(key string) []*record.Unit) {
-	for _, t := range ts {
-		if p.seen[t.Key] == t.State {
+	lines := make([]taskLine, len(ts))
+	for i, t := range ts {
+		lines[i] = taskLine{key: t.Key, state: t.State, info: t.StateInfo}
+		if units != nil {
+			lines[i].note = func() string { return attempts(units(t.Key)) }
+		}
+	}
+	p.update(lines)
+}
+
+// documents is tasks for task executions as the API returns them.
+func (p *progress) documents(ts []runtime.TaskDocument) {
+	lines := make([]taskLine, len(ts))
+	for i, t := range ts {
+		lines[i] = taskLine{key: cmp.Or(t.Key, t.Name), state: record.State(t.State), info: t.StateInfo,
+			note: func() string { return attemptsOf(t.Attempts, t.Items) }}
+	}
+	p.update(lines)
+}
+
+func (p *progress) update(lines []taskLine) {
+	for _, t := range lines {
+		if p.seen[t.key] == t.state {
 			continue
 		}
-		p.seen[t.Key] = t.State
-		p.width = max(p.width, len(t.Key))
-		line := fmt.Sprintf("%7.2fs  %-*s  %s", time.Since(p.start).Seconds(), p.width, t.Key, p.state(string(t.State)))
-		if t.State.Terminal() && units != nil {
-			line += attempts(units(t.Key))
+		p.seen[t.key] = t.state
+		p.width = max(p.width, len(t.key))
+		line := fmt.Sprintf("%7.2fs  %-*s  %s", time.Since(p.start).Seconds(), p.width, t.key, p.state(string(t.state)))
+		if t.state.Terminal() && t.note != nil {
+			line += t.note()
 		}
-		if t.State == record.Error && t.StateInfo != "" {
-			line += "  " + firstLine(t.StateInfo)
+		if t.state == record.Error && t.info != "" {
+			line += "  " + firstLine(t.info)
 		}
 		fmt.Fprintln(p.w, line)
 	}
@@ -97,7 +130,7 @@ func (p *progress) state(s string) string {
 		code = "32"
 	case string(record.Error), string(record.Cancelled):
 		code = "31"
-	case string(record.Paused):
+	case string(record.Paused), string(record.Skipped):
 		code = "36"
 	}
 	return "\x1b[" + code + "m" + s + "\x1b[0m"
@@ -127,6 +160,19 @@ func attempts(us []*record.Unit) string {
 		return fmt.Sprintf(" (%d attempts)", total)
 	default:
 		return fmt.Sprintf(" (%d of %d items retried)", retried, len(us))
+	}
+}
+
+// attemptsOf says how many attempts a task took when the API reports
+// more than one per item.
+func attemptsOf(n, items int) string {
+	switch {
+	case n <= max(items, 1):
+		return ""
+	case items <= 1:
+		return fmt.Sprintf(" (%d attempts)", n)
+	default:
+		return fmt.Sprintf(" (%d attempts over %d items)", n, items)
 	}
 }
 

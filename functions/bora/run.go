@@ -8,9 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
-	"syscall"
 	"time"
 
 	"github.com/borawf/bora/internal/dsl"
@@ -34,6 +32,9 @@ Flags:
   --db PATH          keep state in this SQLite file (default: a temporary file)
   --workers N        concurrent actions (default 8)
   --lease D          a worker's lease on a claimed task (default 30s)
+  --grace D          at the end, or on SIGINT or SIGTERM, how long actions still
+                     running (of other executions in --db) have to finish before
+                     they are recorded as interrupted (default 10s)
   --quiet            no progress lines
 
 Exit status: 0 SUCCESS, 1 ERROR, CANCELLED or PAUSED, 2 invalid workflow or usage.
@@ -44,7 +45,7 @@ type runFlags struct {
 	workflow, taskName, input, env, db string
 	json, quiet                        bool
 	workers                            int
-	lease                              time.Duration
+	lease, grace                       time.Duration
 }
 
 func runCmd(args []string, stdout, stderr io.Writer) int {
@@ -61,6 +62,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&f.quiet, "quiet", false, "")
 	fs.IntVar(&f.workers, "workers", 8, "")
 	fs.DurationVar(&f.lease, "lease", 30*time.Second, "")
+	fs.DurationVar(&f.grace, "grace", embedded.DefaultGrace, "")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -116,15 +118,14 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 		defer os.RemoveAll(dir)
 		dbPath = filepath.Join(dir, "bora.db")
 	}
-	b, code := openEmbedded("run", embedded.Options{Path: dbPath, Workers: f.workers, Lease: f.lease}, stderr)
+	b, code := openEmbedded("run", embedded.Options{Path: dbPath, Workers: f.workers, Lease: f.lease, Grace: f.grace}, stderr)
 	if b == nil {
 		return code
 	}
 	defer b.Close()
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := start(b, stderr)
 	defer stop()
-	defer b.Start(ctx)()
 
 	head, err := b.Runtime.Submit(ctx, runtime.Submission{
 		File: file, Source: src, Bundle: bundle, Workflow: f.workflow, Input: input, Env: env, Params: params,

@@ -120,11 +120,6 @@ func readAtMost(r io.Reader, limit int, what string) ([]byte, error) {
 // knownActions is the catalogue of the actions the embedded worker runs,
 // for the loader's action checks.
 func knownActions() map[string]dsl.ActionSpec {
-	reg := action.NewRegistry()
-	out := map[string]dsl.ActionSpec{}
-	for _, n := range reg.Names() {
-		sig, _ := reg.Signature(n)
-		out[n] = dsl.ActionSpec{Required: sig.Required, Optional: sig.Optional}
-	}
-	return out
+	reg, _ := registry(action.Policy{})
+	return reg.Specs()
 }

@@ -3,17 +3,17 @@
 package main
 
 import (
-	"os"
-	"strconv"
+	"context"
+	"time"
 
 	"github.com/borawf/bora/internal/function"
 )
 
 func main() {
 	function.Start(func(d *function.Deps) (any, error) {
-		rt, err := d.Runtime()
-		max, _ := strconv.Atoi(os.Getenv(function.EnvMaxReceives))
-		h := &function.Engine{Runtime: rt, TimerQueueARN: os.Getenv(function.EnvTimerQueueARN), MaxReceives: max}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		h, err := d.Engine(ctx)
 		return h.Handle, err
 	})
 }

@@ -94,6 +94,11 @@ type Input struct {
 	Item int
 	// Attempt counts from 1; a retry is a new attempt.
 	Attempt int
+	// Fence is the claim's fencing token: it changes every time the unit is
+	// (re)scheduled, so it names this run of the attempt. A system the
+	// action calls may refuse a write that carries a fence older than the
+	// last it saw.
+	Fence string
 }
 
 // Action is one kind of work a task can run.

@@ -54,6 +54,13 @@ func normalizeNumbers(v any) any {
 	return v
 }
 
+// Check refuses missing required and unknown parameters in p, naming the
+// action and what it accepts. Actions outside this package that declare
+// their parameters check them with it, as the standard actions do.
+func (sig Signature) Check(action string, p map[string]any) error {
+	return checkParams(action, sig, p)
+}
+
 // checkParams refuses missing required and unknown parameters, naming the
 // action and what it accepts.
 func checkParams(action string, sig Signature, p map[string]any) error {

@@ -33,6 +33,12 @@ type Policy struct {
 	// CABundles are the files std.http's `verify` may name; a workflow
 	// cannot make the worker read any other file. Default none.
 	CABundles []string
+	// LambdaFunctions, when not empty, are the only Lambda functions
+	// aws.lambda may invoke: names or ARNs, each optionally qualified
+	// (name:alias); an unqualified entry allows every version and alias.
+	// Empty leaves the choice to the credentials' permissions (on AWS, the
+	// worker role's grants).
+	LambdaFunctions []string
 }
 
 // DefaultHTTPTimeout bounds a std.http call whose task gives no timeout:
@@ -145,6 +151,8 @@ func portNumber(s string) uint16 {
 //     CIDR ranges ("127.0.0.1, 10.0.0.0/8").
 //   - BORA_HTTP_CA_BUNDLES: comma-separated paths of the CA bundles
 //     std.http's verify may name.
+//   - BORA_LAMBDA_FUNCTIONS: comma-separated names or ARNs of the only
+//     Lambda functions aws.lambda may invoke.
 //   - AWS_LAMBDA_RUNTIME_API, set by Lambda: refused.
 //
 // onAWS is set by the Lambda worker. It reports every bad value at once.
@@ -179,13 +187,8 @@ func PolicyFromEnv(lookup func(string) (string, bool), onAWS bool) (Policy, erro
 			*f.to = append(*f.to, pr.Masked())
 		}
 	}
-	if v, _ := lookup(EnvCABundles); v != "" {
-		for _, s := range strings.Split(v, ",") {
-			if s = strings.TrimSpace(s); s != "" {
-				p.CABundles = append(p.CABundles, s)
-			}
-		}
-	}
+	p.CABundles = splitList(lookup, EnvCABundles)
+	p.LambdaFunctions = splitList(lookup, EnvLambdaFunctions)
 	if v, _ := lookup("AWS_LAMBDA_RUNTIME_API"); v != "" {
 		if ap, err := net.ResolveTCPAddr("tcp", v); err == nil {
 			p.RuntimeAPI = netip.AddrPortFrom(ap.AddrPort().Addr().Unmap(), ap.AddrPort().Port()).String()
@@ -194,10 +197,23 @@ func PolicyFromEnv(lookup func(string) (string, bool), onAWS bool) (Policy, erro
 	return p, errors.Join(errs...)
 }
 
+// splitList reads a comma-separated list from the variable name.
+func splitList(lookup func(string) (string, bool), name string) []string {
+	v, _ := lookup(name)
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
 // Environment variables PolicyFromEnv reads.
 const (
-	EnvHTTPTimeout  = "BORA_HTTP_TIMEOUT"
-	EnvNetworkAllow = "BORA_NETWORK_ALLOW"
-	EnvNetworkDeny  = "BORA_NETWORK_DENY"
-	EnvCABundles    = "BORA_HTTP_CA_BUNDLES"
+	EnvHTTPTimeout     = "BORA_HTTP_TIMEOUT"
+	EnvNetworkAllow    = "BORA_NETWORK_ALLOW"
+	EnvNetworkDeny     = "BORA_NETWORK_DENY"
+	EnvCABundles       = "BORA_HTTP_CA_BUNDLES"
+	EnvLambdaFunctions = "BORA_LAMBDA_FUNCTIONS"
 )

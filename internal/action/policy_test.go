@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -139,12 +140,14 @@ func TestPolicyFromEnv(t *testing.T) {
 	env := map[string]string{
 		EnvHTTPTimeout: "15s", EnvNetworkAllow: "127.0.0.1, 10.0.0.0/8", EnvNetworkDeny: "192.168.1.0/24",
 		EnvCABundles: "/etc/ssl/corp.pem", "AWS_LAMBDA_RUNTIME_API": "127.0.0.1:9001",
+		EnvLambdaFunctions: " charge, arn:aws:lambda:eu-west-1:123456789012:function:refund:prod ,",
 	}
 	p, err := PolicyFromEnv(func(k string) (string, bool) { v, ok := env[k]; return v, ok }, true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.HTTPTimeout != 15*time.Second || !p.OnAWS || p.RuntimeAPI != "127.0.0.1:9001" || len(p.Allow) != 2 || len(p.Deny) != 1 || p.CABundles[0] != "/etc/ssl/corp.pem" {
+	if p.HTTPTimeout != 15*time.Second || !p.OnAWS || p.RuntimeAPI != "127.0.0.1:9001" || len(p.Allow) != 2 || len(p.Deny) != 1 || p.CABundles[0] != "/etc/ssl/corp.pem" ||
+		!slices.Equal(p.LambdaFunctions, []string{"charge", "arn:aws:lambda:eu-west-1:123456789012:function:refund:prod"}) {
 		t.Errorf("policy = %+v", p)
 	}
 	bad := map[string]string{EnvHTTPTimeout: "soon", EnvNetworkAllow: "nowhere"}

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/borawf/bora/internal/dsl"
 )
 
 // StdPrefix starts the names of the standard actions; user actions may not
@@ -108,6 +110,17 @@ func (r *Registry) Names() []string {
 	}
 	slices.Sort(names)
 	return names
+}
+
+// Specs returns the catalogue of the registered actions for the workflow
+// loader's action checks (dsl.CheckActions).
+func (r *Registry) Specs() map[string]dsl.ActionSpec {
+	out := map[string]dsl.ActionSpec{}
+	for _, n := range r.Names() {
+		sig, _ := r.Signature(n)
+		out[n] = dsl.ActionSpec{Required: sig.Required, Optional: sig.Optional}
+	}
+	return out
 }
 
 func isSpace(r rune) bool {

@@ -5,7 +5,20 @@
 // holds when they are delivered again (docs/protocol.md).
 package batch
 
-import "context"
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Reserve is the time a handler must have left before its context's
+// deadline (a Lambda invocation's) to be given a message: a message started
+// later would be cut short mid-step. The messages left are reported for
+// delivery again.
+const Reserve = 2 * time.Second
+
+// ErrNoTime is the error of a message not handled for want of time.
+var ErrNoTime = errors.New("too little time left before the deadline to handle the message")
 
 // Message is one message of a batch.
 type Message struct {
@@ -36,6 +49,10 @@ func Process(ctx context.Context, msgs []Message, h func(context.Context, Messag
 		}
 		if err := ctx.Err(); err != nil {
 			failed = append(failed, Failure{ID: m.ID, Err: err})
+			continue
+		}
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < Reserve {
+			failed = append(failed, Failure{ID: m.ID, Err: ErrNoTime})
 			continue
 		}
 		if err := h(ctx, m); err != nil {

@@ -58,3 +58,20 @@ func TestProcess(t *testing.T) {
 		})
 	}
 }
+
+// TestProcessStopsBeforeTheDeadline: with less than Reserve left before
+// the context's deadline, no further message is started; those left are
+// reported for delivery again, not cut short mid-step.
+func TestProcessStopsBeforeTheDeadline(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), Reserve/2)
+	defer cancel()
+	var handled int
+	got := Process(ctx, []Message{{ID: "1"}, {ID: "2"}}, func(context.Context, Message) error {
+		handled++
+		return nil
+	})
+	if handled != 0 || len(got) != 2 || !errors.Is(got[0].Err, ErrNoTime) {
+		t.Errorf("handled %d, failures %+v; want none handled, both failed with ErrNoTime", handled, got)
+	}
+}

@@ -38,6 +38,15 @@ func CheckActions(b *Bundle, known map[string]ActionSpec) Diagnostics {
 	report := func(pos Pos, sev Severity, msg string) {
 		ds = append(ds, Diagnostic{File: b.File, Pos: pos, Severity: sev, Msg: msg})
 	}
+	// Unknown actions are reported once each, at their first call site,
+	// with the number of sites.
+	type calls struct {
+		pos    Pos
+		prefix string
+		who    []string
+	}
+	unknown := map[string]*calls{}
+	var unknownOrder []string
 	// check reports an unknown action, or the parameters a known one
 	// does not take or needs.
 	check := func(pos Pos, prefix, name string, params []string, paramsKnown bool) {
@@ -49,11 +58,13 @@ func CheckActions(b *Bundle, known map[string]ActionSpec) Diagnostics {
 			spec, ok = adhocSpec(a), true
 		}
 		if !ok {
-			sev := Warning
-			if strings.HasPrefix(name, "std.") {
-				sev = Error
+			c := unknown[name]
+			if c == nil {
+				c = &calls{pos: pos, prefix: prefix}
+				unknown[name] = c
+				unknownOrder = append(unknownOrder, name)
 			}
-			at(sev, "unknown action `%s`%s", name, didYouMean(name, names, false))
+			c.who = append(c.who, strings.TrimSuffix(strings.TrimPrefix(prefix, "task `"), "`: "))
 			return
 		}
 		if !paramsKnown || spec.Required == nil && spec.Optional == nil {
@@ -99,7 +110,29 @@ func CheckActions(b *Bundle, known map[string]ActionSpec) Diagnostics {
 		params, ok := constKeys(a.BaseInput)
 		check(a.BasePos, fmt.Sprintf("ad-hoc action `%s`: ", n), a.Base, params, ok)
 	}
+	for _, name := range unknownOrder {
+		c := unknown[name]
+		sev := Warning
+		if strings.HasPrefix(name, "std.") {
+			sev = Error
+		}
+		more := ""
+		if len(c.who) > 1 {
+			more = fmt.Sprintf(" (%d call sites: %s)", len(c.who), listNames(c.who))
+		}
+		report(c.pos, sev, c.prefix+fmt.Sprintf("unknown action `%s`%s%s", name, didYouMean(name, names, false), more))
+	}
+	ds.sort()
 	return ds
+}
+
+// listNames lists names for a message, the first few of many.
+func listNames(names []string) string {
+	const shown = 5
+	if len(names) <= shown {
+		return strings.Join(names, ", ")
+	}
+	return strings.Join(names[:shown], ", ") + fmt.Sprintf(" and %d more", len(names)-shown)
 }
 
 // adhocSpec is the parameters an ad-hoc action takes: its inputs, those

@@ -106,3 +106,30 @@ func TestCheckAdhocActions(t *testing.T) {
 		})
 	}
 }
+
+// An unknown action named by many tasks is reported once, with its sites.
+func TestCheckActionsGroupsUnknown(t *testing.T) {
+	t.Parallel()
+	src := "version: '2.0'\nwf:\n  tasks:\n"
+	for _, n := range []string{"a", "b", "c", "d", "e", "f", "g"} {
+		src += "    " + n + ":\n      action: my.thing\n"
+	}
+	src += "    h:\n      action: std.nope\n    i:\n      action: std.nope\n"
+	b, diags := Load("wf.yaml", []byte(src))
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	got := CheckActions(b, map[string]ActionSpec{"std.noop": {}})
+	want := []string{
+		"wf.yaml:4:5: warning: task `a`: unknown action `my.thing` (7 call sites: a, b, c, d, e and 2 more)",
+		"wf.yaml:18:5: task `h`: unknown action `std.nope`; did you mean `std.noop`? (2 call sites: h, i)",
+	}
+	if len(got) != len(want) {
+		t.Fatalf("diagnostics:\n%v", got)
+	}
+	for i := range want {
+		if got[i].String() != want[i] {
+			t.Errorf("diagnostic %d = %q, want %q", i, got[i], want[i])
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unicode/utf8"
 )
 
 // checkDirect fills Inbound and Start and checks joins, start tasks and
@@ -12,7 +13,7 @@ func (l *loader) checkDirect(w *Workflow, specs []*taskSpec) {
 	out := make(map[string][]string, len(specs)) // task → distinct targets
 	for _, name := range w.Order {
 		t := w.Tasks[name]
-		for _, tr := range slices.Concat(t.OnSuccess, t.OnError, t.OnComplete) {
+		for _, tr := range slices.Concat(t.OnSuccess, t.OnError, t.OnComplete, t.OnSkip) {
 			if tr.Target != "" && !slices.Contains(out[name], tr.Target) {
 				out[name] = append(out[name], tr.Target)
 			}
@@ -35,6 +36,9 @@ func (l *loader) checkDirect(w *Workflow, specs []*taskSpec) {
 		switch {
 		case t.Join == JoinAll && len(t.Inbound) == 0:
 			l.errorf(ts.key, "task `%s` has `join: all` but no task leads to it", t.Name)
+		case t.Join != 0 && utf8.RuneCountInString(t.Name) > maxJoinTaskName:
+			l.errorf(ts.key, "task `%s` has `join`, and its name is %d characters long; Mistral's limit for a join task is %d",
+				clipName(t.Name), utf8.RuneCountInString(t.Name), maxJoinTaskName)
 		case t.Join > 0 && len(t.Inbound) < t.Join:
 			l.errorf(ts.key, "task `%s` joins %d inbound tasks but only %d lead to it%s",
 				t.Name, t.Join, len(t.Inbound), listIn(t.Inbound))
@@ -120,4 +124,12 @@ func (l *loader) checkReverse(w *Workflow, specs []*taskSpec) {
 			visit(name)
 		}
 	}
+}
+
+// clipName shortens a long name for a message.
+func clipName(s string) string {
+	if r := []rune(s); len(r) > 40 {
+		return string(r[:37]) + "..."
+	}
+	return s
 }

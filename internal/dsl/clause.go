@@ -124,6 +124,9 @@ func (l *loader) transition(n, cond *yaml.Node, key string) (Transition, bool) {
 		return t, false
 	}
 	call, err := parseInline(s)
+	if err == nil {
+		l.warnDropped(n, call)
+	}
 	if err != nil {
 		hint := ""
 		if cond != nil && strings.Contains(err.Msg, "no closing") {

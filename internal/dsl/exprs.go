@@ -2,6 +2,7 @@ package dsl
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 
@@ -33,7 +34,25 @@ func (l *loader) compile(v any, sites []site, at loc) *expr.Template {
 		return nil
 	}
 	l.checkRefs(t.Refs(), sites, at)
+	for _, s := range sites {
+		if off, open, closeTok := unclosed(s.S); off >= 0 {
+			l.report(l.offsetPos(s.Node, s.Base+off), Warning, fmt.Sprintf(
+				"`%s` is not closed by `%s`: the text is used as it is, as Mistral uses it", open, closeTok))
+		}
+	}
 	return t
+}
+
+// unclosed finds the first `<%`, `{{` or `{%` of s that no closing
+// delimiter follows: Mistral and Bora take it as plain text, which is
+// seldom what was meant. off is -1 when there is none.
+func unclosed(s string) (off int, open, closeTok string) {
+	for _, d := range [][2]string{{"<%", "%>"}, {"{{", "}}"}, {"{%", "%}"}} {
+		if i := strings.LastIndex(s, d[0]); i >= 0 && !strings.Contains(s[i+2:], d[1]) {
+			return i, d[0], d[1]
+		}
+	}
+	return -1, "", ""
 }
 
 // checkRefs warns about the functions and the task() names of a template

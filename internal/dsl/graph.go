@@ -82,6 +82,9 @@ type Workflow struct {
 	// Actions are the ad-hoc actions of the workflow's document
 	// (Bundle.Actions): a task may call them by name. Nil when none.
 	Actions map[string]*Action
+	// Spec is the workflow as written, with its name and version, as
+	// Mistral's execution().spec gives it.
+	Spec map[string]any
 }
 
 // Param is one workflow input.
@@ -118,6 +121,13 @@ type Task struct {
 	OnSuccess  []Transition
 	OnError    []Transition
 	OnComplete []Transition
+	// OnSkip are the transitions taken when a user skips the task after
+	// it failed; when empty, a skip takes OnSuccess instead.
+	OnSkip []Transition
+	// PublishOnSkip and PublishGlobalOnSkip are published when a user
+	// skips the task (publish-on-skip, and on-skip's publish).
+	PublishOnSkip       *expr.Template
+	PublishGlobalOnSkip *expr.Template
 
 	// Join is 0 for no join, JoinAll for `join: all`, or N for `join: N`.
 	Join int
@@ -141,6 +151,10 @@ type Task struct {
 	// first (task-defaults' included), in the order written.
 	Requires []string
 	Pos      Pos
+	// Spec is the task as written (task-defaults not merged), with its
+	// name, its workflow's type and the version, as Mistral's
+	// task().spec gives it.
+	Spec map[string]any
 }
 
 // JoinAll is Task.Join for `join: all`.

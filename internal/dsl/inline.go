@@ -19,6 +19,8 @@ import (
 type InlineError struct {
 	Offset int
 	Msg    string
+	// unquoted marks a value that is an unquoted word.
+	unquoted bool
 }
 
 func (e *InlineError) Error() string {
@@ -47,6 +49,10 @@ type inlineCall struct {
 	Name    string
 	NameOff int
 	Params  []inlineParam
+	// Dropped are the parameters whose value is an unquoted word, which
+	// Mistral's parser does not see: they are left out, as Mistral leaves
+	// them out, and the loader warns.
+	Dropped []inlineParam
 }
 
 type inlineParam struct {
@@ -97,33 +103,34 @@ func parseInline(s string) (*inlineCall, *InlineError) {
 		if s[j-1] != ')' {
 			return nil, &InlineError{Offset: i, Msg: "`(` is not closed by a `)` at the end"}
 		}
-		ps, e := parseParams(s[:j-1], i+1, true)
+		ps, dropped, e := parseParams(s[:j-1], i+1, true, true)
 		if e != nil {
 			return nil, e
 		}
-		c.Params = ps
+		c.Params, c.Dropped = ps, dropped
 		return c, nil
 	}
 	if i < len(s) && !isSpaceByte(s[i]) {
 		return nil, &InlineError{Offset: i, Msg: "expected a space after the name"}
 	}
-	ps, e := parseParams(s, i, false)
+	ps, dropped, e := parseParams(s, i, false, true)
 	if e != nil {
 		return nil, e
 	}
-	c.Params = ps
+	c.Params, c.Dropped = ps, dropped
 	return c, nil
 }
 
 // parseParams parses `k=v k2=v2` from s[i:]. With commas, parameters may
-// also be separated by commas (the function form).
-func parseParams(s string, i int, commas bool) ([]inlineParam, *InlineError) {
-	var out []inlineParam
+// also be separated by commas (the function form). With lenient, a value
+// that is an unquoted word leaves its parameter out (in dropped) rather
+// than failing, as Mistral's parser leaves it out.
+func parseParams(s string, i int, commas, lenient bool) (out, dropped []inlineParam, _ *InlineError) {
 	seen := map[string]bool{}
 	for {
 		i = skipSep(s, i, commas)
 		if i >= len(s) {
-			return out, nil
+			return out, dropped, nil
 		}
 		keyOff := i
 		for i < len(s) && isKeyByte(s[i]) {
@@ -131,22 +138,28 @@ func parseParams(s string, i int, commas bool) ([]inlineParam, *InlineError) {
 		}
 		if i == keyOff || i >= len(s) || s[i] != '=' {
 			tok := s[keyOff:tokenEnd(s, keyOff, commas)]
-			return nil, &InlineError{Offset: keyOff, Msg: fmt.Sprintf("expected name=value, found `%s`", tok)}
+			return nil, nil, &InlineError{Offset: keyOff, Msg: fmt.Sprintf("expected name=value, found `%s`", tok)}
 		}
 		key := s[keyOff:i]
 		if seen[key] {
-			return nil, &InlineError{Offset: keyOff, Msg: fmt.Sprintf("parameter `%s` is given twice", key)}
+			return nil, nil, &InlineError{Offset: keyOff, Msg: fmt.Sprintf("parameter `%s` is given twice", key)}
 		}
 		seen[key] = true
 		i++ // '='
 		v, valOff, end, e := parseValue(s, i, key, commas)
+		if e != nil && e.unquoted && lenient {
+			end = tokenEnd(s, i, commas)
+			dropped = append(dropped, inlineParam{Key: key, KeyOff: keyOff, Value: s[i:end], ValOff: i})
+			i = end
+			continue
+		}
 		if e != nil {
-			return nil, e
+			return nil, nil, e
 		}
 		out = append(out, inlineParam{Key: key, KeyOff: keyOff, Value: v, ValOff: valOff})
 		i = end
 		if i < len(s) && !isSpaceByte(s[i]) && !(commas && s[i] == ',') {
-			return nil, &InlineError{Offset: i, Msg: fmt.Sprintf("unexpected `%c` after the value of `%s`; quote the whole value", s[i], key)}
+			return nil, nil, &InlineError{Offset: i, Msg: fmt.Sprintf("unexpected `%c` after the value of `%s`; quote the whole value", s[i], key)}
 		}
 	}
 }
@@ -189,7 +202,7 @@ func parseValue(s string, i int, key string, commas bool) (v any, valOff, end in
 	if n, ok := number(tok); ok {
 		return n, i, end, nil
 	}
-	return nil, i, i, &InlineError{Offset: i, Msg: fmt.Sprintf(
+	return nil, i, i, &InlineError{Offset: i, unquoted: true, Msg: fmt.Sprintf(
 		"the value of `%s` must be quoted (`%s=\"%s\"`), or be a number, true, false, null, a list, an object or an expression",
 		key, key, tok)}
 }

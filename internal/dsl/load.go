@@ -70,11 +70,12 @@ var (
 	actionKeys   = []string{"base", "base-input", "input", "output", "description", "tags"}
 )
 
-// MaxSourceBytes is the largest workflow document Load reads. A document is
-// stored whole as one immutable definition version, which must fit in one
-// store record (350 KB) with room to spare; and a parser given megabytes of
-// YAML spends seconds and gigabytes before anything could refuse it.
-const MaxSourceBytes = 256 << 10
+// MaxSourceBytes is the largest workflow document Load reads: room for the
+// largest real workbooks (half a megabyte), which the stores keep
+// compressed, in parts when they must (store.EncodeDefinition); a parser
+// given many megabytes of YAML would spend seconds and gigabytes before
+// anything could refuse it.
+const MaxSourceBytes = 1 << 20
 
 // Load reads a document holding workflows: either `version: '2.0'` and
 // workflows by name, or a workbook (`version`, `name`, `description`,
@@ -589,6 +590,7 @@ func (l *loader) loadAction(p pair) *Action {
 				l.errorAt(loc{N: e.Value, Off: err.Offset}, "%s", err.Msg)
 				continue
 			}
+			l.warnDropped(e.Value, c)
 			inline = c
 			a.Base = c.Name
 			a.BasePos = l.pos(loc{N: e.Value, Off: c.NameOff})
@@ -634,6 +636,36 @@ func (l *loader) loadAction(p pair) *Action {
 	return a
 }
 
+// checkSubworkflowInput warns about the input a task gives a workflow of
+// the same document: a name the workflow does not declare (it becomes a
+// parameter of the sub-workflow's execution, as in Mistral: usually a
+// typo, but `task_name` names a reverse workflow's target), and a
+// declared input without a default that it does not give.
+func (l *loader) checkSubworkflowInput(b *Bundle, p subflow, wf *Workflow) {
+	from := b.Workflows[p.from]
+	if from == nil || from.Tasks[p.task] == nil {
+		return
+	}
+	keys, ok := constKeys(from.Tasks[p.task].Input)
+	if !ok {
+		return
+	}
+	var names []string
+	for _, in := range wf.Input {
+		names = append(names, in.Name)
+		if !in.HasDefault && !slices.Contains(keys, in.Name) {
+			l.report(p.pos, Warning, fmt.Sprintf("task `%s`: workflow `%s` needs the input `%s`", p.task, p.name, in.Name))
+		}
+	}
+	for _, k := range keys {
+		if slices.Contains(names, k) || k == "task_name" && wf.Type == Reverse {
+			continue
+		}
+		l.report(p.pos, Warning, fmt.Sprintf("task `%s`: workflow `%s` declares no input `%s`; it is passed as a parameter of the sub-workflow's execution%s",
+			p.task, p.name, k, didYouMean(k, names, false)))
+	}
+}
+
 // checkAdhoc refuses ad-hoc actions whose bases lead back to themselves.
 func (l *loader) checkAdhoc(b *Bundle) {
 	names := make([]string, 0, len(b.Actions))
@@ -661,15 +693,37 @@ func (l *loader) checkAdhoc(b *Bundle) {
 // expression, that the document does not define: a typo, or a workflow that
 // must be registered on its own before this one runs.
 func (l *loader) checkSubworkflows(b *Bundle) {
+	// A workflow the document lacks is reported once, at its first
+	// call site, with the number of sites.
+	missing := map[string][]subflow{}
+	var order []string
+	defer func() {
+		for _, name := range order {
+			sites := missing[name]
+			more := ""
+			if len(sites) > 1 {
+				who := make([]string, len(sites))
+				for i, s := range sites {
+					who[i] = s.task
+				}
+				more = fmt.Sprintf(" (%d call sites: %s)", len(sites), listNames(who))
+			}
+			l.report(sites[0].pos, Warning, "workflow `"+name+"` is not defined in this document; it must be registered before this one runs"+
+				didYouMean(name, b.Order, false)+more)
+		}
+	}()
 	for _, p := range l.subflows {
 		if wf, ok := b.Workflows[p.from]; ok && (p.name == p.from || b.Name != "" && p.name == b.Name+"."+p.from) && alwaysRuns(wf, p.task) {
 			l.report(p.pos, Warning, "task `"+p.task+"` runs workflow `"+p.name+"`, the one it is in, on every run: "+
 				"each run starts another until the sub-workflow nesting limit fails them all")
 		}
-		if _, ok := b.Workflows[p.name]; ok {
+		if wf, ok := b.Workflows[p.name]; ok {
+			l.checkSubworkflowInput(b, p, wf)
 			continue
 		}
-		l.report(p.pos, Warning, "workflow `"+p.name+"` is not defined in this document; it must be registered before this one runs"+
-			didYouMean(p.name, b.Order, false))
+		if _, seen := missing[p.name]; !seen {
+			order = append(order, p.name)
+		}
+		missing[p.name] = append(missing[p.name], p)
 	}
 }

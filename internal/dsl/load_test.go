@@ -79,6 +79,14 @@ greet:
 		Order: []string{"hello"},
 		Start: []string{"hello"},
 		Pos:   Pos{Line: 3, Col: 1},
+		Spec: map[string]any{
+			"name": "greet", "version": "2.0", "description": "says hello", "tags": []any{"demo", "hello"},
+			"input": []any{"name", map[string]any{"greeting": "Hello"},
+				map[string]any{"opts": map[string]any{"loud": true, "times": int64(2)}}, map[string]any{"nothing": nil}},
+			"output": map[string]any{"text": "<% $.greeting %>"}, "output-on-error": map[string]any{"failed": true},
+			"vars":  map[string]any{"count": int64(1)},
+			"tasks": map[string]any{"hello": map[string]any{"action": `std.echo output="hi"`}},
+		},
 	}
 	got := *w
 	got.Tasks, got.Output, got.OutputOnError, got.Vars = nil, nil, nil, nil
@@ -808,5 +816,21 @@ func TestSourceTooLarge(t *testing.T) {
 	ok = append(ok, bytes.Repeat([]byte("x"), MaxSourceBytes-len(ok))...)
 	if _, diags := Load("ok.yaml", ok); diags.HasErrors() {
 		t.Errorf("a document of exactly MaxSourceBytes: %v", diags)
+	}
+}
+
+// A key given twice keeps its later value, as the YAML parser Mistral uses
+// does, with a warning naming both lines.
+func TestDuplicateKeyLaterWins(t *testing.T) {
+	t.Parallel()
+	b, diags := Load("wf.yaml", []byte("version: '2.0'\nwf:\n  tasks:\n    t:\n      action: std.noop\n    t:\n      action: std.echo output=1\n"))
+	if diags.HasErrors() || len(diags.Warnings()) != 1 {
+		t.Fatalf("diagnostics: %v", diags)
+	}
+	if got := b.Workflows["wf"].Tasks["t"].Action.Source(); got != "std.echo" {
+		t.Errorf("task t runs %v, want the later definition's std.echo", got)
+	}
+	if w := diags.Warnings()[0].String(); !strings.Contains(w, "wf.yaml:6:5: warning: duplicate task `t`; the first is at line 4") {
+		t.Errorf("warning = %s", w)
 	}
 }

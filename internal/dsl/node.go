@@ -122,7 +122,15 @@ func (l *loader) pairs(n *yaml.Node, what string) []pair {
 		}
 		key := rk.Value
 		if first, dup := seen[key]; dup {
-			l.errorf(k, "duplicate %s `%s`; the first is at line %d", what, key, first.Line)
+			// YAML parsers Mistral uses keep the last value of a key
+			// given twice, silently: so does Bora, saying so.
+			l.warnf(k, "duplicate %s `%s`; the first is at line %d, and this later one is used, as Mistral uses it", what, key, first.Line)
+			for i := range out {
+				if out[i].Key == key {
+					out[i].KeyN, out[i].Value = k, v
+				}
+			}
+			seen[key] = k
 			continue
 		}
 		seen[key] = k

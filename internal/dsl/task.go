@@ -14,12 +14,13 @@ import (
 // taskSpec is a task being read: the graph task plus what is needed to
 // merge task-defaults and publishes before compiling.
 type taskSpec struct {
-	t   *Task
-	key *yaml.Node
-	set map[string]bool // attributes the task gives itself
+	t    *Task
+	key  *yaml.Node
+	node *yaml.Node      // the task's mapping
+	set  map[string]bool // attributes the task gives itself
 
-	clauses [3]*clause // on-success, on-error, on-complete; nil when absent
-	publish [2]pubPart // publish, publish-on-error
+	clauses [4]*clause // on-success, on-error, on-complete, on-skip; nil when absent
+	publish [3]pubPart // publish, publish-on-error, publish-on-skip
 
 	requiresN *yaml.Node
 	// defaultRequires are task-defaults' requires, before the task's own
@@ -31,9 +32,12 @@ const (
 	onSuccess = iota
 	onError
 	onComplete
+	onSkip
 )
 
-var clauseKeys = [3]string{"on-success", "on-error", "on-complete"}
+var clauseKeys = [4]string{"on-success", "on-error", "on-complete", "on-skip"}
+
+var publishKeys = [3]string{"publish", "publish-on-error", "publish-on-skip"}
 
 // pubPart is a publish mapping not yet compiled.
 type pubPart struct {
@@ -64,15 +68,15 @@ type clause struct {
 
 var (
 	commonTaskKeys = []string{
-		"description", "action", "workflow", "input", "publish", "publish-on-error",
+		"description", "action", "workflow", "input", "publish", "publish-on-error", "publish-on-skip",
 		"with-items", "concurrency", "retry", "timeout", "wait-before", "wait-after",
 		"pause-before", "fail-on", "safe-rerun", "keep-result", "target", "tags",
 	}
-	directTaskKeys  = []string{"join", "on-success", "on-error", "on-complete"}
+	directTaskKeys  = []string{"join", "on-success", "on-error", "on-complete", "on-skip"}
 	reverseTaskKeys = []string{"requires"}
 	defaultsKeys    = []string{
 		"retry", "wait-before", "wait-after", "timeout", "pause-before", "concurrency",
-		"fail-on", "on-complete", "on-success", "on-error", "safe-rerun", "requires",
+		"fail-on", "on-complete", "on-success", "on-error", "on-skip", "safe-rerun", "requires",
 	}
 	retryKeys = []string{"count", "delay", "break-on", "continue-on"}
 )
@@ -87,7 +91,7 @@ func (l *loader) loadTask(p pair) *taskSpec {
 		}
 		return nil
 	}
-	ts := &taskSpec{t: &Task{Name: p.Key, Pos: posOf(p.KeyN)}, key: p.KeyN, set: map[string]bool{}}
+	ts := &taskSpec{t: &Task{Name: p.Key, Pos: posOf(p.KeyN)}, key: p.KeyN, node: p.Value, set: map[string]bool{}}
 	keys := slices.Concat(commonTaskKeys, directTaskKeys)
 	if l.wf.typ == Reverse {
 		keys = slices.Concat(commonTaskKeys, reverseTaskKeys)
@@ -108,19 +112,15 @@ func (l *loader) loadTask(p pair) *taskSpec {
 			workflowN = e.Value
 		case "input":
 			inputN = e.Value
-		case "publish", "publish-on-error":
-			i := 0
-			if e.Key == "publish-on-error" {
-				i = 1
-			}
-			ts.publish[i] = l.pubMap(e.Value, e.Key)
+		case "publish", "publish-on-error", "publish-on-skip":
+			ts.publish[slices.Index(publishKeys[:], e.Key)] = l.pubMap(e.Value, e.Key)
 		case "with-items":
 			ts.t.WithItems = l.withItems(e.Value)
 		case "keep-result":
 			ts.t.KeepResult = l.boolOrExpr(e.Value, e.Key)
 		case "target":
 			l.warnf(e.KeyN, "`target` is ignored: Bora runs every action on its own workers")
-		case "join", "on-success", "on-error", "on-complete":
+		case "join", "on-success", "on-error", "on-complete", "on-skip":
 			if l.wf.typ != Direct {
 				l.errorf(e.KeyN, "`%s` belongs to direct workflows; in a reverse workflow, list what a task needs under `requires`", e.Key)
 				continue
@@ -162,7 +162,7 @@ func (l *loader) loadTaskDefaults(n *yaml.Node) *taskSpec {
 			continue
 		}
 		switch e.Key {
-		case "on-success", "on-error", "on-complete":
+		case "on-success", "on-error", "on-complete", "on-skip":
 			if l.wf.typ != Direct {
 				l.warnf(e.KeyN, "`%s` in task-defaults has no effect in a reverse workflow", e.Key)
 				continue
@@ -284,14 +284,17 @@ func (l *loader) finishTask(ts *taskSpec) {
 			t.OnError = c.trans
 		case onComplete:
 			t.OnComplete = c.trans
+		case onSkip:
+			t.OnSkip = c.trans
 		}
 	}
 	// Most specific wins: the task's publish, then on-complete's, then
-	// on-success's (on-error's for the error publish).
-	for i, which := range [2]int{onSuccess, onError} {
+	// on-success's (on-error's for the error publish, on-skip's alone for
+	// the skip publish: a skip does not complete the task).
+	for i, which := range [3]int{onSuccess, onError, onSkip} {
 		p := ts.publish[i]
 		var g pubPart
-		if c := ts.clauses[onComplete]; c != nil {
+		if c := ts.clauses[onComplete]; c != nil && which != onSkip {
 			p.merge(c.branch)
 			g.merge(c.global)
 		}
@@ -306,10 +309,13 @@ func (l *loader) finishTask(ts *taskSpec) {
 		if g.m != nil {
 			gt = l.compile(g.m, g.sites, loc{N: g.n})
 		}
-		if i == 0 {
+		switch which {
+		case onSuccess:
 			t.Publish, t.PublishGlobal = pt, gt
-		} else {
+		case onError:
 			t.PublishOnError, t.PublishGlobalOnError = pt, gt
+		case onSkip:
+			t.PublishOnSkip, t.PublishGlobalOnSkip = pt, gt
 		}
 	}
 }
@@ -337,6 +343,7 @@ func (l *loader) taskCall(ts *taskSpec, actionN, workflowN, inputN *yaml.Node) {
 			l.errorAt(loc{N: callN, Off: err.Offset}, "%s", err.Msg)
 			return
 		}
+		l.warnDropped(callN, c)
 		call = c
 		var sites []site
 		if hasExpr(c.Name) {
@@ -579,7 +586,7 @@ func (l *loader) retry(n *yaml.Node) *Retry {
 			entries[e.Key] = entry{l.value(e.Value, nil), loc{N: resolve(e.Value)}}
 		}
 	case isString(n):
-		ps, err := parseParams(n.Value, 0, false)
+		ps, _, err := parseParams(n.Value, 0, false, false)
 		if err != nil {
 			l.errorAt(loc{N: n, Off: err.Offset}, "%s", err.Msg)
 			return nil
@@ -697,4 +704,13 @@ func splitIn(s string) (name, src string, off int, ok bool) {
 		return "", "", 0, false
 	}
 	return name, src, i, true
+}
+
+// warnDropped warns about the inline parameters left out for their
+// unquoted values.
+func (l *loader) warnDropped(n *yaml.Node, c *inlineCall) {
+	for _, p := range c.Dropped {
+		l.warnAt(loc{N: n, Off: p.KeyOff}, "parameter `%s` is left out: its value `%s` is not quoted, and Mistral leaves such a parameter out; write %s=\"%s\"",
+			p.Key, p.Value, p.Key, p.Value)
+	}
 }

@@ -1,6 +1,8 @@
 package dsl
 
 import (
+	"unicode/utf8"
+
 	"go.yaml.in/yaml/v3"
 )
 
@@ -105,7 +107,9 @@ func (l *loader) loadWorkflow(p pair) *Workflow {
 			specs = append(specs, ts)
 		}
 	}
+	w.Spec = l.spec(p.Value, map[string]any{"name": p.Key, "version": "2.0"})
 	for _, ts := range specs {
+		ts.t.Spec = l.spec(ts.node, map[string]any{"name": ts.t.Name, "type": w.Type, "version": "2.0"})
 		ts.mergeDefaults(defaults)
 		l.finishTask(ts)
 		w.Tasks[ts.t.Name] = ts.t
@@ -126,8 +130,12 @@ func (l *loader) loadWorkflow(p pair) *Workflow {
 
 var reservedNames = map[string]bool{"noop": true, "fail": true, "succeed": true, "pause": true}
 
-// maxTaskName is the longest task name Mistral stores.
-const maxTaskName = 255
+// Mistral's name limits, in characters: a task name, and the name of a
+// task with `join` (Mistral derives longer keys from it).
+const (
+	maxTaskName     = 255
+	maxJoinTaskName = maxTaskName - 47
+)
 
 // checkTaskName reports names a task may not have.
 func (l *loader) checkTaskName(p pair) bool {
@@ -137,8 +145,8 @@ func (l *loader) checkTaskName(p pair) bool {
 		l.errorf(p.KeyN, "`%s` is an engine command and cannot name a task; choose another name (e.g. `%s_task`)", name, name)
 	case name == "":
 		l.errorf(p.KeyN, "a task name must not be empty")
-	case len(name) > maxTaskName:
-		l.errorf(p.KeyN, "task name is %d characters long; the limit is %d", len(name), maxTaskName)
+	case utf8.RuneCountInString(name) > maxTaskName:
+		l.errorf(p.KeyN, "task name is %d characters long; Mistral's limit is %d", utf8.RuneCountInString(name), maxTaskName)
 	case hasExpr(name):
 		l.errorf(p.KeyN, "task name `%s` must not hold an expression", name)
 	default:
@@ -151,4 +159,19 @@ func (l *loader) checkTaskName(p pair) bool {
 		return true
 	}
 	return false
+}
+
+// spec decodes a definition as written, with extra entries over it, for
+// the spec fields of task() and execution(). Its problems were reported
+// when the definition was read: a loader of its own decodes it quietly.
+func (l *loader) spec(n *yaml.Node, extra map[string]any) map[string]any {
+	quiet := &loader{file: l.file, src: l.src}
+	m, ok := quiet.value(n, nil).(map[string]any)
+	if !ok {
+		m = map[string]any{}
+	}
+	for k, v := range extra {
+		m[k] = v
+	}
+	return m
 }

@@ -21,6 +21,7 @@ import (
 
 	"github.com/borawf/bora/internal/action"
 	"github.com/borawf/bora/internal/batch"
+	"github.com/borawf/bora/internal/cron"
 	"github.com/borawf/bora/internal/engine"
 	"github.com/borawf/bora/internal/queue"
 	qsqlite "github.com/borawf/bora/internal/queue/sqlite"
@@ -44,8 +45,15 @@ type Options struct {
 	// MaxReceives sends a message to its dead-letter queue after this many
 	// receives; default 10.
 	MaxReceives int
+	// Grace is how long, once Run is stopped, the messages in hand may
+	// take to be handled (running actions to finish) before the actions
+	// still running are interrupted; default DefaultGrace.
+	Grace time.Duration
 	// Limits bound what executions may build (engine.Limits).
 	Limits engine.Limits
+	// Triggers is how often the cron triggers that are due are fired
+	// (bora serve: every second); 0 fires none (bora run).
+	Triggers time.Duration
 }
 
 // Bora is an embedded deployment: store, queues, runtime, worker, reconciler.
@@ -54,6 +62,8 @@ type Bora struct {
 	Runtime    *runtime.Runtime
 	Worker     *worker.Worker
 	Reconciler *reconcile.Reconciler
+	// Triggers fires due cron triggers, every Options.Triggers.
+	Triggers *cron.Firer
 
 	events, tasks, timers queue.Queue
 	atomic                func(ctx context.Context, fn func(ctx context.Context) error) error
@@ -116,6 +126,7 @@ func (o Options) withDefaults() Options {
 	o.Lease = cmp.Or(o.Lease, 30*time.Second)
 	o.Reconcile = cmp.Or(o.Reconcile, 2*time.Second)
 	o.MaxReceives = cmp.Or(o.MaxReceives, 10)
+	o.Grace = cmp.Or(o.Grace, DefaultGrace)
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
@@ -190,9 +201,13 @@ func New(p Parts, o Options) (*Bora, error) {
 	}
 	w := &worker.Worker{Store: p.Store, Events: p.Events, Actions: o.Actions, Log: o.Log, Lease: o.Lease, Atomic: p.Atomic}
 	rc := &reconcile.Reconciler{Store: p.Store, Tasks: p.Tasks, Events: p.Events, Log: o.Log}
-	return &Bora{Store: p.Store, Runtime: rt, Worker: w, Reconciler: rc, events: p.Events, tasks: p.Tasks, timers: p.Timers,
+	fire := &cron.Firer{Store: p.Store, Runtime: rt, Log: o.Log}
+	return &Bora{Store: p.Store, Runtime: rt, Worker: w, Reconciler: rc, Triggers: fire, events: p.Events, tasks: p.Tasks, timers: p.Timers,
 		eventsDLQ: p.EventsDLQ, atomic: p.Atomic, o: o, close: func() error { return nil }}, nil
 }
+
+// Grace is how long a stop lets running actions finish (Options.Grace).
+func (b *Bora) Grace() time.Duration { return b.o.Grace }
 
 // Close closes the database, if Open opened one. Stop Run first (cancel
 // its context).
@@ -207,24 +222,33 @@ func (b *Bora) Start(ctx context.Context) (stop func()) {
 	return func() { cancel(); <-done }
 }
 
+// DefaultGrace is Options.Grace's default.
+const DefaultGrace = 10 * time.Second
+
 // eventVisibility hides an engine event or timer while one loop handles it.
 // A step takes milliseconds; after a crash the event comes back this much
 // later, so it is kept short, yet long enough that a slow step (thousands of
 // units) is not handed to a second loop while the first still works on it.
 const eventVisibility = 10 * time.Second
 
-// Run processes messages until ctx is cancelled.
+// Run processes messages until ctx is cancelled, then stops gracefully: it
+// stops receiving, lets the messages in hand be handled — running actions
+// finish — for up to Options.Grace, then stops the actions still running,
+// which are recorded as interrupted (the task's policy re-runs or retries
+// them), and returns once every outcome is recorded.
 func (b *Bora) Run(ctx context.Context) error {
+	work, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopWork()
 	var wg sync.WaitGroup
 	for range 2 {
-		wg.Go(func() { b.loop(ctx, b.events, 10, eventVisibility, b.handleEvent) })
+		wg.Go(func() { b.loop(ctx, work, b.events, 10, eventVisibility, b.handleEvent) })
 	}
-	wg.Go(func() { b.loop(ctx, b.timers, 10, eventVisibility, b.handleTimer) })
+	wg.Go(func() { b.loop(ctx, work, b.timers, 10, eventVisibility, b.handleTimer) })
 	if b.eventsDLQ != nil {
-		wg.Go(func() { b.loop(ctx, b.eventsDLQ, 10, eventVisibility, b.handleDeadLetter) })
+		wg.Go(func() { b.loop(ctx, work, b.eventsDLQ, 10, eventVisibility, b.handleDeadLetter) })
 	}
 	for range b.o.Workers {
-		wg.Go(func() { b.work(ctx) })
+		wg.Go(func() { b.work(ctx, work) })
 	}
 	wg.Go(func() {
 		t := time.NewTicker(b.o.Reconcile)
@@ -244,16 +268,53 @@ func (b *Bora) Run(ctx context.Context) error {
 			}
 		}
 	})
-	wg.Wait()
+	if b.o.Triggers > 0 {
+		wg.Go(func() { b.fireTriggers(ctx) })
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+	}
+	grace := time.NewTimer(b.o.Grace)
+	defer grace.Stop()
+	select {
+	case <-done:
+	case <-grace.C:
+		b.o.Log.Warn("stopping: the grace period is over; interrupting the actions still running", "grace", b.o.Grace)
+		stopWork()
+		<-done
+	}
 	return nil
+}
+
+// fireTriggers fires the due cron triggers every Options.Triggers, while
+// ctx lasts.
+func (b *Bora) fireTriggers(ctx context.Context) {
+	t := time.NewTicker(b.o.Triggers)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if _, err := b.Triggers.Fire(ctx); err != nil && ctx.Err() == nil {
+				b.o.Log.Error("fire triggers", "err", err)
+			}
+		}
+	}
 }
 
 // A handler handles one message.
 type handler func(ctx context.Context, q queue.Queue, m queue.Message) error
 
-// loop receives batches from q and hands them to h through batch.Process,
-// which keeps FIFO groups in order when a message fails. A failed message
-// backs off briefly rather than for its whole visibility timeout.
+// loop receives batches from q, while ctx lasts, and hands them to h
+// through batch.Process, which keeps FIFO groups in order when a message
+// fails. A failed message backs off briefly rather than for its whole
+// visibility timeout. Messages received are handled, and deleted, under
+// work, which outlasts ctx: a stop lets them finish.
 //
 // With Parts.Atomic, a message's handling, its deletion and, after the last
 // message of a batch, the receiving of the next batch commit in one
@@ -261,8 +322,9 @@ type handler func(ctx context.Context, q queue.Queue, m queue.Message) error
 // of its event at once. When h fails, what it wrote is committed all the
 // same (every write of a step is idempotent, as without a transaction) and
 // the message stays.
-func (b *Bora) loop(ctx context.Context, q queue.Queue, max int, visibility time.Duration, h handler) {
+func (b *Bora) loop(ctx, work context.Context, q queue.Queue, max int, visibility time.Duration, h handler) {
 	var next []queue.Message
+	defer func() { b.release(work, q, next) }()
 	for ctx.Err() == nil {
 		msgs := next
 		next = nil
@@ -283,23 +345,24 @@ func (b *Bora) loop(ctx context.Context, q queue.Queue, max int, visibility time
 			in[i] = batch.Message{ID: m.Handle, Group: m.Group, Body: m.Body, ReceiveCount: m.ReceiveCount}
 		}
 		var deleted []string
-		failed := batch.Process(ctx, in, func(ctx context.Context, bm batch.Message) error {
+		failed := batch.Process(work, in, func(wctx context.Context, bm batch.Message) error {
 			m := byHandle[bm.ID]
+			defer b.heartbeat(ctx, q, m.Handle, visibility)()
 			if b.atomic == nil {
-				return h(ctx, q, m)
+				return h(wctx, q, m)
 			}
 			var herr error
 			gone, last := false, bm.ID == in[len(in)-1].ID
-			err := b.atomic(ctx, func(ctx context.Context) error {
-				if herr = h(ctx, q, m); herr != nil {
+			err := b.atomic(wctx, func(tctx context.Context) error {
+				if herr = h(tctx, q, m); herr != nil {
 					return nil
 				}
-				if err := q.Delete(ctx, m.Handle); err != nil {
+				if err := q.Delete(tctx, m.Handle); err != nil {
 					return err
 				}
 				gone = true
-				if last {
-					next, _ = q.Receive(ctx, max, 0, visibility)
+				if last && ctx.Err() == nil {
+					next, _ = q.Receive(tctx, max, 0, visibility)
 				}
 				return nil
 			})
@@ -314,9 +377,7 @@ func (b *Bora) loop(ctx context.Context, q queue.Queue, max int, visibility time
 		for _, id := range deleted {
 			delete(byHandle, id)
 		}
-		if ctx.Err() != nil {
-			return
-		}
+		ctx := work // what was received is settled, stopping or not
 		for _, f := range failed {
 			m := byHandle[f.ID]
 			delete(byHandle, f.ID)
@@ -339,6 +400,31 @@ func (b *Bora) loop(ctx context.Context, q queue.Queue, max int, visibility time
 			b.o.Log.Error("delete", "err", err)
 		}
 	}
+}
+
+// heartbeat keeps a message hidden while it is handled, for as long as it
+// takes (a step that plans thousands of units on a remote store can take
+// longer than the visibility timeout), so that no other loop receives it
+// meanwhile. The returned function stops it.
+func (b *Bora) heartbeat(ctx context.Context, q queue.Queue, handle string, visibility time.Duration) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(visibility / 2)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if err := q.ChangeVisibility(ctx, handle, visibility); err != nil {
+					return // handled and deleted meanwhile, or received again
+				}
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
 }
 
 func (b *Bora) handleEvent(ctx context.Context, _ queue.Queue, m queue.Message) error {
@@ -367,11 +453,13 @@ func (b *Bora) handleTimer(ctx context.Context, _ queue.Queue, m queue.Message) 
 	return b.Runtime.HandleTimer(ctx, tm)
 }
 
-// work is one worker: it runs task messages one at a time. The worker
-// records an outcome, announces it, deletes its message and receives the
-// next one in one transaction (Parts.Atomic).
-func (b *Bora) work(ctx context.Context) {
+// work is one worker: it runs task messages one at a time, received while
+// ctx lasts and run under work, which outlasts it (a stop lets them
+// finish). The worker records an outcome, announces it, deletes its message
+// and receives the next one in one transaction (Parts.Atomic).
+func (b *Bora) work(ctx, work context.Context) {
 	var next []queue.Message
+	defer func() { b.release(work, b.tasks, next) }()
 	for ctx.Err() == nil {
 		msgs := next
 		next = nil
@@ -386,15 +474,13 @@ func (b *Bora) work(ctx context.Context) {
 			}
 		}
 		for _, m := range msgs {
-			deleted, err := b.handleTask(ctx, m, &next)
+			deleted, err := b.handleTask(ctx, work, m, &next)
 			switch {
-			case ctx.Err() != nil:
-				return
 			case err != nil:
 				b.o.Log.Warn("message failed; it will be delivered again", "err", err, "receives", m.ReceiveCount)
-				_ = b.tasks.ChangeVisibility(ctx, m.Handle, time.Duration(min(m.ReceiveCount, 5))*time.Second)
+				_ = b.tasks.ChangeVisibility(work, m.Handle, time.Duration(min(m.ReceiveCount, 5))*time.Second)
 			case !deleted:
-				if err := b.tasks.Delete(ctx, m.Handle); err != nil {
+				if err := b.tasks.Delete(work, m.Handle); err != nil {
 					b.o.Log.Error("delete", "err", err)
 				}
 			}
@@ -402,22 +488,32 @@ func (b *Bora) work(ctx context.Context) {
 	}
 }
 
+// release makes messages received but not handled, when a stop came
+// between, visible again at once, for the next process.
+func (b *Bora) release(ctx context.Context, q queue.Queue, msgs []queue.Message) {
+	for _, m := range msgs {
+		_ = q.ChangeVisibility(ctx, m.Handle, 0)
+	}
+}
+
 // handleTask runs a task message. When its outcome is recorded, the worker
 // deletes it and receives the next message into next, in the same
 // transaction.
-func (b *Bora) handleTask(ctx context.Context, m queue.Message, next *[]queue.Message) (bool, error) {
+func (b *Bora) handleTask(ctx, work context.Context, m queue.Message, next *[]queue.Message) (bool, error) {
 	var tm record.TaskMessage
 	if err := json.Unmarshal(m.Body, &tm); err != nil {
 		return false, fmt.Errorf("decode task message %s: %w", m.ID, err)
 	}
 	q := b.tasks
-	deleted, err := b.Worker.HandleThen(ctx, tm, func(d time.Duration) error {
-		return q.ChangeVisibility(ctx, m.Handle, d)
-	}, func(ctx context.Context) error {
-		if err := q.Delete(ctx, m.Handle); err != nil {
+	deleted, err := b.Worker.HandleThen(work, tm, func(d time.Duration) error {
+		return q.ChangeVisibility(work, m.Handle, d)
+	}, func(tctx context.Context) error {
+		if err := q.Delete(tctx, m.Handle); err != nil {
 			return err
 		}
-		*next, _ = q.Receive(ctx, 1, 0, b.o.Lease)
+		if ctx.Err() == nil {
+			*next, _ = q.Receive(tctx, 1, 0, b.o.Lease)
+		}
 		return nil
 	})
 	if !deleted {

@@ -111,3 +111,43 @@ workflows:
 		})
 	}
 }
+
+// TestContextFacts: now() is the step's time the runtime gives, a
+// sub-workflow knows its root execution, and executions() needs a Reader
+// that lists them.
+func TestContextFacts(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, `
+version: '2.0'
+parent:
+  output: {child: <% $.child %>, now: <% $.now %>}
+  tasks:
+    t:
+      action: std.noop
+      publish:
+        now: <% now() %>
+      on-success: sub
+    sub:
+      workflow: child
+      publish: {child: <% task().result %>}
+child:
+  output:
+    root: <% execution().root_execution_id %>
+  tasks:
+    c:
+      action: std.noop
+`)
+	id := w.start("parent", "")
+	w.run()
+	want := map[string]any{"now": w.now.Format("2006-01-02T15:04:05.000000"), "child": map[string]any{"root": id}}
+	if diff := cmp.Diff(want, w.output(id)); diff != "" {
+		t.Errorf("output (-want +got):\n%s", diff)
+	}
+
+	w = newWorld(t, "version: '2.0'\nwf:\n  tasks:\n    t:\n      action: std.echo output=<% executions().len() %>\n")
+	id = w.start("wf", "")
+	w.run()
+	if e := w.execs[id]; e.State != record.ExecError || !strings.Contains(e.StateInfo, "executions() is not available here") {
+		t.Errorf("executions() without a lister: %s %q", e.State, e.StateInfo)
+	}
+}

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/borawf/bora/internal/dsl"
+	"github.com/borawf/bora/internal/expr"
 	"github.com/borawf/bora/internal/record"
 )
 
@@ -31,6 +32,14 @@ type Reader interface {
 	Task(key string) (*record.Task, error) // an error wrapping the store's not-found error when absent
 	Unit(k record.UnitKey) (*record.Unit, error)
 	Units(task string) ([]*record.Unit, error) // every unit of a task execution, by item
+}
+
+// ExecutionReader is implemented by a Reader that can list executions,
+// for the executions() expression function; without it the function
+// fails. Like tasks(), it reads what the user asked for, and may read
+// many executions.
+type ExecutionReader interface {
+	Executions(q expr.ExecutionsQuery) ([]*record.Execution, error)
 }
 
 // Transient marks an error of a Reader or of Definitions that may go away

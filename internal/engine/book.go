@@ -26,8 +26,9 @@ type book struct {
 	// Ran marks, by position in the workflow's task order, the tasks that
 	// have had a task execution; Count holds how many for those that have
 	// had more than one. The latest is "<name>#<count>". (A linear workflow
-	// thus costs one bit per task, not a map entry.)
-	Ran   bits           `json:"ran,omitempty"`
+	// thus costs one bit per task, not a map entry, and none below the low
+	// mark of the tasks that all ran: a chain's head stays the same size.)
+	Ran   doneSet        `json:"ran,omitzero"`
 	Count map[string]int `json:"n,omitempty"`
 	// Active are the task executions that have not finished, by creation.
 	Active []*run `json:"run,omitempty"`
@@ -55,6 +56,9 @@ type book struct {
 	// Depth is how deeply the execution is nested: 0 for a top-level
 	// execution, its parent's plus one for a sub-workflow.
 	Depth int `json:"dp,omitempty"`
+	// Root is the top-level execution a sub-workflow runs under; empty
+	// for a top-level execution.
+	Root string `json:"rt,omitempty"`
 	// Applied are short hashes of the last applied events, newest last.
 	Applied []string `json:"ev,omitempty"`
 	// Outbox is the After of the last applied event, kept encoded: it is
@@ -102,6 +106,9 @@ type run struct {
 	Rt int `json:"rt,omitempty"`
 	// WA is set once the task's wait-after has passed.
 	WA bool `json:"wa,omitempty"`
+	// Drain marks a task that goes on after a `succeed` or `fail` command
+	// ended its execution (keepRunning).
+	Drain bool `json:"dr,omitempty"`
 }
 
 func (r *run) attempt() int { return max(r.Att, 1) }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/borawf/bora/internal/expr"
 	"github.com/borawf/bora/internal/record"
@@ -123,11 +124,41 @@ func (h *host) Task(name string) (any, error) {
 	if t == nil {
 		return nil, nil
 	}
-	return taskView(t), nil
+	return h.s.taskView(t), nil
 }
 
-// taskView is the task() answer for a task record.
-func taskView(t *record.Task) map[string]any {
+// taskView is the task() answer for a task record: what taskFields gives
+// and the fields that need the workflow (Mistral's spec, type,
+// workflow_execution_id, created_at and updated_at).
+func (s *stepper) taskView(t *record.Task) map[string]any {
+	m := taskFields(t)
+	s.taskExtras(m, t)
+	return m
+}
+
+// taskExtras adds to a task() answer the fields beyond its record's.
+func (s *stepper) taskExtras(m map[string]any, t *record.Task) {
+	typ := "ACTION"
+	var spec any
+	if d := s.wf.Tasks[t.Name]; d != nil {
+		if d.Workflow != nil {
+			typ = "WORKFLOW"
+		}
+		spec = d.Spec
+	}
+	updated := t.FinishedAt
+	if updated.IsZero() {
+		updated = t.CreatedAt
+	}
+	m["spec"], m["type"], m["workflow_execution_id"] = spec, typ, t.ExecID
+	m["created_at"], m["updated_at"] = mistralTime(t.CreatedAt), mistralTime(updated)
+}
+
+// mistralTime is a time as Mistral's expression functions give it.
+func mistralTime(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05") }
+
+// taskFields is the part of a task() answer a task record holds.
+func taskFields(t *record.Task) map[string]any {
 	m := map[string]any{
 		"id":         t.ExecID + "/" + t.Key,
 		"name":       t.Name,
@@ -175,7 +206,7 @@ func (h *host) Tasks(execID string, recursive bool, state string) ([]any, error)
 		if state != "" && !strings.EqualFold(string(t.State), state) {
 			continue
 		}
-		out = append(out, taskView(t))
+		out = append(out, h.s.taskView(t))
 	}
 	return out, nil
 }
@@ -189,20 +220,53 @@ func sortTasks(ts []*record.Task) {
 }
 
 func (h *host) Execution() any {
-	e := h.s.exec
+	return executionView(h.s.exec, h.s.wf.Spec)
+}
+
+// executionView is the execution() answer for a head; spec is the
+// workflow's when known.
+func executionView(e *record.Execution, spec map[string]any) map[string]any {
 	in := mustDecode("input", e.Input)
 	params := mustDecode("params", e.Params)
 	if params == nil {
 		params = map[string]any{}
 	}
-	return map[string]any{
-		"id":         e.ID,
-		"name":       e.Workflow,
-		"input":      in,
-		"params":     params,
-		"state":      string(e.State),
-		"created_at": e.CreatedAt.UTC().Format("2006-01-02 15:04:05"),
+	var root any
+	if b, err := decodeBook(e.Engine); err == nil && b.Root != "" {
+		root = b.Root
 	}
+	var sp any
+	if spec != nil {
+		sp = spec
+	}
+	return map[string]any{
+		"id":                e.ID,
+		"name":              e.Workflow,
+		"spec":              sp,
+		"input":             in,
+		"params":            params,
+		"state":             string(e.State),
+		"state_info":        nilIfEmpty(e.StateInfo),
+		"created_at":        mistralTime(e.CreatedAt),
+		"updated_at":        mistralTime(e.UpdatedAt),
+		"root_execution_id": root,
+	}
+}
+
+// RootOf is the top-level execution a sub-workflow execution runs under,
+// or "" for a top-level one.
+func RootOf(e *record.Execution) string {
+	if b, err := decodeBook(e.Engine); err == nil {
+		return b.Root
+	}
+	return ""
+}
+
+func nilIfEmpty(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
 }
 
 func (h *host) Env() any {
@@ -211,6 +275,33 @@ func (h *host) Env() any {
 		return map[string]any{}
 	}
 	return v
+}
+
+// Global answers global(name): the execution's context is its vars with
+// the variables tasks published `global` merged in.
+func (h *host) Global(name string) (any, error) {
+	return decodeMap(h.s.b.Vars)[name], nil
+}
+
+// Now answers now(): the step's time, given by the runtime (Input.Now).
+func (h *host) Now() time.Time { return h.s.in.Now }
+
+// Executions answers executions() through the Reader, when it can list
+// executions (ExecutionReader).
+func (h *host) Executions(q expr.ExecutionsQuery) ([]any, error) {
+	er, ok := h.s.in.Read.(ExecutionReader)
+	if !ok {
+		return nil, errors.New("executions() is not available here: the engine was given no way to list executions")
+	}
+	es, err := er.Executions(q)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]any, 0, len(es))
+	for _, e := range es {
+		out = append(out, executionView(e, nil))
+	}
+	return out, nil
 }
 
 func (h *host) UUID() string {
@@ -231,6 +322,19 @@ func (s *stepper) evalOn(t *expr.Template, data any, cur map[string]any) (any, e
 	}
 	l := s.limits()
 	return t.Eval(&expr.Context{Data: data, Host: &host{s: s, cur: cur}, MaxSteps: l.ExprSteps, MaxBytes: l.ExprBytes})
+}
+
+// MaxSeconds is the longest wait, delay or timeout a task may set (a
+// hundred years): longer ones could not be held as a time.
+const MaxSeconds = 100 * 365 * 24 * 3600
+
+// evalSeconds evaluates a policy number of seconds, at most MaxSeconds.
+func (s *stepper) evalSeconds(t *expr.Template, data, cur map[string]any, what string) (int64, error) {
+	n, err := s.evalInt(t, data, cur, what)
+	if err == nil && n > MaxSeconds {
+		err = fmt.Errorf("%s of %d seconds is longer than the longest a task may wait (%d seconds, a hundred years)", what, n, MaxSeconds)
+	}
+	return n, err
 }
 
 // evalInt evaluates a policy number (seconds, counts). Absent is 0.

@@ -14,7 +14,7 @@ import (
 // already, or the unit's stored attempt differs from the event's.
 func (s *stepper) onDone() (bool, error) {
 	if !s.live() {
-		return false, nil
+		return s.onDrained()
 	}
 	_, r := s.b.find(s.ev.Task)
 	if r == nil || r.Child || r.Phase != "" || s.ev.Item < 0 || s.ev.Item >= r.Items || r.Done.has(s.ev.Item) {
@@ -42,6 +42,23 @@ func (s *stepper) onDone() (bool, error) {
 	return true, s.settle()
 }
 
+// onDrained applies the end of an attempt of a task that went on after
+// its execution ended (keepRunning).
+func (s *stepper) onDrained() (bool, error) {
+	_, r := s.b.find(s.ev.Task)
+	if r == nil || !r.Drain || s.ev.Item != 0 {
+		return false, nil
+	}
+	u, err := s.readUnit(s.ev.Task, 0)
+	if err != nil || u == nil {
+		return false, err
+	}
+	if u.Attempt != s.ev.Attempt || u.Fence != s.ev.Fence || (u.State != record.Success && u.State != record.Error) {
+		return false, nil
+	}
+	return true, s.drained(r, u)
+}
+
 func (s *stepper) readUnit(task string, item int) (*record.Unit, error) {
 	k := s.unitKey(task, item)
 	u, err := s.in.Read.Unit(k)
@@ -63,7 +80,7 @@ func (s *stepper) safeRerun(r *run) bool {
 	if err != nil || rec == nil {
 		return false
 	}
-	ok, err := s.evalBool(t.SafeRerun, s.view(decodeFlow(rec.Inbound)), taskView(rec))
+	ok, err := s.evalBool(t.SafeRerun, s.view(decodeFlow(rec.Inbound), rec), s.taskView(rec))
 	return err == nil && ok
 }
 
@@ -254,6 +271,12 @@ func (s *stepper) onCommand() (bool, error) {
 	if c == nil {
 		return false, nil
 	}
+	if s.in.Exec.Version == 0 && c.Op != record.OpCancel && c.Op != record.OpFail {
+		// The execution has not started (its start event has not been
+		// applied): there is nothing to pause, resume or rerun yet, and
+		// a resume would complete it with nothing run.
+		return false, nil
+	}
 	switch c.Op {
 	case record.OpPause:
 		if s.exec.State != record.ExecRunning {
@@ -282,6 +305,8 @@ func (s *stepper) onCommand() (bool, error) {
 		return true, nil
 	case record.OpRerun:
 		return s.rerun(c)
+	case record.OpSkip:
+		return s.skip(c)
 	case record.OpFail:
 		if s.exec.State.Terminal() {
 			return false, nil
@@ -453,6 +478,74 @@ func (s *stepper) rerun(c *record.Command) (bool, error) {
 	}
 	return true, s.settle()
 }
+
+// skip ends a failed task of a failed execution in SKIPPED, as Mistral's
+// task skip does: the task publishes its publish-on-skip (and on-skip's
+// publish) instead of what it published, and the workflow runs again from
+// its on-skip transitions, or from its on-success ones when no on-skip
+// transition is taken. on-complete is not taken.
+func (s *stepper) skip(c *record.Command) (bool, error) {
+	if s.exec.State != record.ExecError {
+		return false, nil
+	}
+	key := c.Task
+	if !strings.Contains(key, "#") {
+		key = s.latest(key)
+	}
+	old, err := s.task(key)
+	if err != nil || old == nil {
+		return false, err
+	}
+	t := s.wf.Tasks[old.Name]
+	if t == nil || old.State != record.Error {
+		return false, nil
+	}
+	s.exec.State, s.exec.StateInfo, s.exec.Output = record.ExecRunning, "", nil
+	s.b.Errs = slices.DeleteFunc(s.b.Errs, func(k string) bool { return k == key })
+	s.b.Ends = slices.DeleteFunc(s.b.Ends, func(k string) bool { return k == key })
+	in := decodeFlow(old.Inbound)
+	inbound := s.view(in, old)
+	cur := s.taskView(old)
+	cur["state"], cur["state_info"] = string(record.Skipped), skippedInfo
+	fail := func(err error) (bool, error) {
+		msg := fmt.Sprintf("Failed to skip task [error=%v, wf=%s, task=%s]", err, s.wf.Name, old.Name)
+		s.stop(record.ExecError, msg)
+		return true, nil
+	}
+	published := map[string]any{}
+	if t.PublishOnSkip != nil {
+		v, err := s.eval(t.PublishOnSkip, inbound, cur)
+		if err != nil {
+			return fail(err)
+		}
+		if m, ok := v.(map[string]any); ok {
+			published = m
+		}
+	}
+	if t.PublishGlobalOnSkip != nil {
+		v, err := s.eval(t.PublishGlobalOnSkip, inbound, cur)
+		if err != nil {
+			return fail(err)
+		}
+		if m, ok := v.(map[string]any); ok && len(m) > 0 {
+			if err := s.publishGlobal(m); err != nil {
+				return fail(err)
+			}
+		}
+	}
+	pub, err := s.encode("the published variables of task "+t.Name, published)
+	if err != nil {
+		return fail(err)
+	}
+	fin := s.finish(old, record.Skipped, skippedInfo, pub, old.Result, old.Error)
+	if err := s.afterTask(fin, record.Skipped, in.publish(published), cur); err != nil {
+		return false, err
+	}
+	return true, s.settle()
+}
+
+// skippedInfo is the state_info of a skipped task, as in Mistral.
+const skippedInfo = "Task was skipped."
 
 // startReverse starts a reverse workflow: the planned tasks that require
 // nothing.

@@ -55,7 +55,7 @@ func (s *stepper) completeTask(r *run, o *outcome) error {
 		return fmt.Errorf("task %s: record or definition missing", r.Key)
 	}
 	in := decodeFlow(rec.Inbound)
-	inbound := s.view(in)
+	inbound := s.view(in, rec)
 	var (
 		state     record.State
 		result    json.RawMessage
@@ -91,7 +91,7 @@ func (s *stepper) completeTask(r *run, o *outcome) error {
 			case record.Success:
 				results[u.Item] = mustDecode("the result of "+what, res)
 				if r.Ad != "" {
-					v, err := s.adhocOutput(r.Ad, results[u.Item], taskView(rec))
+					v, err := s.adhocOutput(r.Ad, results[u.Item], s.taskView(rec))
 					if err != nil {
 						return s.forceFail(r, rec, fmt.Sprintf("Failed to complete task [error=%v, wf=%s, task=%s]", err, s.wf.Name, t.Name))
 					}
@@ -131,7 +131,7 @@ func (s *stepper) completeTask(r *run, o *outcome) error {
 			stateInfo = text(errv)
 			result = nil
 		} else if r.Ad != "" {
-			v, err := s.adhocOutput(r.Ad, mustDecode("the result of task "+r.Key, result), taskView(rec))
+			v, err := s.adhocOutput(r.Ad, mustDecode("the result of task "+r.Key, result), s.taskView(rec))
 			if err == nil {
 				result, err = s.encode("the result of task "+t.Name, v)
 			}
@@ -151,6 +151,7 @@ func (s *stepper) completeTask(r *run, o *outcome) error {
 		"id": rec.ExecID + "/" + rec.Key, "name": rec.Name, "state": string(state),
 		"state_info": nil, "result": nil, "published": map[string]any{},
 	}
+	s.taskExtras(cur, rec)
 	if stateInfo != "" {
 		cur["state_info"] = stateInfo
 	}
@@ -178,12 +179,12 @@ func (s *stepper) completeTask(r *run, o *outcome) error {
 	out := in.publish(published)
 	var outbound map[string]any // what fail-on and retry see
 	if t.FailOn != nil || t.Retry != nil {
-		outbound = s.view(out)
+		outbound = s.view(out, rec)
 	}
 
 	// wait-after
 	if !r.WA && t.WaitAfter != nil && state != record.Cancelled {
-		wa, err := s.evalInt(t.WaitAfter, inbound, cur, "wait-after")
+		wa, err := s.evalSeconds(t.WaitAfter, inbound, cur, "wait-after")
 		if err != nil {
 			return s.forceFail(r, rec, fmt.Sprintf("Failed to complete task [error=%v, wf=%s, task=%s]", err, s.wf.Name, t.Name))
 		}
@@ -266,7 +267,7 @@ func (s *stepper) retry(t *dsl.Task, r *run, state record.State, outbound, cur m
 	if err != nil {
 		return false, 0, err
 	}
-	delaySec, err := s.evalInt(p.Delay, outbound, cur, "retry delay")
+	delaySec, err := s.evalSeconds(p.Delay, outbound, cur, "retry delay")
 	if err != nil {
 		return false, 0, err
 	}
@@ -408,8 +409,13 @@ func (s *stepper) drop(key string) {
 // expression that cannot be evaluated) and with it the workflow, as
 // Mistral does: such errors are not handled by on-error.
 func (s *stepper) forceFail(r *run, rec *record.Task, msg string) error {
+	return s.forceFailWith(r, rec, msg, nil)
+}
+
+// forceFailWith is forceFail recording result as the task's result.
+func (s *stepper) forceFailWith(r *run, rec *record.Task, msg string, result json.RawMessage) error {
 	msg = clip(msg, s.limits().InfoBytes)
-	s.finish(rec, record.Error, msg, nil, nil, encodeText(msg))
+	s.finish(rec, record.Error, msg, nil, result, encodeText(msg))
 	s.drop(r.Key)
 	s.stop(record.ExecError, msg)
 	return nil
@@ -430,7 +436,7 @@ func (s *stepper) afterTask(rec *record.Task, state record.State, out flow, cur 
 	var outbound map[string]any // built when a condition or message needs it
 	view := func() map[string]any {
 		if outbound == nil {
-			outbound = s.view(out)
+			outbound = s.view(out, rec)
 		}
 		return outbound
 	}
@@ -456,8 +462,13 @@ func (s *stepper) afterTask(rec *record.Task, state record.State, out flow, cur 
 		err = take(t.OnError, "on-error")
 	case record.Success:
 		err = take(t.OnSuccess, "on-success")
+	case record.Skipped:
+		// A skip goes on-skip's way, or on-success's when none is taken.
+		if err = take(t.OnSkip, "on-skip"); err == nil && len(nexts) == 0 {
+			err = take(t.OnSuccess, "on-success")
+		}
 	}
-	if err == nil && state != record.Cancelled {
+	if err == nil && state != record.Cancelled && state != record.Skipped {
 		err = take(t.OnComplete, "on-complete")
 	}
 	if err != nil {
@@ -522,8 +533,10 @@ func (s *stepper) afterTask(rec *record.Task, state record.State, out flow, cur 
 				if msg == "" {
 					msg = s.failureInfo(rec)
 				}
+				s.draining = true
 				s.stop(record.ExecError, msg)
 			case "succeed":
+				s.draining = true
 				s.stop(record.ExecSuccess, msg)
 			case "pause":
 				if s.exec.State == record.ExecRunning {
@@ -633,7 +646,7 @@ func (s *stepper) failJoin(j *join) error {
 	s.before = append(s.before, Write{CreateTask: rec})
 	s.made[key] = rec
 	s.tasks[key] = rec
-	cur := taskView(rec)
+	cur := s.taskView(rec)
 	return s.afterTask(rec, record.Error, ctx.publish(nil), cur)
 }
 
@@ -704,7 +717,12 @@ func (s *stepper) failureInfo(extra *record.Task) string {
 // active tasks are cancelled, the output is evaluated, and a parent learns
 // of its sub-workflow's end.
 func (s *stepper) ended() error {
+	var drains []*run
 	for _, r := range s.b.Active {
+		if r.Drain {
+			drains = append(drains, r)
+			continue
+		}
 		rec, err := s.task(r.Key)
 		if err != nil {
 			return err
@@ -713,12 +731,16 @@ func (s *stepper) ended() error {
 			s.finish(rec, record.Cancelled, "Cancelled: the workflow ended", nil, nil, nil)
 		}
 	}
-	s.b.Active, s.b.Joins, s.b.Backlog = nil, nil, nil
+	s.b.Active, s.b.Joins, s.b.Backlog = drains, nil, nil
+	if len(drains) > 0 {
+		// The reconciler keeps an eye on their workers.
+		s.expect(s.in.Now.Add(ResendAfter))
+	}
 	final, err := s.branchFlows(s.b.Ends)
 	if err != nil {
 		return err
 	}
-	ctx := s.view(final)
+	ctx := s.view(final, nil)
 	var out any
 	switch s.exec.State {
 	case record.ExecSuccess:

@@ -167,12 +167,14 @@ func mergeValue(left, right any, rightWins bool) any {
 }
 
 // base is what every expression of the execution sees beneath a task's
-// flow: the input, with the workflow's vars over it. Built once per step.
+// flow: the input, with the workflow's vars over it, and the engine's own
+// entries of Mistral's context, `__execution` ({id}) and `__env` (the
+// execution's environment). Built once per step.
 func (s *stepper) base() map[string]any {
 	if s.baseView != nil {
 		return s.baseView
 	}
-	m := decodeMap(s.exec.Input)
+	m := s.engineContext(decodeMap(s.exec.Input))
 	if len(s.b.Vars) > 0 {
 		maps.Copy(m, decodeMap(s.b.Vars))
 	}
@@ -180,14 +182,29 @@ func (s *stepper) base() map[string]any {
 	return m
 }
 
+// engineContext adds the engine's entries of Mistral's context to m.
+func (s *stepper) engineContext(m map[string]any) map[string]any {
+	m["__execution"] = map[string]any{"id": s.exec.ID}
+	env, ok := mustDecode("env", s.exec.Env).(map[string]any)
+	if !ok {
+		env = map[string]any{}
+	}
+	m["__env"] = env
+	return m
+}
+
 // view is the data expressions of a task see: its flow over the vars over
 // the input, each layer shadowing the one below variable by variable (as
-// Mistral's ContextView does).
-func (s *stepper) view(f flow) map[string]any {
+// Mistral's ContextView does), and, when the expressions are a task's,
+// `__task_execution` ({id, name}) over them.
+func (s *stepper) view(f flow, task *record.Task) map[string]any {
 	b := s.base()
-	m := make(map[string]any, len(b)+len(f.vars))
+	m := make(map[string]any, len(b)+len(f.vars)+1)
 	maps.Copy(m, b)
 	maps.Copy(m, f.vars)
+	if task != nil {
+		m["__task_execution"] = map[string]any{"id": task.ExecID + "/" + task.Key, "name": task.Name}
+	}
 	return m
 }
 
@@ -198,7 +215,7 @@ func (s *stepper) evalVars() error {
 	if s.wf.Vars == nil {
 		return nil
 	}
-	v, err := s.eval(s.wf.Vars, decodeMap(s.exec.Input), nil)
+	v, err := s.eval(s.wf.Vars, s.engineContext(decodeMap(s.exec.Input)), nil)
 	if err != nil {
 		return err
 	}

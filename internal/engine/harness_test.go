@@ -282,7 +282,7 @@ func (w *world) write(wr Write) *Effect {
 		if !ok {
 			w.t.Fatalf("finish of unknown task %s", f.Key)
 		}
-		if t.State.Terminal() {
+		if !t.Finishable(f.State) {
 			return nil
 		}
 		t.State, t.StateInfo, t.Published, t.Result, t.Error, t.ChildID, t.FinishedAt = f.State, f.StateInfo, f.Published, f.Result, f.Error, f.ChildID, f.FinishedAt

@@ -3,6 +3,7 @@ package engine
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -152,6 +153,20 @@ wf:
 `,
 		state: record.ExecError,
 		info:  "Failed to evaluate workflow vars: the workflow's vars is over 16 KiB",
+	},
+	{
+		name: "a wait longer than a time can hold",
+		src: `
+version: '2.0'
+wf:
+  tasks:
+    a:
+      action: std.noop
+      wait-before: 1000000000000000
+`,
+		state:   record.ExecError,
+		ordered: []string{"a=ERROR"},
+		info:    "wait-before of 1000000000000000 seconds is longer than the longest a task may wait",
 	},
 	{
 		name: "recursion stops at the depth limit",
@@ -333,5 +348,38 @@ func TestValueError(t *testing.T) {
 	}
 	if got := brief(map[string]any{"k": strings.Repeat("x", 1000)}); got != "a dict of more than 200 bytes" {
 		t.Errorf("brief = %q", got)
+	}
+}
+
+// TestCommandsBeforeTheStart: a pause and a resume that reach an execution
+// before its start event was applied (the start failed and was
+// dead-lettered, say) change nothing: they must not complete, with nothing
+// run, a workflow that never started. A cancel ends it.
+func TestCommandsBeforeTheStart(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, `
+version: '2.0'
+wf:
+  tasks:
+    a: {action: std.noop}
+`)
+	id := w.start("", "")
+	w.events = nil // the start is held back
+	for i, op := range []string{record.OpPause, record.OpResume} {
+		out := w.deliver(CommandEvent(id, op, record.Command{}, fmt.Sprint(i)))
+		if out.Exec != nil {
+			t.Errorf("%s before the start changed the execution to %s", op, out.Exec.State)
+		}
+	}
+	w.deliver(StartEvent(id))
+	w.run()
+	if e := w.execs[id]; e.State != record.ExecSuccess || len(w.tasks[id]) != 1 {
+		t.Errorf("execution %s with tasks %v after its start, want SUCCESS having run a", e.State, w.taskList(id))
+	}
+	other := w.start("", "")
+	w.events = nil
+	w.deliver(CommandEvent(other, record.OpCancel, record.Command{}, "c"))
+	if e := w.execs[other]; e.State != record.ExecCancelled {
+		t.Errorf("cancel before the start: %s, want CANCELLED", e.State)
 	}
 }

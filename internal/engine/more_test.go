@@ -218,7 +218,7 @@ func TestSubWorkflowErrorsFailTheTask(t *testing.T) {
 		name, call, info string
 	}{
 		{name: "unknown workflow", call: "workflow: nowhere", info: `workflow "nowhere"`},
-		{name: "bad input", call: "workflow: child\n      input: {x: 1}", info: "Invalid input [name=child, class=DirectWorkflowSpec, unexpected=['x']]"},
+		{name: "missing input", call: "workflow: child\n      input: {x: 1}", info: "Invalid input [name=child, class=DirectWorkflowSpec, missing=['needed']]"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -230,6 +230,7 @@ parent:
     call:
       `+tc.call+`
 child:
+  input: [needed]
   tasks:
     t: {action: std.noop}
 `)

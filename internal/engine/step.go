@@ -132,8 +132,9 @@ type stepper struct {
 	// overlay holds outcomes of with-items units applied in this step
 	// whose store record this step writes (sub-workflow ends).
 	overlay map[int]*outcome
-	// stopped is set when the execution reached a final state in this step.
-	stopped bool
+	// stopped is set when the execution reached a final state in this step;
+	// draining when a `succeed` or `fail` command ended it.
+	stopped, draining bool
 }
 
 var noTime time.Time
@@ -239,8 +240,10 @@ func (s *stepper) expect(d time.Time) {
 // looked.
 func (s *stepper) setDue() {
 	switch {
-	case s.exec.State.Terminal():
+	case s.exec.State.Terminal() && len(s.b.Active) == 0:
 		s.exec.Due = time.Time{}
+	case s.exec.State.Terminal() && !s.due.IsZero():
+		s.exec.Due = s.due // tasks drain (keepRunning)
 	case !s.due.IsZero() && (s.exec.Due.IsZero() || s.due.Before(s.exec.Due)):
 		s.exec.Due = s.due
 	}

@@ -44,7 +44,7 @@ func (s *stepper) startTask(name string, inbound flow, from string) error {
 		return s.forceFail(r, rec, fmt.Sprintf("Failed to run task [error=%v, wf=%s, task=%s]", ctxErr, s.wf.Name, name))
 	}
 	if t.PauseBefore != nil {
-		pause, err := s.evalBool(t.PauseBefore, s.view(inbound), taskView(rec))
+		pause, err := s.evalBool(t.PauseBefore, s.view(inbound, rec), s.taskView(rec))
 		if err != nil {
 			return s.forceFail(r, rec, fmt.Sprintf("Failed to run task [error=pause-before: %v, wf=%s, task=%s]", err, s.wf.Name, name))
 		}
@@ -76,10 +76,16 @@ func unitEnds(t *dsl.Task) bool {
 // rerun of a with-items task); the others are created already done from
 // the given outcomes.
 func (s *stepper) launch(r *run, t *dsl.Task, rec *record.Task, in flow, prev []*record.Unit) error {
-	cur := taskView(rec)
-	inbound := s.view(in)
+	cur := s.taskView(rec)
+	inbound := s.view(in, rec)
 	fail := func(err error) error {
-		return s.forceFail(r, rec, fmt.Sprintf("Failed to run task [error=%v, wf=%s, task=%s]", err, s.wf.Name, t.Name))
+		msg := fmt.Sprintf("Failed to run task [error=%v, wf=%s, task=%s]", err, s.wf.Name, t.Name)
+		if len(t.WithItems) > 0 {
+			// As Mistral: a with-items task that could not start ran
+			// no item, and its result is the empty list.
+			return s.forceFailWith(r, rec, msg, json.RawMessage("[]"))
+		}
+		return s.forceFail(r, rec, msg)
 	}
 	var child *childSpec
 	action := ""
@@ -189,11 +195,11 @@ func (s *stepper) launch(r *run, t *dsl.Task, rec *record.Task, in flow, prev []
 			return fail(err)
 		}
 	}
-	timeout, err := s.evalInt(t.Timeout, inbound, cur, "timeout")
+	timeout, err := s.evalSeconds(t.Timeout, inbound, cur, "timeout")
 	if err != nil {
 		return fail(err)
 	}
-	wait, err := s.evalInt(t.WaitBefore, inbound, cur, "wait-before")
+	wait, err := s.evalSeconds(t.WaitBefore, inbound, cur, "wait-before")
 	if err != nil {
 		return fail(err)
 	}

@@ -2,12 +2,14 @@ package engine
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"slices"
 	"strconv"
 	"time"
 
+	"github.com/borawf/bora/internal/dsl"
 	"github.com/borawf/bora/internal/record"
 )
 
@@ -137,6 +139,11 @@ func (s *stepper) finalize() error {
 			return err
 		}
 	case s.stopped && state.Terminal():
+		if s.draining {
+			if err := s.keepRunning(touched); err != nil {
+				return err
+			}
+		}
 		if err := s.halt(touched, record.Cancelled); err != nil {
 			return err
 		}
@@ -195,11 +202,16 @@ func (s *stepper) childHead(op *unitOp) (*record.Execution, error) {
 	if err != nil {
 		return nil, fmt.Errorf("task %s: %w", op.key.Task, err)
 	}
+	input, params, err := childInput(wf, op.child.Input)
+	if err != nil {
+		return nil, fmt.Errorf("task %s: %w", op.key.Task, err)
+	}
 	head, err := NewExecution(wf, NewParams{
 		ID:        ChildID(s.exec.ID, op.key.Task, op.key.Item, op.attempt),
 		DefName:   name,
 		DefVer:    ver,
-		Input:     op.child.Input,
+		Input:     input,
+		Params:    params,
 		Env:       s.exec.Env,
 		ParentID:  s.exec.ID,
 		ParentKey: parentKey(op.key.Task, op.key.Item),
@@ -211,7 +223,7 @@ func (s *stepper) childHead(op *unitOp) (*record.Execution, error) {
 	}
 	// The child starts with its depth: it counts every level, whatever
 	// names the workflows have (an expression may name one).
-	if head.Engine, err = json.Marshal(&book{Depth: s.b.Depth + 1}); err != nil {
+	if head.Engine, err = json.Marshal(&book{Depth: s.b.Depth + 1, Root: cmp.Or(s.b.Root, s.exec.ID)}); err != nil {
 		return nil, fmt.Errorf("task %s: %w", op.key.Task, err)
 	}
 	return head, nil
@@ -271,6 +283,67 @@ func (s *stepper) halt(touched map[record.UnitKey]bool, to record.State) error {
 			}})
 		}
 	}
+	return nil
+}
+
+// keepRunning marks the tasks that go on after a `succeed` or `fail`
+// command ended the execution, as Mistral lets them: a task of one action
+// whose attempt a worker has claimed (RUNNING). One not claimed yet is
+// cancelled, so that no action starts in an execution that is not RUNNING
+// (docs/protocol.md, invariant 7).
+// It finishes with its action's outcome (record.Task, publish evaluated),
+// and takes no transition; everything else is cancelled. Such a task
+// stays among the active ones, drained (run.Drain), until its attempt
+// ends (onDone), and the reconciler watches its worker meanwhile.
+func (s *stepper) keepRunning(touched map[record.UnitKey]bool) error {
+	for _, r := range s.b.Active {
+		k := s.unitKey(r.Key, 0)
+		if r.Child || r.WI || r.Phase != "" || r.Items != 1 || r.Done.has(0) || touched[k] {
+			continue
+		}
+		u, err := s.readUnit(r.Key, 0)
+		if err != nil {
+			return err
+		}
+		if u != nil && u.State == record.Running {
+			r.Drain = true
+			touched[k] = true // not cancelled by halt
+		}
+	}
+	return nil
+}
+
+// drained applies the end of the attempt of a task that went on after its
+// execution ended (keepRunning): the task finishes as its action did,
+// publishing what it publishes, and nothing follows.
+func (s *stepper) drained(r *run, u *record.Unit) error {
+	rec, err := s.task(r.Key)
+	if err != nil || rec == nil {
+		return err
+	}
+	t := s.wf.Tasks[rec.Name]
+	state, result, errv, info := u.State, u.Result, u.Error, ""
+	if state != record.Success {
+		result, info = nil, text(errv)
+	}
+	cur := s.taskView(rec)
+	cur["state"], cur["state_info"] = string(state), nilIfEmpty(info)
+	if v := mustDecode("the result of task "+r.Key, result); v != nil {
+		cur["result"] = v
+	}
+	spec := t.Publish
+	if state != record.Success {
+		spec = t.PublishOnError
+	}
+	var pub json.RawMessage
+	if v, err := s.eval(spec, s.view(decodeFlow(rec.Inbound), rec), cur); err == nil && v != nil {
+		if raw, err := s.encode("the published variables of task "+t.Name, v); err == nil {
+			pub = raw
+		}
+	}
+	s.outcomes[r.Key] = &outcome{state: state, result: u.Result, errv: u.Error}
+	s.finish(rec, state, info, pub, result, errv)
+	s.drop(r.Key)
 	return nil
 }
 
@@ -338,4 +411,33 @@ func (s *stepper) onTimeout(r *run) (bool, error) {
 		return false, err
 	}
 	return true, s.settle()
+}
+
+// childInput splits the input a task gives a sub-workflow, as Mistral
+// does: what the workflow declares is its input; anything else is a start
+// parameter of its execution (task_name, the target of a reverse
+// workflow, most usefully).
+func childInput(wf *dsl.Workflow, raw json.RawMessage) (input, params json.RawMessage, err error) {
+	in := decodeMap(raw)
+	declared := make(map[string]bool, len(wf.Input))
+	for _, p := range wf.Input {
+		declared[p.Name] = true
+	}
+	extra := map[string]any{}
+	for k, v := range in {
+		if !declared[k] {
+			extra[k] = v
+			delete(in, k)
+		}
+	}
+	if len(extra) == 0 {
+		return raw, nil, nil
+	}
+	if input, err = json.Marshal(in); err != nil {
+		return nil, nil, fmt.Errorf("encode the sub-workflow's input: %w", err)
+	}
+	if params, err = json.Marshal(extra); err != nil {
+		return nil, nil, fmt.Errorf("encode the sub-workflow's parameters: %w", err)
+	}
+	return input, params, nil
 }

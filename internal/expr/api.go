@@ -11,6 +11,8 @@
 // tasks, the execution, the environment, fresh ids) comes through Host.
 package expr
 
+import "time"
+
 // Context is what one evaluation sees.
 type Context struct {
 	// Data is the root of the expression context: `$` in YAQL, `_` in Jinja.
@@ -47,6 +49,25 @@ type Host interface {
 	// UUID answers uuid(): a fresh identifier, deterministic per call site
 	// and execution step so that replays agree.
 	UUID() string
+	// Global answers global(name): a variable of the execution's own
+	// context (a var, or one a task published `global`); nil when absent.
+	Global(name string) (any, error)
+	// Now answers now(): the time of the engine step, the same for every
+	// call in it.
+	Now() time.Time
+	// Executions answers executions(...): maps shaped like Execution's,
+	// of the executions the query selects.
+	Executions(q ExecutionsQuery) ([]any, error)
+}
+
+// ExecutionsQuery is what executions() selects by; zero fields select
+// everything.
+type ExecutionsQuery struct {
+	ID     string
+	RootID string // root_execution_id: the top-level execution of sub-workflows
+	State  string
+	// From and To bound the creation time: From <= created_at < To.
+	From, To time.Time
 }
 
 // Refs lists what a template refers to, for validation warnings and for

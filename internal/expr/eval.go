@@ -3,7 +3,6 @@ package expr
 import (
 	"fmt"
 	"math"
-	"regexp"
 	"strconv"
 	"strings"
 )
@@ -22,6 +21,8 @@ type evaluator struct {
 	// arrowLeft is the let()/with() call being evaluated as the left side
 	// of `->`, the one place such a call is valid.
 	arrowLeft *node
+	// timed is set once the evaluation made a datetime or a timespan.
+	timed bool
 }
 
 // scope is one level of YAQL variables.
@@ -170,6 +171,11 @@ func (x *evaluator) eval(n *node, cur any) (any, error) {
 			return nil, err
 		}
 		switch a := v.(type) {
+		case Timespan:
+			if n.op == nNeg {
+				return x.newSpan(-a.D), nil
+			}
+			return a, nil
 		case int64:
 			if n.op == nNeg {
 				if a == math.MinInt64 {
@@ -278,6 +284,10 @@ func (x *evaluator) attr(n *node, v any, name string, safe bool) (any, error) {
 			return e, nil
 		}
 		return nil, x.fail(n, "key %s not found", pyQuote(name))
+	case DateTime:
+		return x.dtAttr(n, o, name)
+	case Timespan:
+		return x.spanAttr(n, o, name)
 	case []any:
 		// `.name` on a list reads the key from every element.
 		out := make([]any, len(o))
@@ -466,13 +476,14 @@ func (x *evaluator) binary(n *node, a, b any) (any, error) {
 		return x.built(n, as+bs)
 	case nMatch, nNotMatch:
 		s, ok1 := a.(string)
-		pat, ok2 := b.(string)
-		if !ok1 || !ok2 {
+		_, isRe := b.(Regex)
+		_, isPat := b.(string)
+		if !ok1 || !isRe && !isPat {
 			return nil, x.fail(n, "%s needs a string and a pattern, not %s and %s", opNames[n.op], typeName(a), typeName(b))
 		}
-		re, err := regexp.Compile(pat)
+		re, err := asRegex(opNames[n.op], b)
 		if err != nil {
-			return nil, x.fail(n, "invalid regular expression %s: %v", pyQuote(pat), err)
+			return nil, x.fail(n, "%v", err)
 		}
 		return re.MatchString(s) == (n.op == nMatch), nil
 	}
@@ -511,6 +522,9 @@ func (x *evaluator) contains(n *node, haystack, needle any) (bool, error) {
 }
 
 func (x *evaluator) arith(n *node, a, b any) (any, error) {
+	if v, ok, err := x.timeArith(n, a, b); ok {
+		return v, err
+	}
 	ai, aInt := a.(int64)
 	bi, bInt := b.(int64)
 	if aInt && bInt {
@@ -625,6 +639,13 @@ func (x *evaluator) arith(n *node, a, b any) (any, error) {
 					out[k] = v
 				}
 				return x.built(n, out)
+			}
+		}
+	case nSub:
+		// Sets are lists: `set - set` is their difference.
+		if al, ok := a.([]any); ok && x.d == yaql {
+			if bl, ok := b.([]any); ok {
+				return x.setDifference(n, al, bl)
 			}
 		}
 	case nMul:

@@ -74,6 +74,30 @@ func (h *fakeHost) Execution() any {
 func (h *fakeHost) Env() any     { return map[string]any{"region": "eu"} }
 func (h *fakeHost) UUID() string { return "00000000-0000-4000-8000-000000000001" }
 
+func (h *fakeHost) Global(name string) (any, error) {
+	if name == "g" {
+		return "global value", nil
+	}
+	return nil, nil
+}
+
+func (h *fakeHost) Now() time.Time { return time.Date(2026, 1, 2, 3, 4, 5, 600000000, time.UTC) }
+
+func (h *fakeHost) Executions(q ExecutionsQuery) ([]any, error) {
+	all := []any{
+		map[string]any{"id": "e1", "state": "SUCCESS"},
+		map[string]any{"id": "e2", "state": "RUNNING"},
+	}
+	var out []any
+	for _, e := range all {
+		m := e.(map[string]any)
+		if (q.ID == "" || m["id"] == q.ID) && (q.State == "" || m["state"] == q.State) {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
 func newHost() *fakeHost {
 	return &fakeHost{cur: "build", tasks: map[string]any{
 		"build": map[string]any{"id": "t1", "name": "build", "state": "SUCCESS", "state_info": nil,
@@ -95,7 +119,7 @@ func evalString(t *testing.T, src string, data any) (any, error) {
 func TestReference(t *testing.T) {
 	t.Parallel()
 	data := decodeJSON(t, referenceData)
-	for _, tc := range slices.Concat(referenceCases, templateCases) {
+	for _, tc := range slices.Concat(referenceCases, templateCases, iteratorCases, timeCases, regexCases, moreCases) {
 		t.Run(langName(tc.lang)+"/"+tc.expr, func(t *testing.T) {
 			t.Parallel()
 			got, err := evalString(t, wrap(tc.lang, tc.expr), data)

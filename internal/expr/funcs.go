@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 	"unicode"
 	"unicode/utf8"
 )
@@ -98,7 +100,25 @@ func IsFunction(name string) bool {
 
 // Functions lists the names of every function, method and filter of the
 // library, sorted.
-func Functions() []string { return slices.Clone(allFuncList) }
+func Functions() []string {
+	listFuncs.Do(func() {
+		seen := map[string]bool{}
+		for _, m := range []map[string]*function{common, yaqlOnly, jinjaOnly, filters} {
+			for name := range m {
+				if !seen[name] {
+					seen[name] = true
+					allFuncList = append(allFuncList, name)
+				}
+			}
+		}
+		slices.Sort(allFuncList)
+	})
+	return slices.Clone(allFuncList)
+}
+
+// listFuncs builds allFuncList once every file's init has registered its
+// functions.
+var listFuncs sync.Once
 
 func (x *evaluator) call(n *node, cur any) (any, error) {
 	f := n.fn
@@ -627,6 +647,18 @@ func init() {
 			}
 			return h.Env(), nil
 		}),
+		fn("global", 1, 1, func(x *evaluator, n *node, a []any) (any, error) {
+			h, err := x.host(n, "global")
+			if err != nil {
+				return nil, err
+			}
+			name, err := asString("global", a[0])
+			if err != nil {
+				return nil, err
+			}
+			return h.Global(name)
+		}),
+		&function{name: "executions", min: 0, max: 5, kw: true, call: yaqlExecutions},
 		fn("uuid", 0, 0, func(x *evaluator, n *node, a []any) (any, error) {
 			h, err := x.host(n, "uuid")
 			if err != nil {
@@ -768,13 +800,7 @@ func init() {
 			}
 			return out, x.charge(n, len(out))
 		}},
-		fn("list", 0, -1, func(x *evaluator, n *node, a []any) (any, error) {
-			if x.d == jinja && len(a) == 1 {
-				l, err := iterable("list", a[0])
-				return slices.Clone(l), err
-			}
-			return slices.Clone(a), nil
-		}),
+		&function{name: "list", min: 0, max: -1, lazy: true, call: listFn},
 		fn("toList", 1, 1, func(x *evaluator, n *node, a []any) (any, error) {
 			if a[0] == nil {
 				return []any{}, nil
@@ -1040,7 +1066,41 @@ func init() {
 			s, err := asString("toLower", a[0])
 			return strings.ToLower(s), err
 		}),
-		fn("replace", 3, 4, func(x *evaluator, n *node, a []any) (any, error) {
+		&function{name: "replace", min: 1, max: 8, kw: true, call: func(x *evaluator, n *node, a []any, kw map[string]any, _ any) (any, error) {
+			if d, ok := a[0].(DateTime); ok {
+				return x.dtReplace(d, a[1:], kw)
+			}
+			if len(a) > 4 {
+				return nil, errorf("replace() takes at most 4 arguments, %d given", len(a))
+			}
+			if len(a) < 2 {
+				return nil, errorf("replace() takes a string, what to replace and its replacement, or a dict of replacements")
+			}
+			if r, ok := a[1].(map[string]any); ok {
+				return x.replaceDict(n, a, r, kw)
+			}
+			if re, s, ok, err := regexCall("replace", a); ok {
+				if err != nil || len(a) < 3 {
+					return nil, cmpOr(err, errorf("replace() of a regex needs a replacement"))
+				}
+				repl, err := asString("replace", a[2])
+				if err != nil {
+					return nil, err
+				}
+				count := int64(0)
+				if len(a) == 4 {
+					if count, err = asInt("replace", a[3]); err != nil {
+						return nil, err
+					}
+				}
+				if err := x.room(n, len(s)*(len(repl)+1)); err != nil {
+					return nil, err
+				}
+				return replaceRegex(re, s, repl, count), nil
+			}
+			if len(a) < 3 {
+				return nil, errorf("replace() takes a string, what to replace and its replacement, or a dict of replacements")
+			}
 			s, err := asString("replace", a[0])
 			if err != nil {
 				return nil, err
@@ -1071,8 +1131,29 @@ func init() {
 				return nil, err
 			}
 			return strings.Replace(s, old, repl, int(count)), nil
-		}),
+		}},
 		fn("split", 1, 3, func(x *evaluator, n *node, a []any) (any, error) {
+			if re, s, ok, err := regexCall("split", a); ok {
+				if err != nil {
+					return nil, err
+				}
+				limit := int64(0)
+				if len(a) == 3 {
+					if limit, err = asInt("split", a[2]); err != nil {
+						return nil, err
+					}
+				}
+				k := -1
+				if limit > 0 {
+					k = int(limit) + 1
+				}
+				parts := re.Split(s, k)
+				out := make([]any, len(parts))
+				for i, p := range parts {
+					out[i] = p
+				}
+				return out, x.charge(n, len(out))
+			}
 			s, err := asString("split", a[0])
 			if err != nil {
 				return nil, err
@@ -1119,6 +1200,13 @@ func init() {
 			return out, x.charge(n, len(out))
 		}),
 		&function{name: "format", min: 1, max: -1, kw: true, call: func(x *evaluator, n *node, a []any, kw map[string]any, _ any) (any, error) {
+			if d, ok := a[0].(DateTime); ok && len(a) == 2 {
+				f, err := asString("format", a[1])
+				if err != nil {
+					return nil, err
+				}
+				return strftime(d.T, f)
+			}
 			f, err := asString("format", a[0])
 			if err != nil {
 				return nil, err
@@ -1517,16 +1605,180 @@ func init() {
 	)
 	alias(jinjaTests, "iterable", "sequence")
 
-	seen := map[string]bool{}
-	for _, m := range []map[string]*function{common, yaqlOnly, jinjaOnly, filters} {
-		for name := range m {
-			if !seen[name] {
-				seen[name] = true
-				allFuncList = append(allFuncList, name)
+}
+
+// replaceDict is replace() with a dict: each key replaced by its value
+// (both as str() gives them), count times each at most. Python replaces in
+// the order the dict was written, which a Go map does not keep: the
+// longest keys go first (then in key order), so that a key is not cut by
+// a shorter one it starts with.
+func (x *evaluator) replaceDict(n *node, a []any, r map[string]any, kw map[string]any) (any, error) {
+	s, err := asString("replace", a[0])
+	if err != nil {
+		return nil, err
+	}
+	count := int64(-1)
+	if v, ok := kw["count"]; ok {
+		a = append(a[:2:2], v)
+	}
+	if len(a) > 2 {
+		if count, err = asInt("replace", a[2]); err != nil {
+			return nil, err
+		}
+	}
+	keys := sortedKeys(r)
+	slices.SortStableFunc(keys, func(a, b string) int { return len(b) - len(a) })
+	for _, k := range keys {
+		repl, err := x.str(n, r[k])
+		if err != nil {
+			return nil, err
+		}
+		times := int64(strings.Count(s, k))
+		if count >= 0 {
+			times = min(times, count)
+		}
+		if k == "" {
+			times = int64(len(s)) + 1
+		}
+		if err := x.room(n, len(s)+int(times)*len(repl)); err != nil {
+			return nil, err
+		}
+		s = strings.Replace(s, k, repl, int(count))
+	}
+	return s, x.charge(n, len(r))
+}
+
+// yaqlExecutions is executions(id, root_execution_id, state, from_time,
+// to_time), by position or keyword: the executions that match, as the
+// engine's host reads them.
+func yaqlExecutions(x *evaluator, n *node, a []any, kw map[string]any, _ any) (any, error) {
+	h, err := x.host(n, "executions")
+	if err != nil {
+		return nil, err
+	}
+	names := []string{"id", "root_execution_id", "state", "from_time", "to_time"}
+	vals := make([]any, len(names))
+	copy(vals, a)
+	for i, nm := range names {
+		if v, ok := kw[nm]; ok {
+			vals[i] = v
+		}
+	}
+	for k := range kw {
+		if !slices.Contains(names, k) {
+			return nil, errorf("executions() takes no argument %s", k)
+		}
+	}
+	var q ExecutionsQuery
+	for i, dst := range []*string{&q.ID, &q.RootID, &q.State} {
+		if vals[i] != nil {
+			if *dst, err = asString("executions", vals[i]); err != nil {
+				return nil, err
 			}
 		}
 	}
-	slices.Sort(allFuncList)
+	for i, dst := range []*time.Time{&q.From, &q.To} {
+		switch v := vals[3+i].(type) {
+		case nil:
+		case DateTime:
+			*dst = v.T
+		case string:
+			if *dst, err = parseDatetime(v); err != nil {
+				return nil, err
+			}
+		default:
+			return nil, errorf("executions(): %s must be a datetime or its text, not %s", names[3+i], typeName(v))
+		}
+	}
+	l, err := h.Executions(q)
+	if err != nil {
+		return nil, err
+	}
+	if l == nil {
+		l = []any{}
+	}
+	return l, nil
+}
+
+// yaqlIterators are the YAQL functions that return an iterator rather than
+// a list: list() takes the elements of such an argument, not the argument.
+var yaqlIterators = map[string]bool{
+	"range": true, "select": true, "where": true, "filter": true, "skip": true, "take": true,
+	"limit": true, "distinct": true, "reverse": true, "concat": true, "enumerate": true,
+	"selectMany": true, "flatten": true, "groupBy": true, "append": true, "takeWhile": true,
+	"skipWhile": true, "delete": true,
+}
+
+// listFn is list(). In Jinja it is Python's list(x): the elements of x. In
+// YAQL it is a list of its arguments, but an argument that YAQL computes
+// as an iterator (range(), select(), where(), `$.list.key`, ...) gives its
+// elements, as YAQL's list() flattens iterators: list(range(0, 3)) is
+// [0, 1, 2] and list($.users.name) the names, while list($.l) is [$.l].
+func listFn(x *evaluator, n *node, _ []any, _ map[string]any, cur any) (any, error) {
+	if x.d == jinja {
+		args := make([]any, len(n.args))
+		for i, a := range n.args {
+			v, err := x.evalDef(a, cur)
+			if err != nil {
+				return nil, err
+			}
+			args[i] = v
+		}
+		if len(args) == 1 {
+			l, err := iterable("list", args[0])
+			if err != nil {
+				return nil, &failure{pos: n.pos, msg: err.Error(), err: err}
+			}
+			return x.built(n, slices.Clone(l))
+		}
+		return x.built(n, args)
+	}
+	out := make([]any, 0, len(n.args))
+	for _, a := range n.args {
+		if a.op == nPair {
+			return nil, x.fail(a, "list() takes no keyword arguments")
+		}
+		v, iter, err := x.listArg(a, cur)
+		if err != nil {
+			return nil, err
+		}
+		if l, ok := v.([]any); ok && iter {
+			if err := x.charge(n, len(l)); err != nil {
+				return nil, err
+			}
+			out = append(out, l...)
+			continue
+		}
+		out = append(out, v)
+	}
+	return x.built(n, out)
+}
+
+// listArg evaluates an argument of YAQL's list() and reports whether YAQL
+// would compute it as an iterator.
+func (x *evaluator) listArg(a *node, cur any) (any, bool, error) {
+	switch {
+	case a.op == nAttr || a.op == nAttrSafe:
+		// `.key` of a list maps the list: an iterator.
+		recv, err := x.evalDef(a.args[0], cur)
+		if err != nil {
+			return nil, false, err
+		}
+		v, err := x.attr(a, recv, a.name, a.op == nAttrSafe)
+		_, iter := recv.([]any)
+		return v, iter, err
+	case a.op == nArrow:
+		v, err := x.evalDef(a, cur)
+		return v, isIteratorNode(a.args[1]), err
+	}
+	v, err := x.evalDef(a, cur)
+	return v, isIteratorNode(a), err
+}
+
+// isIteratorNode reports whether an expression is a call that YAQL
+// computes as an iterator.
+func isIteratorNode(a *node) bool {
+	return a.op == nCall && a.fn != nil && yaqlIterators[a.name]
 }
 
 // call2 adapts a function's implementation for reuse under another name.

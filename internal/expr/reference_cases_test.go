@@ -443,3 +443,144 @@ var templateCases = []struct {
 	{whole, "x {# gone #} y {{ _.n }}", `"x  y 7"`, false},
 	{whole, "{{ _.n }} {{ none }} {{ true }}", `"7 None True"`, false},
 }
+
+// iteratorCases: YAQL's list() takes the elements of an argument YAQL
+// computes as an iterator, and keeps any other argument whole.
+var iteratorCases = []struct {
+	lang    dialect
+	expr    string
+	want    string
+	wantErr bool
+}{
+	{yaql, `list(range(0, 3))`, "[0, 1, 2]", false},
+	{yaql, `list(range(0, $.n)).len()`, "7", false},
+	{yaql, `list($.l)`, "[[1, 2, 3]]", false},
+	{yaql, `list([1, 2])`, "[[1, 2]]", false},
+	{yaql, `list($.ld.n)`, "[1, 2]", false},
+	{yaql, `list($.l.select($ * 2))`, "[2, 4, 6]", false},
+	{yaql, `list($.l.where($ > 1))`, "[2, 3]", false},
+	{yaql, `list($.l.skip(1))`, "[2, 3]", false},
+	{yaql, `list($.l.distinct())`, "[1, 2, 3]", false},
+	{yaql, `list($.l.concat([4]))`, "[1, 2, 3, 4]", false},
+	{yaql, `list(range(2), range(2))`, "[0, 1, 0, 1]", false},
+	{yaql, `list($.l, range(2))`, "[[1, 2, 3], 0, 1]", false},
+	{yaql, `list(list(range(2)))`, "[[0, 1]]", false},
+	{yaql, `list($.l + [1])`, "[[1, 2, 3, 1]]", false},
+	{yaql, `list($.l.toList())`, "[[1, 2, 3]]", false},
+	{yaql, `list(let(x => range(2)) -> $x)`, "[[0, 1]]", false},
+	{yaql, `list(let(x => 1) -> range(2))`, "[0, 1]", false},
+	{yaql, `list($.ld.where($.n > 1).n)`, "[2]", false},
+	{yaql, `list($.w.split())`, "[[\"Hello\", \"World\"]]", false},
+	{jinja, `_.a | list`, "[\"b\"]", false},
+}
+
+// timeCases: YAQL's datetimes and timespans, and the other functions
+// Mistral's workflows use beyond the common ones.
+var timeCases = []struct {
+	lang    dialect
+	expr    string
+	want    string
+	wantErr bool
+}{
+	{yaql, `datetime(2020, 1, 2, 3, 4, 5)`, `"2020-01-02T03:04:05.000000"`, false},
+	{yaql, `datetime(2020, 1, 2)`, `"2020-01-02T00:00:00.000000"`, false},
+	{yaql, `str(datetime(2020, 1, 2, 3, 4, 5))`, `"2020-01-02 03:04:05+00:00"`, false},
+	{yaql, `datetime('2020-05-06T07:08:09')`, `"2020-05-06T07:08:09.000000"`, false},
+	{yaql, `datetime('2020-05-06 07:08:09')`, `"2020-05-06T07:08:09.000000"`, false},
+	{yaql, `datetime('2020-05-06T07:08:09+02:00').hour`, `7`, false},
+	{yaql, `datetime('2020-05-06T07:08:09+02:00').utc.hour`, `5`, false},
+	{yaql, `datetime('May 6 2020')`, `"2020-05-06T00:00:00.000000"`, false},
+	{yaql, `datetime('06/05/2020 10', '%d/%m/%Y %H')`, `"2020-05-06T10:00:00.000000"`, false},
+	{yaql, `datetime(1588748889)`, `"2020-05-06T07:08:09.000000"`, false},
+	{yaql, `datetime(2020, 1, 2).year`, `2020`, false},
+	{yaql, `datetime(2020, 1, 2).weekday`, `3`, false},
+	{yaql, `datetime(2020, 1, 2).timestamp`, `1577923200.0`, false},
+	{yaql, `datetime(2020, 1, 2, 3, 4, 5).date`, `"2020-01-02T00:00:00.000000"`, false},
+	{yaql, `datetime(2020, 1, 2).format('%Y/%m/%d %H:%M')`, `"2020/01/02 00:00"`, false},
+	{yaql, `datetime(2020, 1, 2) + timespan(days => 1, hours => 2)`, `"2020-01-03T02:00:00.000000"`, false},
+	{yaql, `datetime(2020, 1, 2) - timespan(minutes => 1)`, `"2020-01-01T23:59:00.000000"`, false},
+	{yaql, `(datetime(2020, 1, 3) - datetime(2020, 1, 1)).days`, `2.0`, false},
+	{yaql, `(datetime(2020, 1, 3) - datetime(2020, 1, 1)).seconds`, `172800.0`, false},
+	{yaql, `timespan(minutes => 90).hours`, `1.5`, false},
+	{yaql, `str(timespan(seconds => 3))`, `"0:00:03"`, false},
+	{yaql, `str(timespan(days => 1, seconds => 3))`, `"1 day, 0:00:03"`, false},
+	{yaql, `str(-timespan(seconds => 3))`, `"-1 day, 23:59:57"`, false},
+	{yaql, `datetime(2020, 1, 2) > datetime(2020, 1, 1)`, `true`, false},
+	{yaql, `datetime(2020, 1, 2) = datetime(2020, 1, 2)`, `true`, false},
+	{yaql, `timespan(hours => 1) < timespan(hours => 2)`, `true`, false},
+	{yaql, `datetime(2020, 1, 2).replace(year => 2021)`, `"2021-01-02T00:00:00.000000"`, false},
+	{yaql, `isDatetime(datetime(2020, 1, 2))`, `true`, false},
+	{yaql, `isTimespan(timespan())`, `true`, false},
+	{yaql, `isDatetime('2020-01-02')`, `false`, false},
+	{yaql, `(timespan(seconds => 3) * 2).seconds`, `6.0`, false},
+	{yaql, `datetime(2020, 13, 2)`, ``, true},
+	{yaql, `'abc ab abc'.replace({abc => xx, ab => yy})`, `"xx yy xx"`, false},
+	{yaql, `'abc ab abc'.replace({ab => yy, abc => xx})`, `"xx yy xx"`, false},
+	{yaql, `'abc ab abc'.replace({ab => yy}, 1)`, `"yyc ab abc"`, false},
+	{yaql, `set(1, 2, 3) - set(2)`, `[1, 3]`, false},
+}
+
+// regexCases: YAQL's regex objects.
+var regexCases = []struct {
+	lang    dialect
+	expr    string
+	want    string
+	wantErr bool
+}{
+	{yaql, `regex('a.c').matches('xabcx')`, `true`, false},
+	{yaql, `regex('A.C', true).matches('abc')`, `true`, false},
+	{yaql, `regex('a.c').search('cabcadc')`, `"abc"`, false},
+	{yaql, `regex('a.c').search('xyz')`, `null`, false},
+	{yaql, `regex('a.c').search('cabc', $)`, `{"start": 1, "end": 4, "value": "abc"}`, false},
+	{yaql, `regex('a.c').search('cabc', $.start)`, `1`, false},
+	{yaql, `regex('(a)(.)c').search('cabc', $3.value)`, `"b"`, false},
+	{yaql, `regex('a.c').searchAll('abcadc')`, `["abc", "adc"]`, false},
+	{yaql, `regex('a.c').searchAll('abcadc', $.end)`, `[3, 6]`, false},
+	{yaql, `regex('[,;]').split('a,b;c')`, `["a", "b", "c"]`, false},
+	{yaql, `'a,b;c'.split(regex('[,;]'), 1)`, `["a", "b;c"]`, false},
+	{yaql, `regex('(b)').replace('abcb', '<\\1>')`, `"a<b>c<b>"`, false},
+	{yaql, `'abcb'.replace(regex('b'), 'x', 1)`, `"axcb"`, false},
+	{yaql, `'abc' =~ regex('b')`, `true`, false},
+	{yaql, `'abc' !~ regex('^b')`, `true`, false},
+	{yaql, `isRegex(regex('x'))`, `true`, false},
+	{yaql, `escapeRegex('a.b')`, `"a\\.b"`, false},
+}
+
+// moreCases: the rest of YAQL's standard library Bora has.
+var moreCases = []struct {
+	lang    dialect
+	expr    string
+	want    string
+	wantErr bool
+}{
+	{yaql, `range(1, 6).slice(2)`, `[[1, 2], [3, 4], [5]]`, false},
+	{yaql, `[1, 2, 3, 4].splitAt(1)`, `[[1], [2, 3, 4]]`, false},
+	{yaql, `[1, 2, 3, 4, 5, 6, 7].splitWhere($ mod 3 = 0)`, `[[1, 2], [4, 5], [7]]`, false},
+	{yaql, `[1, 2, 3, 4, 5, 6, 7].sliceWhere($ mod 3 = 0)`, `[[1, 2], [3], [4, 5], [6], [7]]`, false},
+	{yaql, `[1, 2, 3, 2].lastIndexWhere($ = 2)`, `3`, false},
+	{yaql, `[1, 2, 3].accumulate($1 + $2)`, `[1, 3, 6]`, false},
+	{yaql, `[1, 2, 3].accumulate($1 + $2, 100)`, `[100, 101, 103, 106]`, false},
+	{yaql, `[].defaultIfEmpty([1, 2])`, `[1, 2]`, false},
+	{yaql, `[1, 2, 3].zipLongest([4, 5])`, `[[1, 4], [2, 5], [3, null]]`, false},
+	{yaql, `[1, 2, 3].zipLongest([4, 5], default => 100)`, `[[1, 4], [2, 5], [3, 100]]`, false},
+	{yaql, `isIterable([])`, `true`, false},
+	{yaql, `isIterable('foo')`, `false`, false},
+	{yaql, `[1, 2].insertMany(1, [8, 9])`, `[1, 8, 9, 2]`, false},
+	{yaql, `hex(255)`, `"0xff"`, false},
+	{yaql, `'a b c'.rightSplit(' ', 1)`, `["a b", "c"]`, false},
+	{yaql, `'x'.repeat(3)`, `["x", "x", "x"]`, false},
+	{yaql, `bitwiseAnd(12, 10)`, `8`, false},
+	{yaql, `bitwiseOr(12, 10)`, `14`, false},
+	{yaql, `bitwiseXor(12, 10)`, `6`, false},
+	{yaql, `bitwiseNot(5)`, `-6`, false},
+	{yaql, `shiftBitsLeft(1, 4)`, `16`, false},
+	{yaql, `shiftBitsRight(16, 2)`, `4`, false},
+	{yaql, `selectCase('ab' > 'abc', 'ab' >= 'abc', 'ab' < 'abc')`, `2`, false},
+	{yaql, `selectAllCases('ab' > 'abc', 'ab' <= 'abc', 'ab' < 'abc')`, `[1, 2]`, false},
+	{yaql, `examine('ab' > 'abc', 'ab' <= 'abc', 'ab' < 'abc')`, `[false, true, true]`, false},
+	{yaql, `1.switchCase('a', 1 + 1, [])`, `2`, false},
+	{yaql, `5.switchCase('a', 1 + 1, [])`, `[]`, false},
+	{yaql, `[1, 2, 3].reduce($1 + $2)`, `6`, false},
+	{yaql, `set(1, 2).add(3, 1)`, `[1, 2, 3]`, false},
+	{yaql, `set(1, 2, 3).remove(2)`, `[1, 3]`, false},
+}

@@ -316,7 +316,11 @@ func (t *Template) Eval(c *Context) (any, error) {
 		return deepCopy(t.root.val), nil
 	}
 	x := newEvaluator(c)
-	return x.evalTemplate(t.root)
+	v, err := x.evalTemplate(t.root)
+	if err == nil && x.timed {
+		v = plain(v)
+	}
+	return v, err
 }
 
 func (x *evaluator) evalTemplate(n *tnode) (any, error) {

@@ -168,6 +168,8 @@ func Truthy(v any) bool {
 		return x != 0
 	case *undefined:
 		return false
+	case Timespan:
+		return x.D != 0
 	}
 	return true
 }
@@ -216,6 +218,12 @@ func writePy(b *strings.Builder, v any, quoted bool) {
 			writePy(b, e, true)
 		}
 		b.WriteByte(']')
+	case DateTime:
+		b.WriteString(pyDatetime(x.T))
+	case Timespan:
+		b.WriteString(pyTimedelta(x.D))
+	case Regex:
+		b.WriteString("re.compile(" + pyQuote(x.pattern) + ")")
 	case map[string]any:
 		b.WriteByte('{')
 		for i, k := range sortedKeys(x) {
@@ -329,6 +337,12 @@ func typeName(v any) string {
 		return "dict"
 	case *undefined:
 		return "undefined"
+	case Regex:
+		return "regex"
+	case DateTime:
+		return "datetime"
+	case Timespan:
+		return "timespan"
 	}
 	return fmt.Sprintf("%T", v)
 }
@@ -353,6 +367,12 @@ func toFloat(v any) (float64, bool) {
 // equal compares two values the way Python's == does.
 func equal(a, b any) bool {
 	switch x := a.(type) {
+	case DateTime:
+		y, ok := b.(DateTime)
+		return ok && x.T.Equal(y.T)
+	case Timespan:
+		y, ok := b.(Timespan)
+		return ok && x.D == y.D
 	case nil:
 		return b == nil
 	case string:
@@ -403,6 +423,15 @@ func equal(a, b any) bool {
 // lists element by element. ok is false when they cannot be ordered.
 func compare(a, b any) (int, bool) {
 	switch x := a.(type) {
+	case DateTime:
+		y, ok := b.(DateTime)
+		return x.T.Compare(y.T), ok
+	case Timespan:
+		y, ok := b.(Timespan)
+		if !ok {
+			return 0, false
+		}
+		return cmpDuration(x.D, y.D), true
 	case string:
 		if y, ok := b.(string); ok {
 			return strings.Compare(x, y), true
@@ -472,4 +501,14 @@ func deepCopy(v any) any {
 		return out
 	}
 	return v
+}
+
+func cmpDuration(a, b time.Duration) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
 }

@@ -3,7 +3,6 @@ package expr
 import (
 	"errors"
 	"math"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -309,17 +308,9 @@ func registerYAQLLibrary() {
 			return l, x.charge(n, len(l))
 		}),
 		fn("matches", 2, 2, func(x *evaluator, n *node, a []any) (any, error) {
-			s, err := asString("matches", a[0])
+			re, s, err := regexAndString("matches", a)
 			if err != nil {
 				return nil, err
-			}
-			pat, err := asString("matches", a[1])
-			if err != nil {
-				return nil, err
-			}
-			re, err := regexp.Compile(pat)
-			if err != nil {
-				return nil, errorf("invalid regular expression %s: %v", pyQuote(pat), err)
 			}
 			return re.MatchString(s), x.charge(n, len(s)/64)
 		}),
@@ -621,6 +612,24 @@ func setOp(name string, keep func(inA, inB bool) bool) *function {
 		if err != nil {
 			return nil, err
 		}
+		return x.setCombine(n, la, lb, keep)
+	})
+}
+
+// setDifference is `set - set`: the elements of a not in b.
+func (x *evaluator) setDifference(n *node, a, b []any) (any, error) {
+	v, err := x.setCombine(n, a, b, func(inA, inB bool) bool { return inA && !inB })
+	if err != nil {
+		return nil, err
+	}
+	return x.built(n, v)
+}
+
+// setCombine keeps the distinct elements of la and lb, in first-seen
+// order, for which keep says yes.
+func (x *evaluator) setCombine(n *node, la, lb []any, keep func(inA, inB bool) bool) ([]any, error) {
+	{
+		var err error
 		all := slices.Concat(la, lb)
 		hashes := make([]string, len(all))
 		for i, e := range all {
@@ -646,7 +655,7 @@ func setOp(name string, keep func(inA, inB bool) bool) *function {
 			done[h] = true
 		}
 		return out, x.charge(n, len(la)+len(lb))
-	})
+	}
 }
 
 // whileFn builds takeWhile and skipWhile.

@@ -3,18 +3,23 @@ package function
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
 	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/borawf/bora/internal/action"
+	lambdaaction "github.com/borawf/bora/internal/action/awslambda"
 	"github.com/borawf/bora/internal/awsx"
+	"github.com/borawf/bora/internal/cron"
 	"github.com/borawf/bora/internal/queue/sqs"
 	"github.com/borawf/bora/internal/reconcile"
 	"github.com/borawf/bora/internal/runtime"
@@ -27,6 +32,12 @@ type Deps struct {
 	Store                 *dynamo.Store
 	Events, Tasks, Timers *sqs.Queue
 	Log                   *slog.Logger
+	// Queues reads queue attributes (the engine queue's redrive policy).
+	Queues sqs.AttributesAPI
+	// EngineQueue is the engine queue's URL.
+	EngineQueue string
+	// Lambda invokes the functions of aws.lambda tasks.
+	Lambda lambdaaction.Invoker
 }
 
 // Connect loads the AWS configuration (honouring AWS_ENDPOINT_URL) and
@@ -44,7 +55,32 @@ func Connect(ctx context.Context, c Config, log *slog.Logger) (*Deps, error) {
 		Tasks:  sqs.New(q, c.TaskQueue, sqs.Options{}),
 		Timers: sqs.New(q, c.TimerQueue, sqs.Options{}),
 		Log:    log,
+		Queues: q, EngineQueue: c.EngineQueue,
+		Lambda: awslambda.NewFromConfig(cfg),
 	}, nil
+}
+
+// Engine builds the engine function's handler. Its redrive limit, without
+// which an event that fails on every delivery would leave its execution
+// RUNNING, is BORA_ENGINE_MAX_RECEIVES when set, else read from the engine
+// queue's redrive policy, as deployed; a queue without one is an error.
+func (d *Deps) Engine(ctx context.Context) (*Engine, error) {
+	rt, err := d.Runtime()
+	h := &Engine{Runtime: rt, TimerQueueARN: os.Getenv(EnvTimerQueueARN), DeadLetterARN: os.Getenv(EnvDeadLetterARN)}
+	if v := os.Getenv(EnvMaxReceives); v != "" {
+		n, perr := strconv.Atoi(v)
+		if perr != nil || n < 1 {
+			return h, errors.Join(err, fmt.Errorf("bora: %s=%q: want the engine queue's redrive limit, a positive number (or leave it unset to read it from the queue)", EnvMaxReceives, v))
+		}
+		h.MaxReceives = n
+		return h, err
+	}
+	n, _, rerr := sqs.Redrive(ctx, d.Queues, d.EngineQueue)
+	if rerr != nil {
+		return h, errors.Join(err, fmt.Errorf("bora: the engine's redrive limit: %w; give the engine queue a dead-letter queue, or set %s", rerr, EnvMaxReceives))
+	}
+	h.MaxReceives = n
+	return h, err
 }
 
 // Runtime builds the engine runtime.
@@ -55,18 +91,25 @@ func (d *Deps) Runtime() (*runtime.Runtime, error) {
 	return rt, errors.Join(err, rt.Validate())
 }
 
-// Worker builds a worker with the standard actions, under the operator's
-// policy read from the environment (action.PolicyFromEnv): on AWS, which
-// also refuses loopback addresses.
+// Worker builds a worker with the standard actions and aws.lambda, under
+// the operator's policy read from the environment (action.PolicyFromEnv):
+// on AWS, which also refuses loopback addresses.
 func (d *Deps) Worker() (*worker.Worker, error) {
 	pol, err := action.PolicyFromEnv(os.LookupEnv, true)
-	w := &worker.Worker{Store: d.Store, Events: d.Events, Actions: action.NewRegistryWith(pol), Log: d.Log}
-	return w, errors.Join(err, w.Validate())
+	reg, rerr := lambdaaction.Registry(pol, lambdaaction.Client(d.Lambda))
+	w := &worker.Worker{Store: d.Store, Events: d.Events, Actions: reg, Log: d.Log}
+	return w, errors.Join(err, rerr, w.Validate())
 }
 
 // Reconciler builds the reconciler.
 func (d *Deps) Reconciler() *reconcile.Reconciler {
 	return &reconcile.Reconciler{Store: d.Store, Tasks: d.Tasks, Events: d.Events, Log: d.Log}
+}
+
+// Triggers builds the firer of cron triggers, which starts executions
+// with rt.
+func (d *Deps) Triggers(rt *runtime.Runtime) *cron.Firer {
+	return &cron.Firer{Store: d.Store, Runtime: rt, Log: d.Log}
 }
 
 // Start is the whole of a function's main: read the configuration, connect

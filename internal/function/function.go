@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/borawf/bora/internal/batch"
+	"github.com/borawf/bora/internal/cron"
 	"github.com/borawf/bora/internal/queue"
 	"github.com/borawf/bora/internal/reconcile"
 	"github.com/borawf/bora/internal/record"
@@ -34,8 +35,13 @@ const (
 	// EnvTimerQueueARN (optional) tells the engine function which records
 	// of its batch come from the timer queue.
 	EnvTimerQueueARN = "BORA_TIMER_QUEUE_ARN"
-	// EnvMaxReceives (optional) is the engine queue's redrive limit.
+	// EnvMaxReceives (optional) is the engine queue's redrive limit; when
+	// unset, the engine function reads it from the queue's redrive policy.
 	EnvMaxReceives = "BORA_ENGINE_MAX_RECEIVES"
+	// EnvDeadLetterARN (optional) is the ARN of the engine queue's
+	// dead-letter queue, when it is mapped to the engine function too: its
+	// records fail the executions of their events (Runtime.DeadLettered).
+	EnvDeadLetterARN = "BORA_ENGINE_DLQ_ARN"
 	// EnvRetention (optional) is how long finished executions are kept
 	// before DynamoDB's TTL deletes them, as a Go duration ("720h");
 	// unset or "0" keeps them.
@@ -102,13 +108,19 @@ type Engine struct {
 	TimerQueueARN string
 	// MaxReceives is the engine queue's redrive limit: an event that fails
 	// on its last delivery fails its execution (see Runtime.Poisoned).
-	// 0 disables that.
+	// Required: Deps.Engine reads it from the queue when it is not set.
 	MaxReceives int
+	// DeadLetterARN tells records of the engine queue's dead-letter queue:
+	// each fails its event's execution. Empty when it is not mapped.
+	DeadLetterARN string
 }
 
 // Handle processes one SQS batch.
 func (h *Engine) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
 	return process(ctx, ev, func(ctx context.Context, m events.SQSMessage) error {
+		if h.DeadLetterARN != "" && m.EventSourceARN == h.DeadLetterARN {
+			return h.Runtime.DeadLettered(ctx, []byte(m.Body), h.MaxReceives)
+		}
 		if isTimer(m, h.TimerQueueARN) {
 			var tm record.TimerMessage
 			if err := json.Unmarshal([]byte(m.Body), &tm); err != nil {
@@ -171,20 +183,37 @@ func (h *Worker) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEven
 	}), nil
 }
 
-// Reconciler runs one sweep per scheduled invocation.
+// Reconciler runs one sweep per scheduled invocation, and fires the cron
+// triggers that are due.
 type Reconciler struct {
 	Reconciler *reconcile.Reconciler
-	Log        *slog.Logger
+	// Triggers fires due cron triggers; nil fires none.
+	Triggers *cron.Firer
+	Log      *slog.Logger
 }
 
-// Handle runs one sweep.
-func (h *Reconciler) Handle(ctx context.Context) (reconcile.Report, error) {
-	rep, err := h.Reconciler.Sweep(ctx)
-	if err != nil {
+// ReconcilerReport is what one scheduled invocation did.
+type ReconcilerReport struct {
+	reconcile.Report
+	Triggers cron.Report
+}
+
+// Handle fires the due triggers, then runs one sweep. Either failing does
+// not stop the other; their errors are returned together.
+func (h *Reconciler) Handle(ctx context.Context) (ReconcilerReport, error) {
+	var rep ReconcilerReport
+	var ferr error
+	if h.Triggers != nil {
+		rep.Triggers, ferr = h.Triggers.Fire(ctx)
+	}
+	var err error
+	rep.Report, err = h.Reconciler.Sweep(ctx)
+	if err = errors.Join(ferr, err); err != nil {
 		return rep, err
 	}
-	if h.Log != nil && (rep.Resent+rep.Fired+rep.Expired) > 0 {
-		h.Log.Info("reconciled", "resent", rep.Resent, "fired", rep.Fired, "expired", rep.Expired)
+	if h.Log != nil && (rep.Resent+rep.Fired+rep.Expired+rep.Triggers.Due) > 0 {
+		h.Log.Info("reconciled", "resent", rep.Resent, "fired", rep.Fired, "expired", rep.Expired,
+			"triggers_fired", rep.Triggers.Fired, "triggers_failed", rep.Triggers.Failed)
 	}
 	return rep, nil
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -94,6 +95,46 @@ func TestProcessReportsFailures(t *testing.T) {
 			b, _ := json.Marshal(resp)
 			if strings.Contains(string(b), "null") {
 				t.Errorf("response %s holds a null", b)
+			}
+		})
+	}
+}
+
+type redrive map[string]string
+
+func (r redrive) GetQueueAttributes(context.Context, *awssqs.GetQueueAttributesInput, ...func(*awssqs.Options)) (*awssqs.GetQueueAttributesOutput, error) {
+	return &awssqs.GetQueueAttributesOutput{Attributes: r}, nil
+}
+
+// TestEngineRedriveLimit: the engine function's redrive limit is the
+// setting when given, else the engine queue's own; without either it does
+// not start, saying why.
+func TestEngineRedriveLimit(t *testing.T) {
+	withPolicy := redrive{"RedrivePolicy": `{"deadLetterTargetArn":"arn:dlq","maxReceiveCount":"7"}`}
+	for _, tt := range []struct {
+		name    string
+		env     string
+		queue   redrive
+		want    int
+		wantErr string
+	}{
+		{name: "from the queue", queue: withPolicy, want: 7},
+		{name: "set", env: "4", queue: redrive{}, want: 4},
+		{name: "neither", queue: redrive{}, wantErr: "no redrive policy (no dead-letter queue); give the engine queue a dead-letter queue, or set BORA_ENGINE_MAX_RECEIVES"},
+		{name: "bad setting", env: "ten", queue: withPolicy, wantErr: `BORA_ENGINE_MAX_RECEIVES="ten": want the engine queue's redrive limit`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv(EnvMaxReceives, tt.env)
+			d := &Deps{Store: nil, Events: nil, Log: nil, Queues: tt.queue, EngineQueue: "https://q"}
+			h, err := d.Engine(context.Background())
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Errorf("error = %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if h.MaxReceives != tt.want || err != nil && strings.Contains(err.Error(), EnvMaxReceives) {
+				t.Errorf("MaxReceives = %d, %v; want %d", h.MaxReceives, err, tt.want)
 			}
 		})
 	}

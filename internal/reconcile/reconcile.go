@@ -123,7 +123,7 @@ func (r *Reconciler) look(ctx context.Context, e *record.Execution, now time.Tim
 	var again []*record.Unit // re-sent: their Due moves on after the sends
 	var errs []error         // of single units: the others are healed all the same
 	switch {
-	case e.State.Terminal():
+	case e.State.Terminal() && !draining(e):
 		// Nothing to look at; the head only kept its entry.
 	case e.Version == 0:
 		// The head was created but its start event never arrived.
@@ -241,6 +241,14 @@ func (r *Reconciler) endLost(ctx context.Context, u *record.Unit, now time.Time)
 // pending reads the units of an execution's active tasks that may hold
 // pending work (engine.Pending): one read for a task of one unit, one
 // listing for the others.
+// draining reports whether a final execution still has tasks that went on
+// after a `succeed` or `fail` command ended it, whose workers are watched
+// as those of a running execution.
+func draining(e *record.Execution) bool {
+	p, err := engine.Pending(e)
+	return err == nil && len(p) > 0
+}
+
 func (r *Reconciler) pending(ctx context.Context, e *record.Execution) ([]*record.Unit, error) {
 	active, err := engine.Pending(e)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/borawf/bora/internal/engine"
+	"github.com/borawf/bora/internal/queue"
 	qmem "github.com/borawf/bora/internal/queue/memory"
 	"github.com/borawf/bora/internal/reconcile"
 	"github.com/borawf/bora/internal/record"
@@ -275,4 +276,79 @@ func (s *refusing) UpdateUnit(ctx context.Context, k record.UnitKey, x record.Ex
 		return nil, &store.TooLargeError{What: "unit " + k.String(), Size: store.MaxItemBytes + 1, Limit: store.MaxItemBytes}
 	}
 	return s.Store.UpdateUnit(ctx, k, x, c)
+}
+
+// TestSweepWatchesADrainingTask: a task whose action runs when a `succeed`
+// command ends its workflow goes on (engine keepRunning); if its worker is
+// lost, the reconciler ends the attempt as it would in a running
+// execution, and the task finishes.
+func TestSweepWatchesADrainingTask(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	now := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	st := smem.New()
+	tasks, events := qmem.New(qmem.Options{Now: clock}), qmem.New(qmem.Options{FIFO: true, Now: clock})
+	rt := &runtime.Runtime{Store: st, Events: events, Tasks: tasks, Timers: qmem.New(qmem.Options{Now: clock}), Now: clock}
+	if err := rt.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	rc := &reconcile.Reconciler{Store: st, Tasks: tasks, Events: events, Now: clock}
+	f := &fixture{st: st, tasks: tasks, events: events, rt: rt}
+	head, err := rt.Submit(ctx, runtime.Submission{File: "wf.yaml", Source: []byte(`
+version: '2.0'
+wf:
+  tasks:
+    slow:
+      action: std.echo output=1
+    fast:
+      action: std.noop
+      on-success: [succeed]
+`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.handleEvents(t)
+	f.drain(t, tasks)
+	unit := func(task string) *record.Unit {
+		u, err := st.GetUnit(ctx, record.UnitKey{ExecID: head.ID, Task: task, Item: 0})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return u
+	}
+	claim := func(task string, c record.UnitChange) {
+		u := unit(task)
+		if _, err := st.UpdateUnit(ctx, u.UnitKey, record.Expect{States: []record.State{u.State}, Attempt: u.Attempt, Fence: u.Fence}, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// slow's worker claims it; fast runs and succeeds.
+	claim("slow#1", record.UnitChange{State: record.Running, Due: now.Add(time.Minute), Started: now})
+	claim("fast#1", record.UnitChange{State: record.Running, Due: now.Add(time.Minute), Started: now})
+	claim("fast#1", record.UnitChange{State: record.Success, Result: []byte("null"), Finished: now})
+	fast := unit("fast#1")
+	ev := record.DoneEvent(fast.UnitKey, fast.Attempt, fast.Fence)
+	body, _ := json.Marshal(ev)
+	if err := events.Send(ctx, queue.Out{Body: body, Group: head.ID, DedupID: ev.ID}); err != nil {
+		t.Fatal(err)
+	}
+	f.handleEvents(t)
+	e, _ := st.GetExecution(ctx, head.ID)
+	if e.State != record.ExecSuccess || e.Due.IsZero() {
+		t.Fatalf("after succeed: %s due %v; want SUCCESS with a Due while slow drains", e.State, e.Due)
+	}
+	// slow's worker vanishes: once its lease and the Due have passed, the
+	// sweep ends its attempt, and the engine finishes the task.
+	now = now.Add(engine.ResendAfter + time.Minute)
+	rep, err := rc.Sweep(ctx)
+	if err != nil || rep.Expired != 1 {
+		t.Fatalf("sweep: %+v, %v; want the lost attempt ended", rep, err)
+	}
+	f.handleEvents(t)
+	slow, _ := st.GetTask(ctx, head.ID, "slow#1")
+	e, _ = st.GetExecution(ctx, head.ID)
+	if slow.State != record.Error || e.State != record.ExecSuccess || !e.Due.IsZero() {
+		t.Errorf("after the sweep: slow %s, execution %s due %v; want ERROR, SUCCESS, no Due", slow.State, e.State, e.Due)
+	}
 }

@@ -45,10 +45,13 @@ const (
 	Success   State = "SUCCESS"
 	Error     State = "ERROR"
 	Cancelled State = "CANCELLED"
+	// Skipped is a failed task a user skipped: the workflow went on past
+	// it (a task execution's state, never a unit's).
+	Skipped State = "SKIPPED"
 )
 
 // Terminal reports whether the state is final.
-func (s State) Terminal() bool { return s == Success || s == Error || s == Cancelled }
+func (s State) Terminal() bool { return s == Success || s == Error || s == Cancelled || s == Skipped }
 
 // Execution is the head of one execution (pk=EX#<id>, sk=META).
 // The store indexes State and times; Engine is opaque engine bookkeeping.
@@ -120,6 +123,13 @@ type Task struct {
 
 // Final reports whether the task's final fields were written.
 func (t *Task) Final() bool { return t.State.Terminal() }
+
+// Finishable reports whether a task's final fields may be written with
+// the state next (Store.FinishTask): a task not final yet, or one in
+// ERROR that a user skips (next is Skipped).
+func (t *Task) Finishable(next State) bool {
+	return !t.Final() || t.State == Error && next == Skipped
+}
 
 // Settle gives a task that ends as its unit does (UnitEnds) the final
 // fields its unit's outcome implies, when its unit ended and no final
@@ -226,6 +236,9 @@ const (
 	OpResume = "resume"
 	OpCancel = "cancel"
 	OpRerun  = "rerun"
+	// OpSkip skips a failed task of a failed execution (Command.Task):
+	// the task ends SKIPPED and the workflow goes on past it.
+	OpSkip = "skip"
 	// OpFail ends an execution in ERROR with Msg as its state_info, as
 	// if a task had failed it: work in flight is cancelled and a parent is
 	// told. The runtime applies it when an event of the execution cannot

@@ -21,6 +21,7 @@ import (
 
 	"github.com/borawf/bora/internal/dsl"
 	"github.com/borawf/bora/internal/engine"
+	"github.com/borawf/bora/internal/expr"
 	"github.com/borawf/bora/internal/queue"
 	"github.com/borawf/bora/internal/record"
 	"github.com/borawf/bora/internal/store"
@@ -508,6 +509,57 @@ func (r *reader) Task(key string) (*record.Task, error) {
 	r.tasks[key] = t
 	c := *t
 	return &c, nil
+}
+
+// maxListedExecutions bounds what executions() reads: past it the
+// expression fails and asks for a narrower query.
+const maxListedExecutions = 1000
+
+// Executions answers executions() (engine.ExecutionReader): by id with one
+// read, else by listing the heads, newest first, at most
+// maxListedExecutions of them.
+func (r *reader) Executions(q expr.ExecutionsQuery) ([]*record.Execution, error) {
+	match := func(e *record.Execution) bool {
+		return (q.ID == "" || e.ID == q.ID) && (q.State == "" || string(e.State) == q.State) &&
+			(q.RootID == "" || engine.RootOf(e) == q.RootID) &&
+			(q.From.IsZero() || !e.CreatedAt.Before(q.From)) && (q.To.IsZero() || e.CreatedAt.Before(q.To))
+	}
+	if q.ID != "" {
+		e, err := r.s.GetExecution(r.ctx, q.ID)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, engine.Transient(err)
+		}
+		if !match(e) {
+			return nil, nil
+		}
+		return []*record.Execution{e}, nil
+	}
+	var out []*record.Execution
+	lq := store.ListQuery{State: record.ExecState(q.State), Limit: 100}
+	for seen := 0; ; {
+		page, next, err := r.s.ListExecutions(r.ctx, lq)
+		if err != nil {
+			return nil, engine.Transient(err)
+		}
+		for _, e := range page {
+			if !q.From.IsZero() && e.CreatedAt.Before(q.From) {
+				return out, nil // newest first: the rest are older
+			}
+			if match(e) {
+				out = append(out, e)
+			}
+		}
+		if seen += len(page); next == "" {
+			return out, nil
+		}
+		if seen >= maxListedExecutions {
+			return nil, fmt.Errorf("executions(): more than %d executions to look at; narrow the query with state, from_time or id", maxListedExecutions)
+		}
+		lq.Cursor = next
+	}
 }
 
 func (r *reader) Unit(k record.UnitKey) (*record.Unit, error) {

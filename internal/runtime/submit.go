@@ -184,5 +184,13 @@ func (r *Runtime) Command(ctx context.Context, execID string, c record.Command) 
 	if _, err := r.Store.GetExecution(ctx, execID); err != nil {
 		return fmt.Errorf("execution %s: %w", execID, err)
 	}
-	return r.sendEvents(ctx, []record.Event{engine.CommandEvent(execID, c.Op, c, NewID())})
+	return r.SendCommand(ctx, execID, c, NewID())
+}
+
+// SendCommand sends a command to an execution without reading it first.
+// The nonce tells commands apart: the same command with the same nonce is
+// applied once however often it is sent (a retried request), and a new
+// command needs a new nonce.
+func (r *Runtime) SendCommand(ctx context.Context, execID string, c record.Command, nonce string) error {
+	return r.sendEvents(ctx, []record.Event{engine.CommandEvent(execID, c.Op, c, nonce)})
 }

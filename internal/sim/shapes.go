@@ -6,6 +6,8 @@ type Shape struct {
 	Workflow string // the workflow to run when the document holds several
 	YAML     string
 	Input    string // JSON; empty means {}
+	// Want is the state the fault-free run ends in; empty means SUCCESS.
+	Want string
 }
 
 // Shapes are the workflows every seed is spread across. Every task is
@@ -209,5 +211,28 @@ final:
   output:
     r: <% $.r %>
     failed: <% $.failed %>
+`},
+	{Name: "oversized", Want: "ERROR", YAML: `
+version: '2.0'
+oversized:
+  task-defaults:
+    safe-rerun: true
+  tasks:
+    big:
+      # A result larger than a task record holds: a final error at once.
+      action: sim.big kib=400
+      on-error: small
+    small:
+      action: sim.work value=<% 'y' * 1000 %>
+      publish: {s: <% task().result %>}
+      on-success: explode
+    explode:
+      # Published variables over the value limit: the task fails, and with
+      # it the workflow.
+      action: sim.work value=1
+      publish:
+        many: <% [$.s] * 200 %>
+  output-on-error:
+    big: <% task(big).state %>
 `},
 }

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/borawf/bora/internal/action"
+	"github.com/borawf/bora/internal/cron"
 	"github.com/borawf/bora/internal/engine"
 	"github.com/borawf/bora/internal/queue"
 	qmem "github.com/borawf/bora/internal/queue/memory"
@@ -45,10 +46,22 @@ type Faults struct {
 	Commands    bool // pause and resume mid-flight, then send stale task messages
 	Cancel      bool // in some runs, cancel mid-flight, then send stale task messages
 	Lose        bool // lose task messages, as a dead-letter queue would take them
+	// Poison picks, in some runs, an engine event on which the process
+	// dies at every delivery: it goes to the dead-letter queue, whose
+	// handler must fail its execution.
+	Poison bool
+	// Stop stops the worker (SIGTERM) mid-action now and then: the action
+	// sees its context end, and the attempt must be recorded interrupted.
+	Stop bool
+	// Triggers adds, in some runs, a cron trigger beside the execution,
+	// fired by firers that run twice at once, crash at any store call,
+	// lose their start events and are down for minutes at a time; each
+	// fire must start exactly one execution.
+	Triggers bool
 }
 
 // All is every fault at once.
-var All = Faults{Duplicate: true, Crash: true, DropAfter: true, Reorder: true, LeaseExpiry: true, Commands: true, Cancel: true, Lose: true}
+var All = Faults{Duplicate: true, Crash: true, DropAfter: true, Reorder: true, LeaseExpiry: true, Commands: true, Cancel: true, Lose: true, Poison: true, Stop: true, Triggers: true}
 
 // Result is what one run observed.
 type Result struct {
@@ -61,6 +74,10 @@ type Result struct {
 	// Cancelled is true when the run sent a cancel command; then the
 	// execution may end CANCELLED instead of as the fault-free run does.
 	Cancelled bool
+	// Poisoned is true when an engine event killed its process at every
+	// delivery; then the execution may end ERROR, failed by the handler
+	// of the dead-letter queue, instead of as the fault-free run does.
+	Poisoned bool
 }
 
 // Run runs one workflow shape under one seed.
@@ -97,6 +114,17 @@ type sim struct {
 	paused     bool
 	cancelAt   int // the step at which to cancel; 0: never
 	cancelled  bool
+	// poisonAt is the engine delivery whose event kills the process at
+	// every delivery (0: none); poison is that event's id once chosen.
+	poisonAt, eventDeliveries int
+	poison                    string
+	deadLetters               *qmem.Queue // the engine queue's
+	// stopHandle stops the worker handling the current task message.
+	stopHandle context.CancelFunc
+	// trigger is the run's cron trigger (Faults.Triggers), nil without;
+	// firer fires it.
+	trigger *record.Trigger
+	firer   *cron.Firer
 }
 
 type delivered struct {
@@ -106,6 +134,10 @@ type delivered struct {
 }
 
 const lease = 30 * time.Second
+
+// maxReceives is the engine queue's redrive limit in the simulation, as
+// embedded.
+const maxReceives = 10
 
 func newSim(shape Shape, seed uint64, f Faults) *sim {
 	s := &sim{
@@ -118,7 +150,8 @@ func newSim(shape Shape, seed uint64, f Faults) *sim {
 	clock := func() time.Time { return s.now }
 	s.store = &faultStore{Store: smem.New(), s: s}
 	dlq := qmem.New(qmem.Options{Now: clock})
-	s.events = &faultQueue{Queue: qmem.New(qmem.Options{FIFO: true, MaxReceives: 50, DeadLetter: dlq, Now: clock}), s: s, name: "engine", fifo: true}
+	s.deadLetters = qmem.New(qmem.Options{FIFO: true, Now: clock})
+	s.events = &faultQueue{Queue: qmem.New(qmem.Options{FIFO: true, MaxReceives: maxReceives, DeadLetter: s.deadLetters, Now: clock}), s: s, name: "engine", fifo: true}
 	s.tasks = &faultQueue{Queue: qmem.New(qmem.Options{MaxReceives: 50, DeadLetter: dlq, Now: clock}), s: s, name: "tasks"}
 	s.timers = &faultQueue{Queue: qmem.New(qmem.Options{MaxReceives: 50, DeadLetter: dlq, Now: clock}), s: s, name: "timers"}
 	log := slog.New(slog.DiscardHandler)
@@ -137,6 +170,10 @@ func newSim(shape Shape, seed uint64, f Faults) *sim {
 	if f.Cancel && s.chance(0.3) {
 		s.cancelAt = 1 + s.rng.IntN(80)
 	}
+	if f.Poison && s.chance(0.1) {
+		s.poisonAt = 1 + s.rng.IntN(30)
+	}
+	s.firer = &cron.Firer{Store: s.store, Runtime: s.rt, Now: clock, Log: log}
 	return s
 }
 
@@ -158,6 +195,11 @@ func (s *sim) run(ctx context.Context) (*Result, error) {
 		return nil, fmt.Errorf("submit %s: %w", s.shape.Name, err)
 	}
 	s.execID = head.ID
+	if s.f.Triggers && s.chance(0.3) {
+		if err := s.addTrigger(ctx); err != nil {
+			return nil, err
+		}
+	}
 	const maxSteps = 20_000
 	for s.steps = 0; s.steps < maxSteps; s.steps++ {
 		if done, err := s.step(ctx); err != nil {
@@ -180,7 +222,10 @@ func (s *sim) run(ctx context.Context) (*Result, error) {
 			s.violate("execution %s (%s) still %s after %d steps (invariant 7: every execution ends)", e.ID, e.Workflow, e.State, s.steps)
 		}
 	}
-	return &Result{Seed: s.seed, Shape: s.shape.Name, Doc: doc, Steps: s.steps, Violations: s.violations, Faults: s.faults, Cancelled: s.cancelled}, nil
+	if err := s.checkTrigger(ctx, all); err != nil {
+		return nil, err
+	}
+	return &Result{Seed: s.seed, Shape: s.shape.Name, Doc: doc, Steps: s.steps, Violations: s.violations, Faults: s.faults, Cancelled: s.cancelled, Poisoned: s.poison != ""}, nil
 }
 
 // step takes one scheduling decision. It reports true when the execution
@@ -219,18 +264,42 @@ func (s *sim) step(ctx context.Context) (bool, error) {
 			return false, err
 		}
 	}
-	// Nothing visible: sweep, then let time pass.
+	// The engine's dead letters fail their executions.
+	if msgs, err := s.deadLetters.Receive(ctx, 1, 0, lease); err != nil {
+		return false, err
+	} else if len(msgs) == 1 {
+		if trace {
+			fmt.Printf("t=%s step=%d dead letter %s\n", s.now.Format("15:04:05"), s.steps, msgs[0].Body)
+		}
+		if err := s.rt.DeadLettered(ctx, msgs[0].Body, maxReceives); err != nil {
+			if isInjected(err) {
+				return false, nil
+			}
+			return false, err
+		}
+		return false, s.deadLetters.Delete(ctx, msgs[0].Handle)
+	}
+	// Nothing visible: sweep, fire the triggers, then let time pass.
 	if _, err := s.rc.Sweep(ctx); err != nil && !isInjected(err) {
+		return false, err
+	}
+	if err := s.fire(ctx); err != nil {
 		return false, err
 	}
 	e, err := s.store.Store.GetExecution(ctx, s.execID)
 	if err != nil {
 		return false, err
 	}
-	if e.State.Terminal() && s.events.Queue.Len() == 0 && s.tasks.Queue.Len() == 0 && s.timers.Queue.Len() == 0 {
+	if e.State.Terminal() && s.events.Queue.Len() == 0 && s.tasks.Queue.Len() == 0 && s.timers.Queue.Len() == 0 && s.deadLetters.Len() == 0 && s.triggerDone(ctx) {
 		return true, nil
 	}
 	s.now = s.now.Add(time.Duration(1+s.rng.IntN(20)) * time.Second)
+	if s.trigger != nil && s.chance(0.02) {
+		// The firers are down for a while: the fires missed meanwhile
+		// make one execution.
+		s.fault("firer-down")
+		s.now = s.now.Add(time.Duration(2+s.rng.IntN(30)) * time.Minute)
+	}
 	if (s.paused || e.State == record.ExecPaused) && !s.cancelled {
 		return false, s.command(ctx, record.OpResume)
 	}
@@ -256,6 +325,15 @@ func (s *sim) deliver(ctx context.Context, q *faultQueue) (bool, error) {
 		s.fault("delay")
 		return true, q.Queue.ChangeVisibility(ctx, m.Handle, time.Duration(1+s.rng.IntN(5))*time.Second)
 	}
+	if q == s.events && s.poisoned(m) {
+		// The process dies applying it, every time: nothing is written,
+		// no handler answers; the message comes back after its
+		// visibility timeout until it is dead-lettered.
+		if trace {
+			fmt.Printf("t=%s step=%d %s recv=%d %s -> the process dies\n", s.now.Format("15:04:05"), s.steps, q.name, m.ReceiveCount, m.Body)
+		}
+		return true, nil
+	}
 	if len(s.delivered) >= 64 {
 		s.delivered = s.delivered[1:]
 	}
@@ -279,7 +357,11 @@ func (s *sim) deliver(ctx context.Context, q *faultQueue) (bool, error) {
 		if err := json.Unmarshal(m.Body, &tm); err != nil {
 			return false, err
 		}
-		herr = s.wk.Handle(ctx, tm, nil)
+		hctx, stop := context.WithCancel(ctx)
+		s.stopHandle = stop
+		herr = s.wk.Handle(hctx, tm, nil)
+		s.stopHandle = nil
+		stop()
 	}
 	if trace {
 		fmt.Printf("t=%s step=%d %s recv=%d %s -> %v\n", s.now.Format("15:04:05"), s.steps, q.name, m.ReceiveCount, m.Body, herr)
@@ -302,6 +384,22 @@ func (s *sim) deliver(ctx context.Context, q *faultQueue) (bool, error) {
 		return false, err
 	}
 	return true, nil
+}
+
+// poisoned reports whether an engine message carries the event on which
+// the process dies (Faults.Poison): the poisonAt-th event delivered, and
+// every copy of it after.
+func (s *sim) poisoned(m queue.Message) bool {
+	var ev record.Event
+	if json.Unmarshal(m.Body, &ev) != nil {
+		return false
+	}
+	s.eventDeliveries++
+	if s.poisonAt > 0 && s.eventDeliveries == s.poisonAt && s.poison == "" {
+		s.poison = ev.ID
+		s.fault("poison")
+	}
+	return s.poison != "" && ev.ID == s.poison
 }
 
 // command sends pause, resume or cancel through the engine queue, and
@@ -369,6 +467,14 @@ func (s *sim) actions() map[string]action.Action {
 		if e.State != record.ExecRunning {
 			s.violate("attempt %s started while its execution was %s (invariant 7)", key, e.State)
 		}
+		if s.f.Stop && s.stopHandle != nil && s.chance(0.03) {
+			// SIGTERM while the action runs: it sees its context end and
+			// stops; the worker records the attempt as interrupted.
+			s.fault("sigterm")
+			s.stopHandle()
+			<-ctx.Done()
+			return ctx.Err()
+		}
 		if s.f.LeaseExpiry && !s.inAction && s.chance(0.04) {
 			if s.chance(0.5) {
 				// The worker vanishes mid-action: it records nothing and
@@ -411,6 +517,14 @@ func (s *sim) actions() map[string]action.Action {
 				return nil, fmt.Errorf("flaky: fails before attempt %d", n)
 			}
 			return in.Params["value"], nil
+		}),
+		// sim.big returns a string of "kib" KiB.
+		"sim.big": action.Func(func(ctx context.Context, in action.Input) (any, error) {
+			if err := check(ctx, in); err != nil {
+				return nil, err
+			}
+			n, _ := in.Params["kib"].(int64)
+			return strings.Repeat("z", int(n)<<10), nil
 		}),
 		// sim.final fails with an error it marks final: no retry applies.
 		"sim.final": action.Func(func(ctx context.Context, in action.Input) (any, error) {
@@ -499,6 +613,20 @@ func (f *faultStore) SetDue(ctx context.Context, id string, version int64, due t
 		return err
 	}
 	return f.Store.SetDue(ctx, id, version, due)
+}
+
+func (f *faultStore) ListTriggers(ctx context.Context, q store.TriggerQuery) ([]*record.Trigger, string, error) {
+	if err := f.hit(); err != nil {
+		return nil, "", err
+	}
+	return f.Store.ListTriggers(ctx, q)
+}
+
+func (f *faultStore) AdvanceTrigger(ctx context.Context, t *record.Trigger, next time.Time) error {
+	if err := f.hit(); err != nil {
+		return err
+	}
+	return f.Store.AdvanceTrigger(ctx, t, next)
 }
 
 func (f *faultStore) UpdateUnit(ctx context.Context, k record.UnitKey, x record.Expect, c record.UnitChange) (*record.Unit, error) {

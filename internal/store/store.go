@@ -29,6 +29,8 @@ var (
 	ErrNotFound = errors.New("not found")
 	ErrExists   = errors.New("already exists")
 	ErrConflict = errors.New("condition failed")
+	// ErrBadCursor: a listing's cursor is not one the adapter made.
+	ErrBadCursor = errors.New("malformed cursor")
 )
 
 // TooLargeError reports an item over the store's size limit.
@@ -54,6 +56,28 @@ type ListQuery struct {
 	Cursor string           // from a previous page
 	// TopLevel skips sub-workflow executions.
 	TopLevel bool
+	// Workflow keeps the executions of a workflow: those whose stored
+	// definition (DefName) or workflow (Workflow) has this name. With it
+	// an adapter may return a page shorter than Limit, even an empty one,
+	// with a cursor: only an empty cursor means that nothing follows.
+	Workflow string
+	// Since keeps executions created at or after it, Until those created
+	// before it; zero leaves that end open.
+	Since, Until time.Time
+}
+
+// DefinitionInfo describes a stored definition.
+type DefinitionInfo struct {
+	Name      string
+	Latest    int       // the newest version
+	UpdatedAt time.Time // when the newest version was stored
+}
+
+// DefinitionQuery selects definitions, by name.
+type DefinitionQuery struct {
+	Prefix string // keep names that start with it
+	Limit  int    // 0: adapter default (100)
+	Cursor string // from a previous page
 }
 
 // Store is the persistence port.
@@ -64,6 +88,16 @@ type Store interface {
 	PutDefinition(ctx context.Context, name string, source []byte) (int, error)
 	// GetDefinition returns one version; version 0 means the latest.
 	GetDefinition(ctx context.Context, name string, version int) (source []byte, ver int, err error)
+	// ListDefinitions pages through the definitions, by name; deleted
+	// ones are left out.
+	ListDefinitions(ctx context.Context, q DefinitionQuery) (page []DefinitionInfo, next string, err error)
+	// DeleteDefinition deletes a definition: it is no longer listed and
+	// has no latest version (GetDefinition(name, 0) is ErrNotFound), but
+	// each of its versions stays readable by number, for the executions
+	// pinned to it. A later PutDefinition of the name stores the next
+	// version number: a name and a number always mean one source.
+	// ErrNotFound when there is no such definition, or it was deleted.
+	DeleteDefinition(ctx context.Context, name string) error
 
 	// CreateExecution writes a new head; ErrExists if the id is taken.
 	CreateExecution(ctx context.Context, e *record.Execution) error
@@ -80,8 +114,10 @@ type Store interface {
 	CreateTask(ctx context.Context, t *record.Task) error
 	// FinishTask writes the final fields (State, StateInfo, Published,
 	// Result, Error, ChildID, FinishedAt) of a task whose final fields were
-	// not written yet; ErrConflict if they were. (A UnitEnds task whose
-	// unit ended reads as ended, and can still be finished otherwise.)
+	// not written yet; ErrConflict if they were, but for a task in ERROR
+	// finished again as SKIPPED (a user's skip): record.Task.Finishable.
+	// (A UnitEnds task whose unit ended reads as ended, and can still be
+	// finished otherwise.)
 	// t.Unit, when set, is the outcome the task's unit of item 0 holds as
 	// far as the caller knows: an adapter may size its write by it.
 	FinishTask(ctx context.Context, t *record.Task) error
@@ -112,4 +148,6 @@ type Store interface {
 	// moved on, ErrNotFound if there is no such execution. It is the
 	// reconciler's one write of a head, after it looked at its work.
 	SetDue(ctx context.Context, id string, version int64, due time.Time) error
+
+	Triggers
 }

@@ -171,15 +171,21 @@ func (w *Worker) HandleThen(ctx context.Context, m record.TaskMessage, heartbeat
 	}
 	log.Debug("claimed", "action", u.Action)
 
-	out, ok := c.run(ctx, log, u, heartbeat)
-	if !ok {
-		// The caller's context ended: leave the attempt RUNNING. Its lease
-		// expires and the reconciler ends it; this message, redelivered,
-		// finds it claimed.
-		return false, fmt.Errorf("run unit %s attempt %d: %w", k, u.Attempt, context.Cause(ctx))
+	out := c.run(ctx, log, u, heartbeat)
+	if ctx.Err() != nil {
+		// The caller stopped (SIGTERM, the end of bora run) while the
+		// action ran: its outcome, or its interruption, is recorded all the
+		// same, so that the attempt is not found lost when its lease
+		// expires, the task's policy deciding what follows.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+		defer cancel()
+		ctx = rctx
 	}
 	return c.finish(ctx, log, u, out, del)
 }
+
+// recordTimeout bounds recording an outcome once the caller has stopped.
+const recordTimeout = 10 * time.Second
 
 // unclaimed handles a message whose claim failed.
 // ErrAttemptRunning is returned for a task message whose attempt is still
@@ -223,6 +229,7 @@ func (c *Worker) unclaimed(ctx context.Context, log *slog.Logger, k record.UnitK
 var (
 	errLeaseLost      = errors.New("the lease was lost: the attempt was ended elsewhere")
 	errWorkerDeadline = errors.New("the worker's time limit was reached")
+	errStopped        = errors.New("the worker stopped")
 )
 
 // timeoutError is the cause of a unit's timeout.
@@ -237,16 +244,16 @@ type outcome struct {
 	err error
 }
 
-// run runs the unit's action. ok is false when the caller's own context
-// ended (the process is stopping): then nothing should be recorded.
-func (c *Worker) run(ctx context.Context, log *slog.Logger, u *record.Unit, heartbeat func(time.Duration) error) (out outcome, ok bool) {
+// run runs the unit's action and returns its outcome: what the action
+// returned, or why it was stopped.
+func (c *Worker) run(ctx context.Context, log *slog.Logger, u *record.Unit, heartbeat func(time.Duration) error) (out outcome) {
 	act, ok := c.Actions.Lookup(u.Action)
 	if !ok {
-		return outcome{err: action.NonRetryable(fmt.Errorf("unknown action %q: no action of that name is registered with the worker", u.Action))}, true
+		return outcome{err: action.NonRetryable(fmt.Errorf("unknown action %q: no action of that name is registered with the worker", u.Action))}
 	}
 	params, err := action.DecodeParams(u.Input)
 	if err != nil {
-		return outcome{err: action.NonRetryable(fmt.Errorf("action %s: %w", u.Action, err))}, true
+		return outcome{err: action.NonRetryable(fmt.Errorf("action %s: %w", u.Action, err))}
 	}
 	in := action.Input{
 		Params:         params,
@@ -255,10 +262,13 @@ func (c *Worker) run(ctx context.Context, log *slog.Logger, u *record.Unit, hear
 		Task:           u.Task,
 		Item:           u.Item,
 		Attempt:        u.Attempt,
+		Fence:          u.Fence,
 	}
 
-	runCtx, cancel := context.WithCancelCause(ctx)
+	runCtx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
 	defer cancel(nil)
+	// The caller stopping stops the action, with that cause.
+	defer context.AfterFunc(ctx, func() { cancel(errStopped) })()
 	if dl, ok := ctx.Deadline(); ok {
 		var stop context.CancelFunc
 		runCtx, stop = context.WithDeadlineCause(runCtx, dl.Add(-c.Margin), errWorkerDeadline)
@@ -306,26 +316,28 @@ wait:
 	}
 
 	if out.err == nil || runCtx.Err() == nil {
-		return out, true
+		return out
 	}
 	// The action failed after its context ended: say why it ended.
 	cause := context.Cause(runCtx)
 	var te *timeoutError
 	switch {
 	case errors.As(cause, &te):
-		return outcome{err: fmt.Errorf("action %s %w", u.Action, te)}, true
-	case errors.Is(cause, errWorkerDeadline):
+		return outcome{err: fmt.Errorf("action %s %w", u.Action, te)}
+	case errors.Is(cause, errWorkerDeadline), errors.Is(cause, errStopped):
 		// Like a lost worker: the action was cut short and may have done
 		// part of its work, so it is recorded as lost (the engine re-runs
-		// it when the task is safe-rerun).
+		// it when the task is safe-rerun; otherwise it is the task's
+		// error, and its retry policy applies).
 		msg := fmt.Sprintf("action %s stopped after %s seconds: %v", u.Action, formatSeconds(time.Since(start)), errWorkerDeadline)
-		return outcome{err: &action.Failure{Data: record.LostError(msg)}}, true
+		if errors.Is(cause, errStopped) {
+			msg = fmt.Sprintf("attempt %d was interrupted: the worker stopped before action %s finished (after %s seconds)", u.Attempt, u.Action, formatSeconds(time.Since(start)))
+		}
+		return outcome{err: &action.Failure{Data: record.LostError(msg)}}
 	case errors.Is(cause, errLeaseLost):
-		return outcome{err: fmt.Errorf("action %s stopped: %w", u.Action, errLeaseLost)}, true
-	case ctx.Err() != nil:
-		return outcome{}, false
+		return outcome{err: fmt.Errorf("action %s stopped: %w", u.Action, errLeaseLost)}
 	}
-	return out, true
+	return out
 }
 
 // extend renews the lease and the message's visibility. A lost lease means

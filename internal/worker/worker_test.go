@@ -300,8 +300,9 @@ func TestHandlePassesInput(t *testing.T) {
 		Task:           "t#1",
 		Item:           3,
 		Attempt:        2,
+		Fence:          m.Fence,
 	}
-	if diff := cmp.Diff(want, got); diff != "" {
+	if diff := cmp.Diff(want, got); diff != "" || m.Fence == "" {
 		t.Errorf("action input (-want +got):\n%s", diff)
 	}
 }
@@ -604,28 +605,52 @@ func TestWorkerDeadline(t *testing.T) {
 	}
 }
 
-func TestCallerCancelled(t *testing.T) {
+// TestCallerStops: when the caller stops (SIGTERM, the end of bora run)
+// while an action runs, the action is told to stop; an action that still
+// completes is recorded as it ended, one that does not is recorded at once
+// as interrupted (a lost-worker error, so that the task's policy re-runs or
+// retries it), never left RUNNING to be found lost when its lease expires.
+func TestCallerStops(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	started := make(chan struct{})
-	if err := f.w.Actions.Register("test.wait", action.Func(func(ctx context.Context, _ action.Input) (any, error) {
-		close(started)
-		<-ctx.Done()
-		return nil, ctx.Err()
-	})); err != nil {
-		t.Fatal(err)
+	tests := []struct {
+		name      string
+		act       func(ctx context.Context) (any, error)
+		wantState record.State
+		wantLost  bool
+	}{
+		{"the action stops on its context", func(ctx context.Context) (any, error) { <-ctx.Done(); return nil, ctx.Err() }, record.Error, true},
+		{"the action finishes anyway", func(ctx context.Context) (any, error) { <-ctx.Done(); return "done", nil }, record.Success, false},
+		{"the action ignores its context", func(ctx context.Context) (any, error) { select {} }, record.Error, true},
 	}
-	m := f.unit(t, "test.wait", `{}`, nil)
-	go func() { <-started; cancel() }()
-	if err := f.w.Handle(ctx, m, nil); !errors.Is(err, context.Canceled) {
-		t.Fatalf("Handle = %v, want context.Canceled", err)
-	}
-	if u := f.get(t, m); u.State != record.Running {
-		t.Errorf("state = %s, want RUNNING left for the reconciler", u.State)
-	}
-	if len(f.q.events(t)) != 0 {
-		t.Errorf("events = %v, want none", f.q.events(t))
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t)
+			f.w.Grace = 50 * time.Millisecond
+			ctx, cancel := context.WithCancel(context.Background())
+			started := make(chan struct{})
+			if err := f.w.Actions.Register("test.wait", action.Func(func(ctx context.Context, _ action.Input) (any, error) {
+				close(started)
+				return tt.act(ctx)
+			})); err != nil {
+				t.Fatal(err)
+			}
+			m := f.unit(t, "test.wait", `{}`, nil)
+			go func() { <-started; cancel() }()
+			if err := f.w.Handle(ctx, m, nil); err != nil {
+				t.Fatalf("Handle = %v, want the attempt recorded", err)
+			}
+			u := f.get(t, m)
+			if u.State != tt.wantState || record.IsLost(u.Error) != tt.wantLost {
+				t.Errorf("unit = %s %s, want %s (lost: %v)", u.State, u.Error, tt.wantState, tt.wantLost)
+			}
+			if tt.wantLost && !strings.Contains(string(u.Error), "interrupted: the worker stopped") {
+				t.Errorf("error %s does not say the attempt was interrupted", u.Error)
+			}
+			if len(f.q.events(t)) != 1 {
+				t.Errorf("events = %v, want the attempt-done event", f.q.events(t))
+			}
+		})
 	}
 }
 

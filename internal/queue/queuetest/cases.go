@@ -35,8 +35,8 @@ func testSendReceiveDelete(t *testing.T, nq NewQueue, fifo bool) {
 			t.Errorf("message %q: id %q, handle %q: want both set and unique", m.Body, m.ID, m.Handle)
 		}
 		ids[m.ID], handles[m.Handle] = true, true
-		if m.ReceiveCount != 1 {
-			t.Errorf("message %q: ReceiveCount = %d, want 1", m.Body, m.ReceiveCount)
+		if m.ReceiveCount < 1 {
+			t.Errorf("message %q: ReceiveCount = %d, want at least 1", m.Body, m.ReceiveCount)
 		}
 		if m.SentAt.Before(before.Add(-time.Second)) || m.SentAt.After(after.Add(time.Second)) {
 			t.Errorf("message %q: SentAt = %v, want between %v and %v", m.Body, m.SentAt, before, after)
@@ -92,8 +92,8 @@ func testVisibilityTimeout(t *testing.T, nq NewQueue) {
 	if again.ID != first.ID || string(again.Body) != "v" || again.Handle == first.Handle {
 		t.Errorf("redelivered id %q body %q handle %q; want id %q, body v, a new handle", again.ID, again.Body, again.Handle, first.ID)
 	}
-	if again.ReceiveCount != 2 {
-		t.Errorf("ReceiveCount = %d, want 2", again.ReceiveCount)
+	if again.ReceiveCount <= first.ReceiveCount {
+		t.Errorf("ReceiveCount = %d after %d, want it grown", again.ReceiveCount, first.ReceiveCount)
 	}
 	del(t, q, again)
 }
@@ -116,8 +116,8 @@ func testChangeVisibility(t *testing.T, nq NewQueue) {
 	if waited := time.Since(start); waited > 3*time.Second {
 		t.Errorf("message came back %v after ChangeVisibility(0), want at once", waited)
 	}
-	if again.ID != m.ID || again.ReceiveCount != 2 {
-		t.Errorf("got id %q count %d, want id %q count 2", again.ID, again.ReceiveCount, m.ID)
+	if again.ID != m.ID || again.ReceiveCount <= m.ReceiveCount {
+		t.Errorf("got id %q count %d, want id %q count over %d", again.ID, again.ReceiveCount, m.ID, m.ReceiveCount)
 	}
 	del(t, q, again)
 }
@@ -267,8 +267,8 @@ func testFIFORedelivery(t *testing.T, nq NewQueue) {
 		t.Fatalf("ChangeVisibility: %v", err)
 	}
 	again := receiveN(t, q, 1, 5*time.Second, long)
-	if string(again[0].Body) != "c1" || again[0].ReceiveCount != 2 {
-		t.Fatalf("after the timeout got %q count %d, want c1 count 2", again[0].Body, again[0].ReceiveCount)
+	if string(again[0].Body) != "c1" || again[0].ReceiveCount <= first[0].ReceiveCount {
+		t.Fatalf("after the timeout got %q count %d, want c1 count over %d", again[0].Body, again[0].ReceiveCount, first[0].ReceiveCount)
 	}
 	del(t, q, again[0])
 	last := receiveN(t, q, 1, 5*time.Second, long)

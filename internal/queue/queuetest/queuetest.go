@@ -5,6 +5,11 @@
 // The suite runs in real time with durations of whole seconds (SQS's
 // granularity), waits on conditions with deadlines, and runs its subtests
 // in parallel, so that it also runs against SQS on an emulator.
+//
+// A receive whose response is lost on the way (a call the client then
+// retries, on a busy network or emulator) counts as a receive, on SQS too:
+// the suite checks that a message's ReceiveCount grows when it comes back,
+// not by exactly one.
 package queuetest
 
 import (

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -106,4 +107,46 @@ func createQueue(ctx context.Context, client AdminAPI, name string, attrs map[st
 		return "", "", fmt.Errorf("read ARN of queue %s: %w", name, err)
 	}
 	return *c.QueueUrl, a.Attributes[string(types.QueueAttributeNameQueueArn)], nil
+}
+
+// AttributesAPI is the part of the SQS client Redrive uses.
+type AttributesAPI interface {
+	GetQueueAttributes(ctx context.Context, in *sqs.GetQueueAttributesInput, optFns ...func(*sqs.Options)) (*sqs.GetQueueAttributesOutput, error)
+}
+
+// ErrNoRedrive reports a queue without a redrive policy: its failing
+// messages are never dead-lettered.
+var ErrNoRedrive = errors.New("the queue has no redrive policy (no dead-letter queue)")
+
+// Redrive reads a queue's redrive policy: after how many receives a
+// message moves to the dead-letter queue, and that queue's ARN.
+func Redrive(ctx context.Context, client AttributesAPI, url string) (maxReceives int, deadLetterARN string, err error) {
+	out, err := client.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{
+		QueueUrl:       &url,
+		AttributeNames: []types.QueueAttributeName{types.QueueAttributeNameRedrivePolicy},
+	})
+	if err != nil {
+		return 0, "", fmt.Errorf("read the redrive policy of %s: %w", url, err)
+	}
+	raw := out.Attributes[string(types.QueueAttributeNameRedrivePolicy)]
+	if raw == "" {
+		return 0, "", fmt.Errorf("%s: %w", url, ErrNoRedrive)
+	}
+	var p map[string]any
+	if err := json.Unmarshal([]byte(raw), &p); err != nil {
+		return 0, "", fmt.Errorf("the redrive policy of %s is not JSON: %w", url, err)
+	}
+	target, _ := p["deadLetterTargetArn"].(string)
+	// AWS writes maxReceiveCount as a number or as a quoted one.
+	n := 0
+	switch v := p["maxReceiveCount"].(type) {
+	case float64:
+		n = int(v)
+	case string:
+		n, _ = strconv.Atoi(v)
+	}
+	if n < 1 {
+		return 0, "", fmt.Errorf("the redrive policy of %s has maxReceiveCount %v, want a positive number", url, p["maxReceiveCount"])
+	}
+	return n, target, nil
 }

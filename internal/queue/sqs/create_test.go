@@ -2,6 +2,7 @@ package sqs
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -57,5 +58,46 @@ func TestCreateQueues(t *testing.T) {
 	}
 	if d := cmp.Diff(wantAttrs, f.created); d != "" {
 		t.Errorf("queue attributes (-want +got):\n%s", d)
+	}
+}
+
+type attrs map[string]string
+
+func (a attrs) GetQueueAttributes(context.Context, *sqs.GetQueueAttributesInput, ...func(*sqs.Options)) (*sqs.GetQueueAttributesOutput, error) {
+	return &sqs.GetQueueAttributesOutput{Attributes: a}, nil
+}
+
+func TestRedrive(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		policy  string
+		want    int
+		wantARN string
+		wantErr string
+	}{
+		{"quoted count", `{"deadLetterTargetArn":"arn:dlq","maxReceiveCount":"5"}`, 5, "arn:dlq", ""},
+		{"number count", `{"deadLetterTargetArn":"arn:dlq","maxReceiveCount":3}`, 3, "arn:dlq", ""},
+		{"no policy", ``, 0, "", "no redrive policy"},
+		{"bad count", `{"deadLetterTargetArn":"arn:dlq","maxReceiveCount":"0"}`, 0, "", "want a positive number"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			a := attrs{}
+			if tt.policy != "" {
+				a["RedrivePolicy"] = tt.policy
+			}
+			n, arn, err := Redrive(context.Background(), a, "https://q")
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Errorf("error = %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || n != tt.want || arn != tt.wantARN {
+				t.Errorf("Redrive = %d, %q, %v; want %d, %q", n, arn, err, tt.want, tt.wantARN)
+			}
+		})
 	}
 }

@@ -75,37 +75,119 @@ func (s *Store) CommitExecution(ctx context.Context, e *record.Execution) error 
 
 var allStates = []record.ExecState{record.ExecRunning, record.ExecPaused, record.ExecSuccess, record.ExecError, record.ExecCancelled}
 
+// maxCursorBytes bounds a decoded cursor: a sort key of the index (a time
+// and an execution id).
+const maxCursorBytes = 512
+
 // cursorRE matches a decoded cursor: the by-state sort key of the last head.
 var cursorRE = regexp.MustCompile(`^[0-9]{20}#.+$`)
 
-// ListExecutions pages through heads newest first. With no state it merges
-// the per-state partitions of the by-state index; the cursor is the index
-// sort key of the last head listed, which orders heads across states.
+// ListExecutions pages through heads newest first. It merges the
+// partitions of the by-state index (each state's shards; every state's
+// without a state); the cursor is the index sort key of the last head
+// listed, which orders heads across partitions. The time range is a range
+// of that sort key. The workflow is not in the index: heads are read and
+// filtered, a bounded number per call (maxListScan), so such a page may
+// come back short, with a cursor to go on from.
 func (s *Store) ListExecutions(ctx context.Context, q store.ListQuery) ([]*record.Execution, string, error) {
 	limit := cmp.Or(max(q.Limit, 0), 100)
-	var after string
+	var before string // exclusive upper bound of the sort key
 	if q.Cursor != "" {
 		b, err := base64.RawURLEncoding.DecodeString(q.Cursor)
-		if err != nil || !cursorRE.Match(b) {
-			return nil, "", fmt.Errorf("list executions: malformed cursor %q", q.Cursor)
+		if err != nil || !cursorRE.Match(b) || len(b) > maxCursorBytes {
+			return nil, "", fmt.Errorf("list executions: cursor %q: %w", q.Cursor, store.ErrBadCursor)
 		}
-		after = string(b)
+		before = string(b)
 	}
+	if !q.Until.IsZero() {
+		// "<ns>#id" < "<until ns>" exactly when ns < until.
+		if u := fmt.Sprintf("%020d", q.Until.UnixNano()); before == "" || u < before {
+			before = u
+		}
+	}
+	var since string // inclusive lower bound
+	if !q.Since.IsZero() {
+		since = fmt.Sprintf("%020d", q.Since.UnixNano())
+	}
+	batch := limit + 1
+	if q.Workflow != "" {
+		batch = max(batch, 100)
+	}
+	var page []listed
+	for scanned := 0; ; {
+		refs, more, err := s.headRefs(ctx, q, before, since, batch)
+		if err != nil {
+			return nil, "", err
+		}
+		heads, err := s.readHeads(ctx, q, refs)
+		if err != nil {
+			return nil, "", err
+		}
+		for _, h := range heads {
+			page = append(page, h)
+			if len(page) > limit {
+				return unlisted(page[:limit]), cursorOf(page[limit-1].sk), nil
+			}
+		}
+		if !more {
+			return unlisted(page), "", nil
+		}
+		before = refs[len(refs)-1].sk
+		if scanned += len(refs); scanned >= maxListScan {
+			return unlisted(page), cursorOf(before), nil
+		}
+	}
+}
+
+// maxListScan bounds the index entries one ListExecutions call looks at
+// when it filters by workflow.
+const maxListScan = 1000
+
+// headRef is a head as the by-state index lists it.
+type headRef struct{ id, sk string }
+
+// listed is a head read for a listing, with its index sort key.
+type listed struct {
+	*record.Execution
+	sk string
+}
+
+func unlisted(l []listed) []*record.Execution {
+	out := make([]*record.Execution, len(l))
+	for i, h := range l {
+		out[i] = h.Execution
+	}
+	return out
+}
+
+func cursorOf(sk string) string { return base64.RawURLEncoding.EncodeToString([]byte(sk)) }
+
+// headRefs lists up to n heads of the by-state index with a sort key below
+// before ("" for no bound) and at or above since, newest first, merged over
+// the partitions (states and their shards) q asks for; more says that
+// there are further ones.
+func (s *Store) headRefs(ctx context.Context, q store.ListQuery, before, since string, n int) ([]headRef, bool, error) {
 	states := allStates
 	if q.State != "" {
 		states = []record.ExecState{q.State}
 	}
-	type ref struct{ id, sk string }
-	var refs []ref
+	var refs []headRef
 	seen := map[string]bool{}
+	more := false
+	var partitions []string
 	for _, st := range states {
+		for shard := range s.stateShards {
+			partitions = append(partitions, statePartition(st, shard))
+		}
+	}
+	for _, part := range partitions {
 		cond := "#gpk = :gpk"
 		nm := names(aStatePK)
-		values := map[string]types.AttributeValue{":gpk": str("ST#" + string(st))}
-		if after != "" {
-			cond += " AND #gsk < :after"
+		values := map[string]types.AttributeValue{":gpk": str(part)}
+		if before != "" {
+			cond += " AND #gsk < :before"
 			nm["#"+aStateSK] = aStateSK
-			values[":after"] = str(after)
+			values[":before"] = str(before)
 		}
 		in := &dynamodb.QueryInput{
 			TableName:                 &s.table,
@@ -114,18 +196,22 @@ func (s *Store) ListExecutions(ctx context.Context, q store.ListQuery) ([]*recor
 			ExpressionAttributeNames:  nm,
 			ExpressionAttributeValues: values,
 			ScanIndexForward:          ptr(false),
-			Limit:                     ptr(int32(limit + 1)),
+			Limit:                     ptr(int32(n)),
 			ReturnConsumedCapacity:    capacity,
 		}
-		// One more than the page, to know whether there is a next page.
-		var n int
-		for n <= limit {
+		var got int
+	pages:
+		for got < n {
 			out, err := s.db.Query(ctx, in)
 			if err != nil {
-				return nil, "", fmt.Errorf("list executions in state %s: %w", st, err)
+				return nil, false, fmt.Errorf("list executions in %s: %w", part, err)
 			}
 			for _, it := range out.Items {
 				r := reader{it: it}
+				sk := r.s(aStateSK)
+				if sk < since {
+					break pages
+				}
 				id := strings.TrimPrefix(r.s(aPK), "EX#")
 				// A head that changed state between two of these
 				// queries can be seen under both.
@@ -133,8 +219,11 @@ func (s *Store) ListExecutions(ctx context.Context, q store.ListQuery) ([]*recor
 					continue
 				}
 				seen[id] = true
-				refs = append(refs, ref{id: id, sk: r.s(aStateSK)})
-				n++
+				refs = append(refs, headRef{id: id, sk: sk})
+				if got++; got == n {
+					more = true
+					break pages
+				}
 			}
 			if len(out.LastEvaluatedKey) == 0 {
 				break
@@ -142,29 +231,33 @@ func (s *Store) ListExecutions(ctx context.Context, q store.ListQuery) ([]*recor
 			in.ExclusiveStartKey = out.LastEvaluatedKey
 		}
 	}
-	slices.SortFunc(refs, func(a, b ref) int { return strings.Compare(b.sk, a.sk) })
-	var next string
-	if len(refs) > limit {
-		refs = refs[:limit]
-		next = base64.RawURLEncoding.EncodeToString([]byte(refs[limit-1].sk))
+	slices.SortFunc(refs, func(a, b headRef) int { return strings.Compare(b.sk, a.sk) })
+	if len(refs) > n {
+		refs, more = refs[:n], true
 	}
+	return refs, more, nil
+}
+
+// readHeads reads the heads refs name, in their order, keeping those that
+// q asks for.
+func (s *Store) readHeads(ctx context.Context, q store.ListQuery, refs []headRef) ([]listed, error) {
 	keys := make([]item, len(refs))
 	for i, r := range refs {
 		keys[i] = key(execPK(r.id), metaSK)
 	}
 	items, err := s.batchGet(ctx, keys)
 	if err != nil {
-		return nil, "", fmt.Errorf("list executions: %w", err)
+		return nil, fmt.Errorf("list executions: %w", err)
 	}
 	byID := make(map[string]*record.Execution, len(items))
 	for _, it := range items {
 		e, err := decodeExec(it)
 		if err != nil {
-			return nil, "", err
+			return nil, err
 		}
 		byID[e.ID] = e
 	}
-	page := make([]*record.Execution, 0, len(refs))
+	out := make([]listed, 0, len(refs))
 	for _, r := range refs {
 		e, ok := byID[r.id]
 		// The index is eventually consistent: a head that has moved to
@@ -172,9 +265,12 @@ func (s *Store) ListExecutions(ctx context.Context, q store.ListQuery) ([]*recor
 		if !ok || (q.State != "" && e.State != q.State) {
 			continue
 		}
-		page = append(page, e)
+		if q.Workflow != "" && e.DefName != q.Workflow && e.Workflow != q.Workflow {
+			continue
+		}
+		out = append(out, listed{Execution: e, sk: r.sk})
 	}
-	return page, next, nil
+	return out, nil
 }
 
 // DueExecutions lists up to limit heads whose Due is at or before now,
@@ -188,9 +284,9 @@ func (s *Store) DueExecutions(ctx context.Context, now time.Time, limit int) ([]
 	var heads []*record.Execution
 	// Start at a different shard each call, so that a backlog in one
 	// shard does not hold up the others.
-	first := int(s.sweeps.Add(1) % uint64(s.shards))
-	for i := range s.shards {
-		shard := (first + i) % s.shards
+	first := int(s.sweeps.Add(1) % uint64(s.dueShards))
+	for i := range s.dueShards {
+		shard := (first + i) % s.dueShards
 		in := &dynamodb.QueryInput{
 			TableName:                &s.table,
 			IndexName:                ptr(indexDue),
@@ -252,7 +348,7 @@ func (s *Store) SetDue(ctx context.Context, id string, version int64, due time.T
 		up.removeAttr(aDuePK)
 		up.removeAttr(aDueSK)
 	} else {
-		up.setAttr(aDuePK, str(dueShard(id, s.shards)))
+		up.setAttr(aDuePK, str(dueShard(id, s.dueShards)))
 		up.setAttr(aDueSK, num(due.UnixNano()))
 	}
 	in := up.input(s.table, key(execPK(id), metaSK), types.ReturnValueNone)

@@ -79,8 +79,13 @@ func (s *Store) FinishTask(ctx context.Context, t *record.Task) error {
 
 	up := &update{names: names(aPK, aState), values: map[string]types.AttributeValue{
 		":s1": str(string(record.Success)), ":s2": str(string(record.Error)), ":s3": str(string(record.Cancelled)),
+		":s4": str(string(record.Skipped)),
 	}}
-	up.cond = append(up.cond, "attribute_exists(#pk)", "NOT (#state IN (:s1, :s2, :s3))")
+	notFinal := "NOT (#state IN (:s1, :s2, :s3, :s4))"
+	if t.State == record.Skipped {
+		notFinal = "(" + notFinal + " OR #state = :s2)" // record.Task.Finishable
+	}
+	up.cond = append(up.cond, "attribute_exists(#pk)", notFinal)
 	for _, a := range append([]string{aState, aToken}, taskFinalAttrs...) {
 		if v, ok := final[a]; ok {
 			up.setAttr(a, v)
@@ -120,7 +125,7 @@ func (s *Store) FinishTask(ctx context.Context, t *record.Task) error {
 		if err != nil {
 			return err
 		}
-		if prev.Final() {
+		if !prev.Finishable(t.State) {
 			return fmt.Errorf("finish %s: already final (%s): %w", what, prev.State, store.ErrConflict)
 		}
 		// The size condition failed: measure the item exactly.

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -21,37 +22,87 @@ import (
 // Store is an in-memory store.Store. Records are copied in and out, so
 // callers never share memory with it.
 type Store struct {
-	mu    sync.Mutex
-	defs  map[string][][]byte
-	execs map[string]*record.Execution
-	tasks map[string]map[string]*record.Task // exec → key → task (without its unit)
-	units map[record.UnitKey]*record.Unit    // every unit; item 0 counts as part of its task
+	mu   sync.Mutex
+	defs map[string][][]byte
+	// gone holds, for a deleted definition, how many versions it had
+	// when deleted; a version stored since brings it back.
+	gone    map[string]int
+	updated map[string]time.Time // when a definition's latest version was stored
+	execs   map[string]*record.Execution
+	tasks   map[string]map[string]*record.Task // exec → key → task (without its unit)
+	units   map[record.UnitKey]*record.Unit    // every unit; item 0 counts as part of its task
+	trigs   map[string]*record.Trigger         // cron triggers by name
 }
 
 // New returns an empty store.
 func New() *Store {
 	return &Store{
-		defs:  map[string][][]byte{},
-		execs: map[string]*record.Execution{},
-		tasks: map[string]map[string]*record.Task{},
-		units: map[record.UnitKey]*record.Unit{},
+		defs:    map[string][][]byte{},
+		gone:    map[string]int{},
+		updated: map[string]time.Time{},
+		execs:   map[string]*record.Execution{},
+		tasks:   map[string]map[string]*record.Task{},
+		units:   map[record.UnitKey]*record.Unit{},
 	}
 }
 
 var _ store.Store = (*Store)(nil)
 
 func (s *Store) PutDefinition(_ context.Context, name string, src []byte) (int, error) {
-	if len(src) > store.MaxItemBytes {
-		return 0, &store.TooLargeError{What: "definition " + name, Size: len(src), Limit: store.MaxItemBytes}
+	if len(src) > store.MaxDefinitionBytes {
+		return 0, &store.TooLargeError{What: "definition " + name, Size: len(src), Limit: store.MaxDefinitionBytes}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	vs := s.defs[name]
-	if n := len(vs); n > 0 && string(vs[n-1]) == string(src) {
+	if n := len(vs); n > 0 && string(vs[n-1]) == string(src) && !s.deleted(name) {
 		return n, nil
 	}
 	s.defs[name] = append(vs, slices.Clone(src))
+	s.updated[name] = time.Now().UTC()
 	return len(s.defs[name]), nil
+}
+
+// deleted reports whether a definition was deleted and not stored since.
+func (s *Store) deleted(name string) bool {
+	n, ok := s.gone[name]
+	return ok && n == len(s.defs[name])
+}
+
+func (s *Store) ListDefinitions(_ context.Context, q store.DefinitionQuery) ([]store.DefinitionInfo, string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var names []string
+	for n := range s.defs {
+		if strings.HasPrefix(n, q.Prefix) && n > q.Cursor && !s.deleted(n) {
+			names = append(names, n)
+		}
+	}
+	slices.Sort(names)
+	limit := q.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	next := ""
+	if len(names) > limit {
+		names = names[:limit]
+		next = names[limit-1]
+	}
+	page := make([]store.DefinitionInfo, len(names))
+	for i, n := range names {
+		page[i] = store.DefinitionInfo{Name: n, Latest: len(s.defs[n]), UpdatedAt: s.updated[n]}
+	}
+	return page, next, nil
+}
+
+func (s *Store) DeleteDefinition(_ context.Context, name string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.defs[name]) == 0 || s.deleted(name) {
+		return fmt.Errorf("definition %s: %w", name, store.ErrNotFound)
+	}
+	s.gone[name] = len(s.defs[name])
+	return nil
 }
 
 func (s *Store) GetDefinition(_ context.Context, name string, ver int) ([]byte, int, error) {
@@ -59,6 +110,9 @@ func (s *Store) GetDefinition(_ context.Context, name string, ver int) ([]byte, 
 	defer s.mu.Unlock()
 	vs := s.defs[name]
 	if ver == 0 {
+		if s.deleted(name) {
+			return nil, 0, fmt.Errorf("definition %s: %w", name, store.ErrNotFound)
+		}
 		ver = len(vs)
 	}
 	if ver < 1 || ver > len(vs) {
@@ -118,6 +172,12 @@ func (s *Store) ListExecutions(_ context.Context, q store.ListQuery) ([]*record.
 		if q.TopLevel && e.ParentID != "" {
 			continue
 		}
+		if q.Workflow != "" && e.DefName != q.Workflow && e.Workflow != q.Workflow {
+			continue
+		}
+		if (!q.Since.IsZero() && e.CreatedAt.Before(q.Since)) || (!q.Until.IsZero() && !e.CreatedAt.Before(q.Until)) {
+			continue
+		}
 		all = append(all, e)
 	}
 	sort.Slice(all, func(i, j int) bool {
@@ -130,7 +190,7 @@ func (s *Store) ListExecutions(_ context.Context, q store.ListQuery) ([]*record.
 	if q.Cursor != "" {
 		n, err := strconv.Atoi(q.Cursor)
 		if err != nil || n < 0 {
-			return nil, "", fmt.Errorf("list executions: bad cursor %q", q.Cursor)
+			return nil, "", fmt.Errorf("list executions: cursor %q: %w", q.Cursor, store.ErrBadCursor)
 		}
 		start = min(n, len(all))
 	}
@@ -209,7 +269,7 @@ func (s *Store) FinishTask(_ context.Context, t *record.Task) error {
 	if !ok {
 		return fmt.Errorf("finish task %s/%s: %w", t.ExecID, t.Key, store.ErrNotFound)
 	}
-	if cur.Final() {
+	if !cur.Finishable(t.State) {
 		return fmt.Errorf("finish task %s/%s: already %s: %w", t.ExecID, t.Key, cur.State, store.ErrConflict)
 	}
 	next := clone(cur)

@@ -31,7 +31,7 @@ var ErrNotBora = errors.New("not a Bora database")
 
 // ownTables are the tables Bora's store and queues create: a database
 // holding only these (and SQLite's own) was made by Bora, marked or not.
-var ownTables = []string{"definitions", "executions", "tasks", "units", "queue_messages", "queue_dedup"}
+var ownTables = []string{"definitions", "definition_parts", "definition_deletions", "executions", "tasks", "units", "triggers", "queue_messages", "queue_dedup"}
 
 // Open opens (creating if missing) the SQLite database at path for Bora's
 // store and queues: WAL journal, synchronous=NORMAL (a commit survives a
@@ -110,7 +110,9 @@ func OpenReadOnly(path string) (*sql.DB, error) {
 			}
 			db.Close()
 		}
-		errs = append(errs, err)
+		if len(errs) == 0 || err.Error() != errs[0].Error() {
+			errs = append(errs, err)
+		}
 	}
 	return nil, fmt.Errorf("open sqlite %s read-only: %w", path, errors.Join(errs...))
 }

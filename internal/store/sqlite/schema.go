@@ -37,6 +37,24 @@ var tables = []string{
 		PRIMARY KEY (name, version),
 		` + sizeCheck("definition_size", []string{"name"}, []string{"source"}) + `
 	) WITHOUT ROWID`,
+	// The parts of a definition stored in several (store.EncodeDefinition)
+	// beyond the first, which is the definition's source column.
+	`CREATE TABLE IF NOT EXISTS definition_parts (
+		name    TEXT NOT NULL,
+		version INTEGER NOT NULL,
+		hash    TEXT NOT NULL,
+		seq     INTEGER NOT NULL,
+		data    BLOB NOT NULL,
+		PRIMARY KEY (name, version, hash, seq),
+		` + sizeCheck("definition_part_size", []string{"name", "hash"}, []string{"data"}) + `
+	) WITHOUT ROWID`,
+
+	// A deleted definition: its versions up to through are hidden from
+	// the latest-version read and the listing, not from reads by number.
+	`CREATE TABLE IF NOT EXISTS definition_deletions (
+		name    TEXT PRIMARY KEY,
+		through INTEGER NOT NULL
+	) WITHOUT ROWID`,
 
 	`CREATE TABLE IF NOT EXISTS executions (
 		id         TEXT PRIMARY KEY,
@@ -62,6 +80,24 @@ var tables = []string{
 	)`,
 
 	tasksTable("tasks"),
+
+	`CREATE TABLE IF NOT EXISTS triggers (
+		name          TEXT PRIMARY KEY,
+		id            TEXT NOT NULL,
+		pattern       TEXT NOT NULL,
+		workflow_name TEXT NOT NULL,
+		def_name      TEXT NOT NULL,
+		workflow      TEXT NOT NULL,
+		input         BLOB,
+		env           BLOB,
+		first_at      INTEGER,
+		remaining     INTEGER NOT NULL,
+		next_at       INTEGER NOT NULL,
+		created_at    INTEGER NOT NULL,
+		` + sizeCheck("trigger_size",
+		[]string{"name", "id", "pattern", "workflow_name", "def_name", "workflow"},
+		[]string{"input", "env"}) + `
+	) WITHOUT ROWID`,
 
 	`CREATE TABLE IF NOT EXISTS units (
 		exec_id    TEXT NOT NULL,

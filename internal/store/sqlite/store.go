@@ -140,41 +140,153 @@ func sumLen[T ~string | ~[]byte](vs ...T) int {
 
 // PutDefinition implements store.Store.
 func (s *Store) PutDefinition(ctx context.Context, name string, source []byte) (int, error) {
-	if err := tooLarge("definition "+name, sumLen(name)+len(source)); err != nil {
+	// A source larger than an item goes in parts (store.EncodeDefinition):
+	// the first in the definition's row, the others in definition_parts,
+	// written before it.
+	parts, err := store.EncodeDefinition("definition "+name, source, store.MaxItemBytes-sumLen(name, "0123456789abcdef"))
+	if err != nil {
 		return 0, err
 	}
 	// Read the latest version and write the next one if it is new; a
 	// concurrent writer that took that number first makes us look again.
 	for {
-		src, ver, err := s.GetDefinition(ctx, name, 0)
+		src, ver, deleted, err := s.latestDefinition(ctx, name)
 		switch {
-		case errors.Is(err, store.ErrNotFound):
 		case err != nil:
 			return 0, err
-		case bytes.Equal(src, source):
+		case ver > 0 && !deleted && bytes.Equal(src, source):
 			return ver, nil
 		}
-		res, err := s.exec(ctx, sqlPutDefinition, name, ver+1, source, ms(time.Now()))
+		for i, p := range parts.Parts[1:] {
+			if _, err := s.exec(ctx, sqlPutDefinitionPart, name, ver+1, parts.Hash, i+1, p); err != nil {
+				return 0, fmt.Errorf("put definition %s part %d: %w", name, i+1, err)
+			}
+		}
+		res, err := s.exec(ctx, sqlPutDefinition, name, ver+1, parts.Parts[0], ms(time.Now()))
 		if err != nil {
 			if isSizeCheck(err) {
-				return 0, &store.TooLargeError{What: "definition " + name, Size: sumLen(name) + len(source), Limit: store.MaxItemBytes}
+				return 0, &store.TooLargeError{What: "definition " + name, Size: sumLen(name) + len(parts.Parts[0]), Limit: store.MaxItemBytes}
 			}
 			return 0, fmt.Errorf("put definition %s: %w", name, err)
 		}
 		if n, _ := res.RowsAffected(); n == 1 {
 			return ver + 1, nil
 		}
+		if parts.Hash != "" {
+			// Another writer took this version; our parts are of no use.
+			if _, err := s.exec(ctx, sqlDeleteDefinitionParts, name, ver+1, parts.Hash); err != nil {
+				return 0, fmt.Errorf("put definition %s: %w", name, err)
+			}
+		}
 	}
+}
+
+// latestDefinition reads the newest version of a definition, and whether
+// the definition was deleted since; version 0 when there is none.
+func (s *Store) latestDefinition(ctx context.Context, name string) (src []byte, ver int, deleted bool, err error) {
+	err = s.queryRow(ctx, sqlLatestDefinition, name).Scan(&src, &ver, &deleted)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, 0, false, nil
+	}
+	if err != nil {
+		return nil, 0, false, fmt.Errorf("get definition %s: %w", name, err)
+	}
+	if deleted {
+		return nil, ver, true, nil
+	}
+	if src, err = s.source(ctx, name, ver, src); err != nil {
+		return nil, 0, false, err
+	}
+	return src, ver, false, nil
+}
+
+// ListDefinitions implements store.Store.
+func (s *Store) ListDefinitions(ctx context.Context, q store.DefinitionQuery) ([]store.DefinitionInfo, string, error) {
+	limit := q.Limit
+	if limit <= 0 {
+		limit = defaultListLimit
+	}
+	// The prefix is matched as a range of names, so that it needs no
+	// escaping: names >= prefix and < prefix with its last byte raised.
+	lo, hi := q.Prefix, ""
+	if c := q.Cursor + "\x00"; q.Cursor != "" && c > lo {
+		lo = c
+	}
+	if q.Prefix != "" {
+		hi = prefixEnd(q.Prefix)
+	}
+	rows, err := s.query(ctx, sqlListDefinitions, lo, hi, hi, limit+1)
+	if err != nil {
+		return nil, "", fmt.Errorf("list definitions: %w", err)
+	}
+	defer rows.Close()
+	var page []store.DefinitionInfo
+	for rows.Next() {
+		var d store.DefinitionInfo
+		var at int64
+		if err := rows.Scan(&d.Name, &d.Latest, &at); err != nil {
+			return nil, "", fmt.Errorf("list definitions: %w", err)
+		}
+		d.UpdatedAt = fromMs(at)
+		page = append(page, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", fmt.Errorf("list definitions: %w", err)
+	}
+	next := ""
+	if len(page) > limit {
+		page = page[:limit]
+		next = page[limit-1].Name
+	}
+	return page, next, nil
+}
+
+// prefixEnd is the least string greater than every string starting with
+// prefix ("" when there is none: a prefix of only 0xff bytes).
+func prefixEnd(prefix string) string {
+	b := []byte(prefix)
+	for i := len(b) - 1; i >= 0; i-- {
+		if b[i] < 0xff {
+			b[i]++
+			return string(b[:i+1])
+		}
+	}
+	return ""
+}
+
+// DeleteDefinition implements store.Store.
+func (s *Store) DeleteDefinition(ctx context.Context, name string) error {
+	_, ver, deleted, err := s.latestDefinition(ctx, name)
+	if err != nil {
+		return err
+	}
+	if ver == 0 || deleted {
+		return fmt.Errorf("definition %s: %w", name, store.ErrNotFound)
+	}
+	res, err := s.exec(ctx, sqlDeleteDefinition, name, ver)
+	if err != nil {
+		return fmt.Errorf("delete definition %s: %w", name, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		// Deleted meanwhile by another caller.
+		return fmt.Errorf("definition %s: %w", name, store.ErrNotFound)
+	}
+	return nil
 }
 
 // GetDefinition implements store.Store.
 func (s *Store) GetDefinition(ctx context.Context, name string, version int) ([]byte, int, error) {
-	var row *sql.Row
 	if version == 0 {
-		row = s.queryRow(ctx, sqlLatestDefinition, name)
-	} else {
-		row = s.queryRow(ctx, sqlDefinition, name, version)
+		src, ver, deleted, err := s.latestDefinition(ctx, name)
+		if err != nil {
+			return nil, 0, err
+		}
+		if ver == 0 || deleted {
+			return nil, 0, fmt.Errorf("definition %s: %w", name, store.ErrNotFound)
+		}
+		return src, ver, nil
 	}
+	row := s.queryRow(ctx, sqlDefinition, name, version)
 	var src []byte
 	var ver int
 	if err := row.Scan(&src, &ver); err != nil {
@@ -183,7 +295,48 @@ func (s *Store) GetDefinition(ctx context.Context, name string, version int) ([]
 		}
 		return nil, 0, fmt.Errorf("get definition %s: %w", name, err)
 	}
+	src, err := s.source(ctx, name, ver, src)
+	if err != nil {
+		return nil, 0, err
+	}
 	return src, ver, nil
+}
+
+// source joins a definition's stored parts, from its first.
+func (s *Store) source(ctx context.Context, name string, ver int, first []byte) ([]byte, error) {
+	n, hash, err := store.PartsOf(first)
+	var src []byte
+	if err != nil || n == 1 {
+		src, err = store.DecodeDefinition([][]byte{first})
+	} else {
+		src, err = s.definitionParts(ctx, name, ver, hash, first)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read definition %s version %d: %w", name, ver, err)
+	}
+	return src, nil
+}
+
+// definitionParts reads the parts of a definition after its first and
+// joins them.
+func (s *Store) definitionParts(ctx context.Context, name string, ver int, hash string, first []byte) ([]byte, error) {
+	rows, err := s.query(ctx, sqlDefinitionParts, name, ver, hash)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	parts := [][]byte{first}
+	for rows.Next() {
+		var p []byte
+		if err := rows.Scan(&p); err != nil {
+			return nil, err
+		}
+		parts = append(parts, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return store.DecodeDefinition(parts)
 }
 
 // Executions.
@@ -340,6 +493,18 @@ func (s *Store) ListExecutions(ctx context.Context, q store.ListQuery) ([]*recor
 	if q.TopLevel {
 		where = append(where, "parent_id = ''")
 	}
+	if q.Workflow != "" {
+		where = append(where, "(def_name = ? OR workflow = ?)")
+		args = append(args, q.Workflow, q.Workflow)
+	}
+	if !q.Since.IsZero() {
+		where = append(where, "created_at >= ?")
+		args = append(args, ms(q.Since))
+	}
+	if !q.Until.IsZero() {
+		where = append(where, "created_at < ?")
+		args = append(args, ms(q.Until))
+	}
 	if q.Cursor != "" {
 		at, id, err := parseCursor(q.Cursor)
 		if err != nil {
@@ -387,12 +552,12 @@ func makeCursor(at int64, id string) string {
 func parseCursor(c string) (int64, string, error) {
 	b, err := base64.RawURLEncoding.DecodeString(c)
 	if err != nil {
-		return 0, "", fmt.Errorf("bad cursor %q", c)
+		return 0, "", fmt.Errorf("cursor %q: %w", c, store.ErrBadCursor)
 	}
 	at, id, ok := strings.Cut(string(b), "|")
 	n, err := strconv.ParseInt(at, 10, 64)
 	if !ok || err != nil {
-		return 0, "", fmt.Errorf("bad cursor %q", c)
+		return 0, "", fmt.Errorf("cursor %q: %w", c, store.ErrBadCursor)
 	}
 	return n, id, nil
 }
@@ -401,9 +566,25 @@ func parseCursor(c string) (int64, string, error) {
 var (
 	sqlPutDefinition = `INSERT INTO definitions (name, version, source, created_at) VALUES (?, ?, ?, ?)
 		ON CONFLICT DO NOTHING`
-	sqlLatestDefinition = `SELECT source, version FROM definitions WHERE name = ? ORDER BY version DESC LIMIT 1`
-	sqlDefinition       = `SELECT source, version FROM definitions WHERE name = ? AND version = ?`
-	sqlCreateExecution  = `INSERT INTO executions (` + execCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	sqlPutDefinitionPart = `INSERT INTO definition_parts (name, version, hash, seq, data) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT DO UPDATE SET data = excluded.data`
+	sqlDefinitionParts       = `SELECT data FROM definition_parts WHERE name = ? AND version = ? AND hash = ? ORDER BY seq`
+	sqlDeleteDefinitionParts = `DELETE FROM definition_parts WHERE name = ? AND version = ? AND hash = ?`
+	sqlLatestDefinition      = `SELECT d.source, d.version,
+		EXISTS (SELECT 1 FROM definition_deletions x WHERE x.name = d.name AND x.through >= d.version)
+		FROM definitions d WHERE d.name = ? ORDER BY d.version DESC LIMIT 1`
+	// Definitions by name from ?1 (inclusive) to ?2 (exclusive; '' is
+	// open), with their latest version, deleted ones left out.
+	sqlListDefinitions = `SELECT d.name, d.version, d.created_at FROM definitions d
+		WHERE d.name >= ? AND (? = '' OR d.name < ?)
+		AND d.version = (SELECT max(version) FROM definitions WHERE name = d.name)
+		AND NOT EXISTS (SELECT 1 FROM definition_deletions x WHERE x.name = d.name AND x.through >= d.version)
+		ORDER BY d.name LIMIT ?`
+	// A deletion through version ?2, unless one through it is there.
+	sqlDeleteDefinition = `INSERT INTO definition_deletions (name, through) VALUES (?1, ?2)
+		ON CONFLICT (name) DO UPDATE SET through = excluded.through WHERE through < excluded.through`
+	sqlDefinition      = `SELECT source, version FROM definitions WHERE name = ? AND version = ?`
+	sqlCreateExecution = `INSERT INTO executions (` + execCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT DO NOTHING`
 	sqlGetExecution    = `SELECT ` + execCols + ` FROM executions WHERE id = ?`
 	sqlCommitExecution = `UPDATE executions SET workflow = ?, def_name = ?, def_ver = ?, parent_id = ?, parent_key = ?,
@@ -420,7 +601,8 @@ var (
 		ON CONFLICT DO NOTHING`
 	sqlFinishTask = `UPDATE tasks SET state = ?, state_info = ?, published = ?, result = ?, error = ?,
 		child_id = ?, finished_at = ?
-		WHERE exec_id = ? AND key = ? AND state NOT IN ('SUCCESS', 'ERROR', 'CANCELLED')`
+		WHERE exec_id = ? AND key = ? AND (state NOT IN ('SUCCESS', 'ERROR', 'CANCELLED', 'SKIPPED')
+		OR state = 'ERROR' AND ? = 'SKIPPED')`
 	sqlGetTask    = `SELECT ` + taskCols + `, ` + unitZeroCols + ` FROM tasks WHERE exec_id = ? AND key = ?`
 	sqlListTasks  = `SELECT ` + taskCols + `, ` + unitZeroCols + ` FROM tasks WHERE exec_id = ? ORDER BY seq, key`
 	sqlCreateUnit = `INSERT INTO units (` + unitCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -430,10 +612,11 @@ var (
 	sqlListUnits = `SELECT ` + unitZeroCols + ` FROM tasks WHERE exec_id = ? AND key = ? AND u_state IS NOT NULL
 		UNION ALL SELECT ` + unitCols + ` FROM units WHERE exec_id = ? AND task = ? ORDER BY 3`
 
-	statements = []string{sqlPutDefinition, sqlLatestDefinition, sqlDefinition, sqlCreateExecution, sqlGetExecution,
+	statements = []string{sqlPutDefinition, sqlPutDefinitionPart, sqlDefinitionParts, sqlDeleteDefinitionParts, sqlLatestDefinition, sqlDefinition, sqlListDefinitions, sqlDeleteDefinition, sqlCreateExecution, sqlGetExecution,
 		sqlCommitExecution, sqlCommitSame, sqlExecutionVersion, sqlDueExecutions, sqlSetDue, sqlCreateTask, sqlCreateTaskWithUnit,
 		sqlFinishTask, sqlGetTask, sqlListTasks, sqlCreateUnit, sqlCreateUnitZero, sqlListUnits,
-		unitsPlace.get, unitsPlace.update, taskPlace.get, taskPlace.update}
+		unitsPlace.get, unitsPlace.update, taskPlace.get, taskPlace.update,
+		sqlCreateTrigger, sqlGetTrigger, sqlListTriggers, sqlDeleteTrigger, sqlEndTrigger, sqlAdvanceTrigger, sqlTriggerAt}
 )
 
 // Tasks.
@@ -513,7 +696,7 @@ func (s *Store) CreateTask(ctx context.Context, t *record.Task) error {
 func (s *Store) FinishTask(ctx context.Context, t *record.Task) error {
 	res, err := s.exec(ctx, sqlFinishTask,
 		string(t.State), t.StateInfo, blob(t.Published), blob(t.Result), blob(t.Error), t.ChildID, ms(t.FinishedAt),
-		t.ExecID, t.Key)
+		t.ExecID, t.Key, string(t.State))
 	if err != nil && !isSizeCheck(err) {
 		return fmt.Errorf("finish %s: %w", taskWhat(t), err)
 	}

@@ -23,7 +23,9 @@ var executionTests = []test{
 	{"CommitNeedsPreviousVersion", testExecutionCommit},
 	{"CommitRace", testExecutionCommitRace},
 	{"ListByStateNewestFirst", testExecutionList},
+	{"ListManyNewestFirst", testExecutionListMany},
 	{"ListBadCursor", testExecutionListBadCursor},
+	{"ListByWorkflowAndTime", testExecutionListFilters},
 	{"DueExecutions", testDueExecutions},
 	{"SetDue", testSetDue},
 }
@@ -270,6 +272,51 @@ func testExecutionList(t *testing.T, s store.Store) {
 	}
 }
 
+// testExecutionListMany lists more heads than a store may spread one
+// state over (the DynamoDB store shards its by-state index), created a
+// millisecond apart, some of which end: every page is newest first, across
+// states and partitions, and every head is listed once.
+func testExecutionListMany(t *testing.T, s store.Store) {
+	prefix := uid("many")
+	base := now().Add(-time.Minute)
+	var all []*record.Execution // oldest first
+	for i := range 80 {
+		e := newExec(fmt.Sprintf("%s-%02d", prefix, i), base.Add(time.Duration(i)*time.Millisecond))
+		e.ParentID, e.ParentKey = "", ""
+		createExec(t, s, e)
+		if i%3 == 0 {
+			e.Version++
+			e.State, e.Due = record.ExecSuccess, time.Time{}
+			if err := s.CommitExecution(ctx(t), e); err != nil {
+				t.Fatalf("CommitExecution: %v", err)
+			}
+		}
+		all = append(all, e)
+	}
+	want := func(st record.ExecState) []string {
+		var ids []string
+		for _, e := range slices.Backward(all) {
+			if st == "" || e.State == st {
+				ids = append(ids, e.ID)
+			}
+		}
+		return ids
+	}
+	for _, tc := range []struct {
+		name string
+		q    store.ListQuery
+		want []string
+	}{
+		{"running in pages of 7", store.ListQuery{State: record.ExecRunning, Limit: 7}, want(record.ExecRunning)},
+		{"success in pages of 5", store.ListQuery{State: record.ExecSuccess, Limit: 5}, want(record.ExecSuccess)},
+		{"any state in pages of 9", store.ListQuery{Limit: 9}, want("")},
+	} {
+		if d := cmp.Diff(tc.want, listOurs(t, s, tc.q, prefix, all[0].CreatedAt), diffOpts...); d != "" {
+			t.Errorf("%s: listed ids (-want +got):\n%s", tc.name, d)
+		}
+	}
+}
+
 // listOurs pages through a listing and returns the ids with prefix in the
 // order listed. It checks that pages honour the limit, that no id repeats,
 // and that the order is newest first. It stops once the listing has gone
@@ -305,6 +352,12 @@ func listOurs(t *testing.T, s store.Store, q store.ListQuery, prefix string, old
 			if q.TopLevel && e.ParentID != "" {
 				t.Fatalf("ListExecutions(%+v) returned sub-workflow %s", q, e.ID)
 			}
+			if q.Workflow != "" && e.DefName != q.Workflow && e.Workflow != q.Workflow {
+				t.Fatalf("ListExecutions(%+v) returned %s of %s (%s)", q, e.ID, e.Workflow, e.DefName)
+			}
+			if (!q.Since.IsZero() && e.CreatedAt.Before(q.Since)) || (!q.Until.IsZero() && !e.CreatedAt.Before(q.Until)) {
+				t.Fatalf("ListExecutions(%+v) returned %s created at %v, out of the range", q, e.ID, e.CreatedAt)
+			}
 			if strings.HasPrefix(e.ID, prefix) {
 				ids = append(ids, e.ID)
 			}
@@ -323,9 +376,63 @@ func cmpLimit(l int) int {
 	return l
 }
 
+// testExecutionListFilters lists executions of one workflow (by its
+// definition's name or its own) and in a time range.
+func testExecutionListFilters(t *testing.T, s store.Store) {
+	prefix := uid("filter")
+	base := now()
+	var all []*record.Execution // oldest first
+	for i := range 8 {
+		e := newExec(fmt.Sprintf("%s-%02d", prefix, i), base.Add(time.Duration(i-8)*time.Second))
+		e.ParentID, e.ParentKey = "", ""
+		e.DefName, e.Workflow = prefix+"-book", prefix+"-book.one"
+		if i%3 == 1 {
+			e.DefName, e.Workflow = prefix+"-plain", prefix+"-plain"
+		}
+		if i == 5 {
+			e.State = record.ExecSuccess
+		}
+		createExec(t, s, e)
+		all = append(all, e)
+	}
+	oldest := all[0].CreatedAt
+	want := func(keep func(i int, e *record.Execution) bool) []string {
+		var ids []string
+		for i := len(all) - 1; i >= 0; i-- {
+			if keep(i, all[i]) {
+				ids = append(ids, all[i].ID)
+			}
+		}
+		return ids
+	}
+	book := func(_ int, e *record.Execution) bool { return e.DefName == prefix+"-book" }
+	for _, tc := range []struct {
+		name string
+		q    store.ListQuery
+		want []string
+	}{
+		{"by definition", store.ListQuery{Workflow: prefix + "-book", Limit: 2}, want(book)},
+		{"by workflow", store.ListQuery{Workflow: prefix + "-book.one"}, want(book)},
+		{"plain", store.ListQuery{Workflow: prefix + "-plain", Limit: 1},
+			want(func(_ int, e *record.Execution) bool { return e.DefName == prefix+"-plain" })},
+		{"unknown", store.ListQuery{Workflow: prefix + "-none"}, nil},
+		{"by workflow and state", store.ListQuery{Workflow: prefix + "-book", State: record.ExecSuccess}, want(func(i int, _ *record.Execution) bool { return i == 5 })},
+		{"since", store.ListQuery{Since: all[5].CreatedAt, Limit: 2}, want(func(i int, _ *record.Execution) bool { return i >= 5 })},
+		{"until", store.ListQuery{Until: all[2].CreatedAt}, want(func(i int, _ *record.Execution) bool { return i < 2 })},
+		{"between", store.ListQuery{Since: all[2].CreatedAt, Until: all[6].CreatedAt, Limit: 3}, want(func(i int, _ *record.Execution) bool { return i >= 2 && i < 6 })},
+		{"between, one workflow, one state", store.ListQuery{Since: all[2].CreatedAt, Until: all[6].CreatedAt, Workflow: prefix + "-book", State: record.ExecRunning},
+			want(func(i int, e *record.Execution) bool { return i >= 2 && i < 6 && book(i, e) && i != 5 })},
+	} {
+		got := listOurs(t, s, tc.q, prefix, oldest)
+		if d := cmp.Diff(tc.want, got); d != "" {
+			t.Errorf("%s: listed ids (-want +got):\n%s", tc.name, d)
+		}
+	}
+}
+
 func testExecutionListBadCursor(t *testing.T, s store.Store) {
-	if _, _, err := s.ListExecutions(ctx(t), store.ListQuery{Cursor: "not a cursor!"}); err == nil {
-		t.Fatal("ListExecutions with a malformed cursor succeeded")
+	if _, _, err := s.ListExecutions(ctx(t), store.ListQuery{Cursor: "not a cursor!"}); !errors.Is(err, store.ErrBadCursor) {
+		t.Fatalf("ListExecutions with a malformed cursor: %v, want ErrBadCursor", err)
 	}
 }
 

@@ -35,6 +35,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Tasks", taskTests},
 		{"Units", unitTests},
 		{"TooLarge", tooLargeTests},
+		{"Triggers", triggerTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

@@ -16,6 +16,7 @@ var taskTests = []test{
 	{"CreateTakenKey", testTaskExists},
 	{"GetMissing", testTaskNotFound},
 	{"FinishOnce", testTaskFinish},
+	{"SkipAfterError", testTaskSkip},
 	{"ListBySeq", testTaskList},
 	{"CreateWithUnit", testTaskWithUnit},
 	{"EndsWithItsUnit", testTaskUnitEnds},
@@ -114,6 +115,43 @@ func testTaskNotFound(t *testing.T, s store.Store) {
 	}
 	if _, err := s.GetTask(ctx(t), uid("ex"), "a#1"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("GetTask(other execution) error = %v, want ErrNotFound", err)
+	}
+}
+
+// testTaskSkip: a task finished in ERROR may be finished once more, as
+// SKIPPED (a user's skip); a task in any other final state may not.
+func testTaskSkip(t *testing.T, s store.Store) {
+	ex := uid("ex")
+	for _, state := range []record.State{record.Success, record.Cancelled, record.Error} {
+		key := "t" + string(state) + "#1"
+		tk := newTask(ex, key, 1, now())
+		createTask(t, s, tk)
+		fin := finished(tk, state, now().Add(time.Second))
+		if err := s.FinishTask(ctx(t), fin); err != nil {
+			t.Fatalf("FinishTask(%s): %v", state, err)
+		}
+		skip := finished(tk, record.Skipped, now().Add(time.Minute))
+		skip.Published, skip.Error = raw(`{"skipped":true}`), fin.Error
+		err := s.FinishTask(ctx(t), skip)
+		if state != record.Error {
+			if !errors.Is(err, store.ErrConflict) {
+				t.Errorf("skip of a task in %s: error = %v, want ErrConflict", state, err)
+			}
+			mustDiff(t, "task after a refused skip", fin, getTask(t, s, ex, key))
+			continue
+		}
+		if err != nil {
+			t.Fatalf("skip of a task in ERROR: %v", err)
+		}
+		mustDiff(t, "skipped task", skip, getTask(t, s, ex, key))
+		again := finished(tk, record.Skipped, now().Add(time.Hour))
+		if err := s.FinishTask(ctx(t), again); !errors.Is(err, store.ErrConflict) {
+			t.Errorf("second skip: error = %v, want ErrConflict", err)
+		}
+		if err := s.FinishTask(ctx(t), finished(tk, record.Success, now())); !errors.Is(err, store.ErrConflict) {
+			t.Errorf("finish of a skipped task: error = %v, want ErrConflict", err)
+		}
+		mustDiff(t, "skipped task after refused finishes", skip, getTask(t, s, ex, key))
 	}
 }
 

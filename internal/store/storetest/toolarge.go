@@ -191,7 +191,7 @@ func testTooLarge(t *testing.T, s store.Store) {
 		{"PutDefinition",
 			func(ex string) string { return "definition " + ex },
 			func(t *testing.T, ex string) error {
-				_, err := s.PutDefinition(ctx(t), ex, over)
+				_, err := s.PutDefinition(ctx(t), ex, make([]byte, store.MaxDefinitionBytes+1))
 				return err
 			},
 			func(t *testing.T, ex string) {
@@ -211,8 +211,12 @@ func testTooLarge(t *testing.T, s store.Store) {
 			if want := tc.what(ex); tl.What != want {
 				t.Errorf("What = %q, want %q", tl.What, want)
 			}
-			if tl.Limit != store.MaxItemBytes || tl.Size <= tl.Limit {
-				t.Errorf("Size, Limit = %d, %d; want a size over the limit %d", tl.Size, tl.Limit, store.MaxItemBytes)
+			limit := store.MaxItemBytes
+			if tc.name == "PutDefinition" {
+				limit = store.MaxDefinitionBytes // a definition takes several records
+			}
+			if tl.Limit != limit || tl.Size <= tl.Limit {
+				t.Errorf("Size, Limit = %d, %d; want a size over the limit %d", tl.Size, tl.Limit, limit)
 			}
 			if !strings.Contains(err.Error(), tl.What) {
 				t.Errorf("message %q does not name %q", err, tl.What)
