@@ -107,9 +107,9 @@ cfn-lint-install:
 		$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check cfn-lint==$(CFN_LINT_VERSION); }
 
 .PHONY: deploy-local
-deploy-local: ## Deploy the BoraLocal stack to the emulator with the CDK CLI (starts the emulator if needed).
+deploy-local: ## Deploy the BoraLocal stack to the emulator with the CDK CLI (starts the emulator if needed), then run a workflow through its API.
 	./scripts/emulator start
-	./scripts/emulator run ./scripts/deploy-local
+	./scripts/emulator run $(SHELL) -c './scripts/deploy-local && ./scripts/smoke-local'
 
 .PHONY: destroy-local
 destroy-local: ## Delete the BoraLocal stack from the emulator.
