@@ -10,6 +10,8 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
+	"strconv"
 	"time"
 
 	"github.com/borawf/bora/internal/api"
@@ -101,7 +103,8 @@ func serveCmd(args []string, stdout, stderr io.Writer) int {
 			return exitFail
 		}
 		log := cliLogger(stderr)
-		h, err := api.New(api.Options{Store: b.Store, Runtime: b.Runtime, Actions: knownActions(), Log: log, Token: f.token})
+		h, err := api.New(api.Options{Store: b.Store, Runtime: b.Runtime, Actions: knownActions(), Log: log, Token: f.token,
+			Hosts: localHosts(ln.Addr()), SameOrigin: true})
 		if err != nil {
 			ln.Close()
 			fmt.Fprintf(stderr, "bora serve: %v\n", err)
@@ -204,6 +207,22 @@ func checkListen(addr, token string) error {
 		what = "every interface"
 	}
 	return fmt.Errorf("--addr %s listens on %s, which other machines may reach: set a token (BORA_TOKEN or --token) to require it of every request, or listen on 127.0.0.1", addr, what)
+}
+
+// localHosts are the Host headers a server listening on a loopback address
+// answers: its address by number and as localhost. Nil (any host) for
+// another address, which needs a token anyway.
+func localHosts(addr net.Addr) []string {
+	tcp, ok := addr.(*net.TCPAddr)
+	if !ok || !tcp.IP.IsLoopback() {
+		return nil
+	}
+	port := strconv.Itoa(tcp.Port)
+	hosts := []string{"localhost:" + port, "127.0.0.1:" + port, "[::1]:" + port}
+	if s := addr.String(); !slices.Contains(hosts, s) {
+		hosts = append(hosts, s)
+	}
+	return hosts
 }
 
 // loopback reports whether a listen host is this machine only.

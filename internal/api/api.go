@@ -21,7 +21,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"runtime/debug"
+	"slices"
 	"strings"
 
 	"github.com/borawf/bora/internal/dsl"
@@ -34,8 +36,9 @@ import (
 const BasePath = "/v1"
 
 // DefaultMaxBodyBytes is the largest request body taken unless Options say
-// otherwise; a larger one is refused with 413.
-const DefaultMaxBodyBytes = 1 << 20
+// otherwise; a larger one is refused with 413. It holds the largest
+// workflow document (dsl.MaxSourceBytes) as JSON, escapes and all.
+const DefaultMaxBodyBytes = 2 * dsl.MaxSourceBytes
 
 // RequestIDHeader carries a request's id: the API Gateway request id on
 // AWS, a fresh one otherwise. Problems of the server's own making name it.
@@ -54,6 +57,16 @@ type Options struct {
 	Token string
 	// MaxBodyBytes bounds request bodies; default DefaultMaxBodyBytes.
 	MaxBodyBytes int64
+	// Hosts, when set, are the only Host headers served: a server on a
+	// loopback address (bora serve) names its own, so that a web page
+	// whose domain resolves to 127.0.0.1 (DNS rebinding) gets nothing.
+	Hosts []string
+	// SameOrigin refuses the requests that change something (POST,
+	// DELETE) when a browser says it sends them for another site
+	// (Sec-Fetch-Site, Origin): a web page the user visits cannot start or
+	// cancel executions through the user's browser (bora serve, whose
+	// loopback address needs no token).
+	SameOrigin bool
 }
 
 // Validate reports missing options.
@@ -70,13 +83,15 @@ func (o Options) Validate() error {
 
 // server holds the handlers' dependencies.
 type server struct {
-	store   store.Store
-	rt      *runtime.Runtime
-	actions map[string]dsl.ActionSpec
-	log     *slog.Logger
-	token   []byte
-	maxBody int64
-	mux     *http.ServeMux
+	store      store.Store
+	rt         *runtime.Runtime
+	actions    map[string]dsl.ActionSpec
+	log        *slog.Logger
+	token      []byte
+	maxBody    int64
+	hosts      []string
+	sameOrigin bool
+	mux        *http.ServeMux
 }
 
 // Route is one route of the API.
@@ -115,12 +130,14 @@ func New(o Options) (http.Handler, error) {
 		return nil, err
 	}
 	s := &server{
-		store:   o.Store,
-		rt:      o.Runtime,
-		actions: o.Actions,
-		log:     cmp.Or(o.Log, slog.New(slog.DiscardHandler)),
-		maxBody: cmp.Or(o.MaxBodyBytes, DefaultMaxBodyBytes),
-		mux:     http.NewServeMux(),
+		store:      o.Store,
+		rt:         o.Runtime,
+		actions:    o.Actions,
+		log:        cmp.Or(o.Log, slog.New(slog.DiscardHandler)),
+		maxBody:    cmp.Or(o.MaxBodyBytes, DefaultMaxBodyBytes),
+		hosts:      o.Hosts,
+		sameOrigin: o.SameOrigin,
+		mux:        http.NewServeMux(),
 	}
 	if o.Token != "" {
 		s.token = []byte(o.Token)
@@ -151,6 +168,10 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			s.fail(w, r, fmt.Errorf("panic: %v\n%s", v, debug.Stack()))
 		}
 	}()
+	if p := s.foreign(r); p != nil {
+		writeProblem(w, r, p)
+		return
+	}
 	if !s.authorized(r) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="bora"`)
 		writeProblem(w, r, problem(TypeUnauthorized, "this server requires a bearer token: send Authorization: Bearer <the token it was started with>"))
@@ -161,6 +182,30 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mux.ServeHTTP(w, r)
+}
+
+// foreign refuses a request for another host (Options.Hosts) and a
+// browser's cross-site request that would change something
+// (Options.SameOrigin).
+func (s *server) foreign(r *http.Request) *Problem {
+	if len(s.hosts) > 0 && !slices.Contains(s.hosts, strings.ToLower(r.Host)) {
+		return problem(TypeForbidden, fmt.Sprintf("this server answers requests for %s, not %.100q", strings.Join(s.hosts, " or "), r.Host))
+	}
+	if !s.sameOrigin || r.Method == http.MethodGet || r.Method == http.MethodHead || r.Method == http.MethodOptions {
+		return nil
+	}
+	switch r.Header.Get("Sec-Fetch-Site") {
+	case "", "same-origin", "none":
+	default:
+		return problem(TypeForbidden, "a browser sent this request for another site; this server takes no cross-site requests")
+	}
+	if o := r.Header.Get("Origin"); o != "" {
+		u, err := url.Parse(o)
+		if err != nil || !strings.EqualFold(u.Host, r.Host) {
+			return problem(TypeForbidden, fmt.Sprintf("a browser sent this request for the page of %.100q; this server takes no cross-site requests", o))
+		}
+	}
+	return nil
 }
 
 // authorized checks the bearer token, in constant time, when one is set.

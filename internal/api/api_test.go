@@ -589,3 +589,46 @@ type slow struct{ store.Store }
 func (slow) GetExecution(context.Context, string) (*record.Execution, error) {
 	return nil, fmt.Errorf("get execution: %w", context.DeadlineExceeded)
 }
+
+// TestBrowserRequests: a server on this machine (Hosts, SameOrigin) takes
+// nothing a web page could make a browser send it.
+func TestBrowserRequests(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, func(o *api.Options) {
+		o.Hosts, o.SameOrigin = []string{"127.0.0.1:8080", "localhost:8080"}, true
+	})
+	cancel := "/v1/executions/x/cancel"
+	for _, tc := range []struct {
+		name   string
+		method string
+		path   string
+		header map[string]string
+		want   int
+	}{
+		{"the server's address", "POST", cancel, map[string]string{"Host": "127.0.0.1:8080"}, 404},
+		{"localhost", "POST", cancel, map[string]string{"Host": "localhost:8080"}, 404},
+		{"a rebound domain", "GET", "/v1/executions", map[string]string{"Host": "evil.example:8080"}, 403},
+		{"a cross-site fetch", "POST", cancel, map[string]string{"Host": "127.0.0.1:8080", "Sec-Fetch-Site": "cross-site"}, 403},
+		{"a same-site fetch", "POST", cancel, map[string]string{"Host": "127.0.0.1:8080", "Sec-Fetch-Site": "same-site"}, 403},
+		{"another origin", "DELETE", "/v1/workflows/x", map[string]string{"Host": "127.0.0.1:8080", "Origin": "http://evil.example"}, 403},
+		{"a null origin", "POST", cancel, map[string]string{"Host": "127.0.0.1:8080", "Origin": "null"}, 403},
+		{"its own origin", "POST", cancel, map[string]string{"Host": "127.0.0.1:8080", "Origin": "http://127.0.0.1:8080", "Sec-Fetch-Site": "same-origin"}, 404},
+		{"typed in the address bar", "POST", cancel, map[string]string{"Host": "127.0.0.1:8080", "Sec-Fetch-Site": "none"}, 404},
+		{"a cross-site read", "GET", "/v1/executions/x", map[string]string{"Host": "127.0.0.1:8080", "Sec-Fetch-Site": "cross-site"}, 404},
+	} {
+		hr := httptest.NewRequest(tc.method, tc.path, nil)
+		for k, v := range tc.header {
+			hr.Header.Set(k, v)
+		}
+		hr.Host = tc.header["Host"]
+		w := httptest.NewRecorder()
+		f.h.ServeHTTP(w, hr)
+		r := resp{status: w.Code, header: w.Header(), body: w.Body.Bytes()}
+		if r.status != tc.want {
+			t.Errorf("%s: %d %s, want %d", tc.name, r.status, r.body, tc.want)
+		}
+		if tc.want == 403 && r.problem(t).Name() != api.TypeForbidden {
+			t.Errorf("%s: 403 without its problem type", tc.name)
+		}
+	}
+}

@@ -14,6 +14,7 @@ const ProblemBase = "https://github.com/borawf/bora/blob/main/docs/api.md#"
 const (
 	TypeBadRequest          = "bad-request"            // 400: malformed JSON, unknown field, bad parameter
 	TypeUnauthorized        = "unauthorized"           // 401: missing or wrong bearer token (bora serve)
+	TypeForbidden           = "forbidden"              // 403: a browser's cross-site request, or a foreign Host (bora serve)
 	TypeRouteNotFound       = "route-not-found"        // 404: no such route
 	TypeWorkflowNotFound    = "workflow-not-found"     // 404: no such workflow or version
 	TypeExecutionNotFound   = "execution-not-found"    // 404: no such execution
@@ -65,6 +66,7 @@ type FieldError struct {
 var titles = map[string]string{
 	TypeBadRequest:          "The request is malformed",
 	TypeUnauthorized:        "A valid bearer token is required",
+	TypeForbidden:           "The request comes from somewhere this server does not serve",
 	TypeRouteNotFound:       "No such route",
 	TypeWorkflowNotFound:    "No such workflow",
 	TypeExecutionNotFound:   "No such execution",
@@ -86,6 +88,7 @@ var titles = map[string]string{
 var statuses = map[string]int{
 	TypeBadRequest:          http.StatusBadRequest,
 	TypeUnauthorized:        http.StatusUnauthorized,
+	TypeForbidden:           http.StatusForbidden,
 	TypeRouteNotFound:       http.StatusNotFound,
 	TypeWorkflowNotFound:    http.StatusNotFound,
 	TypeExecutionNotFound:   http.StatusNotFound,

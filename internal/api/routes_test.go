@@ -344,3 +344,19 @@ func TestGetTask(t *testing.T) {
 		t.Errorf("task of an unknown execution: %+v", p)
 	}
 }
+
+// TestLargeIntegers: an integer over 2^53 (a 19-digit id) keeps its digits
+// from the request to the input, and through the workflow to its output.
+func TestLargeIntegers(t *testing.T) {
+	t.Parallel()
+	f := newEmbedded(t)
+	f.submit(t, "version: '2.0'\nids:\n  input:\n    - id\n  tasks:\n    copy:\n      action: std.echo output=<% $.id %>\n      publish:\n        copied: <% task().result %>\n  output:\n    id: <% $.copied %>\n    next: <% $.id + 1 %>\n")
+	doc := f.start(t, `{"workflow": "ids", "input": {"id": 1234567890123456789}}`)
+	if string(doc.Input) != `{"id":1234567890123456789}` {
+		t.Errorf("input stored as %s", doc.Input)
+	}
+	doc = f.await(t, doc.ID, "SUCCESS", "ERROR")
+	if string(doc.Output) != `{"id":1234567890123456789,"next":1234567890123456790}` {
+		t.Errorf("execution %s, output %s", doc.State, doc.Output)
+	}
+}

@@ -1,10 +1,13 @@
 package engine
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -89,13 +92,24 @@ func NewExecution(wf *dsl.Workflow, p NewParams) (*record.Execution, error) {
 	}
 	in := map[string]any{}
 	if len(p.Input) > 0 && string(p.Input) != "null" {
+		// Numbers are kept as written (json.Number), so that an integer
+		// over 2^53 — an id — is stored with all its digits.
+		d := json.NewDecoder(bytes.NewReader(p.Input))
+		d.UseNumber()
 		var v any
-		if err := json.Unmarshal(p.Input, &v); err != nil {
+		err := d.Decode(&v)
+		if err == nil && d.More() {
+			err = errors.New("more than one value")
+		}
+		if err != nil {
 			return nil, &InputError{Workflow: wf.Name, Type: wf.Type, Msg: "input is not valid JSON: " + err.Error()}
 		}
 		m, ok := v.(map[string]any)
 		if !ok {
 			return nil, &InputError{Workflow: wf.Name, Type: wf.Type, Msg: "input must be an object"}
+		}
+		if n := outOfRange(m); n != "" {
+			return nil, &InputError{Workflow: wf.Name, Type: wf.Type, Msg: fmt.Sprintf("input holds the number %.40s, which is out of range", n)}
 		}
 		in = m
 	}
@@ -153,6 +167,33 @@ func NewExecution(wf *dsl.Workflow, p NewParams) (*record.Execution, error) {
 		CreatedAt: p.Now,
 		UpdatedAt: p.Now,
 	}, nil
+}
+
+// outOfRange returns the first number in v that is neither an int64 nor
+// a finite float64, or "".
+func outOfRange(v any) string {
+	switch x := v.(type) {
+	case json.Number:
+		if _, err := x.Int64(); err == nil {
+			return ""
+		}
+		if f, err := x.Float64(); err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
+			return x.String()
+		}
+	case map[string]any:
+		for _, e := range x {
+			if n := outOfRange(e); n != "" {
+				return n
+			}
+		}
+	case []any:
+		for _, e := range x {
+			if n := outOfRange(e); n != "" {
+				return n
+			}
+		}
+	}
+	return ""
 }
 
 // PendingTask is an active task execution of an execution and the items
