@@ -107,21 +107,21 @@ cfn-lint-install:
 		$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check cfn-lint==$(CFN_LINT_VERSION); }
 
 .PHONY: deploy-local
-deploy-local: ## Deploy the BoraLocal stack to the emulator with the CDK CLI (starts the emulator if needed).
+deploy-local: ## Deploy the BoraLocal stack to the emulator with the CDK CLI (starts the emulator if needed), then run a workflow through its API.
 	./scripts/emulator start
-	./scripts/emulator run ./scripts/deploy-local
+	./scripts/emulator run $(SHELL) -c './scripts/deploy-local && ./scripts/smoke-local'
 
 .PHONY: destroy-local
 destroy-local: ## Delete the BoraLocal stack from the emulator.
 	./scripts/emulator run $(CDK) destroy --force BoraLocal
 
 .PHONY: deploy
-deploy: ## Deploy the Bora stack to the AWS account and region of your credentials (docs/deploy.md).
+deploy: ## Deploy the Bora stack to the AWS account and region of your credentials; DEPLOY_FLAGS go to cdk deploy (docs/deploy.md).
 	@test -z "$$AWS_ENDPOINT_URL" || { echo "AWS_ENDPOINT_URL is set ($$AWS_ENDPOINT_URL): make deploy goes to AWS; make deploy-local deploys to the emulator" >&2; exit 1; }
 	./scripts/build-lambdas
 	$(CDK) synth -q
 	$(CDK) bootstrap --app cdk.out
-	$(CDK) deploy --app cdk.out Bora --outputs-file cdk.out/Bora.outputs.json
+	$(CDK) deploy --app cdk.out Bora --outputs-file cdk.out/Bora.outputs.json $(DEPLOY_FLAGS)
 
 .PHONY: destroy
 destroy: ## Delete the Bora stack from AWS; its table and log groups are kept (docs/deploy.md).

@@ -6,10 +6,12 @@ package infra
 
 import (
 	"fmt"
+	"net/url"
 	"strconv"
 	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
@@ -77,6 +79,15 @@ type Props struct {
 	// AlarmActions are added to every alarm (an SNS topic, say). Default none.
 	AlarmActions []awscloudwatch.IAlarmAction
 
+	// APITimeout is the API function's timeout. Default 10 s; API Gateway
+	// waits at most 30 s.
+	APITimeout time.Duration
+	// APIReservedConcurrency reserves concurrency for the API function; 0
+	// reserves none.
+	APIReservedConcurrency int
+	// JWT, when set, authorizes API requests by a JWT instead of IAM.
+	JWT *JWT
+
 	// InvokeFunctions are the Lambda functions workflows may invoke with
 	// the aws.lambda action: names (of the stack's account and region),
 	// name:alias, or ARNs (a token, such as fn.FunctionArn(), must be an
@@ -120,6 +131,7 @@ const (
 	Engine     = "engine"
 	Worker     = "worker"
 	Reconciler = "reconciler"
+	API        = "api" // serves the HTTP API
 )
 
 // Queue is one of Bora's queues with its dead-letter queue and alarms.
@@ -136,9 +148,14 @@ type Bora struct {
 	constructs.Construct
 	Table                 awsdynamodb.Table
 	Events, Tasks, Timers *Queue
-	Functions             map[string]awslambda.Function
-	LogGroups             map[string]awslogs.LogGroup
-	ReconcileRule         awsevents.Rule
+	// Functions and their log groups by name: Engine, Worker, Reconciler, API.
+	Functions     map[string]awslambda.Function
+	LogGroups     map[string]awslogs.LogGroup
+	ReconcileRule awsevents.Rule
+	// The HTTP API, its $default stage and the stage's access log group.
+	API      awsapigatewayv2.HttpApi
+	APIStage awsapigatewayv2.HttpStage
+	APILogs  awslogs.LogGroup
 }
 
 // NewBora adds Bora to scope. Invalid props are reported as errors on the
@@ -173,14 +190,17 @@ func NewBora(scope constructs.Construct, id *string, props *Props) *Bora {
 	engine := b.newFunction(c, Engine, p, p.EngineTimeout, p.EngineReservedConcurrency, env)
 	worker := b.newFunction(c, Worker, p, p.WorkerTimeout, p.WorkerReservedConcurrency, env)
 	reconciler := b.newFunction(c, Reconciler, p, p.ReconcilerTimeout, 0, env)
+	api := b.newFunction(c, API, p, p.APITimeout, p.APIReservedConcurrency, env)
 
 	// What each function does with the table and the queues, and nothing
 	// more. Every function runs the store (grantStore); only the
-	// reconciler lists due units (IndexDue). Consuming a queue through a
+	// reconciler lists due executions (IndexDue). Consuming a queue through a
 	// mapping grants receive, delete and visibility changes on it alone.
 	grantStore(b.Table, engine)
 	grantStore(b.Table, worker)
 	grantStore(b.Table, reconciler, dynamo.IndexDue)
+	// The API lists executions by state.
+	grantStore(b.Table, api, dynamo.IndexByState)
 	// The engine sends events (to itself: a child's end to its parent),
 	// task messages and timers.
 	b.Events.Queue.GrantSendMessages(engine)
@@ -195,10 +215,15 @@ func NewBora(scope constructs.Construct, id *string, props *Props) *Bora {
 	// expired leases and fired timers.
 	b.Events.Queue.GrantSendMessages(reconciler)
 	b.Tasks.Queue.GrantSendMessages(reconciler)
+	// The API sends start events and commands; it never waits for an
+	// execution.
+	b.Events.Queue.GrantSendMessages(api)
 
 	mapQueue(engine, b.Events, engineBatchSize, 0)
 	mapQueue(engine, b.Timers, engineBatchSize, 0)
 	mapQueue(worker, b.Tasks, p.WorkerBatchSize, p.WorkerMaxConcurrency)
+
+	b.newAPI(c, p, api)
 
 	b.ReconcileRule = awsevents.NewRule(c, jsii.String("ReconcileSchedule"), &awsevents.RuleProps{
 		Description: jsii.String("Runs Bora's reconciler: resends lost messages, fires late timers, ends expired leases."),
@@ -240,6 +265,7 @@ func withDefaults(props *Props) Props {
 	p.WorkerBatchSize = or(p.WorkerBatchSize, DefaultWorkerBatchSize)
 	p.ReconcileEvery = or(p.ReconcileEvery, DefaultReconcileEvery)
 	p.MessageAgeAlarm = or(p.MessageAgeAlarm, DefaultMessageAgeAlarm)
+	p.APITimeout = or(p.APITimeout, DefaultAPITimeout)
 	if p.LogRetention == "" {
 		p.LogRetention = awslogs.RetentionDays_ONE_MONTH
 	}
@@ -272,14 +298,25 @@ func (p Props) validate() error {
 		return fmt.Errorf("bora: WorkerMaxConcurrency %d: an SQS mapping allows 2 to 1000", p.WorkerMaxConcurrency)
 	case p.WorkerBatchSize < 1 || p.WorkerBatchSize > 10:
 		return fmt.Errorf("bora: WorkerBatchSize %d: want 1 to 10", p.WorkerBatchSize)
-	case p.EngineReservedConcurrency < 0 || p.WorkerReservedConcurrency < 0:
+	case p.EngineReservedConcurrency < 0 || p.WorkerReservedConcurrency < 0 || p.APIReservedConcurrency < 0:
 		return fmt.Errorf("bora: reserved concurrency must not be negative")
 	case p.ReconcileEvery < time.Minute || p.ReconcileEvery%time.Minute != 0:
 		return fmt.Errorf("bora: ReconcileEvery %v: want whole minutes, at least one", p.ReconcileEvery)
 	}
-	for name, d := range map[string]time.Duration{"EngineTimeout": p.EngineTimeout, "WorkerTimeout": p.WorkerTimeout, "ReconcilerTimeout": p.ReconcilerTimeout} {
+	for name, d := range map[string]time.Duration{"EngineTimeout": p.EngineTimeout, "WorkerTimeout": p.WorkerTimeout, "ReconcilerTimeout": p.ReconcilerTimeout, "APITimeout": p.APITimeout} {
 		if d < time.Second || d > 15*time.Minute || d%time.Second != 0 {
 			return fmt.Errorf("bora: %s %v: Lambda allows whole seconds from 1 s to 15 minutes", name, d)
+		}
+	}
+	if p.APITimeout > 30*time.Second {
+		return fmt.Errorf("bora: APITimeout %v: API Gateway waits at most 30 s", p.APITimeout)
+	}
+	if p.JWT != nil {
+		if u, err := url.Parse(p.JWT.Issuer); err != nil || u.Scheme != "https" || u.Host == "" {
+			return fmt.Errorf("bora: JWT.Issuer %q: want the issuer's https URL", p.JWT.Issuer)
+		}
+		if len(p.JWT.Audience) == 0 {
+			return fmt.Errorf("bora: JWT.Audience is empty: API Gateway needs at least one audience")
 		}
 	}
 	if err := checkInvokeFunctions(p.InvokeFunctions); err != nil {

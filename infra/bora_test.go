@@ -47,7 +47,7 @@ func fakeDist(t *testing.T) string {
 		if err := os.MkdirAll(filepath.Join(dir, arch), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		for _, fn := range []string{Engine, Worker, Reconciler} {
+		for _, fn := range []string{Engine, Worker, Reconciler, API} {
 			if err := os.WriteFile(filepath.Join(dir, arch, fn+".zip"), []byte(arch+"/"+fn), 0o644); err != nil {
 				t.Fatal(err)
 			}
@@ -365,17 +365,17 @@ func TestFunctions(t *testing.T) {
 		arch    string
 		timeout map[string]float64
 	}{
-		{aws, "arm64", map[string]float64{Engine: 30, Worker: 300, Reconciler: 60}},
-		{local, hostArch(), map[string]float64{Engine: 5, Worker: 15, Reconciler: 15}},
+		{aws, "arm64", map[string]float64{Engine: 30, Worker: 300, Reconciler: 60, API: 10}},
+		{local, hostArch(), map[string]float64{Engine: 5, Worker: 15, Reconciler: 15, API: 10}},
 	} {
 		t.Run(*tt.s.stack.StackName(), func(t *testing.T) {
 			b := tt.s.stack.Bora
 			fns := tt.s.resources("AWS::Lambda::Function")
-			if len(fns) != 3 {
-				t.Errorf("%d functions, want 3", len(fns))
+			if len(fns) != 4 {
+				t.Errorf("%d functions, want 4", len(fns))
 			}
 			logs := tt.s.resources("AWS::Logs::LogGroup")
-			for _, name := range []string{Engine, Worker, Reconciler} {
+			for _, name := range []string{Engine, Worker, Reconciler, API} {
 				p := props(fns[tt.s.id(b.Functions[name])])
 				if p["Runtime"] != "provided.al2023" || p["Handler"] != "bootstrap" {
 					t.Errorf("%s: runtime %v, handler %v; want provided.al2023, bootstrap", name, p["Runtime"], p["Handler"])
@@ -438,7 +438,7 @@ func TestReservedConcurrency(t *testing.T) {
 	})
 	fns := s.resources("AWS::Lambda::Function")
 	b := s.stack.Bora
-	for name, want := range map[string]any{Engine: 5.0, Worker: 50.0, Reconciler: nil} {
+	for name, want := range map[string]any{Engine: 5.0, Worker: 50.0, Reconciler: nil, API: nil} {
 		if got := props(fns[s.id(b.Functions[name])])["ReservedConcurrentExecutions"]; got != want {
 			t.Errorf("%s: reserved concurrency %v, want %v", name, got, want)
 		}
@@ -531,10 +531,10 @@ func TestAlarms(t *testing.T) {
 func TestAlarmActions(t *testing.T) {
 	dist := fakeDist(t)
 	s := synth(t, func(app awscdk.App) *Stack {
-		return newStack(app, "Test", &StackProps{Bora: Props{Code: filepath.Join(dist, "arm64")}}, func(st awscdk.Stack, p *Props) {
+		return newStack(app, "Test", &StackProps{Bora: Props{Code: filepath.Join(dist, "arm64")}}, variant{prepare: func(st awscdk.Stack, p *Props) {
 			topic := awssns.NewTopic(st, jsii.String("Pager"), &awssns.TopicProps{EnforceSSL: jsii.Bool(true)})
 			p.AlarmActions = []awscloudwatch.IAlarmAction{awscloudwatchactions.NewSnsAction(topic)}
-		})
+		}})
 	})
 	topic := ""
 	for id := range s.resources("AWS::SNS::Topic") {
@@ -629,11 +629,13 @@ func TestGrantsAreLeastPrivilege(t *testing.T) {
 				}
 			}
 		}
-		for _, fn := range []string{Engine, Worker, Reconciler} {
+		for _, fn := range []string{Engine, Worker, Reconciler, API} {
 			add(fn, []string{"logs:CreateLogStream", "logs:PutLogEvents"}, s.id(b.LogGroups[fn]))
 			add(fn, storeActions, table)
 		}
 		add(Reconciler, storeActions, table+"/index/"+dynamo.IndexDue)
+		add(API, storeActions, table+"/index/"+dynamo.IndexByState)
+		add(API, send, s.id(b.Events.Queue))
 		add(Engine, send, s.id(b.Events.Queue), s.id(b.Tasks.Queue), s.id(b.Timers.Queue))
 		add(Engine, consume, s.id(b.Events.Queue), s.id(b.Timers.Queue))
 		add(Worker, send, s.id(b.Events.Queue))
@@ -647,8 +649,8 @@ func TestGrantsAreLeastPrivilege(t *testing.T) {
 				t.Errorf("grants of the %s role (-want +got):\n%s", fn, diff)
 			}
 		}
-		if extra := slices.Collect(maps.Keys(got)); len(extra) != 3 {
-			t.Errorf("policies for %v, want the three functions' roles", extra)
+		if extra := slices.Collect(maps.Keys(got)); len(extra) != 4 {
+			t.Errorf("policies for %v, want the four functions' roles", extra)
 		}
 		for id, r := range s.resources("AWS::IAM::Role") {
 			p := props(r)
@@ -711,6 +713,13 @@ func TestOutputs(t *testing.T) {
 			OutEngineFunction:     ref(b.Functions[Engine]),
 			OutWorkerFunction:     ref(b.Functions[Worker]),
 			OutReconcilerFunction: ref(b.Functions[Reconciler]),
+			OutAPIFunction:        ref(b.Functions[API]),
+			OutAPIURL:             getAtt(b.API, "ApiEndpoint"),
+		}
+		if *s.stack.StackName() == LocalStackName {
+			want[OutAPIURL] = map[string]any{"Fn::Join": []any{"", []any{
+				map[string]any{"Ref": EndpointParameter}, "/_aws/execute-api/", ref(b.API), "/$default",
+			}}}
 		}
 		got := map[string]any{}
 		for k, o := range s.json["Outputs"].(map[string]any) {
@@ -798,11 +807,83 @@ func TestInvalidPropsFailSynthesis(t *testing.T) {
 		{"max receives 0 is the default", Props{Code: code, MaxReceives: 1001}, "MaxReceives 1001"},
 		{"memory 64", Props{Code: code, MemoryMB: 64}, "MemoryMB 64"},
 		{"negative reservation", Props{Code: code, WorkerReservedConcurrency: -1}, "reserved concurrency"},
+		{"API timeout 31 s", Props{Code: code, APITimeout: 31 * time.Second}, "APITimeout 31s"},
+		{"JWT over http", Props{Code: code, JWT: &JWT{Issuer: "http://issuer.example", Audience: []string{"a"}}}, "JWT.Issuer"},
+		{"JWT without audience", Props{Code: code, JWT: &JWT{Issuer: "https://issuer.example"}}, "JWT.Audience"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := synthesisErrors(t, tt.props); !strings.Contains(got, tt.want) {
 				t.Errorf("synthesis errors %q, want one saying %q", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestAPI(t *testing.T) {
+	both(t, func(t *testing.T, s *synthesized) {
+		b := s.stack.Bora
+		api, fn := s.id(b.API), s.id(b.Functions[API])
+		must(t, "api", func() {
+			s.tpl.ResourceCountIs(jsii.String("AWS::ApiGatewayV2::Api"), jsii.Number(1))
+			// An HTTP API needs a name, not a unique one: the stack's.
+			s.tpl.HasResourceProperties(jsii.String("AWS::ApiGatewayV2::Api"), map[string]any{
+				"ProtocolType": "HTTP", "Name": map[string]any{"Ref": "AWS::StackName"},
+			})
+		})
+		must(t, "one route, every request to the API function, IAM authorization", func() {
+			s.tpl.ResourceCountIs(jsii.String("AWS::ApiGatewayV2::Route"), jsii.Number(1))
+			s.tpl.HasResourceProperties(jsii.String("AWS::ApiGatewayV2::Route"), map[string]any{
+				"ApiId":             map[string]any{"Ref": api},
+				"RouteKey":          "$default",
+				"AuthorizationType": "AWS_IAM",
+			})
+			s.tpl.HasResourceProperties(jsii.String("AWS::ApiGatewayV2::Integration"), map[string]any{
+				"ApiId":                map[string]any{"Ref": api},
+				"IntegrationType":      "AWS_PROXY",
+				"IntegrationUri":       map[string]any{"Fn::GetAtt": []any{fn, "Arn"}},
+				"PayloadFormatVersion": "2.0",
+			})
+			s.tpl.HasResourceProperties(jsii.String("AWS::Lambda::Permission"), map[string]any{
+				"Action":       "lambda:InvokeFunction",
+				"FunctionName": map[string]any{"Fn::GetAtt": []any{fn, "Arn"}},
+				"Principal":    "apigateway.amazonaws.com",
+			})
+		})
+		must(t, "the $default stage logs every request", func() {
+			s.tpl.HasResourceProperties(jsii.String("AWS::ApiGatewayV2::Stage"), map[string]any{
+				"ApiId":      map[string]any{"Ref": api},
+				"StageName":  "$default",
+				"AutoDeploy": true,
+				"AccessLogSettings": map[string]any{
+					"DestinationArn": map[string]any{"Fn::GetAtt": []any{s.id(b.APILogs), "Arn"}},
+					"Format":         assertions.Match_StringLikeRegexp(jsii.String(`\$context\.requestId`)),
+				},
+			})
+		})
+	})
+}
+
+func TestJWTAuthorizer(t *testing.T) {
+	dist := fakeDist(t)
+	issuer := "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_example"
+	s := synth(t, func(app awscdk.App) *Stack {
+		return NewStack(app, "Test", &StackProps{Bora: Props{Code: filepath.Join(dist, "arm64"), JWT: &JWT{Issuer: issuer, Audience: []string{"bora-cli"}}}})
+	})
+	must(t, "authorizer", func() {
+		s.tpl.HasResourceProperties(jsii.String("AWS::ApiGatewayV2::Authorizer"), map[string]any{
+			"AuthorizerType":   "JWT",
+			"IdentitySource":   []any{"$request.header.Authorization"},
+			"JwtConfiguration": map[string]any{"Issuer": issuer, "Audience": []any{"bora-cli"}},
+		})
+	})
+	must(t, "route", func() {
+		s.tpl.HasResourceProperties(jsii.String("AWS::ApiGatewayV2::Route"), map[string]any{
+			"RouteKey":          "$default",
+			"AuthorizationType": "JWT",
+			"AuthorizerId":      map[string]any{"Ref": assertions.Match_AnyValue()},
+		})
+	})
+	for _, f := range s.nag {
+		t.Errorf("cdk-nag %s", f)
 	}
 }

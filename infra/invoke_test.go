@@ -58,14 +58,14 @@ func TestInvokeFunctions(t *testing.T) {
 
 	dist := fakeDist(t)
 	s := synth(t, func(app awscdk.App) *Stack {
-		return newStack(app, "Invoke", &StackProps{Bora: Props{Code: filepath.Join(dist, "arm64")}}, func(_ awscdk.Stack, p *Props) {
+		return newStack(app, "Invoke", &StackProps{Bora: Props{Code: filepath.Join(dist, "arm64")}}, variant{prepare: func(_ awscdk.Stack, p *Props) {
 			p.InvokeFunctions = []*string{
 				jsii.String("charge"),
 				jsii.String("notify:prod"),
 				jsii.String("arn:aws:lambda:eu-west-1:123456789012:function:refund"),
 				awscdk.Fn_ImportValue(jsii.String("PaymentsFunctionArn")),
 			}
-		})
+		}})
 	})
 	arn := func(name string) string {
 		return `{"Fn::Join":["",["arn:",{"Ref":"AWS::Partition"},":lambda:",{"Ref":"AWS::Region"},":",{"Ref":"AWS::AccountId"},":function:` + name + `"]]}`

@@ -39,6 +39,8 @@ const (
 	OutEngineFunction     = "EngineFunctionName"
 	OutWorkerFunction     = "WorkerFunctionName"
 	OutReconcilerFunction = "ReconcilerFunctionName"
+	OutAPIFunction        = "ApiFunctionName"
+	OutAPIURL             = "ApiUrl"
 )
 
 // StackProps configures NewStack.
@@ -56,12 +58,21 @@ type Stack struct {
 
 // NewStack creates a stack holding Bora, with outputs.
 func NewStack(scope constructs.Construct, id string, props *StackProps) *Stack {
-	return newStack(scope, id, props, nil)
+	return newStack(scope, id, props, variant{})
 }
 
-// newStack is NewStack; prepare, when not nil, may add to the stack and
-// change Bora's props before Bora is created.
-func newStack(scope constructs.Construct, id string, props *StackProps, prepare func(awscdk.Stack, *Props)) *Stack {
+// variant is what a stack changes in NewStack.
+type variant struct {
+	// prepare may add to the stack and change Bora's props before Bora
+	// is created.
+	prepare func(awscdk.Stack, *Props)
+	// apiURL is the URL clients reach the API at; nil means the API's own
+	// endpoint.
+	apiURL func(*Bora) *string
+}
+
+// newStack is NewStack, changed by v.
+func newStack(scope constructs.Construct, id string, props *StackProps, v variant) *Stack {
 	var sp awscdk.StackProps
 	var bp Props
 	if props != nil {
@@ -74,8 +85,8 @@ func newStack(scope constructs.Construct, id string, props *StackProps, prepare 
 		sp.AnalyticsReporting = jsii.Bool(false)
 	}
 	st := awscdk.NewStack(scope, jsii.String(id), &sp)
-	if prepare != nil {
-		prepare(st, &bp)
+	if v.prepare != nil {
+		v.prepare(st, &bp)
 	}
 	b := NewBora(st, jsii.String("Bora"), &bp)
 	if b.Table == nil { // invalid props, reported on the construct
@@ -94,6 +105,12 @@ func newStack(scope constructs.Construct, id string, props *StackProps, prepare 
 	out(OutEngineFunction, "the engine function", b.Functions[Engine].FunctionName())
 	out(OutWorkerFunction, "the worker function", b.Functions[Worker].FunctionName())
 	out(OutReconcilerFunction, "the reconciler function", b.Functions[Reconciler].FunctionName())
+	out(OutAPIFunction, "the API function", b.Functions[API].FunctionName())
+	apiURL := b.API.ApiEndpoint()
+	if v.apiURL != nil {
+		apiURL = v.apiURL(b)
+	}
+	out(OutAPIURL, "Bora's HTTP API: bora --endpoint <this URL>", apiURL)
 	return &Stack{Stack: st, Bora: b}
 }
 
@@ -126,6 +143,8 @@ const (
 //     without it the SDK would call AWS. On AWS the SDK finds its endpoints.
 //   - Short timeouts (LocalEngineTimeout, LocalWorkerTimeout), and the
 //     table and log groups are deleted with the stack.
+//   - The ApiUrl output is the emulator's path for the API,
+//     <EndpointUrl>/_aws/execute-api/<api id>/$default.
 func NewLocalStack(scope constructs.Construct, dist string) *Stack {
 	arch := awslambda.Architecture_X86_64()
 	if runtime.GOARCH == "arm64" {
@@ -144,14 +163,24 @@ func NewLocalStack(scope constructs.Construct, dist string) *Stack {
 			ReconcilerTimeout: LocalWorkerTimeout,
 		},
 	}
-	return newStack(scope, LocalStackName, props, func(st awscdk.Stack, p *Props) {
-		endpoint := awscdk.NewCfnParameter(st, jsii.String(EndpointParameter), &awscdk.CfnParameterProps{
-			Type:        jsii.String("String"),
-			Default:     "http://127.0.0.1:4566",
-			Description: jsii.String("The emulator's URL, as the functions reach it (their AWS_ENDPOINT_URL)"),
-		})
-		// The emulator runs the functions on this host, where the
-		// end-to-end suite's servers listen: the worker may reach them.
-		p.Environment = map[string]*string{"AWS_ENDPOINT_URL": endpoint.ValueAsString(), action.EnvNetworkAllow: jsii.String("127.0.0.0/8, ::1")}
+	var endpoint *string
+	return newStack(scope, LocalStackName, props, variant{
+		prepare: func(st awscdk.Stack, p *Props) {
+			endpoint = awscdk.NewCfnParameter(st, jsii.String(EndpointParameter), &awscdk.CfnParameterProps{
+				Type:        jsii.String("String"),
+				Default:     "http://127.0.0.1:4566",
+				Description: jsii.String("The emulator's URL, as the functions reach it (their AWS_ENDPOINT_URL)"),
+			}).ValueAsString()
+			// The emulator runs the functions on this host, where the
+			// end-to-end suite's servers listen: the worker may reach them.
+			p.Environment = map[string]*string{"AWS_ENDPOINT_URL": endpoint, action.EnvNetworkAllow: jsii.String("127.0.0.0/8, ::1")}
+		},
+		// The emulator serves an API at a path of its own port; AWS at
+		// the API's own host name (its ApiEndpoint).
+		apiURL: func(b *Bora) *string {
+			return awscdk.Fn_Join(jsii.String(""), &[]*string{
+				endpoint, jsii.String("/_aws/execute-api/"), b.API.ApiId(), jsii.String("/$default"),
+			})
+		},
 	})
 }

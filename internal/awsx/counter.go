@@ -72,6 +72,19 @@ func (s Snapshot) Total(service string) int64 {
 	return n
 }
 
+// CallTotal is the number of operations asked of service ("" for every
+// service), each once however many requests its retries took: what the
+// code using the clients does, apart from how the network behaved.
+func (s Snapshot) CallTotal(service string) int64 {
+	var n int64
+	for op, c := range s.Calls {
+		if service == "" || op.Service == service {
+			n += c
+		}
+	}
+	return n
+}
+
 // String lists the counts, one operation a line, sorted by name, then the
 // capacity units.
 func (s Snapshot) String() string {

@@ -10,7 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/borawf/bora/internal/engine"
+	"github.com/borawf/bora/internal/api"
+	boraclient "github.com/borawf/bora/internal/client"
 	"github.com/borawf/bora/internal/queue"
 	sqsqueue "github.com/borawf/bora/internal/queue/sqs"
 	"github.com/borawf/bora/internal/record"
@@ -19,12 +20,15 @@ import (
 	"github.com/borawf/bora/internal/store/dynamo"
 )
 
-// client drives the deployed Bora from the test: it starts executions the
-// way the API does (runtime.Submit: store the definition and the head, send
-// the start event), sends commands and raw task messages, and reads state
-// from the table.
+// client drives the deployed Bora from the test. It does what a user does
+// through the stack's HTTP API, SigV4-signed as API Gateway's IAM
+// authorization requires: store workflows, start executions, send
+// commands, read an execution. What no user does — raw task messages,
+// heads written straight to the table — it does with the runtime's queues
+// and the store, and it watches an execution's state in the table.
 type client struct {
 	s     *stack
+	api   *boraclient.Client
 	store store.Store
 	rt    *runtime.Runtime
 }
@@ -42,7 +46,13 @@ func newClient(t *testing.T) *client {
 	if err := rt.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	return &client{s: s, store: st, rt: rt}
+	api, err := boraclient.New(s.API, boraclient.Options{
+		Sign: boraclient.SignAlways, Credentials: s.cfg.Credentials, Region: s.cfg.Region, UserAgent: "bora-e2e",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &client{s: s, api: api, store: st, rt: rt}
 }
 
 // submit starts an execution of the workflow in source (named file in
@@ -57,7 +67,12 @@ func (c *client) submit(t *testing.T, file string, source []byte, workflow strin
 	return id
 }
 
-// trySubmit is submit for use off the test's goroutine.
+// trySubmit is submit for use off the test's goroutine. It stores the
+// document through the API (POST /v1/workflows) and starts the stored
+// version it got back (POST /v1/executions, pinned to that version, so
+// that another test storing a workflow of the same name in the meantime
+// changes nothing). workflow names the document's workflow to start
+// (a workbook's by its own name); empty means its only one.
 func (c *client) trySubmit(file string, source []byte, workflow string, input any) (string, error) {
 	var in json.RawMessage
 	if input != nil {
@@ -69,18 +84,27 @@ func (c *client) trySubmit(file string, source []byte, workflow string, input an
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	head, err := c.rt.Submit(ctx, runtime.Submission{
-		ID:       runtime.NewID(),
-		File:     file,
-		Source:   source,
-		DefName:  c.s.prefix + "-" + strings.TrimSuffix(filepath.Base(file), filepath.Ext(file)),
-		Workflow: workflow,
-		Input:    in,
-	})
+	sub, err := c.api.SubmitWorkflow(ctx, source)
 	if err != nil {
 		return "", fmt.Errorf("submit %s: %w", file, err)
 	}
-	return head.ID, nil
+	start, ver := "", 0
+	for _, w := range sub.Workflows {
+		for _, name := range w.Workflows {
+			// A workbook's workflows are started as <workbook>.<workflow>.
+			if (workflow == "" && len(sub.Workflows) == 1 && len(w.Workflows) == 1) || name == workflow || strings.HasSuffix(name, "."+workflow) {
+				start, ver = name, w.Version
+			}
+		}
+	}
+	if start == "" {
+		return "", fmt.Errorf("submit %s: stored %+v, no workflow %q", file, sub.Workflows, workflow)
+	}
+	doc, _, err := c.api.StartExecution(ctx, api.StartRequest{Workflow: start, Version: &ver, Input: in}, "")
+	if err != nil {
+		return "", fmt.Errorf("start %s version %d: %w", start, ver, err)
+	}
+	return doc.ID, nil
 }
 
 // submitFile starts an execution of a workflow file of the repository.
@@ -93,17 +117,13 @@ func (c *client) submitFile(t *testing.T, path, workflow string, input any) stri
 	return c.submit(t, path, src, workflow, input)
 }
 
-// command sends a pause, resume or cancel to an execution.
+// command sends a pause, resume or cancel to an execution through the
+// API (POST /v1/executions/{id}/{op}).
 func (c *client) command(t *testing.T, id, op string) {
 	t.Helper()
-	ev := engine.CommandEvent(id, op, record.Command{}, runtime.NewID())
-	body, err := json.Marshal(ev)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := c.rt.Events.Send(ctx, queue.Out{Body: body, Group: id, DedupID: ev.ID}); err != nil {
+	if _, err := c.api.Command(ctx, id, op, api.CommandRequest{}, ""); err != nil {
 		t.Fatalf("%s %s: %v", op, id, err)
 	}
 }
@@ -155,7 +175,7 @@ func (c *client) units(t *testing.T, id string) []*record.Unit {
 }
 
 // wait waits until an execution is in one of the states in want and
-// returns its description. It fails with the execution's state, the
+// returns its description, read through the API (GET /v1/executions/{id}). It fails with the execution's state, the
 // queues and the functions' logs when it is not within timeout.
 func (c *client) wait(t *testing.T, id string, timeout time.Duration, want ...record.ExecState) *runtime.Document {
 	t.Helper()
@@ -173,9 +193,9 @@ func (c *client) wait(t *testing.T, id string, timeout time.Duration, want ...re
 	}, func() string { return c.diagnose(id) })
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	d, err := runtime.Describe(ctx, c.store, id)
+	d, err := c.api.GetExecution(ctx, id)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("get execution %s: %v", id, err)
 	}
 	return d
 }

@@ -82,7 +82,10 @@ type stack struct {
 	logs   *logReader
 	since  time.Time
 
-	Table     string
+	Table string
+	// API is the HTTP API's URL (the ApiUrl output): the endpoint of
+	// `bora --endpoint`, under which the /v1 routes hang.
+	API       string
 	Queues    map[string]queueRef // engine, engine-dlq, tasks, tasks-dlq, timers, timers-dlq
 	Funcs     map[string]string   // role → function name
 	LogGroups map[string]string   // role → log group
@@ -159,6 +162,9 @@ func (s *stack) connect(ctx context.Context, outputs map[string]string) error {
 	}
 	var err error
 	if s.Table, err = get("TableName"); err != nil {
+		return err
+	}
+	if s.API, err = get("ApiUrl"); err != nil {
 		return err
 	}
 	for key, out := range outQueues {
