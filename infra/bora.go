@@ -6,6 +6,7 @@ package infra
 
 import (
 	"fmt"
+	"maps"
 	"net/url"
 	"strconv"
 	"time"
@@ -152,6 +153,12 @@ type Bora struct {
 	Functions     map[string]awslambda.Function
 	LogGroups     map[string]awslogs.LogGroup
 	ReconcileRule awsevents.Rule
+	// DeadLetteredAlarm fires when an engine event reaches the engine's
+	// dead-letter queue: an event the engine could not apply in
+	// MaxReceives deliveries, whose execution it failed. The engine
+	// consumes that queue, so its depth alarm fires only for dead letters
+	// the engine cannot handle either.
+	DeadLetteredAlarm awscloudwatch.Alarm
 	// The HTTP API, its $default stage and the stage's access log group.
 	API      awsapigatewayv2.HttpApi
 	APIStage awsapigatewayv2.HttpStage
@@ -187,7 +194,10 @@ func NewBora(scope constructs.Construct, id *string, props *Props) *Bora {
 		env[k] = v
 	}
 
-	engine := b.newFunction(c, Engine, p, p.EngineTimeout, p.EngineReservedConcurrency, env)
+	// The engine tells the records of its dead-letter queue by their ARN.
+	engineEnv := maps.Clone(env)
+	engineEnv[function.EnvDeadLetterARN] = b.Events.DeadLetters.QueueArn()
+	engine := b.newFunction(c, Engine, p, p.EngineTimeout, p.EngineReservedConcurrency, engineEnv)
 	worker := b.newFunction(c, Worker, p, p.WorkerTimeout, p.WorkerReservedConcurrency, env)
 	reconciler := b.newFunction(c, Reconciler, p, p.ReconcilerTimeout, 0, env)
 	api := b.newFunction(c, API, p, p.APITimeout, p.APIReservedConcurrency, env)
@@ -219,9 +229,27 @@ func NewBora(scope constructs.Construct, id *string, props *Props) *Bora {
 	// execution.
 	b.Events.Queue.GrantSendMessages(api)
 
-	mapQueue(engine, b.Events, engineBatchSize, 0)
-	mapQueue(engine, b.Timers, engineBatchSize, 0)
-	mapQueue(worker, b.Tasks, p.WorkerBatchSize, p.WorkerMaxConcurrency)
+	mapQueue(engine, b.Events.Queue, engineBatchSize, 0)
+	mapQueue(engine, b.Timers.Queue, engineBatchSize, 0)
+	mapQueue(worker, b.Tasks.Queue, p.WorkerBatchSize, p.WorkerMaxConcurrency)
+	// The engine consumes its own dead-letter queue: an event that stopped
+	// the function every time it was applied (a crash, memory or time run
+	// out) never returned an error that would fail its execution, and is
+	// failed there instead (Runtime.DeadLettered), so that the execution
+	// ends in ERROR rather than waiting forever. An event that failed with
+	// an error has failed its execution already; its dead letter is
+	// deleted. A dead letter the engine cannot handle stays in the queue,
+	// where the depth alarm sees it.
+	mapQueue(engine, b.Events.DeadLetters, engineBatchSize, 0)
+	b.DeadLetteredAlarm = b.Events.DeadLetters.MetricNumberOfMessagesReceived(&awscloudwatch.MetricOptions{
+		Period: awscdk.Duration_Minutes(jsii.Number(5)), Statistic: jsii.String("Sum"),
+	}).CreateAlarm(c, jsii.String("EngineDeadLetteredAlarm"), &awscloudwatch.CreateAlarmOptions{
+		AlarmDescription:   jsii.String("An engine event reached Bora's engine dead-letter queue: the engine failed its execution. The engine function's log names the execution."),
+		Threshold:          jsii.Number(1),
+		EvaluationPeriods:  jsii.Number(1),
+		ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+		TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
+	})
 
 	b.newAPI(c, p, api)
 
@@ -231,11 +259,13 @@ func NewBora(scope constructs.Construct, id *string, props *Props) *Bora {
 		Targets:     &[]awsevents.IRuleTarget{awseventstargets.NewLambdaFunction(reconciler, nil)},
 	})
 
+	alarms := []awscloudwatch.Alarm{b.DeadLetteredAlarm}
 	for _, q := range []*Queue{b.Events, b.Tasks, b.Timers} {
-		for _, a := range []awscloudwatch.Alarm{q.DepthAlarm, q.OldestAlarm} {
-			for _, act := range p.AlarmActions {
-				a.AddAlarmAction(act)
-			}
+		alarms = append(alarms, q.DepthAlarm, q.OldestAlarm)
+	}
+	for _, a := range alarms {
+		for _, act := range p.AlarmActions {
+			a.AddAlarmAction(act)
 		}
 	}
 	return b

@@ -288,6 +288,9 @@ func TestQueues(t *testing.T) {
 			if redrive["maxReceiveCount"] != float64(DefaultMaxReceives) {
 				t.Errorf("%s: maxReceiveCount %v, want %d", q.name, redrive["maxReceiveCount"], DefaultMaxReceives)
 			}
+			if dp["VisibilityTimeout"] != p["VisibilityTimeout"] {
+				t.Errorf("%s: dead letters hidden %v s on receipt, want the queue's %v s", q.name, dp["VisibilityTimeout"], p["VisibilityTimeout"])
+			}
 			if dp["MessageRetentionPeriod"] != float64(14*24*3600) {
 				t.Errorf("%s: dead letters kept %v s, want 14 days", q.name, dp["MessageRetentionPeriod"])
 			}
@@ -333,8 +336,8 @@ func TestVisibilityCoversConsumer(t *testing.T) {
 		t.Helper()
 		queues, fns := s.resources("AWS::SQS::Queue"), s.resources("AWS::Lambda::Function")
 		esms := s.resources("AWS::Lambda::EventSourceMapping")
-		if len(esms) != 3 {
-			t.Errorf("%d event source mappings, want 3", len(esms))
+		if len(esms) != 4 {
+			t.Errorf("%d event source mappings, want 4 (the engine's dead letters too)", len(esms))
 		}
 		for id, m := range esms {
 			p := props(m)
@@ -410,6 +413,9 @@ func TestFunctions(t *testing.T) {
 					function.EnvMaxReceives:   "5",
 					function.EnvRetention:     "2592000s",
 				}
+				if name == Engine {
+					want[function.EnvDeadLetterARN] = map[string]any{"Fn::GetAtt": []any{tt.s.id(b.Events.DeadLetters), "Arn"}}
+				}
 				if tt.s == local {
 					want["AWS_ENDPOINT_URL"] = map[string]any{"Ref": EndpointParameter}
 					want[action.EnvNetworkAllow] = "127.0.0.0/8, ::1"
@@ -455,19 +461,20 @@ func TestMappings(t *testing.T) {
 	both(t, func(t *testing.T, s *synthesized) {
 		b := s.stack.Bora
 		for _, m := range []struct {
-			fn      string
-			q       *Queue
-			batch   int
-			scaling any
+			fn, name string
+			q        constructs.Construct
+			batch    int
+			scaling  any
 		}{
-			{Engine, b.Events, 10, assertions.Match_Absent()},
-			{Engine, b.Timers, 10, assertions.Match_Absent()},
-			{Worker, b.Tasks, 1, map[string]any{"MaximumConcurrency": DefaultWorkerConcurrency}},
+			{Engine, "events", b.Events.Queue, 10, assertions.Match_Absent()},
+			{Engine, "timers", b.Timers.Queue, 10, assertions.Match_Absent()},
+			{Engine, "engine dead letters", b.Events.DeadLetters, 10, assertions.Match_Absent()},
+			{Worker, "tasks", b.Tasks.Queue, 1, map[string]any{"MaximumConcurrency": DefaultWorkerConcurrency}},
 		} {
-			must(t, fmt.Sprintf("%s ← %s", m.fn, m.q.name), func() {
+			must(t, fmt.Sprintf("%s ← %s", m.fn, m.name), func() {
 				s.tpl.HasResourceProperties(jsii.String("AWS::Lambda::EventSourceMapping"), map[string]any{
 					"FunctionName":          map[string]any{"Ref": s.id(b.Functions[m.fn])},
-					"EventSourceArn":        map[string]any{"Fn::GetAtt": []any{s.id(m.q.Queue), "Arn"}},
+					"EventSourceArn":        map[string]any{"Fn::GetAtt": []any{s.id(m.q), "Arn"}},
 					"BatchSize":             m.batch,
 					"FunctionResponseTypes": []any{"ReportBatchItemFailures"},
 					"ScalingConfig":         m.scaling,
@@ -500,9 +507,22 @@ func TestReconcilerSchedule(t *testing.T) {
 func TestAlarms(t *testing.T) {
 	both(t, func(t *testing.T, s *synthesized) {
 		b := s.stack.Bora
-		if n := len(s.resources("AWS::CloudWatch::Alarm")); n != 6 {
-			t.Errorf("%d alarms, want 6", n)
+		if n := len(s.resources("AWS::CloudWatch::Alarm")); n != 7 {
+			t.Errorf("%d alarms, want 7", n)
 		}
+		// The engine consumes its dead letters: an alarm on their arrival.
+		must(t, "engine dead-lettered", func() {
+			s.tpl.HasResourceProperties(jsii.String("AWS::CloudWatch::Alarm"), map[string]any{
+				"MetricName":         "NumberOfMessagesReceived",
+				"Namespace":          "AWS/SQS",
+				"Statistic":          "Sum",
+				"Period":             300,
+				"Dimensions":         []any{map[string]any{"Name": "QueueName", "Value": map[string]any{"Fn::GetAtt": []any{s.id(b.Events.DeadLetters), "QueueName"}}}},
+				"Threshold":          1,
+				"ComparisonOperator": "GreaterThanOrEqualToThreshold",
+				"TreatMissingData":   "notBreaching",
+			})
+		})
 		for _, a := range []struct {
 			q         *Queue
 			ageSecond int
@@ -637,7 +657,7 @@ func TestGrantsAreLeastPrivilege(t *testing.T) {
 		add(API, storeActions, table+"/index/"+dynamo.IndexByState)
 		add(API, send, s.id(b.Events.Queue))
 		add(Engine, send, s.id(b.Events.Queue), s.id(b.Tasks.Queue), s.id(b.Timers.Queue))
-		add(Engine, consume, s.id(b.Events.Queue), s.id(b.Timers.Queue))
+		add(Engine, consume, s.id(b.Events.Queue), s.id(b.Timers.Queue), s.id(b.Events.DeadLetters))
 		add(Worker, send, s.id(b.Events.Queue))
 		add(Worker, consume, s.id(b.Tasks.Queue))
 		add(Reconciler, send, s.id(b.Events.Queue), s.id(b.Tasks.Queue))

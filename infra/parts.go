@@ -131,6 +131,10 @@ func newQueue(scope constructs.Construct, name string, p Props, fifo bool, consu
 	dp := props()
 	// The longest SQS keeps a message: two weeks to look at what failed.
 	dp.RetentionPeriod = awscdk.Duration_Days(jsii.Number(14))
+	// The engine function consumes the engine's dead-letter queue too
+	// (NewBora), so a dead letter hides as long as its consumer may run,
+	// as the queue hides its messages.
+	dp.VisibilityTimeout = seconds(consumerTimeout)
 	dlq := awssqs.NewQueue(c, jsii.String("DeadLetters"), dp)
 	qp := props()
 	qp.VisibilityTimeout = seconds(consumerTimeout)
@@ -200,7 +204,7 @@ func (b *Bora) newFunction(scope constructs.Construct, name string, p Props, tim
 
 // mapQueue makes fn consume q, reporting the messages it failed so that
 // the others are deleted. maxConcurrency 0 leaves the mapping's default.
-func mapQueue(fn awslambda.Function, q *Queue, batch, maxConcurrency int) {
+func mapQueue(fn awslambda.Function, q awssqs.IQueue, batch, maxConcurrency int) {
 	props := &awslambdaeventsources.SqsEventSourceProps{
 		BatchSize:               jsii.Number(batch),
 		ReportBatchItemFailures: jsii.Bool(true),
@@ -208,7 +212,7 @@ func mapQueue(fn awslambda.Function, q *Queue, batch, maxConcurrency int) {
 	if maxConcurrency > 0 {
 		props.MaxConcurrency = jsii.Number(maxConcurrency)
 	}
-	fn.AddEventSource(awslambdaeventsources.NewSqsEventSource(q.Queue, props))
+	fn.AddEventSource(awslambdaeventsources.NewSqsEventSource(q, props))
 }
 
 func capitalize(s string) string {

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/borawf/bora/internal/dsl"
@@ -55,11 +57,11 @@ func (c *client) startUnrunnable(t *testing.T, defName string, ver int, input an
 }
 
 // TestPoisonedEvent proves the poison-message path on the deployed stack:
-// an engine event that fails on every delivery reaches the engine queue's
-// dead-letter queue, and its execution ends ERROR with a state_info that
-// names the event, while an execution started at the same time runs to
-// SUCCESS without waiting for it. It takes its dead letter, so that the
-// run's check for dead letters reports only unexpected ones.
+// an engine event that fails on every delivery ends its execution ERROR,
+// on its last delivery, with a state_info that names the event, while an
+// execution started at the same time runs to SUCCESS without waiting for
+// it. The event then goes to the engine's dead-letter queue, which the
+// engine consumes; the run's check for dead letters sees it gone.
 //
 // It lasts about maxReceives × engineTimeout, which is why the local
 // stack's engine timeout, and so its queues' visibility timeout, is short.
@@ -85,41 +87,14 @@ func TestPoisonedEvent(t *testing.T) {
 	}
 	t.Logf("the good execution succeeded after %s", time.Since(start).Round(time.Millisecond))
 
-	var taken []string
-	waitFor(t, settle, fmt.Sprintf("%s in the engine dead-letter queue", badEvent.ID), func() (bool, string) {
-		got, err := c.s.takeDeadLetters(t.Context(), "engine", func(body string) bool {
-			var ev record.Event
-			return json.Unmarshal([]byte(body), &ev) == nil && ev.ExecID == bad.ID
-		})
-		taken = append(taken, got...)
-		if err != nil {
-			return false, err.Error()
-		}
-		return len(taken) > 0, "not there yet"
-	}, func() string { return c.diagnose(bad.ID) })
-	t.Logf("the event was dead-lettered after %s", time.Since(start).Round(time.Millisecond))
-	if len(taken) != 1 {
-		t.Errorf("%d dead letters of the unrunnable execution, want its start event only:\n%s", len(taken), strings.Join(taken, "\n"))
-	}
-	var got record.Event
-	if err := json.Unmarshal([]byte(taken[0]), &got); err != nil {
-		t.Fatalf("dead letter %s: %v", taken[0], err)
-	}
-	if diff := cmp.Diff(badEvent, got); diff != "" {
-		t.Errorf("dead letter (-want +got):\n%s", diff)
-	}
-
 	// The engine fails the execution on the event's last delivery; the
-	// queue dead-letters the event when it would deliver it again. So once
-	// the event is in the dead-letter queue the execution must be ERROR.
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	defer cancel()
-	d, err = runtime.Describe(ctx, c.store, bad.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	// queue then dead-letters the event, and the engine, which consumes its
+	// dead-letter queue, deletes it (the execution is final already). A
+	// dead letter it left there would fail the run (checkDLQs).
+	d = c.wait(t, bad.ID, settle, record.ExecError, record.ExecSuccess, record.ExecCancelled)
+	t.Logf("the unrunnable execution failed after %s", time.Since(start).Round(time.Millisecond))
 	if d.State != string(record.ExecError) {
-		t.Fatalf("the unrunnable execution is %s (%s) once its event is dead-lettered, want ERROR\n%s", d.State, d.StateInfo, c.diagnose(bad.ID))
+		t.Fatalf("the unrunnable execution is %s (%s), want ERROR\n%s", d.State, d.StateInfo, c.diagnose(bad.ID))
 	}
 	t.Logf("state_info: %s", d.StateInfo)
 	for _, want := range []string{
@@ -148,4 +123,65 @@ func TestPoisonedEvent(t *testing.T) {
 	if got := srv.Hits(badRun); len(got) != 0 {
 		t.Errorf("the unrunnable execution ran actions: %v", got)
 	}
+}
+
+// napping waits ten minutes before its only task: an execution that stays
+// RUNNING for longer than any test.
+const napping = `version: '2.0'
+napping:
+  tasks:
+    nap:
+      action: std.noop
+      wait-before: 600
+`
+
+// TestDeadLetteredEventEndsItsExecution proves that the engine consumes its
+// dead-letter queue on the deployed stack (the stack maps that queue to the
+// engine function and names it in BORA_ENGINE_DLQ_ARN): an event that
+// reaches it while its execution still runs — one whose every delivery
+// stopped the function (a crash, memory or time run out), so no handler
+// failed the execution — ends that execution in ERROR with a state_info
+// naming the event, and leaves the queue. The test puts the event in the
+// dead-letter queue itself, as SQS moves one there.
+func TestDeadLetteredEventEndsItsExecution(t *testing.T) {
+	t.Parallel()
+	c := newClient(t)
+	id := c.submit(t, "napping.yaml", []byte(napping), "", nil)
+	c.wait(t, id, settle, record.ExecRunning)
+
+	ev := engine.CommandEvent(id, record.OpResume, record.Command{}, runtime.NewID())
+	body, err := json.Marshal(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dlq := c.s.Queues["engine-dlq"]
+	if _, err := c.s.sqs.SendMessage(t.Context(), &sqs.SendMessageInput{
+		QueueUrl: aws.String(dlq.URL), MessageBody: aws.String(string(body)),
+		MessageGroupId: aws.String(id), MessageDeduplicationId: aws.String(ev.ID),
+	}); err != nil {
+		t.Fatalf("send %s to %s: %v", ev.ID, dlq.Name, err)
+	}
+
+	d := c.wait(t, id, settle, record.ExecError, record.ExecSuccess, record.ExecCancelled)
+	if d.State != string(record.ExecError) {
+		t.Fatalf("execution %s is %s (%s), want ERROR\n%s", id, d.State, d.StateInfo, c.diagnose(id))
+	}
+	t.Logf("state_info: %s", d.StateInfo)
+	for _, want := range []string{"engine event " + ev.ID + " ", "dead-lettered", fmt.Sprintf("after %d deliveries", maxReceives)} {
+		if !strings.Contains(d.StateInfo, want) {
+			t.Errorf("state_info %q does not say %q", d.StateInfo, want)
+		}
+	}
+	waitFor(t, settle, fmt.Sprintf("%s to leave %s", ev.ID, dlq.Name), func() (bool, string) {
+		bodies, err := c.s.peekDLQ(t.Context(), "engine")
+		if err != nil {
+			return false, err.Error()
+		}
+		for _, b := range bodies {
+			if strings.Contains(b, ev.ID) {
+				return false, "still there"
+			}
+		}
+		return true, ""
+	}, func() string { return c.diagnose(id) })
 }
