@@ -30,6 +30,8 @@ var commands = []command{
 	{"cancel", "cancel an execution", controlCmd(record.OpCancel)},
 	{"rerun", "run a failed task of an execution again", controlCmd(record.OpRerun)},
 	{"skip", "skip a failed task of an execution and go on past it", controlCmd(record.OpSkip)},
+	{"complete", "complete an attempt of an asynchronous action with its result", completeCmd(false)},
+	{"fail", "fail an attempt of an asynchronous action with an error", completeCmd(true)},
 	{"submit", "store workflow documents on the API's server", submitCmd},
 	{"start", "start an execution of a stored workflow on the API's server", startCmd},
 	{"get", "show an execution kept by the API's server", getCmd},

@@ -32,6 +32,7 @@ func openEmbedded(cmd string, o embedded.Options, stderr io.Writer) (*embedded.B
 		return nil, exitUsage
 	}
 	o.Log = cliLogger(stderr)
+	o.CallbackURL = os.Getenv("BORA_CALLBACK_URL")
 	b, err := embedded.Open(o)
 	if err != nil {
 		fmt.Fprintf(stderr, "bora %s: %v\n", cmd, err)

@@ -99,7 +99,22 @@ type Input struct {
 	// action calls may refuse a write that carries a fence older than the
 	// last it saw.
 	Fence string
+	// CallbackID names this attempt for a completion (record.CallbackID):
+	// an action that returns ErrPending hands it to whatever will report
+	// the outcome, which then completes the attempt with it (the API's
+	// POST /v1/completions/{id}, `bora complete`, `bora fail`).
+	CallbackID string
+	// CallbackURL is the completion route (<API>/v1/completions), to
+	// which the callback id is appended, when the worker knows its API's
+	// address (BORA_CALLBACK_URL); else empty.
+	CallbackURL string
 }
+
+// ErrPending is returned by an action whose work goes on after it returns
+// (an asynchronous action): the attempt stays RUNNING, waiting for a
+// completion that names Input.CallbackID, for at most the task's timeout.
+// The action must have handed the callback id on before it returns.
+var ErrPending = errors.New("the action's outcome comes later, with a completion")
 
 // Action is one kind of work a task can run.
 type Action interface {

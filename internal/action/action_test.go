@@ -93,7 +93,7 @@ func TestRegistry(t *testing.T) {
 	t.Parallel()
 	noop := Func(func(context.Context, Input) (any, error) { return nil, nil })
 	r := NewRegistry()
-	wantStd := []string{"std.echo", "std.email", "std.fail", "std.http", "std.javascript", "std.js", "std.noop",
+	wantStd := []string{"std.async_noop", "std.echo", "std.email", "std.fail", "std.http", "std.javascript", "std.js", "std.mistral_http", "std.noop",
 		"std.sleep", "std.ssh", "std.ssh_proxied", "std.test_dict"}
 	if diff := cmp.Diff(wantStd, r.Names()); diff != "" {
 		t.Errorf("Names of a new registry (-want +got):\n%s", diff)

@@ -567,3 +567,34 @@ func responseCookies(resp *http.Response) map[string]any {
 	}
 	return out
 }
+
+// runAsync is std.mistral_http: std.http's request, carrying headers that
+// say which attempt to complete and where (Mistral's names), then the
+// attempt waits for that completion (ErrPending). A request that fails is
+// the attempt's error, as with std.http.
+func (h *httpAction) runAsync(ctx context.Context, p params) (any, error) {
+	given, err := p.object("headers")
+	if err != nil {
+		return nil, badParam(err)
+	}
+	headers := make(map[string]any, len(given)+5)
+	for k, v := range given {
+		headers[k] = v
+	}
+	headers["Mistral-Workflow-Execution-Id"] = p.in.ExecutionID
+	headers["Mistral-Task-Id"] = p.in.Task
+	headers["Mistral-Action-Execution-Id"] = p.in.CallbackID
+	if p.in.CallbackURL != "" {
+		headers["Mistral-Callback-URL"] = strings.TrimSuffix(p.in.CallbackURL, "/") + "/" + p.in.CallbackID
+	}
+	m := make(map[string]any, len(p.m)+1)
+	for k, v := range p.m {
+		m[k] = v
+	}
+	m["headers"] = headers
+	p.m = m
+	if _, err := h.run(ctx, p); err != nil {
+		return nil, err
+	}
+	return nil, ErrPending
+}

@@ -104,6 +104,7 @@ func (s Signature) describe() string {
 type params struct {
 	action string
 	m      map[string]any
+	in     Input // the attempt the action runs for
 }
 
 func (p params) typeErr(name, want string, v any) error {

@@ -24,7 +24,7 @@ func (s *stdAction) Run(ctx context.Context, in Input) (any, error) {
 	if err := checkParams(s.name, s.sig, in.Params); err != nil {
 		return nil, NonRetryable(err)
 	}
-	out, err := s.run(ctx, params{action: s.name, m: in.Params})
+	out, err := s.run(ctx, params{action: s.name, m: in.Params, in: in})
 	var pe *paramError
 	if errors.As(err, &pe) {
 		return nil, NonRetryable(pe.err)
@@ -52,6 +52,8 @@ func standard(pol Policy) map[string]Action {
 	h := newHTTPAction(pol)
 	all := []*stdAction{
 		{name: "std.noop", run: runNoop},
+		{name: "std.async_noop", run: runAsyncNoop},
+		{name: "std.mistral_http", sig: httpSignature, run: h.runAsync},
 		{name: "std.echo", sig: Signature{Required: []string{"output"}, Optional: []string{"delay"}}, run: runEcho},
 		{name: "std.fail", sig: Signature{Optional: []string{"error_data"}}, run: runFail},
 		{name: "std.sleep", sig: Signature{Optional: []string{"seconds"}}, run: runSleep},
@@ -72,6 +74,10 @@ func standard(pol Policy) map[string]Action {
 
 // std.noop does nothing; its result is null.
 func runNoop(context.Context, params) (any, error) { return nil, nil }
+
+// std.async_noop does nothing and leaves its attempt waiting for a
+// completion (ErrPending).
+func runAsyncNoop(context.Context, params) (any, error) { return nil, ErrPending }
 
 // std.echo returns `output`, after `delay` seconds when given.
 func runEcho(ctx context.Context, p params) (any, error) {

@@ -122,6 +122,7 @@ var routes = []Route{
 	{"POST", "/executions/{id}/cancel", command(record.OpCancel)},
 	{"POST", "/executions/{id}/rerun", command(record.OpRerun)},
 	{"POST", "/executions/{id}/skip", command(record.OpSkip)},
+	{"POST", "/completions/{id}", (*server).complete},
 }
 
 // New returns the API's handler.

@@ -19,11 +19,13 @@ const (
 	TypeWorkflowNotFound    = "workflow-not-found"     // 404: no such workflow or version
 	TypeExecutionNotFound   = "execution-not-found"    // 404: no such execution
 	TypeTaskNotFound        = "task-not-found"         // 404: no such task execution
+	TypeCompletionNotFound  = "completion-not-found"   // 404: the id names no attempt
 	TypeMethodNotAllowed    = "method-not-allowed"     // 405
 	TypeNotAcceptable       = "not-acceptable"         // 406
 	TypeExecutionExists     = "execution-exists"       // 409: the id is taken by a different request
 	TypeIdempotencyConflict = "idempotency-conflict"   // 409: the key was used for a different request
 	TypeInvalidState        = "invalid-state"          // 409: the command does not fit the execution's state
+	TypeStaleCompletion     = "stale-completion"       // 409: the attempt is no longer current
 	TypeTooLarge            = "too-large"              // 413
 	TypeUnsupportedMedia    = "unsupported-media-type" // 415
 	TypeInvalidWorkflow     = "invalid-workflow"       // 422: the document does not compile
@@ -71,11 +73,13 @@ var titles = map[string]string{
 	TypeWorkflowNotFound:    "No such workflow",
 	TypeExecutionNotFound:   "No such execution",
 	TypeTaskNotFound:        "No such task execution",
+	TypeCompletionNotFound:  "No such attempt awaits a completion",
 	TypeMethodNotAllowed:    "Method not allowed on this route",
 	TypeNotAcceptable:       "No acceptable representation",
 	TypeExecutionExists:     "The execution id is taken by a different request",
 	TypeIdempotencyConflict: "The idempotency key was used for a different request",
 	TypeInvalidState:        "The command does not fit the execution's state",
+	TypeStaleCompletion:     "The attempt is no longer current; the completion changed nothing",
 	TypeTooLarge:            "The request is too large",
 	TypeUnsupportedMedia:    "Unsupported content type",
 	TypeInvalidWorkflow:     "The workflow document is not valid",
@@ -93,11 +97,13 @@ var statuses = map[string]int{
 	TypeWorkflowNotFound:    http.StatusNotFound,
 	TypeExecutionNotFound:   http.StatusNotFound,
 	TypeTaskNotFound:        http.StatusNotFound,
+	TypeCompletionNotFound:  http.StatusNotFound,
 	TypeMethodNotAllowed:    http.StatusMethodNotAllowed,
 	TypeNotAcceptable:       http.StatusNotAcceptable,
 	TypeExecutionExists:     http.StatusConflict,
 	TypeIdempotencyConflict: http.StatusConflict,
 	TypeInvalidState:        http.StatusConflict,
+	TypeStaleCompletion:     http.StatusConflict,
 	TypeTooLarge:            http.StatusRequestEntityTooLarge,
 	TypeUnsupportedMedia:    http.StatusUnsupportedMediaType,
 	TypeInvalidWorkflow:     http.StatusUnprocessableEntity,

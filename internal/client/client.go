@@ -420,6 +420,19 @@ func (c *Client) Command(ctx context.Context, id, op string, q api.CommandReques
 	return &out, err
 }
 
+// Complete sends the outcome of an asynchronous action's attempt (POST
+// /v1/completions/{id}). It is not retried: a completion that took effect
+// before its answer was lost would be refused as stale when sent again.
+func (c *Client) Complete(ctx context.Context, id string, q api.CompletionRequest) (*api.CompletionAnswer, error) {
+	body, err := json.Marshal(q)
+	if err != nil {
+		return nil, err
+	}
+	var out api.CompletionAnswer
+	_, err = c.do(ctx, request{method: "POST", path: "/completions/" + url.PathEscape(id), body: body, ctype: "application/json"}, &out)
+	return &out, err
+}
+
 func set(q url.Values, k, v string) {
 	if v != "" {
 		q.Set(k, v)

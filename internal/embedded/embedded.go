@@ -54,6 +54,9 @@ type Options struct {
 	// Triggers is how often the cron triggers that are due are fired
 	// (bora serve: every second); 0 fires none (bora run).
 	Triggers time.Duration
+	// CallbackURL is the completion route asynchronous actions are given
+	// (worker.Worker.CallbackURL): <API>/v1/completions; empty when none.
+	CallbackURL string
 }
 
 // Bora is an embedded deployment: store, queues, runtime, worker, reconciler.
@@ -199,7 +202,7 @@ func New(p Parts, o Options) (*Bora, error) {
 	if err := rt.Validate(); err != nil {
 		return nil, err
 	}
-	w := &worker.Worker{Store: p.Store, Events: p.Events, Actions: o.Actions, Log: o.Log, Lease: o.Lease, Atomic: p.Atomic}
+	w := &worker.Worker{Store: p.Store, Events: p.Events, Actions: o.Actions, Log: o.Log, Lease: o.Lease, Atomic: p.Atomic, CallbackURL: o.CallbackURL}
 	rc := &reconcile.Reconciler{Store: p.Store, Tasks: p.Tasks, Events: p.Events, Log: o.Log}
 	fire := &cron.Firer{Store: p.Store, Runtime: rt, Log: o.Log}
 	return &Bora{Store: p.Store, Runtime: rt, Worker: w, Reconciler: rc, Triggers: fire, events: p.Events, tasks: p.Tasks, timers: p.Timers,

@@ -184,7 +184,11 @@ func (r *Reconciler) look(ctx context.Context, e *record.Execution, now time.Tim
 				}
 				events = append(events, eventOut(record.DoneEvent(u.UnitKey, u.Attempt, u.Fence)))
 				rep.Expired++
-				log.Warn("lease expired: attempt ended in ERROR")
+				if u.Awaiting() {
+					log.Warn("no completion before the attempt's deadline: attempt ended in ERROR")
+				} else {
+					log.Warn("lease expired: attempt ended in ERROR")
+				}
 			}
 		}
 	}
@@ -221,9 +225,15 @@ func (r *Reconciler) look(ctx context.Context, e *record.Execution, now time.Tim
 
 // endLost ends an attempt whose lease expired, as its worker would have:
 // ERROR, marked lost. Should the record have no room for the error that
-// says when the lease expired, the shortest one is written instead.
+// says when the lease expired, the shortest one is written instead. An
+// attempt that awaited its completion past its deadline ends in an
+// ordinary ERROR that says so (record.AwaitTimeoutError).
 func (r *Reconciler) endLost(ctx context.Context, u *record.Unit, now time.Time) error {
 	x := record.Expect{States: []record.State{record.Running}, Attempt: u.Attempt, Fence: u.Fence}
+	if u.Awaiting() {
+		_, err := r.Store.UpdateUnit(ctx, u.UnitKey, x, record.UnitChange{State: record.Error, Error: record.AwaitTimeoutError(u), Finished: now, ClearOutcome: true})
+		return err
+	}
 	var err error
 	for _, msg := range []string{
 		fmt.Sprintf("the worker running attempt %d was lost: its lease expired at %s", u.Attempt, u.Due.UTC().Format(time.RFC3339)),

@@ -75,6 +75,9 @@ type Worker struct {
 	// outcome and sends its attempt-done event in one (the embedded
 	// SQLite store and queues share a database). Nil runs fn as it is.
 	Atomic func(ctx context.Context, fn func(ctx context.Context) error) error
+	// CallbackURL is the API's completion route (<API>/v1/completions),
+	// given to actions (action.Input.CallbackURL); empty when unknown.
+	CallbackURL string
 	// MaxValueBytes bounds a recorded result or error. The store's item
 	// limit bounds it anyway (less the unit's input); 0 means that bound.
 	MaxValueBytes int
@@ -207,6 +210,15 @@ func (c *Worker) unclaimed(ctx context.Context, log *slog.Logger, k record.UnitK
 		log.Debug("attempt already ended; notifying again", "state", u.State)
 		return c.notify(ctx, k, attempt, fence)
 	}
+	if u.Attempt == attempt && u.Fence == fence && u.Awaiting() {
+		if !u.Due.IsZero() && !u.Due.After(c.Now()) {
+			return c.Fail(ctx, u, "")
+		}
+		// The action ran and its completion is awaited: nothing to keep
+		// the message for (the completion announces the end).
+		log.Debug("attempt awaits its completion")
+		return nil
+	}
 	if u.Attempt == attempt && u.Fence == fence && u.State == record.Running {
 		if !u.Due.IsZero() && !u.Due.After(c.Now()) {
 			// Its lease expired: the worker that claimed it was lost
@@ -263,6 +275,8 @@ func (c *Worker) run(ctx context.Context, log *slog.Logger, u *record.Unit, hear
 		Item:           u.Item,
 		Attempt:        u.Attempt,
 		Fence:          u.Fence,
+		CallbackID:     record.CallbackID(u.UnitKey, u.Attempt, u.Fence),
+		CallbackURL:    c.CallbackURL,
 	}
 
 	runCtx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
@@ -385,10 +399,13 @@ func (c *Worker) record(ctx context.Context, log *slog.Logger, u *record.Unit, o
 	if c.MaxValueBytes > 0 {
 		limit = min(limit, c.MaxValueBytes)
 	}
+	x := record.Expect{States: []record.State{record.Running}, Attempt: u.Attempt, Fence: u.Fence}
+	if errors.Is(out.err, action.ErrPending) {
+		return c.await(ctx, log, u, x)
+	}
 	ch := outcomeChange(u, out, limit)
 	ch.Finished = c.Now()
 
-	x := record.Expect{States: []record.State{record.Running}, Attempt: u.Attempt, Fence: u.Fence}
 	_, err := c.Store.UpdateUnit(ctx, u.UnitKey, x, ch)
 	var tooLarge *store.TooLargeError
 	if errors.As(err, &tooLarge) {
@@ -481,14 +498,19 @@ func lostReason(u *record.Unit) string {
 // Fail ends a RUNNING attempt whose worker was lost (its lease expired):
 // it records ERROR with record.LostError(reason), conditional on the
 // unit's attempt and fence, and sends the attempt-done event, as a worker
-// would. If the attempt has already ended it only re-sends that event, and
-// if the unit has moved on it does nothing. Fail needs Store and Events.
+// would. An attempt that awaited its completion past its deadline ends
+// with record.AwaitTimeoutError instead (reason is not used). If the
+// attempt has already ended it only re-sends that event, and if the unit
+// has moved on it does nothing. Fail needs Store and Events.
 func (w *Worker) Fail(ctx context.Context, u *record.Unit, reason string) error {
 	c := w.config()
 	log := c.Log.With("execution_id", u.ExecID, "task", u.Task, "attempt", u.Attempt, "item", u.Item)
+	ch := record.UnitChange{State: record.Error, Error: record.LostError(reason), Finished: c.Now()}
+	if u.Awaiting() {
+		ch.Error, ch.ClearOutcome, reason = record.AwaitTimeoutError(u), true, "no completion before the deadline"
+	}
 	_, err := c.Store.UpdateUnit(ctx, u.UnitKey,
-		record.Expect{States: []record.State{record.Running}, Attempt: u.Attempt, Fence: u.Fence},
-		record.UnitChange{State: record.Error, Error: record.LostError(reason), Finished: c.Now()})
+		record.Expect{States: []record.State{record.Running}, Attempt: u.Attempt, Fence: u.Fence}, ch)
 	if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) {
 		return c.unclaimed(ctx, log, u.UnitKey, u.Attempt, u.Fence)
 	}

@@ -301,6 +301,7 @@ func TestHandlePassesInput(t *testing.T) {
 		Item:           3,
 		Attempt:        2,
 		Fence:          m.Fence,
+		CallbackID:     record.CallbackID(m.Key(), 2, m.Fence),
 	}
 	if diff := cmp.Diff(want, got); diff != "" || m.Fence == "" {
 		t.Errorf("action input (-want +got):\n%s", diff)
