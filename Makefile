@@ -4,7 +4,6 @@ GO ?= go
 PKGS := ./...
 SEEDS ?= 200
 EXAMPLE ?= events/examples/showcase.yaml
-PEER_TASKS ?= 200
 # LocalStack runs beside MiniStack, 10 ports above it unless told otherwise.
 LOCALSTACK_PORT ?= $(shell expr $(or $(EMULATOR_PORT),4566) + 10)
 # The packages whose tests also run on LocalStack: the DynamoDB and SQS
@@ -73,9 +72,8 @@ emulator: ## Start the local AWS emulator (MiniStack) on 127.0.0.1:$EMULATOR_POR
 	./scripts/emulator start
 
 .PHONY: bench
-bench: ## Run the benchmarks and print their figures, Mistral's beside the embedded ones.
-	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
-	./scripts/bench-peer -linear $(PEER_TASKS) -items $(PEER_TASKS)
+bench: ## Measure every figure in one run (embedded, on the emulator, Temporal and Mistral beside): one table, test/bench/results/latest.json.
+	GO=$(GO) ./scripts/emulator run $(GO) run ./test/bench/report
 
 .PHONY: build
 build: ## Build the Lambda bootstrap zips (arm64 and amd64) into dist/.

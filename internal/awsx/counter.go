@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -13,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/aws/smithy-go/middleware"
 )
 
@@ -43,7 +45,21 @@ type Snapshot struct {
 	// Requests) that returned no message: a poller's idle polls, which AWS
 	// bills by the time a queue is polled rather than by the work done.
 	EmptyReceives int64
+	// Units splits ReadUnits and WriteUnits by operation (DynamoDB
+	// operations that reported capacity only).
+	Units map[Op]Capacity
+	// FIFORequests counts the SQS requests (among Requests) made to FIFO
+	// queues (a queue URL ending in .fifo), which AWS prices apart, and
+	// EmptyFIFOReceives those of them among EmptyReceives.
+	FIFORequests, EmptyFIFOReceives int64
+	// Messages counts the SQS messages the calls asked to send, each
+	// once however many requests it took, and MessageBytes their size as
+	// SQS measures it (body, and each attribute's name, type and value).
+	Messages, MessageBytes int64
 }
+
+// Capacity is DynamoDB capacity consumed: read and write units.
+type Capacity struct{ Read, Write float64 }
 
 // Total is the number of requests made to service ("" for every service).
 func (s Snapshot) Total(service string) int64 {
@@ -74,12 +90,32 @@ func (s Snapshot) String() string {
 // Sub returns what happened between prev and s.
 func (s Snapshot) Sub(prev Snapshot) Snapshot {
 	return Snapshot{
-		Requests:      subCounts(s.Requests, prev.Requests),
-		Calls:         subCounts(s.Calls, prev.Calls),
-		ReadUnits:     s.ReadUnits - prev.ReadUnits,
-		WriteUnits:    s.WriteUnits - prev.WriteUnits,
-		EmptyReceives: s.EmptyReceives - prev.EmptyReceives,
+		Requests:          subCounts(s.Requests, prev.Requests),
+		Calls:             subCounts(s.Calls, prev.Calls),
+		ReadUnits:         s.ReadUnits - prev.ReadUnits,
+		WriteUnits:        s.WriteUnits - prev.WriteUnits,
+		EmptyReceives:     s.EmptyReceives - prev.EmptyReceives,
+		Units:             subUnits(s.Units, prev.Units),
+		FIFORequests:      s.FIFORequests - prev.FIFORequests,
+		EmptyFIFOReceives: s.EmptyFIFOReceives - prev.EmptyFIFOReceives,
+		Messages:          s.Messages - prev.Messages,
+		MessageBytes:      s.MessageBytes - prev.MessageBytes,
 	}
+}
+
+// subUnits is now less prev, nil when nothing changed.
+func subUnits(now, prev map[Op]Capacity) map[Op]Capacity {
+	var d map[Op]Capacity
+	for op, c := range now {
+		p := prev[op]
+		if c.Read != p.Read || c.Write != p.Write {
+			if d == nil {
+				d = map[Op]Capacity{}
+			}
+			d[op] = Capacity{Read: c.Read - p.Read, Write: c.Write - p.Write}
+		}
+	}
+	return d
 }
 
 func subCounts(now, prev map[Op]int64) map[Op]int64 {
@@ -124,10 +160,68 @@ func (c *Counter) AddTo(stack *middleware.Stack) error {
 
 func (c *Counter) call(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
 	op := Op{Service: awsmiddleware.GetServiceID(ctx), Operation: awsmiddleware.GetOperationName(ctx)}
+	msgs, size := sent(in.Parameters)
 	c.mu.Lock()
 	c.snap.Calls[op]++
+	c.snap.Messages += msgs
+	c.snap.MessageBytes += size
 	c.mu.Unlock()
+	if fifoQueue(in.Parameters) {
+		ctx = middleware.WithStackValue(ctx, fifoKey{}, true)
+	}
 	return next.HandleInitialize(ctx, in)
+}
+
+// fifoKey marks, among an operation's stack values, a request to a FIFO
+// queue.
+type fifoKey struct{}
+
+// fifoQueue tells whether an SQS input names a FIFO queue.
+func fifoQueue(params any) bool {
+	v := reflect.ValueOf(params)
+	if v.Kind() != reflect.Pointer || v.IsNil() || v.Elem().Kind() != reflect.Struct {
+		return false
+	}
+	f := v.Elem().FieldByName("QueueUrl")
+	if !f.IsValid() {
+		return false
+	}
+	u, ok := f.Interface().(*string)
+	return ok && u != nil && strings.HasSuffix(*u, ".fifo")
+}
+
+// sent counts the messages an SQS send asks for and their size.
+func sent(params any) (n, size int64) {
+	switch in := params.(type) {
+	case *sqs.SendMessageInput:
+		return 1, messageSize(in.MessageBody, in.MessageAttributes)
+	case *sqs.SendMessageBatchInput:
+		for _, e := range in.Entries {
+			n++
+			size += messageSize(e.MessageBody, e.MessageAttributes)
+		}
+	}
+	return n, size
+}
+
+// messageSize is a message's size as SQS counts it: the body, and the
+// name, data type and value of each attribute.
+func messageSize(body *string, attrs map[string]sqstypes.MessageAttributeValue) int64 {
+	var n int
+	if body != nil {
+		n = len(*body)
+	}
+	for name, a := range attrs {
+		n += len(name)
+		if a.DataType != nil {
+			n += len(*a.DataType)
+		}
+		if a.StringValue != nil {
+			n += len(*a.StringValue)
+		}
+		n += len(a.BinaryValue)
+	}
+	return int64(n)
 }
 
 func (c *Counter) handle(ctx context.Context, in middleware.DeserializeInput, next middleware.DeserializeHandler) (middleware.DeserializeOutput, middleware.Metadata, error) {
@@ -136,12 +230,28 @@ func (c *Counter) handle(ctx context.Context, in middleware.DeserializeInput, ne
 	read, write := consumed(out.Result)
 	r, ok := out.Result.(*sqs.ReceiveMessageOutput)
 	empty := ok && err == nil && len(r.Messages) == 0
+	fifo, _ := middleware.GetStackValue(ctx, fifoKey{}).(bool)
 	c.mu.Lock()
 	c.snap.Requests[op]++
 	c.snap.ReadUnits += read
 	c.snap.WriteUnits += write
+	if read != 0 || write != 0 {
+		if c.snap.Units == nil {
+			c.snap.Units = map[Op]Capacity{}
+		}
+		u := c.snap.Units[op]
+		u.Read += read
+		u.Write += write
+		c.snap.Units[op] = u
+	}
 	if empty {
 		c.snap.EmptyReceives++
+	}
+	if fifo {
+		c.snap.FIFORequests++
+		if empty {
+			c.snap.EmptyFIFOReceives++
+		}
 	}
 	c.mu.Unlock()
 	return out, md, err
@@ -154,6 +264,7 @@ func (c *Counter) Snapshot() Snapshot {
 	s := c.snap
 	s.Requests = maps.Clone(c.snap.Requests)
 	s.Calls = maps.Clone(c.snap.Calls)
+	s.Units = maps.Clone(c.snap.Units)
 	return s
 }
 

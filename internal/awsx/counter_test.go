@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -87,7 +88,8 @@ func TestCounter(t *testing.T) {
 				})
 				return err
 			},
-			want: Snapshot{Requests: map[Op]int64{{"DynamoDB", "PutItem"}: 1}, Calls: map[Op]int64{{"DynamoDB", "PutItem"}: 1}, WriteUnits: 2},
+			want: Snapshot{Requests: map[Op]int64{{"DynamoDB", "PutItem"}: 1}, Calls: map[Op]int64{{"DynamoDB", "PutItem"}: 1}, WriteUnits: 2,
+				Units: map[Op]Capacity{{"DynamoDB", "PutItem"}: {Write: 2}}},
 		},
 		{
 			name:      "get item sums read units",
@@ -99,7 +101,8 @@ func TestCounter(t *testing.T) {
 				})
 				return err
 			},
-			want: Snapshot{Requests: map[Op]int64{{"DynamoDB", "GetItem"}: 1}, Calls: map[Op]int64{{"DynamoDB", "GetItem"}: 1}, ReadUnits: 0.5},
+			want: Snapshot{Requests: map[Op]int64{{"DynamoDB", "GetItem"}: 1}, Calls: map[Op]int64{{"DynamoDB", "GetItem"}: 1}, ReadUnits: 0.5,
+				Units: map[Op]Capacity{{"DynamoDB", "GetItem"}: {Read: 0.5}}},
 		},
 		{
 			name: "retries count as requests",
@@ -114,7 +117,8 @@ func TestCounter(t *testing.T) {
 				})
 				return err
 			},
-			want: Snapshot{Requests: map[Op]int64{{"DynamoDB", "UpdateItem"}: 2}, Calls: map[Op]int64{{"DynamoDB", "UpdateItem"}: 1}, WriteUnits: 1},
+			want: Snapshot{Requests: map[Op]int64{{"DynamoDB", "UpdateItem"}: 2}, Calls: map[Op]int64{{"DynamoDB", "UpdateItem"}: 1}, WriteUnits: 1,
+				Units: map[Op]Capacity{{"DynamoDB", "UpdateItem"}: {Write: 1}}},
 		},
 		{
 			name:      "failed requests count",
@@ -142,7 +146,8 @@ func TestCounter(t *testing.T) {
 				})
 				return err
 			},
-			want: Snapshot{Requests: map[Op]int64{{"DynamoDB", "BatchWriteItem"}: 1}, Calls: map[Op]int64{{"DynamoDB", "BatchWriteItem"}: 1}, WriteUnits: 7},
+			want: Snapshot{Requests: map[Op]int64{{"DynamoDB", "BatchWriteItem"}: 1}, Calls: map[Op]int64{{"DynamoDB", "BatchWriteItem"}: 1}, WriteUnits: 7,
+				Units: map[Op]Capacity{{"DynamoDB", "BatchWriteItem"}: {Write: 7}}},
 		},
 		{
 			name:      "sqs requests per operation",
@@ -171,6 +176,52 @@ func TestCounter(t *testing.T) {
 				return nil
 			},
 			want: Snapshot{Requests: map[Op]int64{{"SQS", "ReceiveMessage"}: 2}, Calls: map[Op]int64{{"SQS", "ReceiveMessage"}: 2}, EmptyReceives: 1},
+		},
+		{
+			name:      "empty fifo receives are told apart",
+			responses: []fakeResponse{{200, `{}`}, {200, `{}`}},
+			call: func(ctx context.Context, cfg aws.Config) error {
+				c := sqs.NewFromConfig(cfg)
+				for _, u := range []string{"http://fake.invalid/0/events.fifo", "http://fake.invalid/0/tasks"} {
+					if _, err := c.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(u)}); err != nil {
+						return err
+					}
+				}
+				return nil
+			},
+			want: Snapshot{Requests: map[Op]int64{{"SQS", "ReceiveMessage"}: 2}, Calls: map[Op]int64{{"SQS", "ReceiveMessage"}: 2},
+				EmptyReceives: 2, FIFORequests: 1, EmptyFIFOReceives: 1},
+		},
+		{
+			name: "fifo requests and sent messages are counted",
+			responses: []fakeResponse{
+				{200, `{"Successful":[{"Id":"0","MessageId":"m0"},{"Id":"1","MessageId":"m1"}]}`},
+				{200, `{"MessageId":"m2"}`},
+				{200, `{}`},
+			},
+			call: func(ctx context.Context, cfg aws.Config) error {
+				c := sqs.NewFromConfig(cfg)
+				fifo, std := aws.String("http://fake.invalid/0/events.fifo"), aws.String("http://fake.invalid/0/tasks")
+				if _, err := c.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: fifo, Entries: []sqstypes.SendMessageBatchRequestEntry{
+					{Id: aws.String("0"), MessageBody: aws.String("hello"), MessageGroupId: aws.String("g")},
+					{Id: aws.String("1"), MessageBody: aws.String("hi"), MessageGroupId: aws.String("g"), MessageAttributes: map[string]sqstypes.MessageAttributeValue{
+						"k": {DataType: aws.String("String"), StringValue: aws.String("vv")},
+					}},
+				}}); err != nil {
+					return err
+				}
+				if _, err := c.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: std, MessageBody: aws.String("abc")}); err != nil {
+					return err
+				}
+				_, err := c.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: fifo, ReceiptHandle: aws.String("h")})
+				return err
+			},
+			want: Snapshot{
+				Requests: map[Op]int64{{"SQS", "SendMessageBatch"}: 1, {"SQS", "SendMessage"}: 1, {"SQS", "DeleteMessage"}: 1},
+				Calls:    map[Op]int64{{"SQS", "SendMessageBatch"}: 1, {"SQS", "SendMessage"}: 1, {"SQS", "DeleteMessage"}: 1},
+				// "hello" 5 + "hi" 2 + "k" 1 + "String" 6 + "vv" 2 + "abc" 3.
+				FIFORequests: 2, Messages: 3, MessageBytes: 19,
+			},
 		},
 	}
 	for _, tt := range tests {

@@ -53,6 +53,8 @@ func BenchmarkEmbedded(b *testing.B) {
 		{"with-items-200", withItems(200), 200},
 		{"linear-1000", linear(1000), 1000},
 		{"with-items-1000", withItems(1000), 1000},
+		// The peers' shape (test/bench/temporal, scripts/bench-peer).
+		{"with-items-1000-conc-50", withItemsConc(1000, 50), 1000},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			bora, err := embedded.Open(embedded.Options{Path: filepath.Join(b.TempDir(), "bora.db"), Workers: 8})

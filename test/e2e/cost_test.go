@@ -32,69 +32,10 @@ import (
 // mapping polls instead, and its idle polls (receives that return nothing)
 // cost by the hour the queues are polled, whatever the workload.
 func TestCostPerTask(t *testing.T) {
-	cfg := awsx.TestConfig(t)
-	// The test waits through a client of its own, so that its polling is
-	// not counted as the workload's.
-	plain := dynamodb.NewFromConfig(cfg)
-	counter := awsx.NewCounter()
-	counter.Attach(&cfg)
-	ctx := context.Background()
-	db := dynamodb.NewFromConfig(cfg)
-	q := awssqs.NewFromConfig(cfg)
-	prefix := fmt.Sprintf("bora-cost-%d-", time.Now().UnixNano())
-	table := prefix + "table"
-	if err := dynamo.CreateTable(ctx, db, table); err != nil {
-		t.Fatal(err)
-	}
-	qs, err := sqs.CreateQueues(ctx, q, prefix,
-		sqs.Spec{Name: "engine", FIFO: true, MaxReceives: 10},
-		sqs.Spec{Name: "tasks", MaxReceives: 10},
-		sqs.Spec{Name: "timers", MaxReceives: 10})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_, _ = db.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: &table})
-		for _, c := range qs {
-			for _, u := range []string{c.URL, c.DLQURL} {
-				if u != "" {
-					_, _ = q.DeleteQueue(context.Background(), &awssqs.DeleteQueueInput{QueueUrl: &u})
-				}
-			}
-		}
-	})
-	st := dynamo.New(db, table)
-	b, err := embedded.New(embedded.Parts{
-		Store:  st,
-		Events: sqs.New(q, qs[0].URL, sqs.Options{}),
-		Tasks:  sqs.New(q, qs[1].URL, sqs.Options{}),
-		Timers: sqs.New(q, qs[2].URL, sqs.Options{}),
-	}, embedded.Options{Workers: 4, MaxReceives: 10,
-		Lease: worker.DefaultLease, // the lease of the Lambda worker
-		// The reconciler's sweeps cost by the hour, whatever the work
-		// (docs/aws.md); none falls in these runs.
-		Reconcile: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(b.Start(ctx))
-
+	r := newCostRig(t, nil)
 	for _, c := range costShapes {
-		// The definition is stored once and run many times: it is not
-		// part of an execution's cost.
-		if _, err := st.PutDefinition(ctx, c.name, []byte(c.yaml)); err != nil {
-			t.Fatal(err)
-		}
-		before := counter.Snapshot()
-		head, err := b.Runtime.Submit(ctx, runtime.Submission{File: c.name + ".yaml", DefName: c.name, Source: []byte(c.yaml)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		e, err := waitFinal(ctx, dynamo.New(plain, table), head.ID)
-		if err != nil || e.State != record.ExecSuccess {
-			t.Fatalf("%s: %v, %v", c.name, stateOrNil(e), err)
-		}
-		f := costFigures(counter.Snapshot().Sub(before), c.tasks)
+		d, _ := r.run(t, c)
+		f := costFigures(d, c.tasks)
 		t.Logf("%s: per task: %s", c.name, f)
 		fmt.Printf("cost %s: %s\n", c.name, f)
 		if f.writeUnits <= 0 {
@@ -113,6 +54,98 @@ func TestCostPerTask(t *testing.T) {
 			}
 		}
 	}
+}
+
+// costRig is Bora's engine, worker and reconciler in this process over a
+// table and queues of its own on the endpoint, with an SDK middleware
+// counting every request its clients make.
+type costRig struct {
+	counter *awsx.Counter
+	bora    *embedded.Bora
+	store   *dynamo.Store // counted: the runtime's
+	quiet   *dynamo.Store // not counted: for the test's own polling
+	client  *dynamodb.Client
+	table   string
+}
+
+// newCostRig creates the table and queues, and starts Bora over them;
+// wrap, when not nil, may wrap the queues first. Everything is deleted
+// when the test ends.
+func newCostRig(tb testing.TB, wrap func(*embedded.Parts)) *costRig {
+	tb.Helper()
+	cfg := awsx.TestConfig(tb)
+	// The test waits through a client of its own, so that its polling is
+	// not counted as the workload's.
+	plain := dynamodb.NewFromConfig(cfg)
+	counter := awsx.NewCounter()
+	counter.Attach(&cfg)
+	ctx := context.Background()
+	db := dynamodb.NewFromConfig(cfg)
+	q := awssqs.NewFromConfig(cfg)
+	prefix := fmt.Sprintf("bora-cost-%d-", time.Now().UnixNano())
+	table := prefix + "table"
+	if err := dynamo.CreateTable(ctx, db, table); err != nil {
+		tb.Fatal(err)
+	}
+	qs, err := sqs.CreateQueues(ctx, q, prefix,
+		sqs.Spec{Name: "engine", FIFO: true, MaxReceives: 10},
+		sqs.Spec{Name: "tasks", MaxReceives: 10},
+		sqs.Spec{Name: "timers", MaxReceives: 10})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		_, _ = db.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: &table})
+		for _, c := range qs {
+			for _, u := range []string{c.URL, c.DLQURL} {
+				if u != "" {
+					_, _ = q.DeleteQueue(context.Background(), &awssqs.DeleteQueueInput{QueueUrl: &u})
+				}
+			}
+		}
+	})
+	st := dynamo.New(db, table)
+	parts := embedded.Parts{
+		Store:  st,
+		Events: sqs.New(q, qs[0].URL, sqs.Options{}),
+		Tasks:  sqs.New(q, qs[1].URL, sqs.Options{}),
+		Timers: sqs.New(q, qs[2].URL, sqs.Options{}),
+	}
+	if wrap != nil {
+		wrap(&parts)
+	}
+	b, err := embedded.New(parts, embedded.Options{Workers: 4, MaxReceives: 10,
+		Lease: worker.DefaultLease, // the lease of the Lambda worker
+		// The reconciler's sweeps cost by the hour, whatever the work
+		// (docs/aws.md); none falls in these runs.
+		Reconcile: time.Hour})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(b.Start(ctx))
+	return &costRig{counter: counter, bora: b, store: st, quiet: dynamo.New(plain, table), client: plain, table: table}
+}
+
+// run runs one execution of c to its success and returns the requests it
+// made, and its id.
+func (r *costRig) run(tb testing.TB, c costShape) (awsx.Snapshot, string) {
+	tb.Helper()
+	ctx := context.Background()
+	// The definition is stored once and run many times: it is not part
+	// of an execution's cost.
+	if _, err := r.store.PutDefinition(ctx, c.name, []byte(c.yaml)); err != nil {
+		tb.Fatal(err)
+	}
+	before := r.counter.Snapshot()
+	head, err := r.bora.Runtime.Submit(ctx, runtime.Submission{File: c.name + ".yaml", DefName: c.name, Source: []byte(c.yaml)})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	e, err := waitFinal(ctx, r.quiet, head.ID)
+	if err != nil || e.State != record.ExecSuccess {
+		tb.Fatalf("%s: %v, %v", c.name, stateOrNil(e), err)
+	}
+	return r.counter.Snapshot().Sub(before), head.ID
 }
 
 // costShape is a workflow TestCostPerTask runs, and the most each figure

@@ -26,7 +26,7 @@ const (
 	aTTL = "ttl"
 
 	// executions-by-state index (sparse: heads only)
-	aStatePK = "gpk" // "ST#<state>"
+	aStatePK = "gpk" // "ST#<state>", "ST#<state>#<shard>"
 	aStateSK = "gsk" // "<created unix ns, 20 digits>#<id>"
 	// due-executions index (sparse: heads with a Due)
 	aDuePK = "dpk" // "DUE#<shard>"
@@ -136,11 +136,31 @@ func stateSK(created time.Time, id string) string {
 	return fmt.Sprintf("%020d#%s", created.UnixNano(), id)
 }
 
-// dueShard spreads the due index over shards partitions by execution.
-func dueShard(execID string, shards int) string {
+// shardOf spreads executions over n partitions by a hash of their id.
+func shardOf(execID string, n int) int {
 	h := fnv.New32a()
 	h.Write([]byte(execID))
-	return "DUE#" + strconv.Itoa(int(h.Sum32()%uint32(shards)))
+	return int(h.Sum32() % uint32(n))
+}
+
+// dueShard spreads the due index over shards partitions by execution.
+func dueShard(execID string, shards int) string {
+	return "DUE#" + strconv.Itoa(shardOf(execID, shards))
+}
+
+// stateShard is a head's partition of the by-state index: its state, and
+// one of shards partitions by execution. Shard 0 is "ST#<state>", the
+// partition every head of a state had before the index was sharded, so
+// that the heads a table already holds are listed with the others.
+func stateShard(st record.ExecState, execID string, shards int) string {
+	return statePartition(st, shardOf(execID, shards))
+}
+
+func statePartition(st record.ExecState, shard int) string {
+	if shard == 0 {
+		return "ST#" + string(st)
+	}
+	return "ST#" + string(st) + "#" + strconv.Itoa(shard)
 }
 
 // Attribute values.
@@ -276,7 +296,7 @@ func (r *reader) bool(name string) bool {
 
 func (s *Store) encodeExec(e *record.Execution) item {
 	b := newItem(execPK(e.ID), metaSK)
-	b.s(aStatePK, "ST#"+string(e.State))
+	b.s(aStatePK, stateShard(e.State, e.ID, s.stateShards))
 	b.s(aStateSK, stateSK(e.CreatedAt, e.ID))
 	b.s(aWorkflow, e.Workflow)
 	b.s(aDefName, e.DefName)
@@ -294,7 +314,7 @@ func (s *Store) encodeExec(e *record.Execution) item {
 	b.t(aCreated, e.CreatedAt)
 	b.t(aUpdated, e.UpdatedAt)
 	if !e.Due.IsZero() {
-		b.s(aDuePK, dueShard(e.ID, s.shards))
+		b.s(aDuePK, dueShard(e.ID, s.dueShards))
 		b.t(aDueSK, e.Due)
 	}
 	if e.State.Terminal() {
@@ -495,6 +515,10 @@ func without(it item, names ...string) item {
 	}
 	return out
 }
+
+// ItemSize is an item's size as DynamoDB counts it for its limit and its
+// capacity units: each attribute's name and value.
+func ItemSize(it map[string]types.AttributeValue) int { return itemSize(it) }
 
 func itemSize(it item) int {
 	n := 0

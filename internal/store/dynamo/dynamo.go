@@ -12,10 +12,11 @@
 //
 // Two sparse global secondary indexes:
 //
-//	by-state  gpk = ST#<state>, gsk = <created ns>#<id>   heads only; projects
-//	          the parent id so that top-level listings filter in the index
-//	by-due    dpk = DUE#<shard>, dsk = due ns (number)    units that are
-//	          SCHEDULED, DELAYED or RUNNING with a due time; keys only
+//	by-state  gpk = ST#<state>[#<shard>], gsk = <created ns>#<id>   heads only;
+//	          projects the parent id so that top-level listings filter in
+//	          the index; shard 0 has no suffix
+//	by-due    dpk = DUE#<shard>, dsk = due ns (number)    heads of unfinished
+//	          executions with a Due; keys only
 //
 // Both indexes project few attributes, so the frequent writes that do not
 // change an index key (engine commits, heartbeats of the same due shard)
@@ -54,12 +55,12 @@ type DynamoDBAPI interface {
 
 // Store is a store.Store on one DynamoDB table.
 type Store struct {
-	db        DynamoDBAPI
-	table     string
-	retention time.Duration
-	shards    int
-	now       func() time.Time
-	sweeps    atomic.Uint64 // DueUnits calls, to rotate the first shard
+	db                     DynamoDBAPI
+	table                  string
+	retention              time.Duration
+	dueShards, stateShards int
+	now                    func() time.Time
+	sweeps                 atomic.Uint64 // DueUnits calls, to rotate the first shard
 }
 
 var _ store.Store = (*Store)(nil)
@@ -71,16 +72,32 @@ type Option func(*Store)
 // kept before DynamoDB's TTL deletes them. Zero (the default) keeps them.
 func WithRetention(d time.Duration) Option { return func(s *Store) { s.retention = d } }
 
-// WithDueShards spreads the due-units index over n partitions (default 4),
-// so that the reconciler's index does not become one hot partition. Every
-// store and reconciler on a table must agree on n.
-func WithDueShards(n int) Option { return func(s *Store) { s.shards = n } }
+// WithDueShards spreads the due index over n partitions (default
+// DefaultDueShards), so that the reconciler's index is not one hot
+// partition. Every store and reconciler on a table must use the same n, or
+// a larger one: heads filed under a shard beyond n are not found.
+func WithDueShards(n int) Option { return func(s *Store) { s.dueShards = n } }
+
+// WithStateShards spreads each state's heads in the by-state index over n
+// partitions (default DefaultStateShards), so that the executions started
+// and ended each second are not written to one partition. Every store on a
+// table must use the same n, or a larger one: heads filed under a shard
+// beyond n are not listed.
+func WithStateShards(n int) Option { return func(s *Store) { s.stateShards = n } }
 
 // WithClock sets the clock used for TTLs of items without a finish time.
 func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = now } }
 
-// DefaultDueShards is the number of due-index partitions unless WithDueShards says otherwise.
-const DefaultDueShards = 4
+// The indexes' partitions per key, unless WithDueShards and WithStateShards
+// say otherwise. DynamoDB writes at most 1,000 units a second to one
+// partition; an execution writes its by-state RUNNING partition twice
+// (started, ended) and its due partition twice (filed, cleared), so 32
+// shards take 10,000 executions started a second at under two thirds of
+// that (docs/scale.md).
+const (
+	DefaultDueShards   = 32
+	DefaultStateShards = 32
+)
 
 // New returns a store on table.
 func New(client DynamoDBAPI, table string, opts ...Option) *Store {
@@ -88,7 +105,8 @@ func New(client DynamoDBAPI, table string, opts ...Option) *Store {
 	for _, o := range opts {
 		o(s)
 	}
-	s.shards = cmp.Or(max(s.shards, 0), DefaultDueShards)
+	s.dueShards = cmp.Or(max(s.dueShards, 0), DefaultDueShards)
+	s.stateShards = cmp.Or(max(s.stateShards, 0), DefaultStateShards)
 	if s.now == nil {
 		s.now = time.Now
 	}

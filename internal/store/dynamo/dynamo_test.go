@@ -103,3 +103,66 @@ func TestDueIndexShards(t *testing.T) {
 }
 
 var seedFlag = flag.Uint64("seed", 0, "seed for TestUnitsAgreeWithMemory (0: a new one)")
+
+// TestStateShardsListOlderHeads lists heads filed in the by-state index
+// before it was sharded (a store of one shard files every head under
+// ST#<state>, as earlier versions did) beside heads filed by a sharded
+// store, and follows an older head when a commit ends it.
+func TestStateShardsListOlderHeads(t *testing.T) {
+	t.Parallel()
+	client, table := newTable(t)
+	older, s := dynamo.New(client, table, dynamo.WithStateShards(1)), dynamo.New(client, table)
+	ctx := t.Context()
+	base := time.Now().Add(-time.Hour)
+	var want []string // newest first
+	for i := range 12 {
+		w := s
+		if i%2 == 0 {
+			w = older
+		}
+		e := &record.Execution{ID: fmt.Sprintf("%s-%02d", table, i), Workflow: "main", DefName: "d", DefVer: 1,
+			State: record.ExecRunning, CreatedAt: base.Add(time.Duration(i) * time.Second), UpdatedAt: base}
+		if err := w.CreateExecution(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+		want = append([]string{e.ID}, want...)
+	}
+	list := func(st record.ExecState) []string {
+		t.Helper()
+		var ids []string
+		q := store.ListQuery{State: st, Limit: 5}
+		for {
+			page, next, err := s.ListExecutions(ctx, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range page {
+				ids = append(ids, e.ID)
+			}
+			if next == "" {
+				return ids
+			}
+			q.Cursor = next
+		}
+	}
+	if d := cmp.Diff(want, list(record.ExecRunning)); d != "" {
+		t.Errorf("running heads (-want +got):\n%s", d)
+	}
+	// An older head that ends moves to its state's shard of the sharded
+	// layout, and is listed there.
+	e, err := s.GetExecution(ctx, want[len(want)-1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Version++
+	e.State = record.ExecSuccess
+	if err := s.CommitExecution(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff([]string{e.ID}, list(record.ExecSuccess)); d != "" {
+		t.Errorf("ended heads (-want +got):\n%s", d)
+	}
+	if d := cmp.Diff(want[:len(want)-1], list(record.ExecRunning)); d != "" {
+		t.Errorf("running heads after one ended (-want +got):\n%s", d)
+	}
+}

@@ -82,12 +82,13 @@ const maxCursorBytes = 512
 // cursorRE matches a decoded cursor: the by-state sort key of the last head.
 var cursorRE = regexp.MustCompile(`^[0-9]{20}#.+$`)
 
-// ListExecutions pages through heads newest first. With no state it merges
-// the per-state partitions of the by-state index; the cursor is the index
-// sort key of the last head listed, which orders heads across states. The
-// time range is a range of that sort key. The workflow is not in the index:
-// heads are read and filtered, a bounded number per call (maxListScan), so
-// such a page may come back short, with a cursor to go on from.
+// ListExecutions pages through heads newest first. It merges the
+// partitions of the by-state index (each state's shards; every state's
+// without a state); the cursor is the index sort key of the last head
+// listed, which orders heads across partitions. The time range is a range
+// of that sort key. The workflow is not in the index: heads are read and
+// filtered, a bounded number per call (maxListScan), so such a page may
+// come back short, with a cursor to go on from.
 func (s *Store) ListExecutions(ctx context.Context, q store.ListQuery) ([]*record.Execution, string, error) {
 	limit := cmp.Or(max(q.Limit, 0), 100)
 	var before string // exclusive upper bound of the sort key
@@ -163,7 +164,8 @@ func cursorOf(sk string) string { return base64.RawURLEncoding.EncodeToString([]
 
 // headRefs lists up to n heads of the by-state index with a sort key below
 // before ("" for no bound) and at or above since, newest first, merged over
-// the states q asks for; more says that there are further ones.
+// the partitions (states and their shards) q asks for; more says that
+// there are further ones.
 func (s *Store) headRefs(ctx context.Context, q store.ListQuery, before, since string, n int) ([]headRef, bool, error) {
 	states := allStates
 	if q.State != "" {
@@ -172,10 +174,16 @@ func (s *Store) headRefs(ctx context.Context, q store.ListQuery, before, since s
 	var refs []headRef
 	seen := map[string]bool{}
 	more := false
+	var partitions []string
 	for _, st := range states {
+		for shard := range s.stateShards {
+			partitions = append(partitions, statePartition(st, shard))
+		}
+	}
+	for _, part := range partitions {
 		cond := "#gpk = :gpk"
 		nm := names(aStatePK)
-		values := map[string]types.AttributeValue{":gpk": str("ST#" + string(st))}
+		values := map[string]types.AttributeValue{":gpk": str(part)}
 		if before != "" {
 			cond += " AND #gsk < :before"
 			nm["#"+aStateSK] = aStateSK
@@ -196,7 +204,7 @@ func (s *Store) headRefs(ctx context.Context, q store.ListQuery, before, since s
 		for got < n {
 			out, err := s.db.Query(ctx, in)
 			if err != nil {
-				return nil, false, fmt.Errorf("list executions in state %s: %w", st, err)
+				return nil, false, fmt.Errorf("list executions in %s: %w", part, err)
 			}
 			for _, it := range out.Items {
 				r := reader{it: it}
@@ -276,9 +284,9 @@ func (s *Store) DueExecutions(ctx context.Context, now time.Time, limit int) ([]
 	var heads []*record.Execution
 	// Start at a different shard each call, so that a backlog in one
 	// shard does not hold up the others.
-	first := int(s.sweeps.Add(1) % uint64(s.shards))
-	for i := range s.shards {
-		shard := (first + i) % s.shards
+	first := int(s.sweeps.Add(1) % uint64(s.dueShards))
+	for i := range s.dueShards {
+		shard := (first + i) % s.dueShards
 		in := &dynamodb.QueryInput{
 			TableName:                &s.table,
 			IndexName:                ptr(indexDue),
@@ -340,7 +348,7 @@ func (s *Store) SetDue(ctx context.Context, id string, version int64, due time.T
 		up.removeAttr(aDuePK)
 		up.removeAttr(aDueSK)
 	} else {
-		up.setAttr(aDuePK, str(dueShard(id, s.shards)))
+		up.setAttr(aDuePK, str(dueShard(id, s.dueShards)))
 		up.setAttr(aDueSK, num(due.UnixNano()))
 	}
 	in := up.input(s.table, key(execPK(id), metaSK), types.ReturnValueNone)

@@ -23,6 +23,7 @@ var executionTests = []test{
 	{"CommitNeedsPreviousVersion", testExecutionCommit},
 	{"CommitRace", testExecutionCommitRace},
 	{"ListByStateNewestFirst", testExecutionList},
+	{"ListManyNewestFirst", testExecutionListMany},
 	{"ListBadCursor", testExecutionListBadCursor},
 	{"ListByWorkflowAndTime", testExecutionListFilters},
 	{"DueExecutions", testDueExecutions},
@@ -267,6 +268,51 @@ func testExecutionList(t *testing.T, s store.Store) {
 	for _, e := range page {
 		if e.ID == all[7].ID {
 			mustDiff(t, "listed head", all[7], e)
+		}
+	}
+}
+
+// testExecutionListMany lists more heads than a store may spread one
+// state over (the DynamoDB store shards its by-state index), created a
+// millisecond apart, some of which end: every page is newest first, across
+// states and partitions, and every head is listed once.
+func testExecutionListMany(t *testing.T, s store.Store) {
+	prefix := uid("many")
+	base := now().Add(-time.Minute)
+	var all []*record.Execution // oldest first
+	for i := range 80 {
+		e := newExec(fmt.Sprintf("%s-%02d", prefix, i), base.Add(time.Duration(i)*time.Millisecond))
+		e.ParentID, e.ParentKey = "", ""
+		createExec(t, s, e)
+		if i%3 == 0 {
+			e.Version++
+			e.State, e.Due = record.ExecSuccess, time.Time{}
+			if err := s.CommitExecution(ctx(t), e); err != nil {
+				t.Fatalf("CommitExecution: %v", err)
+			}
+		}
+		all = append(all, e)
+	}
+	want := func(st record.ExecState) []string {
+		var ids []string
+		for _, e := range slices.Backward(all) {
+			if st == "" || e.State == st {
+				ids = append(ids, e.ID)
+			}
+		}
+		return ids
+	}
+	for _, tc := range []struct {
+		name string
+		q    store.ListQuery
+		want []string
+	}{
+		{"running in pages of 7", store.ListQuery{State: record.ExecRunning, Limit: 7}, want(record.ExecRunning)},
+		{"success in pages of 5", store.ListQuery{State: record.ExecSuccess, Limit: 5}, want(record.ExecSuccess)},
+		{"any state in pages of 9", store.ListQuery{Limit: 9}, want("")},
+	} {
+		if d := cmp.Diff(tc.want, listOurs(t, s, tc.q, prefix, all[0].CreatedAt), diffOpts...); d != "" {
+			t.Errorf("%s: listed ids (-want +got):\n%s", tc.name, d)
 		}
 	}
 }
