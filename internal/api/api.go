@@ -106,6 +106,10 @@ var routes = []Route{
 	{"POST", "/executions/{id}/cancel", command(record.OpCancel)},
 	{"POST", "/executions/{id}/rerun", command(record.OpRerun)},
 	{"POST", "/executions/{id}/skip", command(record.OpSkip)},
+	{"GET", "/triggers", (*server).listTriggers},
+	{"POST", "/triggers", (*server).createTrigger},
+	{"GET", "/triggers/{name}", (*server).getTrigger},
+	{"DELETE", "/triggers/{name}", (*server).deleteTrigger},
 }
 
 // New returns the API's handler.
