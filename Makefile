@@ -33,13 +33,22 @@ run: ## Run the example workflow on the embedded backends, with live progress.
 test: ## Run every test: vet, unit, contract, simulation, conformance, CDK stack, end to end on MiniStack, AWS adapters on LocalStack.
 	@# LocalStack installs (first run only) while the rest goes on.
 	@mkdir -p .emulator && { EMULATOR=localstack ./scripts/emulator install >.emulator/localstack-install.log 2>&1 & }
+	@# The console's browser tests need Chromium (installed once, with apt-get).
+	./scripts/chromium install
 	$(GO) vet $(PKGS)
 	$(GO) vet -tags lambda.norpc ./functions/...
 	cd infra && $(GO) vet ./... && $(GO) test -count=1 ./...
 	$(MAKE) --no-print-directory lint-openapi
 	$(MAKE) --no-print-directory synth
-	BORA_REQUIRE_EMULATOR=1 ./scripts/emulator run $(GO) test -race -count=1 -timeout 15m $(PKGS)
+	BORA_REQUIRE_EMULATOR=1 BORA_REQUIRE_BROWSER=1 ./scripts/emulator run $(GO) test -race -count=1 -timeout 15m $(PKGS)
 	@$(MAKE) --no-print-directory test-localstack
+
+.PHONY: console-shots
+console-shots: ## Run the console's browser tests, keeping their screenshots in test-output/console/ (and docs/console.png).
+	./scripts/chromium install
+	rm -rf test-output/console
+	BORA_REQUIRE_BROWSER=1 BORA_CONSOLE_SHOTS=$(CURDIR)/test-output/console $(GO) test -count=1 -run '^TestConsole$$' ./functions/bora/
+	cp test-output/console/execution-showcase.png docs/console.png
 
 .PHONY: test-localstack
 test-localstack: ## Run the DynamoDB and SQS adapters' tests on LocalStack (port LOCALSTACK_PORT) and deploy the stack's template to it.

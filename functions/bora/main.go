@@ -36,6 +36,7 @@ var commands = []command{
 	{"list", "list the executions (or workflows) kept by the API's server", listCmd},
 	{"watch", "follow an execution on the API's server to its end", watchCmd},
 	{"trigger", "create, list, show or delete cron triggers on the API's server", triggerCmd},
+	{"console", "serve the web console of a deployed API on this machine", consoleCmd},
 }
 
 // Exit codes.

@@ -73,7 +73,7 @@ func (r *remoteFlags) client() (*client.Client, error) {
 // remoteCommands are the commands that take the connection flags.
 var remoteCommands = map[string]bool{
 	"submit": true, "start": true, "get": true, "list": true, "watch": true,
-	"pause": true, "resume": true, "cancel": true, "rerun": true, "skip": true,
+	"pause": true, "resume": true, "cancel": true, "rerun": true, "skip": true, "console": true,
 	"trigger": true,
 }
 

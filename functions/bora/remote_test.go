@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/borawf/bora/internal/console/consoletest"
 )
 
 var (
@@ -51,6 +53,7 @@ func (e *buildError) Error() string { return "go build: " + e.err.Error() + "\n"
 
 func TestMain(m *testing.M) {
 	code := m.Run()
+	consoletest.Stop()
 	if builtBin != "" {
 		os.RemoveAll(filepath.Dir(builtBin))
 	}

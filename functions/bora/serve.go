@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/borawf/bora/internal/api"
+	"github.com/borawf/bora/internal/console"
 	"github.com/borawf/bora/internal/embedded"
 	"github.com/borawf/bora/internal/record"
 	"github.com/borawf/bora/internal/store"
@@ -20,9 +21,10 @@ import (
 
 const serveUsage = `usage: bora serve [--addr 127.0.0.1:8080] [--db PATH] [flags]
 
-Serves Bora's HTTP API (the API that runs on AWS behind API Gateway) and
-runs the embedded engine, workers, timers, reconciler and cron triggers over
-a SQLite file until interrupted, carrying every execution in it forward — also those left
+Serves Bora's HTTP API (the API that runs on AWS behind API Gateway) and,
+beside it at /, the web console, and runs the embedded engine, workers,
+timers, reconciler and cron triggers over a SQLite file until interrupted,
+carrying every execution in it forward — also those left
 unfinished when an earlier bora run or bora serve was stopped or killed.
 Clients: bora --endpoint http://ADDR <command>, or any HTTP client
 (the routes are listed at /v1/openapi.json).
@@ -105,8 +107,11 @@ func serveCmd(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "bora serve: %v\n", err)
 			return exitFail
 		}
+		mux := http.NewServeMux()
+		mux.Handle(api.BasePath+"/", h)
+		mux.Handle("/", console.Handler())
 		srv := &http.Server{
-			Handler:           accessLog(h, log),
+			Handler:           accessLog(mux, log),
 			ReadHeaderTimeout: 10 * time.Second,
 			ReadTimeout:       30 * time.Second,
 			WriteTimeout:      30 * time.Second,
@@ -130,7 +135,7 @@ func serveCmd(args []string, stdout, stderr io.Writer) int {
 		if f.token != "" {
 			auth = ", bearer token required"
 		}
-		where = fmt.Sprintf("; API at http://%s%s%s", ln.Addr(), api.BasePath, auth)
+		where = fmt.Sprintf("; API at http://%s%s%s; console at http://%s/", ln.Addr(), api.BasePath, auth, ln.Addr())
 	}
 	fmt.Fprintf(stdout, "bora serve: serving %s with %d workers%s\n", f.db, f.workers, where)
 	if !f.exitWhenDone {

@@ -97,6 +97,7 @@ var routes = []Route{
 	{"GET", "/workflows/{name}", (*server).getWorkflow},
 	{"DELETE", "/workflows/{name}", (*server).deleteWorkflow},
 	{"GET", "/workflows/{name}/versions/{version}", (*server).getWorkflow},
+	{"GET", "/workflows/{name}/versions/{version}/graph", (*server).getGraph},
 	{"GET", "/executions", (*server).listExecutions},
 	{"POST", "/executions", (*server).startExecution},
 	{"GET", "/executions/{id}", (*server).getExecution},

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -251,8 +252,24 @@ func fit(doc *runtime.Document, limit int) {
 	}
 }
 
+// MaxUnitPageBytes bounds the inputs and outcomes of the units one
+// answer of GET /executions/{id}/tasks/{task} holds.
+const MaxUnitPageBytes = 1 << 20
+
 func (s *server) getTask(w http.ResponseWriter, r *http.Request) error {
 	id, key := r.PathValue("id"), r.PathValue("task")
+	q := readQuery(r, "limit", "cursor")
+	page := runtime.UnitPage{Limit: q.limit(), MaxBytes: MaxUnitPageBytes}
+	if c := q.cursor(); c != "" {
+		n, err := strconv.Atoi(c)
+		if err != nil || n < 0 {
+			q.add("cursor", "not a cursor of this listing")
+		}
+		page.From = n
+	}
+	if err := q.err(); err != nil {
+		return err
+	}
 	if !idPattern.MatchString(id) {
 		return noExecution(id)
 	}
@@ -264,7 +281,7 @@ func (s *server) getTask(w http.ResponseWriter, r *http.Request) error {
 	} else if err != nil {
 		return err
 	}
-	td, err := runtime.DescribeTask(r.Context(), s.store, id, key)
+	td, err := runtime.DescribeTaskDetail(r.Context(), s.store, id, key, page)
 	if errors.Is(err, store.ErrNotFound) {
 		return problem(TypeTaskNotFound, fmt.Sprintf("execution %s has no task execution %.100q", id, key))
 	}

@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -64,6 +65,7 @@ type Client struct {
 	o      Options
 	sign   bool
 	signer *v4.Signer
+	mu     sync.Mutex // guards the credentials and region loaded on first use
 }
 
 // executeAPIHost matches API Gateway's host names: <api>.execute-api.<region>.amazonaws.com.
@@ -219,13 +221,8 @@ func (c *Client) send(ctx context.Context, q request) (*http.Response, []byte, e
 	if c.o.UserAgent != "" {
 		req.Header.Set("User-Agent", c.o.UserAgent)
 	}
-	if c.o.Token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.o.Token)
-	}
-	if c.sign {
-		if err := c.signRequest(ctx, req, q.body); err != nil {
-			return nil, nil, err
-		}
+	if err := c.Authorize(ctx, req, q.body); err != nil {
+		return nil, nil, err
 	}
 	resp, err := c.o.HTTP.Do(req)
 	if err != nil {
@@ -239,12 +236,43 @@ func (c *Client) send(ctx context.Context, q request) (*http.Response, []byte, e
 	return resp, body, nil
 }
 
+// Authorize adds the client's credentials to a request for its endpoint:
+// the bearer token, and a SigV4 signature of body when the client signs.
+// Set every header before: a signature covers them. bora console signs
+// the browser's calls with it.
+func (c *Client) Authorize(ctx context.Context, req *http.Request, body []byte) error {
+	if c.o.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.o.Token)
+	}
+	if c.sign {
+		return c.signRequest(ctx, req, body)
+	}
+	return nil
+}
+
 // signRequest signs req with SigV4 for API Gateway.
 func (c *Client) signRequest(ctx context.Context, req *http.Request, body []byte) error {
+	provider, region, err := c.credentials(ctx)
+	if err != nil {
+		return err
+	}
+	creds, err := provider.Retrieve(ctx)
+	if err != nil {
+		return fmt.Errorf("AWS credentials to sign the request: %w", err)
+	}
+	sum := sha256.Sum256(body)
+	return c.signer.SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), "execute-api", region, time.Now())
+}
+
+// credentials loads the default credential chain and region on first use;
+// requests may be signed from several goroutines (bora console).
+func (c *Client) credentials(ctx context.Context) (aws.CredentialsProvider, string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.o.Credentials == nil || c.o.Region == "" {
 		cfg, err := config.LoadDefaultConfig(ctx)
 		if err != nil {
-			return fmt.Errorf("load AWS credentials to sign the request: %w", err)
+			return nil, "", fmt.Errorf("load AWS credentials to sign the request: %w", err)
 		}
 		if c.o.Credentials == nil {
 			c.o.Credentials = cfg.Credentials
@@ -257,14 +285,9 @@ func (c *Client) signRequest(ctx context.Context, req *http.Request, body []byte
 		}
 	}
 	if c.o.Credentials == nil {
-		return errors.New("no AWS credentials to sign the request with (set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)")
+		return nil, "", errors.New("no AWS credentials to sign the request with (set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)")
 	}
-	creds, err := c.o.Credentials.Retrieve(ctx)
-	if err != nil {
-		return fmt.Errorf("AWS credentials to sign the request: %w", err)
-	}
-	sum := sha256.Sum256(body)
-	return c.signer.SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), "execute-api", c.o.Region, time.Now())
+	return c.o.Credentials, c.o.Region, nil
 }
 
 // NewKey returns a fresh Idempotency-Key.

@@ -3,10 +3,13 @@ package runtime
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/borawf/bora/internal/engine"
 	"github.com/borawf/bora/internal/record"
 	"github.com/borawf/bora/internal/store"
 )
@@ -53,6 +56,9 @@ type TaskDocument struct {
 	// started (over all its items); 0 while none has, and for a with-items
 	// task of more than MaxDescribedItems items.
 	Attempts int `json:"attempts"`
+	// ItemStates counts the items of a with-items task by state (of the
+	// tasks of at most MaxDescribedItems items).
+	ItemStates map[string]int `json:"item_states,omitempty"`
 	// ChildID is the sub-workflow execution the task runs.
 	ChildID string `json:"child_id,omitempty"`
 	// Truncated says that published, result and error were left out, to
@@ -103,7 +109,7 @@ func Describe(ctx context.Context, s store.Store, id string) (*Document, error) 
 	d := HeadDocument(e)
 	d.Tasks = make([]TaskDocument, 0, len(tasks))
 	for _, t := range tasks {
-		td, err := describeTask(ctx, s, t)
+		td, _, err := describeTask(ctx, s, t)
 		if err != nil {
 			return nil, err
 		}
@@ -116,35 +122,152 @@ func Describe(ctx context.Context, s store.Store, id string) (*Document, error) 
 // does: key is a task execution's key (build#2) or a task's name, which
 // means its latest run.
 func DescribeTask(ctx context.Context, s store.Store, execID, key string) (*TaskDocument, error) {
-	var t *record.Task
-	if strings.Contains(key, "#") {
-		var err error
-		if t, err = s.GetTask(ctx, execID, key); err != nil {
-			return nil, fmt.Errorf("task %s of execution %s: %w", key, execID, err)
-		}
-	} else {
-		tasks, err := s.ListTasks(ctx, execID)
-		if err != nil {
-			return nil, fmt.Errorf("tasks of execution %s: %w", execID, err)
-		}
-		for _, x := range tasks {
-			if x.Name == key && (t == nil || x.Seq > t.Seq) {
-				t = x
-			}
-		}
-		if t == nil {
-			return nil, fmt.Errorf("task %s of execution %s: %w", key, execID, store.ErrNotFound)
-		}
+	t, err := findTask(ctx, s, execID, key)
+	if err != nil {
+		return nil, err
 	}
-	td, err := describeTask(ctx, s, t)
+	td, _, err := describeTask(ctx, s, t)
 	if err != nil {
 		return nil, err
 	}
 	return &td, nil
 }
 
-// describeTask is one task execution of a Document.
-func describeTask(ctx context.Context, s store.Store, t *record.Task) (TaskDocument, error) {
+// TaskDetail is one task execution with its units: what GET
+// /v1/executions/{id}/tasks/{task} answers.
+type TaskDetail struct {
+	TaskDocument
+	// Units are the task's units from item From on, in item order: the
+	// only one of a plain task, one per item of a with-items task (items
+	// not started yet have none).
+	Units []UnitDocument `json:"units"`
+	// NextCursor continues the units on the next page; empty when none
+	// follows.
+	NextCursor string `json:"next_cursor,omitempty"`
+}
+
+// UnitDocument is one unit of a task execution at its latest attempt:
+// Bora keeps the latest attempt of each unit (its number, times and
+// outcome), not the earlier ones.
+type UnitDocument struct {
+	Item    int    `json:"item"`
+	State   string `json:"state"`
+	Attempt int    `json:"attempt"`
+	// Action is the action the unit runs (or the sub-workflow), Input
+	// the input the engine evaluated for it.
+	Action string          `json:"action,omitempty"`
+	Input  json.RawMessage `json:"input,omitempty"`
+	Result json.RawMessage `json:"result,omitempty"`
+	Error  json.RawMessage `json:"error,omitempty"`
+	// ChildID is the sub-workflow execution the unit runs.
+	ChildID    string     `json:"child_id,omitempty"`
+	StartedAt  *time.Time `json:"started_at,omitempty"`
+	FinishedAt *time.Time `json:"finished_at,omitempty"`
+}
+
+// UnitPage selects units: from item From (a NextCursor), at most Limit of
+// them, and no more than MaxBytes of inputs and outcomes (but always one).
+type UnitPage struct {
+	From, Limit, MaxBytes int
+}
+
+// DescribeTaskDetail reads one task execution (key as for DescribeTask)
+// with a page of its units.
+func DescribeTaskDetail(ctx context.Context, s store.Store, execID, key string, p UnitPage) (*TaskDetail, error) {
+	t, err := findTask(ctx, s, execID, key)
+	if err != nil {
+		return nil, err
+	}
+	td, units, err := describeTask(ctx, s, t)
+	if err != nil {
+		return nil, err
+	}
+	if units == nil {
+		if units, err = s.ListUnits(ctx, t.ExecID, t.Key); err != nil {
+			return nil, fmt.Errorf("units of task %s of execution %s: %w", t.Key, t.ExecID, err)
+		}
+	}
+	d := &TaskDetail{TaskDocument: td, Units: []UnitDocument{}}
+	children, err := runsChildren(ctx, s, t, units)
+	if err != nil {
+		return nil, err
+	}
+	size := 0
+	for _, u := range units {
+		if u.Item < p.From {
+			continue
+		}
+		n := len(u.Input) + len(u.Result) + len(u.Error)
+		if len(d.Units) > 0 && (len(d.Units) >= p.Limit || size+n > p.MaxBytes) {
+			d.NextCursor = strconv.Itoa(u.Item)
+			break
+		}
+		size += n
+		ud := UnitDocument{Item: u.Item, State: string(u.State), Attempt: u.Attempt, Action: u.Action,
+			Input: u.Input, StartedAt: timeOrNil(u.Started), FinishedAt: timeOrNil(u.Finished)}
+		switch u.State {
+		case record.Success:
+			ud.Result = orNull(u.Result)
+		case record.Error:
+			ud.Error = u.Error
+		}
+		if children && (!u.Started.IsZero() || u.State == record.Running || u.State.Terminal()) {
+			ud.ChildID = engine.ChildID(t.ExecID, t.Key, u.Item, u.Attempt)
+		}
+		d.Units = append(d.Units, ud)
+	}
+	return d, nil
+}
+
+// runsChildren reports whether a task's units run sub-workflows: the
+// task names its child, or the child of its first started unit exists.
+func runsChildren(ctx context.Context, s store.Store, t *record.Task, units []*record.Unit) (bool, error) {
+	if t.ChildID != "" {
+		return true, nil
+	}
+	for _, u := range units {
+		if u.State == record.Scheduled || u.State == record.Delayed || u.State == record.Waiting || u.State == record.Paused {
+			continue
+		}
+		_, err := s.GetExecution(ctx, engine.ChildID(t.ExecID, t.Key, u.Item, u.Attempt))
+		if errors.Is(err, store.ErrNotFound) {
+			return false, nil
+		}
+		return err == nil, err
+	}
+	return false, nil
+}
+
+// findTask finds a task execution by key, or the latest run of a task by
+// name.
+func findTask(ctx context.Context, s store.Store, execID, key string) (*record.Task, error) {
+	if strings.Contains(key, "#") {
+		t, err := s.GetTask(ctx, execID, key)
+		if err != nil {
+			return nil, fmt.Errorf("task %s of execution %s: %w", key, execID, err)
+		}
+		return t, nil
+	}
+	tasks, err := s.ListTasks(ctx, execID)
+	if err != nil {
+		return nil, fmt.Errorf("tasks of execution %s: %w", execID, err)
+	}
+	var t *record.Task
+	for _, x := range tasks {
+		if x.Name == key && (t == nil || x.Seq > t.Seq) {
+			t = x
+		}
+	}
+	if t == nil {
+		return nil, fmt.Errorf("task %s of execution %s: %w", key, execID, store.ErrNotFound)
+	}
+	return t, nil
+}
+
+// describeTask is one task execution of a Document, with the units it
+// read (nil when it read none: a with-items task of more than
+// MaxDescribedItems items).
+func describeTask(ctx context.Context, s store.Store, t *record.Task) (TaskDocument, []*record.Unit, error) {
 	td := TaskDocument{
 		Name:       t.Name,
 		Key:        t.Key,
@@ -171,7 +294,7 @@ func describeTask(ctx context.Context, s store.Store, t *record.Task) (TaskDocum
 		case t.Items > 1 || t.Unit == nil:
 			var err error
 			if units, err = s.ListUnits(ctx, t.ExecID, t.Key); err != nil {
-				return td, fmt.Errorf("units of task %s of execution %s: %w", t.Key, t.ExecID, err)
+				return td, nil, fmt.Errorf("units of task %s of execution %s: %w", t.Key, t.ExecID, err)
 			}
 		}
 	}
@@ -186,7 +309,33 @@ func describeTask(ctx context.Context, s store.Store, t *record.Task) (TaskDocum
 		}
 	}
 	td.StartedAt = timeOrNil(started)
-	return td, nil
+	if t.WithItems && units != nil {
+		td.ItemStates = map[string]int{}
+		for _, u := range units {
+			td.ItemStates[string(u.State)]++
+		}
+	}
+	if !t.State.Terminal() && units != nil {
+		td.State = string(liveState(units))
+	}
+	return td, units, nil
+}
+
+// liveState is the state of an unfinished task as its units tell it. The
+// engine keeps a task RUNNING from its start to its end; where its work
+// is — waiting for a join, scheduled, delayed, running, paused — is on its
+// units. A task whose units all ended is RUNNING: the engine is ending it.
+func liveState(units []*record.Unit) record.State {
+	seen := map[record.State]bool{}
+	for _, u := range units {
+		seen[u.State] = true
+	}
+	for _, st := range []record.State{record.Running, record.Scheduled, record.Delayed, record.Paused, record.Waiting} {
+		if seen[st] {
+			return st
+		}
+	}
+	return record.Running
 }
 
 // attemptsRun is how many attempts of a unit have started: its current
