@@ -27,6 +27,8 @@ var readmeRows = []struct{ key, what, unit string }{
 	{"p50_transition_ms", "outcome → next claim, median", "ms"},
 	{"p99_transition_ms", "outcome → next claim, 99th percentile", "ms"},
 	{"fanout_10000_peak_mb", "peak heap, 10,000-item with-items", "MB"},
+	{"scale_first_limit_tasks_per_second", "on AWS, the first limit met (docs/scale.md)", "tasks/s"},
+	{"scale_first_fixed_limit_tasks_per_second", "on AWS, the first limit no quota request or setting raises", "tasks/s"},
 }
 
 // printReadme prints the README's figures table from a latest.json, each
@@ -62,8 +64,13 @@ func printReadme(w io.Writer, path, root string) error {
 			shown += " " + row.unit
 		}
 		what := row.what
-		if row.key == "peer_tasks_per_second" {
+		switch row.key {
+		case "peer_tasks_per_second":
 			what += fmt.Sprintf(": %v", v["peer_name"])
+		case "scale_first_limit_tasks_per_second":
+			what += fmt.Sprintf(": %v", v["scale_first_limit"])
+		case "scale_first_fixed_limit_tasks_per_second":
+			what += fmt.Sprintf(": %v", v["scale_first_fixed_limit"])
 		}
 		f := byKey[row.key]
 		// A | in a table cell ends the cell, even in code.
