@@ -35,6 +35,17 @@
 // throttling and service errors are ordinary errors, left to the task's
 // retry policy after the SDK's own retries.
 //
+// With `async: true` the function is invoked asynchronously (InvocationType
+// Event) and the attempt waits for a completion: the event's "bora" object
+// also carries "callback_id" (and "callback_url", the completion route,
+// when the worker knows its API's address), and whatever finishes the
+// work — the function itself, or a system it handed the work to — ends the
+// attempt with POST /v1/completions/{callback_id}, `bora complete` or
+// `bora fail`. The task's timeout bounds the wait; a completion for an
+// attempt that is no longer current is refused. Lambda retries a function
+// error of an asynchronous invocation itself (twice by default), so the
+// function should report its failure with `fail` rather than raise it.
+//
 // An invocation is bounded by the task's timeout and by the worker's
 // remaining time, as any action: when either passes, the attempt fails and
 // the worker goes on. Lambda cannot stop a function once invoked, so the
@@ -104,7 +115,7 @@ func Registry(p action.Policy, connect Connect) (*action.Registry, error) {
 
 var signature = action.Signature{
 	Required: []string{"function"},
-	Optional: []string{"qualifier", "payload"},
+	Optional: []string{"qualifier", "payload", "async"},
 }
 
 // Action is aws.lambda.
@@ -154,6 +165,10 @@ type Context struct {
 	// IdempotencyKey is the claim's fencing token: the same on every
 	// invocation of one attempt, different for every other.
 	IdempotencyKey string `json:"idempotency_key"`
+	// CallbackID, for an asynchronous invocation, names the attempt for
+	// its completion; CallbackURL is where to post it, when known.
+	CallbackID  string `json:"callback_id,omitempty"`
+	CallbackURL string `json:"callback_url,omitempty"`
 }
 
 // Run invokes the function.
@@ -174,6 +189,11 @@ func (a *Action) Run(ctx context.Context, in action.Input) (any, error) {
 		}
 		return nil, invokeError(call.function, err)
 	}
+	if call.async {
+		// Lambda queued the event (202): the outcome comes with the
+		// completion.
+		return nil, action.ErrPending
+	}
 	if out.FunctionError != nil {
 		return nil, &action.Failure{Data: functionError(call.function, aws.ToString(out.FunctionError), out.Payload)}
 	}
@@ -182,6 +202,7 @@ func (a *Action) Run(ctx context.Context, in action.Input) (any, error) {
 
 // call is one invocation, checked.
 type call struct {
+	async    bool
 	function string
 	input    *lambda.InvokeInput
 }
@@ -213,6 +234,17 @@ func (a *Action) request(in action.Input) (*call, error) {
 	if err := a.allowed(r); err != nil {
 		return nil, fmt.Errorf("%s: %w", Name, err)
 	}
+	async := false
+	if v, given := in.Params["async"]; given && v != nil {
+		b, ok := v.(bool)
+		if !ok {
+			return nil, fmt.Errorf("%s: parameter \"async\" must be true or false, got %s", Name, brief(v))
+		}
+		async = b
+	}
+	if async && in.CallbackID == "" {
+		return nil, fmt.Errorf("%s: async: the worker gave this attempt no callback id to complete it by", Name)
+	}
 	key := in.Fence
 	if key == "" {
 		key = in.IdempotencyKey
@@ -220,14 +252,22 @@ func (a *Action) request(in action.Input) (*call, error) {
 	ev := Event{Payload: in.Params["payload"], Bora: Context{
 		ExecutionID: in.ExecutionID, Task: taskName(in.Task), Item: in.Item, Attempt: in.Attempt, IdempotencyKey: key,
 	}}
+	invocation := types.InvocationTypeRequestResponse
+	if async {
+		invocation = types.InvocationTypeEvent
+		ev.Bora.CallbackID = in.CallbackID
+		if in.CallbackURL != "" {
+			ev.Bora.CallbackURL = strings.TrimSuffix(in.CallbackURL, "/") + "/" + in.CallbackID
+		}
+	}
 	body, err := json.Marshal(ev)
 	if err != nil {
 		return nil, fmt.Errorf("%s: parameter \"payload\" is not JSON-encodable: %v", Name, err)
 	}
-	return &call{function: fn, input: &lambda.InvokeInput{
+	return &call{async: async, function: fn, input: &lambda.InvokeInput{
 		FunctionName:   aws.String(fn),
 		Qualifier:      qualifier,
-		InvocationType: types.InvocationTypeRequestResponse,
+		InvocationType: invocation,
 		Payload:        body,
 	}}, nil
 }

@@ -85,6 +85,49 @@ func TestInvokeRequest(t *testing.T) {
 	}
 }
 
+// An asynchronous invocation queues the event with the attempt's callback
+// id and leaves the attempt waiting for its completion.
+func TestAsyncInvocation(t *testing.T) {
+	t.Parallel()
+	var got *lambda.InvokeInput
+	fake := &fakeLambda{invoke: func(_ context.Context, in *lambda.InvokeInput) (*lambda.InvokeOutput, error) {
+		got = in
+		return &lambda.InvokeOutput{StatusCode: 202}, nil
+	}}
+	a := newAction(t, fake, action.Policy{})
+	in := input(map[string]any{"function": "long-job", "async": true, "payload": "x"})
+	in.CallbackID, in.CallbackURL = "cb-123", "https://api.example.com/v1/completions/"
+	out, err := a.Run(context.Background(), in)
+	if !errors.Is(err, action.ErrPending) || out != nil {
+		t.Fatalf("Run = %v, %v; want nil, ErrPending", out, err)
+	}
+	if got.InvocationType != types.InvocationTypeEvent {
+		t.Errorf("invocation type %s, want Event", got.InvocationType)
+	}
+	var ev struct{ Bora map[string]any }
+	if err := json.Unmarshal(got.Payload, &ev); err != nil {
+		t.Fatal(err)
+	}
+	if ev.Bora["callback_id"] != "cb-123" || ev.Bora["callback_url"] != "https://api.example.com/v1/completions/cb-123" {
+		t.Errorf("event's bora = %v, want the callback id and its completion URL", ev.Bora)
+	}
+
+	// Without a callback id nothing could complete it: refused before
+	// anything is invoked.
+	fake.calls.Store(0)
+	in.CallbackID = ""
+	if _, err := a.Run(context.Background(), in); err == nil || !action.IsNonRetryable(err) || fake.calls.Load() != 0 {
+		t.Errorf("Run without a callback id = %v after %d calls, want a final error and no call", err, fake.calls.Load())
+	}
+
+	// Lambda's refusal fails the attempt as a synchronous call's does.
+	in.CallbackID = "cb-124"
+	refused := answer(nil, &smithy.GenericAPIError{Code: "ResourceNotFoundException", Message: "Function not found"})
+	if _, err := newAction(t, refused, action.Policy{}).Run(context.Background(), in); err == nil || errors.Is(err, action.ErrPending) || !action.IsNonRetryable(err) {
+		t.Errorf("Run of a missing function = %v, want a final error", err)
+	}
+}
+
 func TestResults(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -168,7 +211,8 @@ func TestBadParameters(t *testing.T) {
 		want   string
 	}{
 		{name: "no function", params: map[string]any{"payload": 1}, want: `missing required parameter "function"`},
-		{name: "unknown parameter", params: map[string]any{"function": "f", "fn": "g"}, want: `unknown parameter "fn"; valid parameters are required: function; optional: qualifier, payload`},
+		{name: "unknown parameter", params: map[string]any{"function": "f", "fn": "g"}, want: `unknown parameter "fn"; valid parameters are required: function; optional: qualifier, payload, async`},
+		{name: "async not a bool", params: map[string]any{"function": "f", "async": "yes"}, want: `parameter "async" must be true or false, got "yes"`},
 		{name: "function not a string", params: map[string]any{"function": int64(3)}, want: `parameter "function" must be a string`},
 		{name: "bad name", params: map[string]any{"function": "my function"}, want: `"my function" is not a Lambda function's name`},
 		{name: "bad ARN", params: map[string]any{"function": "arn:aws:s3:us-east-1:123456789012:function:f"}, want: "is not a Lambda function's name"},

@@ -12,12 +12,14 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
 	"github.com/borawf/bora/internal/action"
 	"github.com/borawf/bora/internal/action/awslambda"
 	"github.com/borawf/bora/internal/embedded"
 	"github.com/borawf/bora/internal/record"
 	"github.com/borawf/bora/internal/runtime"
+	"github.com/borawf/bora/internal/worker"
 )
 
 // functions is a fake Lambda service holding a few functions, each a Go
@@ -25,6 +27,9 @@ import (
 type functions struct {
 	mu     sync.Mutex
 	events []awslambda.Event
+	// complete, when set, is how an asynchronously invoked function
+	// reports its outcome (the API's completion route, in a deployment).
+	complete func(worker.Completion) error
 }
 
 func (f *functions) Invoke(ctx context.Context, in *lambda.InvokeInput, _ ...func(*lambda.Options)) (*lambda.InvokeOutput, error) {
@@ -38,6 +43,28 @@ func (f *functions) Invoke(ctx context.Context, in *lambda.InvokeInput, _ ...fun
 	fail := func(typ, msg string) (*lambda.InvokeOutput, error) {
 		b, _ := json.Marshal(map[string]any{"errorType": typ, "errorMessage": msg})
 		return &lambda.InvokeOutput{StatusCode: 200, FunctionError: aws.String("Unhandled"), Payload: b}, nil
+	}
+	if in.InvocationType == types.InvocationTypeEvent {
+		// Queued, as Lambda does; the function runs later and completes
+		// its attempt: "approve" with its payload, "reject" with an error.
+		f.mu.Lock()
+		complete := f.complete
+		f.mu.Unlock()
+		c := worker.Completion{ID: ev.Bora.CallbackID}
+		switch aws.ToString(in.FunctionName) {
+		case "approve":
+			c.Result, _ = json.Marshal(map[string]any{"approved": ev.Payload})
+		case "reject":
+			c.Error, _ = json.Marshal("rejected " + fmt.Sprint(ev.Payload))
+		default:
+			return nil, fmt.Errorf("no function %s", aws.ToString(in.FunctionName))
+		}
+		go func() {
+			if err := complete(c); err != nil {
+				panic(fmt.Sprintf("completion refused: %v", err))
+			}
+		}()
+		return &lambda.InvokeOutput{StatusCode: 202}, nil
 	}
 	switch aws.ToString(in.FunctionName) {
 	case "echo": // returns its payload
@@ -68,6 +95,9 @@ func run(t *testing.T, fns *functions, src string, input map[string]any) (*recor
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { b.Close() })
+	fns.mu.Lock()
+	fns.complete = func(c worker.Completion) error { return b.Runtime.Complete(context.Background(), c) }
+	fns.mu.Unlock()
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
 	stop := b.Start(ctx)
@@ -130,6 +160,26 @@ func TestWorkflows(t *testing.T) {
     charge:
       action: aws.lambda function="decline" payload=1`,
 			state: record.ExecError, stateInfo: "card 1 declined",
+		},
+		{
+			name: "async: the function completes its attempt",
+			src: `
+  output: {got: <% $.got %>}
+  tasks:
+    ask:
+      action: aws.lambda function="approve" async=true payload="po-7"
+      timeout: 60
+      publish: {got: <% task().result %>}`,
+			state: record.ExecSuccess, output: `{"got":{"approved":"po-7"}}`,
+		},
+		{
+			name: "async: a failed completion is the task's error",
+			src: `
+  tasks:
+    ask:
+      action: aws.lambda function="reject" async=true payload="po-8"
+      timeout: 60`,
+			state: record.ExecError, stateInfo: "rejected po-8",
 		},
 		{
 			name: "retry to success",
