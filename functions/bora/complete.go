@@ -23,7 +23,7 @@ std.mistral_http...), which waits for this: complete with its result (JSON;
 null when not given), fail with its error (text; the task's retry policy
 applies). CALLBACK_ID is the attempt's id, given to the action when it ran
 (std.mistral_http's Mistral-Action-Execution-Id header; bora get --json
-shows it on the awaiting task's unit).
+shows it as the waiting task's callback_id).
 
 An attempt that is no longer current (it timed out, was retried,
 cancelled, rescheduled after a pause, completed already, or its execution

@@ -154,16 +154,24 @@ func apiCall(t *testing.T, method, url, ctype, body string, out any) {
 func consoleServer(t *testing.T) (base string, start func(workflow, id string, input any, env any)) {
 	t.Helper()
 	ep := serve(t)
-	showcase, err := os.ReadFile("../../events/examples/showcase.yaml")
-	if err != nil {
-		t.Fatal(err)
+	docs := []string{consoleWorkflows, consoleFlaky, consoleMarkup}
+	for _, example := range []string{"showcase.yaml", "reverse.yaml"} {
+		b, err := os.ReadFile("../../events/examples/" + example)
+		if err != nil {
+			t.Fatal(err)
+		}
+		docs = append(docs, string(b))
 	}
-	for _, doc := range []string{consoleWorkflows, consoleFlaky, consoleMarkup, string(showcase)} {
+	for _, doc := range docs {
 		apiCall(t, "POST", ep+"/v1/workflows", "application/yaml", doc, nil)
 	}
 	start = func(workflow, id string, input, env any) {
 		t.Helper()
-		b, _ := json.Marshal(map[string]any{"workflow": workflow, "id": id, "input": input, "env": env})
+		q := map[string]any{"workflow": workflow, "id": id, "input": input, "env": env}
+		if workflow == "report_pipeline" {
+			q["task_name"] = "report"
+		}
+		b, _ := json.Marshal(q)
 		apiCall(t, "POST", ep+"/v1/executions", "application/json", string(b), nil)
 	}
 	return ep, start
@@ -348,6 +356,23 @@ func TestConsole(t *testing.T) {
 		b.click(`.node.task[data-task="greet_all"]`)
 		b.wait("the items", `document.querySelectorAll('.side tr.unit').length === 3`)
 		b.shot("execution-showcase")
+	})
+
+	t.Run("reverse workflow through requires", func(t *testing.T) {
+		t.Parallel()
+		b := newBrowse(t, base)
+		start("report_pipeline", "reverse-1", nil, nil)
+		b.open("/executions/reverse-1")
+		b.wait("the execution succeeds", execIs("SUCCESS"))
+		for task, state := range map[string]string{"fetch_users": "SUCCESS", "fetch_orders": "SUCCESS", "join_data": "SUCCESS", "report": "SUCCESS", "cleanup": "NOTRUN"} {
+			b.wait(task+" is "+state, nodeIs(task, state))
+		}
+		if n := eval[int](b, `document.querySelectorAll('.edges .edge.k-requires').length`); n != 4 {
+			t.Errorf("%d requires edges, want 4", n)
+		}
+		if got := b.text(".graph-title"); !strings.Contains(got, "reverse") {
+			t.Errorf("the graph says %q", got)
+		}
 	})
 
 	t.Run("cancel asks first", func(t *testing.T) {
@@ -591,5 +616,24 @@ func TestConsoleSigV4(t *testing.T) {
 	h := <-got
 	if a := h.Get("Authorization"); !strings.HasPrefix(a, "AWS4-HMAC-SHA256 Credential=AKIDCONSOLETEST/") || !strings.Contains(a, "/eu-west-1/execute-api/aws4_request") || h.Get("X-Amz-Date") == "" {
 		t.Errorf("the call reached the endpoint unsigned: Authorization %q", a)
+	}
+}
+
+// TestConsoleToken: against bora serve --token, the console asks for the
+// token, keeps it for the tab, and asks again when it is wrong.
+func TestConsoleToken(t *testing.T) {
+	t.Parallel()
+	ep := serve(t, "--token", "s3cret")
+	b := newBrowse(t, ep)
+	b.open("/executions")
+	b.wait("the token dialog", `!!document.querySelector('dialog.token[open] #f-token')`)
+	b.typeInto("#f-token", "wrong")
+	b.clickText("Use this token")
+	b.wait("the token refused", `document.querySelector('dialog.token[open]')?.textContent.includes('refused')`)
+	b.typeInto("#f-token", "s3cret")
+	b.clickText("Use this token")
+	b.wait("the list", `!document.querySelector('dialog.token') && document.querySelector('tbody td.empty')?.textContent.includes('No executions yet')`)
+	if v := eval[string](b, `sessionStorage.getItem('bora.token') + '|' + localStorage.length + '|' + document.cookie`); v != "s3cret|0|" {
+		t.Errorf("the token is kept as %q, want in this tab's session storage only", v)
 	}
 }

@@ -37,6 +37,7 @@ var commands = []command{
 	{"get", "show an execution kept by the API's server", getCmd},
 	{"list", "list the executions (or workflows) kept by the API's server", listCmd},
 	{"watch", "follow an execution on the API's server to its end", watchCmd},
+	{"trigger", "create, list, show or delete cron triggers on the API's server", triggerCmd},
 	{"console", "serve the web console of a deployed API on this machine", consoleCmd},
 }
 
@@ -114,9 +115,9 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "  bora <command> [arguments]")
 	fmt.Fprintln(w, "  bora --endpoint URL <command> [arguments]")
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "submit, start, get, list and watch talk to an API: bora serve's, or a deployed")
-	fmt.Fprintln(w, "stack's (--endpoint or BORA_ENDPOINT); pause, resume, cancel and rerun work on a")
-	fmt.Fprintln(w, "database (--db) or an API.")
+	fmt.Fprintln(w, "submit, start, get, list, watch and trigger talk to an API: bora serve's, or a")
+	fmt.Fprintln(w, "deployed stack's (--endpoint or BORA_ENDPOINT); pause, resume, cancel and rerun")
+	fmt.Fprintln(w, "work on a database (--db) or an API.")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Commands:")
 	width := 0

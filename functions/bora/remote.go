@@ -74,6 +74,7 @@ func (r *remoteFlags) client() (*client.Client, error) {
 var remoteCommands = map[string]bool{
 	"submit": true, "start": true, "get": true, "list": true, "watch": true,
 	"pause": true, "resume": true, "cancel": true, "rerun": true, "skip": true, "console": true, "complete": true, "fail": true,
+	"trigger": true,
 }
 
 // globalFlags moves connection flags given before the command to after

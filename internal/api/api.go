@@ -123,6 +123,10 @@ var routes = []Route{
 	{"POST", "/executions/{id}/rerun", command(record.OpRerun)},
 	{"POST", "/executions/{id}/skip", command(record.OpSkip)},
 	{"POST", "/completions/{id}", (*server).complete},
+	{"GET", "/triggers", (*server).listTriggers},
+	{"POST", "/triggers", (*server).createTrigger},
+	{"GET", "/triggers/{name}", (*server).getTrigger},
+	{"DELETE", "/triggers/{name}", (*server).deleteTrigger},
 }
 
 // New returns the API's handler.

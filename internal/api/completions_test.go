@@ -65,6 +65,15 @@ func TestCompletionRoute(t *testing.T) {
 			f.submit(t, asyncWorkflow)
 			doc := f.start(t, `{"workflow": "waits"}`)
 			id := f.awaitingID(t, doc.ID, "wait")
+			var running struct {
+				Tasks []struct {
+					CallbackID string `json:"callback_id"`
+				}
+			}
+			f.do(t, req{method: "GET", path: "/v1/executions/" + doc.ID}).decode(t, &running)
+			if len(running.Tasks) != 1 || running.Tasks[0].CallbackID != id {
+				t.Errorf("the execution shows %+v, want the awaiting task's callback id %s", running.Tasks, id)
+			}
 
 			r := f.do(t, req{method: "POST", path: "/v1/completions/" + id, body: tt.body})
 			if r.status != http.StatusOK {

@@ -20,6 +20,8 @@ const (
 	TypeExecutionNotFound   = "execution-not-found"    // 404: no such execution
 	TypeTaskNotFound        = "task-not-found"         // 404: no such task execution
 	TypeCompletionNotFound  = "completion-not-found"   // 404: the id names no attempt
+	TypeTriggerNotFound     = "trigger-not-found"      // 404: no such cron trigger
+	TypeTriggerExists       = "trigger-exists"         // 409: a trigger of that name exists
 	TypeMethodNotAllowed    = "method-not-allowed"     // 405
 	TypeNotAcceptable       = "not-acceptable"         // 406
 	TypeExecutionExists     = "execution-exists"       // 409: the id is taken by a different request
@@ -30,6 +32,7 @@ const (
 	TypeUnsupportedMedia    = "unsupported-media-type" // 415
 	TypeInvalidWorkflow     = "invalid-workflow"       // 422: the document does not compile
 	TypeInvalidExecution    = "invalid-execution"      // 422: the workflow cannot run with this request
+	TypeInvalidTrigger      = "invalid-trigger"        // 422: the trigger's pattern or times cannot fire
 	TypeInternal            = "internal"               // 500
 	TypeUnavailable         = "unavailable"            // 503: the store or queue did not answer; retry
 )
@@ -74,6 +77,8 @@ var titles = map[string]string{
 	TypeExecutionNotFound:   "No such execution",
 	TypeTaskNotFound:        "No such task execution",
 	TypeCompletionNotFound:  "No such attempt awaits a completion",
+	TypeTriggerNotFound:     "No such trigger",
+	TypeTriggerExists:       "A trigger of that name exists",
 	TypeMethodNotAllowed:    "Method not allowed on this route",
 	TypeNotAcceptable:       "No acceptable representation",
 	TypeExecutionExists:     "The execution id is taken by a different request",
@@ -84,6 +89,7 @@ var titles = map[string]string{
 	TypeUnsupportedMedia:    "Unsupported content type",
 	TypeInvalidWorkflow:     "The workflow document is not valid",
 	TypeInvalidExecution:    "The workflow cannot run with this request",
+	TypeInvalidTrigger:      "The trigger cannot fire as asked",
 	TypeInternal:            "Internal error",
 	TypeUnavailable:         "Service unavailable; retry later",
 }
@@ -98,6 +104,8 @@ var statuses = map[string]int{
 	TypeExecutionNotFound:   http.StatusNotFound,
 	TypeTaskNotFound:        http.StatusNotFound,
 	TypeCompletionNotFound:  http.StatusNotFound,
+	TypeTriggerNotFound:     http.StatusNotFound,
+	TypeTriggerExists:       http.StatusConflict,
 	TypeMethodNotAllowed:    http.StatusMethodNotAllowed,
 	TypeNotAcceptable:       http.StatusNotAcceptable,
 	TypeExecutionExists:     http.StatusConflict,
@@ -108,6 +116,7 @@ var statuses = map[string]int{
 	TypeUnsupportedMedia:    http.StatusUnsupportedMediaType,
 	TypeInvalidWorkflow:     http.StatusUnprocessableEntity,
 	TypeInvalidExecution:    http.StatusUnprocessableEntity,
+	TypeInvalidTrigger:      http.StatusUnprocessableEntity,
 	TypeInternal:            http.StatusInternalServerError,
 	TypeUnavailable:         http.StatusServiceUnavailable,
 }

@@ -61,6 +61,9 @@ type TaskDocument struct {
 	ItemStates map[string]int `json:"item_states,omitempty"`
 	// ChildID is the sub-workflow execution the task runs.
 	ChildID string `json:"child_id,omitempty"`
+	// CallbackID names the attempt of a task of one item that awaits its
+	// completion (its action is asynchronous): the id a completion gives.
+	CallbackID string `json:"callback_id,omitempty"`
 	// Truncated says that published, result and error were left out, to
 	// keep the document within what one answer of the API may hold; the
 	// task alone has them (GET /v1/executions/{id}/tasks/{key}).
@@ -317,6 +320,9 @@ func describeTask(ctx context.Context, s store.Store, t *record.Task) (TaskDocum
 	}
 	if !t.State.Terminal() && units != nil {
 		td.State = string(liveState(units))
+	}
+	if u := t.Unit; u != nil && !t.WithItems && u.Awaiting() {
+		td.CallbackID = record.CallbackID(u.UnitKey, u.Attempt, u.Fence)
 	}
 	return td, units, nil
 }

@@ -72,37 +72,11 @@ func (r *Runtime) StartStored(ctx context.Context, s Start) (head *record.Execut
 			ver = existing.DefVer
 		}
 	}
-	if ver == 0 {
-		if _, ver, err = r.Store.GetDefinition(ctx, s.DefName, 0); err != nil {
-			return nil, false, fmt.Errorf("workflow %s: %w", s.DefName, err)
-		}
-	}
-	bundle, err := r.defs.load(ctx, r.Store, s.DefName, ver)
+	want, err := r.prepare(ctx, s, ver)
 	if err != nil {
 		return nil, false, err
 	}
-	wf, err := pickStored(bundle, s.DefName, s.Workflow)
-	if err != nil {
-		return nil, false, err
-	}
-	if err := checkTarget(wf, s.Params); err != nil {
-		return nil, false, err
-	}
-	id := s.ID
-	if id == "" {
-		id = NewID()
-	}
-	want, err := engine.NewExecution(wf, engine.NewParams{
-		ID: id, DefName: s.DefName, DefVer: ver,
-		Input: s.Input, Env: s.Env, Params: s.Params,
-		Now: r.Now(), Limits: r.Limits,
-	})
-	if err != nil {
-		return nil, false, &InvalidError{Msg: err.Error()}
-	}
-	if bundle.Name != "" {
-		want.Workflow = bundle.Name + "." + wf.Name
-	}
+	id := want.ID
 	if existing == nil {
 		err = r.Store.CreateExecution(ctx, want)
 		switch {
@@ -127,6 +101,53 @@ func (r *Runtime) StartStored(ctx context.Context, s Start) (head *record.Execut
 		return nil, false, err
 	}
 	return head, created, nil
+}
+
+// CheckStart checks a start request as StartStored does — the workflow
+// exists and its latest version (or s.DefVer) takes the input, env and
+// params — without starting anything: for a cron trigger, whose requests
+// are made later.
+func (r *Runtime) CheckStart(ctx context.Context, s Start) error {
+	_, err := r.prepare(ctx, s, s.DefVer)
+	return err
+}
+
+// prepare builds the head that s starts with version ver of its
+// definition (0: the latest).
+func (r *Runtime) prepare(ctx context.Context, s Start, ver int) (*record.Execution, error) {
+	var err error
+	if ver == 0 {
+		if _, ver, err = r.Store.GetDefinition(ctx, s.DefName, 0); err != nil {
+			return nil, fmt.Errorf("workflow %s: %w", s.DefName, err)
+		}
+	}
+	bundle, err := r.defs.load(ctx, r.Store, s.DefName, ver)
+	if err != nil {
+		return nil, err
+	}
+	wf, err := pickStored(bundle, s.DefName, s.Workflow)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkTarget(wf, s.Params); err != nil {
+		return nil, err
+	}
+	id := s.ID
+	if id == "" {
+		id = NewID()
+	}
+	want, err := engine.NewExecution(wf, engine.NewParams{
+		ID: id, DefName: s.DefName, DefVer: ver,
+		Input: s.Input, Env: s.Env, Params: s.Params,
+		Now: r.Now(), Limits: r.Limits,
+	})
+	if err != nil {
+		return nil, &InvalidError{Msg: err.Error()}
+	}
+	if bundle.Name != "" {
+		want.Workflow = bundle.Name + "." + wf.Name
+	}
+	return want, nil
 }
 
 // pickStored chooses the workflow to start from a stored definition: the

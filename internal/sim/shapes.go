@@ -212,6 +212,28 @@ final:
     r: <% $.r %>
     failed: <% $.failed %>
 `},
+	{Name: "async", YAML: `
+version: '2.0'
+async:
+  task-defaults:
+    safe-rerun: true
+  tasks:
+    call:
+      # Completed from outside, maybe late: the timeout ends a wait and
+      # the retry waits again.
+      action: sim.async value=7
+      timeout: 30
+      retry:
+        count: 30
+        delay: 1
+      publish: {v: <% task().result %>}
+      on-success: after
+    after:
+      action: sim.work value=<% $.v + 1 %>
+      publish: {w: <% task().result %>}
+  output:
+    w: <% $.w %>
+`},
 	{Name: "oversized", Want: "ERROR", YAML: `
 version: '2.0'
 oversized:

@@ -58,10 +58,14 @@ type Faults struct {
 	// lose their start events and are down for minutes at a time; each
 	// fire must start exactly one execution.
 	Triggers bool
+	// Async has the remote side of asynchronous actions (sim.async) send
+	// completions late (past the attempt's timeout), twice, for attempts
+	// that are no longer current, and crash while completing.
+	Async bool
 }
 
 // All is every fault at once.
-var All = Faults{Duplicate: true, Crash: true, DropAfter: true, Reorder: true, LeaseExpiry: true, Commands: true, Cancel: true, Lose: true, Poison: true, Stop: true, Triggers: true}
+var All = Faults{Duplicate: true, Crash: true, DropAfter: true, Reorder: true, LeaseExpiry: true, Commands: true, Cancel: true, Lose: true, Poison: true, Stop: true, Triggers: true, Async: true}
 
 // Result is what one run observed.
 type Result struct {
@@ -125,6 +129,10 @@ type sim struct {
 	// firer fires it.
 	trigger *record.Trigger
 	firer   *cron.Firer
+	// callbacks are the attempts of sim.async handed out and not yet
+	// completed (Faults.Async keeps some for stale completions).
+	callbacks []callback
+	holdUntil time.Time // no completion comes before (Faults.Async)
 }
 
 type delivered struct {
@@ -246,6 +254,11 @@ func (s *sim) step(ctx context.Context) (bool, error) {
 	if s.paused && s.chance(0.2) {
 		return false, s.command(ctx, record.OpResume)
 	}
+	if s.f.Async && len(s.callbacks) > 0 && s.chance(0.05) {
+		// A completion comes at any time, stale or not.
+		_, err := s.complete(ctx)
+		return false, err
+	}
 	if s.f.Duplicate && len(s.delivered) > 0 && s.chance(0.05) {
 		d := s.delivered[s.rng.IntN(len(s.delivered))]
 		s.fault("duplicate")
@@ -279,7 +292,11 @@ func (s *sim) step(ctx context.Context) (bool, error) {
 		}
 		return false, s.deadLetters.Delete(ctx, msgs[0].Handle)
 	}
-	// Nothing visible: sweep, fire the triggers, then let time pass.
+	// Nothing visible: the remote side of sim.async completes what it
+	// was handed; else sweep, fire the triggers, then let time pass.
+	if done, err := s.complete(ctx); err != nil || done {
+		return false, err
+	}
 	if _, err := s.rc.Sweep(ctx); err != nil && !isInjected(err) {
 		return false, err
 	}
@@ -526,6 +543,8 @@ func (s *sim) actions() map[string]action.Action {
 			n, _ := in.Params["kib"].(int64)
 			return strings.Repeat("z", int(n)<<10), nil
 		}),
+		// sim.async leaves its attempt awaiting a completion with "value".
+		"sim.async": s.asyncAction(check),
 		// sim.final fails with an error it marks final: no retry applies.
 		"sim.final": action.Func(func(ctx context.Context, in action.Input) (any, error) {
 			if err := check(ctx, in); err != nil {

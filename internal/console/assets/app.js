@@ -15,15 +15,24 @@ const main = document.getElementById('main');
 // A view is {key, el, update(params)?, destroy()?}; a new fragment with the
 // same key updates the view in place (selecting a task, paging).
 const routes = [
-  [/^\/executions\/([^/]+)$/, (m, q) => executionView(decodeURIComponent(m[1]), q)],
+  [/^\/executions\/([^/]+)$/, (m, q) => executionView(dec(m[1]), q)],
   [/^\/executions\/?$/, (m, q) => executionsView(q)],
   [/^\/workflows\/?$/, (m, q) => workflowsView(q)],
-  [/^\/workflows\/([^/]+)\/edit$/, (m, q) => editorView(decodeURIComponent(m[1]), q)],
-  [/^\/workflows\/([^/]+)$/, (m, q) => workflowView(decodeURIComponent(m[1]), q)],
+  [/^\/workflows\/([^/]+)\/edit$/, (m, q) => editorView(dec(m[1]), q)],
+  [/^\/workflows\/([^/]+)$/, (m, q) => workflowView(dec(m[1]), q)],
   [/^\/new$/, (m, q) => editorView('', q)],
 ];
 
 let current = null;
+
+// dec decodes a part of the address; a malformed one is kept as it is.
+function dec(x) {
+  try {
+    return decodeURIComponent(x);
+  } catch {
+    return x;
+  }
+}
 
 function parse() {
   const frag = location.hash.replace(/^#/, '') || '/executions';

@@ -195,13 +195,30 @@ export function copyButton(text, label = 'Copy') {
   return b;
 }
 
+// shownChars bounds the text a value shows at first: the page stays
+// quick with a value of megabytes; the rest is a click away.
+const shownChars = 100000;
+
 // jsonBlock shows a JSON value as preformatted text, with a copy button.
 export function jsonBlock(v, {empty = 'nothing', label} = {}) {
   const text = pretty(v);
-  const isEmpty = v == null || (typeof v === 'object' && Object.keys(v).length === 0);
+  const isEmpty = v == null || (typeof v === 'object' && !JSON.isRawJSON?.(v) && Object.keys(v).length === 0);
+  let body;
+  if (isEmpty && v == null) {
+    body = h('p', {class: 'muted'}, empty);
+  } else if (text.length > shownChars) {
+    const pre = h('pre', {class: 'code'}, text.slice(0, shownChars) + '\n…');
+    const all = h('button', {type: 'button', class: 'small', onclick: () => {
+      fill(pre, text);
+      all.remove();
+    }}, `Show all ${Math.round(text.length / 1024)} KiB`);
+    body = [pre, all];
+  } else {
+    body = h('pre', {class: 'code'}, text);
+  }
   return h('div', {class: 'json'},
     label ? h('div', {class: 'json-head'}, h('span', {class: 'label'}, label), isEmpty ? null : copyButton(text)) : null,
-    isEmpty && v == null ? h('p', {class: 'muted'}, empty) : h('pre', {class: 'code'}, text));
+    body);
 }
 
 // newKey is a fresh Idempotency-Key.

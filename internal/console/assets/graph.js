@@ -327,12 +327,14 @@ export class GraphView {
   // fit scales the graph to its canvas's width (never above 1:1).
   fit() {
     const w = this.canvas.clientWidth - 4;
-    const hgt = this.canvas.clientHeight - 4;
     if (w <= 0) return;
+    // The room the page leaves the canvas (its card's maximum height).
+    const card = this.el.parentElement;
+    const maxH = card ? parseFloat(getComputedStyle(card).maxHeight) - this.el.firstChild.offsetHeight - 4 : NaN;
     // Shrink to fit, but not below what stays readable: a larger graph
     // scrolls (or is dragged) instead.
     let k = Math.min(1, w / this.lay.width);
-    if (hgt > 200) k = Math.min(k, hgt / this.lay.height);
+    if (maxH > 200) k = Math.min(k, maxH / this.lay.height);
     this.zoom(Math.max(k, 0.7));
     this.fitted = true;
   }

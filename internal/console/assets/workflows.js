@@ -261,6 +261,19 @@ export function editorView(name, q) {
     }
   });
   validateBtn.addEventListener('click', validate);
+  // Ctrl+S (⌘S) saves; closing the tab with unsaved changes asks first.
+  let original = '';
+  const dirty = () => ta.value !== original;
+  const guard = (ev) => {
+    if (dirty()) ev.preventDefault();
+  };
+  window.addEventListener('beforeunload', guard);
+  ta.addEventListener('keydown', (ev) => {
+    if ((ev.ctrlKey || ev.metaKey) && ev.key === 's') {
+      ev.preventDefault();
+      save.click();
+    }
+  });
   save.addEventListener('click', async () => {
     const r = await validate();
     if (!r || !r.valid) {
@@ -270,6 +283,7 @@ export function editorView(name, q) {
     save.disabled = true;
     try {
       const res = await call('POST', '/workflows', {yaml: ta.value});
+      original = ta.value;
       const first = res.workflows[0];
       go(`/workflows/${enc(first.name)}?version=${first.version}`);
     } catch (err) {
@@ -283,15 +297,19 @@ export function editorView(name, q) {
   const v = Number(q.get('version')) || 0;
   if (name) {
     get(workflowPath(name, v)).then((w) => {
-      ta.value = w.definition || '';
+      ta.value = original = w.definition || '';
       lines();
       validate();
     }, (err) => fill(error, problemBox(err)));
   } else {
-    ta.value = starter;
+    ta.value = original = starter;
     lines();
   }
-  return {el, mounted: () => ta.focus()};
+  return {
+    el,
+    mounted: () => ta.focus(),
+    destroy: () => window.removeEventListener('beforeunload', guard),
+  };
 }
 
 const starter = `version: '2.0'
