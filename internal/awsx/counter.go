@@ -62,22 +62,17 @@ type Snapshot struct {
 type Capacity struct{ Read, Write float64 }
 
 // Total is the number of requests made to service ("" for every service).
-func (s Snapshot) Total(service string) int64 {
-	var n int64
-	for op, c := range s.Requests {
-		if service == "" || op.Service == service {
-			n += c
-		}
-	}
-	return n
-}
+func (s Snapshot) Total(service string) int64 { return sumOf(s.Requests, service) }
 
 // CallTotal is the number of operations asked of service ("" for every
 // service), each once however many requests its retries took: what the
 // code using the clients does, apart from how the network behaved.
-func (s Snapshot) CallTotal(service string) int64 {
+func (s Snapshot) CallTotal(service string) int64 { return sumOf(s.Calls, service) }
+
+// sumOf adds the counts of service's operations ("" for every service).
+func sumOf(counts map[Op]int64, service string) int64 {
 	var n int64
-	for op, c := range s.Calls {
+	for op, c := range counts {
 		if service == "" || op.Service == service {
 			n += c
 		}
