@@ -32,6 +32,9 @@ func open(t *testing.T) (*sql.DB, *sql.DB) {
 	return db, other
 }
 
+// insert is the statement the tests prepare and run.
+const insert = `INSERT INTO kv VALUES (?, ?)`
+
 func count(t *testing.T, db *sql.DB) int {
 	t.Helper()
 	var n int
@@ -45,7 +48,6 @@ func TestRun(t *testing.T) {
 	t.Parallel()
 	db, other := open(t)
 	st := sqlitetx.NewStmts(db)
-	insert := `INSERT INTO kv VALUES (?, ?)`
 	if err := st.Prepare(t.Context(), insert); err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +112,6 @@ func TestRunCancelled(t *testing.T) {
 	t.Parallel()
 	db, other := open(t)
 	st := sqlitetx.NewStmts(db)
-	insert := `INSERT INTO kv VALUES (?, ?)`
 	if err := st.Prepare(t.Context(), insert); err != nil {
 		t.Fatal(err)
 	}
