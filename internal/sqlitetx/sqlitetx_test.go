@@ -103,3 +103,39 @@ func TestRun(t *testing.T) {
 		t.Errorf("QueryRow = %q, %v", v, err)
 	}
 }
+
+// A transaction whose context ends commits nothing, though its statements
+// run to their end (they run under a context that is not cancelled).
+func TestRunCancelled(t *testing.T) {
+	t.Parallel()
+	db, other := open(t)
+	st := sqlitetx.NewStmts(db)
+	insert := `INSERT INTO kv VALUES (?, ?)`
+	if err := st.Prepare(t.Context(), insert); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	err := sqlitetx.Run(ctx, db, func(ctx context.Context) error {
+		if _, err := st.Exec(ctx, insert, "a", "1"); err != nil {
+			return err
+		}
+		cancel()
+		return nil
+	})
+	if err == nil {
+		t.Fatal("a transaction whose context ended committed")
+	}
+	if n := count(t, other); n != 0 {
+		t.Errorf("%d rows committed, want 0", n)
+	}
+	// The connection is free again for the next transaction.
+	if err := sqlitetx.Run(t.Context(), db, func(ctx context.Context) error {
+		_, err := st.Exec(ctx, insert, "b", "2")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, other); n != 1 {
+		t.Errorf("%d rows after the next transaction, want 1", n)
+	}
+}
