@@ -93,15 +93,11 @@ func completeCmd(fail bool) func(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "bora %s: %v: give the id the action was given\n", name, err)
 			return exitUsage
 		}
+		remote, ok := target(name, fs, *db, rf, stderr)
 		switch {
-		case *db != "" && rf.endpoint != "" && !flagSet(fs, "endpoint"):
-		case *db != "" && rf.endpoint != "":
-			fmt.Fprintf(stderr, "bora %s: give --db PATH or --endpoint URL, not both\n", name)
+		case !ok:
 			return exitUsage
-		case *db == "" && rf.endpoint == "":
-			fmt.Fprintf(stderr, "bora %s: give --db PATH (an embedded database) or --endpoint URL (an API; or set %s)\n", name, envEndpoint)
-			return exitUsage
-		case *db == "":
+		case remote:
 			c, err := rf.client()
 			if err != nil {
 				fmt.Fprintf(stderr, "bora %s: %v\n", name, err)

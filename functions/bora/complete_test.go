@@ -4,19 +4,21 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/borawf/bora/internal/api"
 	"github.com/borawf/bora/internal/embedded"
 	"github.com/borawf/bora/internal/record"
 	"github.com/borawf/bora/internal/runtime"
 )
 
 // TestCompleteAndFail ends attempts of std.async_noop with bora complete
-// and bora fail on the database a running Bora serves, and checks that a
-// second completion is refused.
+// and bora fail, on the database a running Bora serves and through its
+// API, and checks that a second completion is refused.
 func TestCompleteAndFail(t *testing.T) {
 	t.Parallel()
 	db := filepath.Join(t.TempDir(), "bora.db")
@@ -28,6 +30,12 @@ func TestCompleteAndFail(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
 	defer b.Start(ctx)()
+	h, err := api.New(api.Options{Store: b.Store, Runtime: b.Runtime, Actions: knownActions()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
 	src := []byte(`version: '2.0'
 waits:
   output:
@@ -37,13 +45,16 @@ waits:
       action: std.async_noop
 `)
 	for _, tt := range []struct {
+		where     []string
 		args      []string
 		want      record.ExecState
 		wantOut   string
 		wantError string
 	}{
-		{args: []string{"complete", "--result", `{"a": 1}`}, want: record.ExecSuccess, wantOut: `{"got":{"a":1}}`},
-		{args: []string{"fail", "--error", "the job broke"}, want: record.ExecError, wantError: "the job broke"},
+		{where: []string{"--db", db}, args: []string{"complete", "--result", `{"a": 1}`}, want: record.ExecSuccess, wantOut: `{"got":{"a":1}}`},
+		{where: []string{"--db", db}, args: []string{"fail", "--error", "the job broke"}, want: record.ExecError, wantError: "the job broke"},
+		{where: []string{"--endpoint", srv.URL}, args: []string{"complete", "--result", `[1, "x"]`}, want: record.ExecSuccess, wantOut: `{"got":[1,"x"]}`},
+		{where: []string{"--endpoint", srv.URL}, args: []string{"fail", "--error", "remote broke"}, want: record.ExecError, wantError: "remote broke"},
 	} {
 		e, err := b.Runtime.Submit(ctx, runtime.Submission{File: "w.yaml", Source: src})
 		if err != nil {
@@ -64,7 +75,7 @@ waits:
 			}
 			time.Sleep(5 * time.Millisecond)
 		}
-		args := append([]string{tt.args[0], id, "--db", db}, tt.args[1:]...)
+		args := append(append([]string{tt.args[0], id}, tt.where...), tt.args[1:]...)
 		var out, errOut bytes.Buffer
 		if code := dispatch(args, &out, &errOut); code != exitOK || !strings.Contains(out.String(), "of execution "+e.ID+" ended") {
 			t.Fatalf("bora %s: exit %d\n%s%s", strings.Join(args, " "), code, &out, &errOut)

@@ -77,16 +77,11 @@ func controlCmd(op string) func(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprint(stderr, controlUsage+remoteFlagsUsage)
 			return 2
 		}
+		remote, ok := target(op, fs, *db, rf, stderr)
 		switch {
-		case *db != "" && rf.endpoint != "" && !flagSet(fs, "endpoint"):
-			// BORA_ENDPOINT is set, --db given: --db it is.
-		case *db != "" && rf.endpoint != "":
-			fmt.Fprintf(stderr, "bora %s: give --db PATH or --endpoint URL, not both\n", op)
-			return 2
-		case *db == "" && rf.endpoint == "":
-			fmt.Fprintf(stderr, "bora %s: give --db PATH (an embedded database) or --endpoint URL (an API; or set %s)\n", op, envEndpoint)
-			return 2
-		case *db == "":
+		case !ok:
+			return exitUsage
+		case remote:
 			return remoteControl(op, pos, rf, *envArg, *reason, *asJSON, *noWait, *quiet, stdout, stderr)
 		}
 		if *reason != "" {
@@ -145,6 +140,24 @@ func controlCmd(op string) func(args []string, stdout, stderr io.Writer) int {
 		}
 		return finish(final, b, id, p, *asJSON, stdout, stderr, op == record.OpPause)
 	}
+}
+
+// target checks the --db and --endpoint (or BORA_ENDPOINT) of a command
+// that works on either, and reports whether it goes to the API. ok false
+// means a usage error was printed.
+func target(cmd string, fs *flag.FlagSet, db string, rf remoteFlags, stderr io.Writer) (remote, ok bool) {
+	switch {
+	case db != "" && rf.endpoint != "" && !flagSet(fs, "endpoint"):
+		// BORA_ENDPOINT is set, --db given: --db it is.
+		return false, true
+	case db != "" && rf.endpoint != "":
+		fmt.Fprintf(stderr, "bora %s: give --db PATH or --endpoint URL, not both\n", cmd)
+		return false, false
+	case db == "" && rf.endpoint == "":
+		fmt.Fprintf(stderr, "bora %s: give --db PATH (an embedded database) or --endpoint URL (an API; or set %s)\n", cmd, envEndpoint)
+		return false, false
+	}
+	return db == "", true
 }
 
 // follow waits until the command has taken effect: for pause, until the

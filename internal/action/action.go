@@ -69,7 +69,11 @@
 //     return_result_on_error as newer Mistral does; std.ssh_proxied refuses
 //     proxy_command, which would run a command on the worker.
 //
-// std.async_noop and std.mistral_http are not provided.
+// std.async_noop and std.mistral_http return ErrPending: the attempt waits
+// for a completion that names Input.CallbackID, which names one attempt
+// (Mistral's names an action execution); std.mistral_http sends Mistral's
+// headers, Mistral-Callback-URL only when the worker knows its API's
+// address.
 package action
 
 import (

@@ -242,3 +242,47 @@ race:
 		}
 	}
 }
+
+// TestAsyncWithItems completes each item of a with-items task of
+// std.async_noop, in reverse order: the task's result lists the items'
+// results in item order.
+func TestAsyncWithItems(t *testing.T) {
+	t.Parallel()
+	b, ctx := openStarted(t)
+	e, err := b.Runtime.Submit(ctx, runtime.Submission{File: "items.yaml", Source: []byte(`version: '2.0'
+items:
+  output:
+    all: <% task(each).result %>
+  tasks:
+    each:
+      with-items: x in <% range(3) %>
+      action: std.async_noop
+`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for item := 2; item >= 0; item-- {
+		k := record.UnitKey{ExecID: e.ID, Task: "each#1", Item: item}
+		for {
+			u, err := b.Store.GetUnit(ctx, k)
+			if err == nil && u.Awaiting() {
+				c := worker.Completion{ID: record.CallbackID(k, u.Attempt, u.Fence), Result: json.RawMessage(`"item ` + string(rune('0'+item)) + `"`)}
+				if err := b.Runtime.Complete(ctx, c); err != nil {
+					t.Fatalf("item %d: %v", item, err)
+				}
+				break
+			}
+			if ctx.Err() != nil {
+				t.Fatalf("item %d never awaited its completion (%v)", item, err)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	final, err := b.Wait(ctx, e.ID, 10*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if final.State != record.ExecSuccess || string(final.Output) != `{"all":["item 0","item 1","item 2"]}` {
+		t.Errorf("execution %s %s (%s), want SUCCESS with the items' results in order", final.State, final.Output, final.StateInfo)
+	}
+}

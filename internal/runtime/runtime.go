@@ -619,13 +619,17 @@ func (d *definitions) Workflow(name string) (*dsl.Workflow, string, int, error) 
 // never go stale.
 type defCache struct {
 	mu sync.Mutex
-	m  map[string]*dsl.Bundle
+	m  map[defKey]*dsl.Bundle
+}
+
+type defKey struct {
+	name string
+	ver  int
 }
 
 func (c *defCache) load(ctx context.Context, s store.Store, name string, ver int) (*dsl.Bundle, error) {
-	key := fmt.Sprintf("%s\x00%d", name, ver)
 	c.mu.Lock()
-	b := c.m[key]
+	b := c.m[defKey{name, ver}]
 	c.mu.Unlock()
 	if b != nil {
 		return b, nil
@@ -638,13 +642,25 @@ func (c *defCache) load(ctx context.Context, s store.Store, name string, ver int
 	if err := diags.Err(); err != nil {
 		return nil, fmt.Errorf("definition %s v%d does not compile: %w", name, ver, err)
 	}
+	c.put(name, ver, b)
+	return b, nil
+}
+
+// put keeps b as version ver of definition name. A bundle loaded under
+// another file name is kept as a copy named after the definition, as load
+// would have compiled it from the stored source.
+func (c *defCache) put(name string, ver int, b *dsl.Bundle) {
+	if b.File != name {
+		named := *b
+		named.File = name
+		b = &named
+	}
 	c.mu.Lock()
 	if c.m == nil {
-		c.m = make(map[string]*dsl.Bundle)
+		c.m = make(map[defKey]*dsl.Bundle)
 	}
-	c.m[key] = b
+	c.m[defKey{name, ver}] = b
 	c.mu.Unlock()
-	return b, nil
 }
 
 // FailExecution ends an execution in ERROR when one of its engine events

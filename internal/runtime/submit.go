@@ -87,6 +87,9 @@ func (r *Runtime) Submit(ctx context.Context, s Submission) (*record.Execution, 
 	if err != nil {
 		return nil, fmt.Errorf("store definition %s: %w", name, err)
 	}
+	// Version ver holds exactly s.Source: the engine of this process
+	// need not compile it again.
+	r.defs.put(name, ver, bundle)
 	id := s.ID
 	if id == "" {
 		id = NewID()

@@ -146,7 +146,20 @@ func (s *Stmts) Exec(ctx context.Context, q string, args ...any) (sql.Result, er
 		return nil, err
 	}
 	defer done()
-	return st.ExecContext(ctx, args...)
+	return st.ExecContext(s.running(ctx), args...)
+}
+
+// running is the context a statement runs under: within a transaction, one
+// that is never cancelled. The transaction took the database's write lock
+// when it began, under ctx, and ends when ctx does (database/sql rolls it
+// back, and its later statements fail); a statement of it, which waits for
+// no lock, runs to its end. Without a context that can end, the SQLite
+// driver starts no goroutine per statement to watch it.
+func (s *Stmts) running(ctx context.Context) context.Context {
+	if From(ctx, s.db) != nil {
+		return context.WithoutCancel(ctx)
+	}
+	return ctx
 }
 
 // Query runs a query; close its rows.
@@ -155,7 +168,7 @@ func (s *Stmts) Query(ctx context.Context, q string, args ...any) (*sql.Rows, er
 	if err != nil {
 		return nil, err
 	}
-	rows, err := st.QueryContext(ctx, args...)
+	rows, err := st.QueryContext(s.running(ctx), args...)
 	if err != nil {
 		done()
 		return nil, err
@@ -176,5 +189,5 @@ func (s *Stmts) QueryRow(ctx context.Context, q string, args ...any) *sql.Row {
 		}
 		return s.db.QueryRowContext(ctx, q, args...)
 	}
-	return st.QueryRowContext(ctx, args...)
+	return st.QueryRowContext(s.running(ctx), args...)
 }

@@ -32,6 +32,9 @@ func open(t *testing.T) (*sql.DB, *sql.DB) {
 	return db, other
 }
 
+// insert is the statement the tests prepare and run.
+const insert = `INSERT INTO kv VALUES (?, ?)`
+
 func count(t *testing.T, db *sql.DB) int {
 	t.Helper()
 	var n int
@@ -45,7 +48,6 @@ func TestRun(t *testing.T) {
 	t.Parallel()
 	db, other := open(t)
 	st := sqlitetx.NewStmts(db)
-	insert := `INSERT INTO kv VALUES (?, ?)`
 	if err := st.Prepare(t.Context(), insert); err != nil {
 		t.Fatal(err)
 	}
@@ -101,5 +103,40 @@ func TestRun(t *testing.T) {
 	var v string
 	if err := st.QueryRow(ctx, `SELECT v FROM kv WHERE k = ?`, "e").Scan(&v); err != nil || v != "5" {
 		t.Errorf("QueryRow = %q, %v", v, err)
+	}
+}
+
+// A transaction whose context ends commits nothing, though its statements
+// run to their end (they run under a context that is not cancelled).
+func TestRunCancelled(t *testing.T) {
+	t.Parallel()
+	db, other := open(t)
+	st := sqlitetx.NewStmts(db)
+	if err := st.Prepare(t.Context(), insert); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	err := sqlitetx.Run(ctx, db, func(ctx context.Context) error {
+		if _, err := st.Exec(ctx, insert, "a", "1"); err != nil {
+			return err
+		}
+		cancel()
+		return nil
+	})
+	if err == nil {
+		t.Fatal("a transaction whose context ended committed")
+	}
+	if n := count(t, other); n != 0 {
+		t.Errorf("%d rows committed, want 0", n)
+	}
+	// The connection is free again for the next transaction.
+	if err := sqlitetx.Run(t.Context(), db, func(ctx context.Context) error {
+		_, err := st.Exec(ctx, insert, "b", "2")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, other); n != 1 {
+		t.Errorf("%d rows after the next transaction, want 1", n)
 	}
 }
