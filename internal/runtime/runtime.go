@@ -671,6 +671,13 @@ func (c *defCache) put(name string, ver int, b *dsl.Bundle) {
 // task fails the execution. If even that step cannot be taken (the head is
 // what is broken), the head alone is written ERROR, and a parent is still
 // told. A final execution is left alone.
+//
+// Call it only while holding an event of the execution's group (its
+// handler, before the message is deleted): the step's writes before its
+// commit are harmless only because, should the commit not happen, the
+// next step of the execution is this one again (docs/protocol.md, rule 5).
+// Beside the group, as the dead-letter queue's handler is, send the fail
+// command instead (DeadLettered).
 func (r *Runtime) FailExecution(ctx context.Context, id, reason string) error {
 	log := r.Log.With("execution_id", id)
 	head, err := r.Store.GetExecution(ctx, id)
@@ -743,18 +750,43 @@ func (r *Runtime) Poisoned(ctx context.Context, body []byte, receives int, cause
 // out), since no handler returned to say why. Its execution is failed, so
 // that a crash loop on one event ends with that execution in ERROR while
 // the others go on. The caller deletes the message once this returns nil.
+//
+// The dead letter is out of its execution's group, which goes on with the
+// events behind it, so the fail step is not taken here but sent into the
+// group as an event (its id fixed by the dead letter's), to be applied in
+// its turn: a fail step taken beside the group could write before its
+// commit (tasks finished CANCELLED, units cancelled), lose the commit to
+// the group's next step, and leave those writes in an execution that goes
+// on. A fail command that is itself dead-lettered is one the engine cannot
+// take at all: the head alone is written ERROR with its reason.
 func (r *Runtime) DeadLettered(ctx context.Context, body []byte, receives int) error {
 	var ev record.Event
 	if err := json.Unmarshal(body, &ev); err != nil || ev.ExecID == "" {
 		r.Log.Error("undecodable engine message in the dead-letter queue dropped", "body", string(body[:min(len(body), 512)]))
 		return nil
 	}
-	err := r.FailExecution(ctx, ev.ExecID, fmt.Sprintf(
-		"engine event %s was dead-lettered after %d deliveries without being applied: the process applying it stopped every time (it crashed, or ran out of memory or time)",
-		ev.ID, receives))
+	head, err := r.Store.GetExecution(ctx, ev.ExecID)
 	if errors.Is(err, store.ErrNotFound) {
 		r.Log.Warn("dead-lettered event of an unknown execution dropped", "execution_id", ev.ExecID, "event", ev.ID)
 		return nil
 	}
-	return err
+	if err != nil {
+		return fmt.Errorf("fail execution %s: %w", ev.ExecID, err)
+	}
+	if head.State.Terminal() {
+		return nil
+	}
+	if c := ev.Command; ev.Kind == record.EventCommand && c != nil && c.Op == record.OpFail {
+		r.Log.Error("the engine cannot fail the execution; writing its head", "execution_id", ev.ExecID, "event", ev.ID)
+		return r.failHead(ctx, head, c.Msg)
+	}
+	reason := fmt.Sprintf(
+		"engine event %s was dead-lettered after %d deliveries without being applied: the process applying it stopped every time (it crashed, or ran out of memory or time)",
+		ev.ID, receives)
+	fail := engine.CommandEvent(ev.ExecID, record.OpFail, record.Command{Msg: reason}, ev.ID)
+	if err := r.sendEvents(ctx, []record.Event{fail}); err != nil {
+		return fmt.Errorf("fail execution %s: %w", ev.ExecID, err)
+	}
+	r.Log.Error("execution failing: an engine event was dead-lettered", "execution_id", ev.ExecID, "event", ev.ID, "fail", fail.ID)
+	return nil
 }

@@ -482,3 +482,159 @@ child:
 		t.Errorf("child started %d tasks, want none", len(tasks))
 	}
 }
+
+// chained publishes what each of its two tasks returns, so that the engine
+// writes each task's final fields when it applies the task's outcome.
+const chained = `version: '2.0'
+chained:
+  tasks:
+    a:
+      action: std.echo output=1
+      publish: {a: <% task().result %>}
+      on-success: b
+    b:
+      action: std.echo output=2
+      publish: {b: <% task().result %>}
+`
+
+// commitsDown refuses every commit while down is set, as a store that
+// stopped answering between a step's writes and its commit.
+type commitsDown struct {
+	store.Store
+	down bool
+}
+
+func (s *commitsDown) CommitExecution(ctx context.Context, e *record.Execution) error {
+	if s.down {
+		return errors.New("the store did not answer")
+	}
+	return s.Store.CommitExecution(ctx, e)
+}
+
+// TestDeadLetterFailsThroughTheGroup: an event taken by the engine queue's
+// dead-letter queue leaves its execution's group, which goes on with the
+// events behind it. The dead-letter handler runs beside the group, so it
+// takes no step of its own: it sends the fail command into the group, where
+// it is applied in its turn — after events sent before it, whose steps must
+// not meet writes of a fail step that never committed (a task finished
+// CANCELLED in an execution that then succeeds).
+func TestDeadLetterFailsThroughTheGroup(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		// groupFirst applies a's outcome before the fail command: the
+		// group's events were there first.
+		groupFirst bool
+		want       record.ExecState
+		wantA      record.State
+	}{
+		{name: "the group's events come first", groupFirst: true, want: record.ExecSuccess, wantA: record.Success},
+		{name: "the fail command comes first", want: record.ExecError, wantA: record.Cancelled},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t)
+			st := &commitsDown{Store: f.rt.Store}
+			f.rt.Store = st
+			ctx := context.Background()
+			head, err := f.rt.Submit(ctx, runtime.Submission{File: "chained.yaml", Source: []byte(chained)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.drive(t)
+			// a's worker records its outcome; its attempt-done event is
+			// not applied yet when a pause command of the execution,
+			// which killed every process that took it, is dead-lettered.
+			doneA := f.finishUnit(t, record.UnitKey{ExecID: head.ID, Task: "a#1"}, "1")
+			pause := engine.CommandEvent(head.ID, record.OpPause, record.Command{}, "n")
+			body, _ := json.Marshal(pause)
+			st.down = true
+			first := f.rt.DeadLettered(ctx, body, 10)
+			st.down = false
+			if tt.groupFirst {
+				if err := f.rt.HandleEvent(ctx, doneA); err != nil {
+					t.Fatal(err)
+				}
+				doneB := f.finishUnit(t, record.UnitKey{ExecID: head.ID, Task: "b#1"}, "2")
+				if err := f.rt.HandleEvent(ctx, doneB); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if first != nil {
+				// Not handled: the dead letter is delivered again.
+				if err := f.rt.DeadLettered(ctx, body, 10); err != nil {
+					t.Fatal(err)
+				}
+			}
+			f.drive(t)
+			if err := f.rt.HandleEvent(ctx, doneA); err != nil {
+				t.Fatal(err)
+			}
+			e, err := f.rt.Store.GetExecution(ctx, head.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if e.State != tt.want {
+				t.Fatalf("execution is %s (%s), want %s", e.State, e.StateInfo, tt.want)
+			}
+			if e.State == record.ExecError {
+				for _, w := range []string{"engine event " + pause.ID + " ", "dead-lettered after 10 deliveries"} {
+					if !strings.Contains(e.StateInfo, w) {
+						t.Errorf("state_info %q does not say %q", e.StateInfo, w)
+					}
+				}
+			}
+			a, err := f.rt.Store.GetTask(ctx, head.ID, "a#1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if a.State != tt.wantA {
+				t.Errorf("task a#1 is %s (%s) in a %s execution, want %s", a.State, a.StateInfo, e.State, tt.wantA)
+			}
+		})
+	}
+}
+
+// TestDeadLetteredFailCommandWritesTheHead: the fail command the
+// dead-letter handler sent is itself dead-lettered only when the engine
+// cannot take it at all; then the head alone is written ERROR with the
+// command's reason, and nothing more is sent.
+func TestDeadLetteredFailCommandWritesTheHead(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	head, err := f.rt.Submit(ctx, runtime.Submission{File: "chained.yaml", Source: []byte(chained)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.drive(t)
+	pause, _ := json.Marshal(engine.CommandEvent(head.ID, record.OpPause, record.Command{}, "n"))
+	if err := f.rt.DeadLettered(ctx, pause, 10); err != nil {
+		t.Fatal(err)
+	}
+	msgs, err := f.events.Receive(ctx, 10, 0, time.Minute)
+	if err != nil || len(msgs) != 1 {
+		t.Fatalf("engine queue: %d messages, %v; want the fail command", len(msgs), err)
+	}
+	var fail record.Event
+	if err := json.Unmarshal(msgs[0].Body, &fail); err != nil {
+		t.Fatal(err)
+	}
+	if fail.Command == nil || fail.Command.Op != record.OpFail || msgs[0].Group != head.ID {
+		t.Fatalf("sent %s in group %q, want a fail command in the execution's group", msgs[0].Body, msgs[0].Group)
+	}
+	if err := f.rt.DeadLettered(ctx, msgs[0].Body, 10); err != nil {
+		t.Fatal(err)
+	}
+	e, err := f.rt.Store.GetExecution(ctx, head.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.State != record.ExecError || e.StateInfo != fail.Command.Msg {
+		t.Errorf("execution is %s %q, want ERROR %q", e.State, e.StateInfo, fail.Command.Msg)
+	}
+	if n := f.events.Len(); n != 1 {
+		t.Errorf("engine queue holds %d events, want only the fail command", n)
+	}
+}
