@@ -221,6 +221,24 @@ func Pending(e *record.Execution) ([]PendingTask, error) {
 	return out, nil
 }
 
+// Outbox returns the effects of event eventID when it is the last event
+// applied to e — what a redelivery of it would carry out again (rule 4) —
+// and whether it is.
+func Outbox(e *record.Execution, eventID string) (after []Effect, last bool, err error) {
+	b, err := decodeBook(e.Engine)
+	if err != nil {
+		return nil, false, fmt.Errorf("execution %s: %w", e.ID, err)
+	}
+	if _, last := b.applied(eventID); !last {
+		return nil, false, nil
+	}
+	after, err = b.outbox()
+	if err != nil {
+		return nil, false, fmt.Errorf("execution %s: %w", e.ID, err)
+	}
+	return after, true, nil
+}
+
 func nullIfEmpty(v json.RawMessage) json.RawMessage {
 	if len(v) == 0 {
 		return nil

@@ -742,6 +742,26 @@ func (r *Runtime) Poisoned(ctx context.Context, body []byte, receives int, cause
 	return r.FailExecution(ctx, ev.ExecID, fmt.Sprintf("engine event %s failed on %d deliveries and was dead-lettered: %v", ev.ID, receives, cause))
 }
 
+// lastEffects carries out the effects of a dead-lettered event when it is
+// the last one applied to its execution, now final: its step committed,
+// but every delivery may have stopped before its effects were carried out
+// (a parent told of its child's end), and no later event of the execution
+// will carry them out. A final execution's effects start nothing.
+func (r *Runtime) lastEffects(ctx context.Context, head *record.Execution, ev record.Event) error {
+	after, last, err := engine.Outbox(head, ev.ID)
+	if err != nil {
+		r.Log.Error("dead-lettered event of a final execution: its effects cannot be read", "execution_id", head.ID, "event", ev.ID, "err", err)
+		return nil
+	}
+	if !last || len(after) == 0 {
+		return nil
+	}
+	if err := r.perform(ctx, after); err != nil {
+		return fmt.Errorf("execution %s: effects of dead-lettered step %s: %w", head.ID, ev.ID, err)
+	}
+	return nil
+}
+
 // DeadLettered handles an engine event found in the engine queue's
 // dead-letter queue. An event whose handler failed on its last delivery
 // has failed its execution already (Poisoned); one that reached the
@@ -758,7 +778,9 @@ func (r *Runtime) Poisoned(ctx context.Context, body []byte, receives int, cause
 // commit (tasks finished CANCELLED, units cancelled), lose the commit to
 // the group's next step, and leave those writes in an execution that goes
 // on. A fail command that is itself dead-lettered is one the engine cannot
-// take at all: the head alone is written ERROR with its reason.
+// take at all: the head alone is written ERROR with its reason. The dead
+// letter of a final execution's last step has that step's effects carried
+// out (lastEffects).
 func (r *Runtime) DeadLettered(ctx context.Context, body []byte, receives int) error {
 	var ev record.Event
 	if err := json.Unmarshal(body, &ev); err != nil || ev.ExecID == "" {
@@ -774,7 +796,7 @@ func (r *Runtime) DeadLettered(ctx context.Context, body []byte, receives int) e
 		return fmt.Errorf("fail execution %s: %w", ev.ExecID, err)
 	}
 	if head.State.Terminal() {
-		return nil
+		return r.lastEffects(ctx, head, ev)
 	}
 	if c := ev.Command; ev.Kind == record.EventCommand && c != nil && c.Op == record.OpFail {
 		r.Log.Error("the engine cannot fail the execution; writing its head", "execution_id", ev.ExecID, "event", ev.ID)

@@ -638,3 +638,75 @@ func TestDeadLetteredFailCommandWritesTheHead(t *testing.T) {
 		t.Errorf("engine queue holds %d events, want only the fail command", n)
 	}
 }
+
+// sendsDown refuses every send while down is set.
+type sendsDown struct {
+	queue.Queue
+	down bool
+}
+
+func (q *sendsDown) Send(ctx context.Context, out ...queue.Out) error {
+	if q.down {
+		return errors.New("the queue did not answer")
+	}
+	return q.Queue.Send(ctx, out...)
+}
+
+// TestDeadLetterOfAnEndCarriesOutItsEffects: an event whose step ended its
+// execution, committed, and never got its effects carried out (the send to
+// the parent failed, then every delivery stopped the process until the
+// event was dead-lettered) has them carried out by the dead-letter
+// handler, as a redelivery would have: else the parent would wait for
+// ever for its child's end.
+func TestDeadLetterOfAnEndCarriesOutItsEffects(t *testing.T) {
+	t.Parallel()
+	const nested = `version: '2.0'
+parent:
+  tasks:
+    call:
+      workflow: child
+child:
+  tasks:
+    work:
+      action: std.echo output="hi"
+`
+	f := newFixture(t)
+	ctx := context.Background()
+	head, err := f.rt.Submit(ctx, runtime.Submission{File: "nested.yaml", Source: []byte(nested), Workflow: "parent"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.drive(t)
+	childID := engine.ChildID(head.ID, "call#1", 0, 1)
+	done := f.finishUnit(t, record.UnitKey{ExecID: childID, Task: "work#1"}, `"hi"`)
+	q := &sendsDown{Queue: f.events, down: true}
+	f.rt.Events = q
+	if err := f.rt.HandleEvent(ctx, done); err == nil {
+		t.Fatal("HandleEvent with the engine queue down = nil, want its send's error")
+	}
+	q.down = false
+	if c, _ := f.rt.Store.GetExecution(ctx, childID); c.State != record.ExecSuccess {
+		t.Fatalf("child is %s, want SUCCESS committed before the failed send", c.State)
+	}
+	body, _ := json.Marshal(done)
+	if err := f.rt.DeadLettered(ctx, body, 10); err != nil {
+		t.Fatal(err)
+	}
+	f.drive(t)
+	p, err := f.rt.Store.GetExecution(ctx, head.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.State != record.ExecSuccess {
+		t.Errorf("parent is %s (%s), want SUCCESS: told of its child's end", p.State, p.StateInfo)
+	}
+	// Another dead letter of the ended child, not its last event, sends
+	// nothing.
+	stale, _ := json.Marshal(engine.CommandEvent(childID, record.OpPause, record.Command{}, "n"))
+	if err := f.rt.DeadLettered(ctx, stale, 10); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.events.Len(); n != 0 {
+		t.Errorf("engine queue holds %d events after a stale dead letter of a final execution, want 0", n)
+	}
+}

@@ -31,6 +31,10 @@ var hardSeeds = []struct {
 	// group: a task finished CANCELLED in an execution that then
 	// succeeded (runtime TestDeadLetterFailsThroughTheGroup).
 	{6369, "linear"},
+	// A child's last step committed its end, its send to the parent
+	// failed, and the event was then dead-lettered: the parent waited for
+	// ever (runtime TestDeadLetterOfAnEndCarriesOutItsEffects).
+	{88039, "subworkflow"},
 }
 
 // TestSimulation runs the seeds under every fault at once and checks the
