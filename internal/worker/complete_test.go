@@ -170,16 +170,22 @@ func TestCompletionRacesTheDeadline(t *testing.T) {
 	ctx := context.Background()
 	for i := range 30 {
 		f, ids := asyncFixture(t)
-		m := f.unit(t, "test.async", `{}`, func(u *record.Unit) { u.Timeout = time.Millisecond })
+		// The worker's clock, not the action's: the action has the whole
+		// timeout to return, and the deadline is passed by moving the
+		// clock, however slowly the machine runs.
+		clock := time.Now()
+		f.w.Now = func() time.Time { return clock }
+		m := f.unit(t, "test.async", `{}`, func(u *record.Unit) { u.Timeout = time.Hour })
 		f.head(t, m, record.ExecRunning)
 		if err := f.w.Handle(ctx, m, nil); err != nil {
 			t.Fatal(err)
 		}
 		id := <-ids
 		u := f.get(t, m)
-		for !u.Due.Before(time.Now()) {
-			time.Sleep(time.Millisecond)
+		if !u.Awaiting() {
+			t.Fatalf("round %d: unit %s %s, want it awaiting its completion", i, u.State, u.Error)
 		}
+		clock = u.Due.Add(time.Second)
 		var wg sync.WaitGroup
 		var cerr, ferr error
 		wg.Add(2)
