@@ -17,7 +17,7 @@ import (
 )
 
 // TestCompleteAndFail ends attempts of std.async_noop with bora complete
-// and bora fail, on the database a running Bora serves and through its
+// and bora fail (after a bora heartbeat), on the database a running Bora serves and through its
 // API, and checks that a second completion is refused.
 func TestCompleteAndFail(t *testing.T) {
 	t.Parallel()
@@ -75,8 +75,13 @@ waits:
 			}
 			time.Sleep(5 * time.Millisecond)
 		}
-		args := append(append([]string{tt.args[0], id}, tt.where...), tt.args[1:]...)
+		beat := append([]string{"heartbeat", id}, tt.where...)
 		var out, errOut bytes.Buffer
+		if code := dispatch(beat, &out, &errOut); code != exitOK || !strings.Contains(out.String(), "of execution "+e.ID+" goes on (no deadline)") {
+			t.Fatalf("bora %s: exit %d\n%s%s", strings.Join(beat, " "), code, &out, &errOut)
+		}
+		args := append(append([]string{tt.args[0], id}, tt.where...), tt.args[1:]...)
+		out.Reset()
 		if code := dispatch(args, &out, &errOut); code != exitOK || !strings.Contains(out.String(), "of execution "+e.ID+" ended") {
 			t.Fatalf("bora %s: exit %d\n%s%s", strings.Join(args, " "), code, &out, &errOut)
 		}
@@ -90,6 +95,10 @@ waits:
 		errOut.Reset()
 		if code := dispatch(args, &out, &errOut); code != exitFail || !strings.Contains(errOut.String(), "ended already") {
 			t.Errorf("bora %s again: exit %d, stderr %q; want 1 and that it ended already", tt.args[0], code, &errOut)
+		}
+		errOut.Reset()
+		if code := dispatch(beat, &out, &errOut); code != exitFail || !strings.Contains(errOut.String(), "ended already") {
+			t.Errorf("bora heartbeat after the completion: exit %d, stderr %q; want 1 and that it ended already", code, &errOut)
 		}
 	}
 	var errOut bytes.Buffer

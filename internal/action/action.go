@@ -81,6 +81,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Input is what one run of an action receives.
@@ -119,6 +120,32 @@ type Input struct {
 // completion that names Input.CallbackID, for at most the task's timeout.
 // The action must have handed the callback id on before it returns.
 var ErrPending = errors.New("the action's outcome comes later, with a completion")
+
+// Pending is ErrPending with a heartbeat timeout: whatever does the work
+// must send a heartbeat (POST /v1/completions/{id}/heartbeat, `bora
+// heartbeat`) at least every Heartbeat, else the attempt fails as timed
+// out and the task's retry policy applies. The task's timeout still
+// bounds the whole wait.
+type Pending struct {
+	Heartbeat time.Duration
+}
+
+func (p *Pending) Error() string {
+	return fmt.Sprintf("%s (heartbeat every %s)", ErrPending, p.Heartbeat)
+}
+
+// Is makes a Pending ErrPending.
+func (p *Pending) Is(target error) bool { return target == ErrPending }
+
+// HeartbeatOf returns the heartbeat timeout an ErrPending error carries
+// (Pending), zero for none.
+func HeartbeatOf(err error) time.Duration {
+	var p *Pending
+	if errors.As(err, &p) && p.Heartbeat > 0 {
+		return p.Heartbeat
+	}
+	return 0
+}
 
 // Action is one kind of work a task can run.
 type Action interface {

@@ -192,6 +192,10 @@ func (p params) object(name string) (map[string]any, error) {
 	return m, nil
 }
 
+// Number reads a parameter's number as the std actions do: a JSON or YAML
+// number, or a string that holds one.
+func Number(v any) (float64, bool) { return toFloat(v) }
+
 func toFloat(v any) (float64, bool) {
 	switch n := v.(type) {
 	case int64:

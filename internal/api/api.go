@@ -123,6 +123,7 @@ var routes = []Route{
 	{"POST", "/executions/{id}/rerun", command(record.OpRerun)},
 	{"POST", "/executions/{id}/skip", command(record.OpSkip)},
 	{"POST", "/completions/{id}", (*server).complete},
+	{"POST", "/completions/{id}/heartbeat", (*server).heartbeat},
 	{"GET", "/triggers", (*server).listTriggers},
 	{"POST", "/triggers", (*server).createTrigger},
 	{"GET", "/triggers/{name}", (*server).getTrigger},

@@ -75,7 +75,15 @@ func TestCompletionRoute(t *testing.T) {
 				t.Errorf("the execution shows %+v, want the awaiting task's callback id %s", running.Tasks, id)
 			}
 
-			r := f.do(t, req{method: "POST", path: "/v1/completions/" + id, body: tt.body})
+			// A heartbeat is taken; std.async_noop asked for none and has
+			// no timeout, so the attempt has no deadline.
+			r := f.do(t, req{method: "POST", path: "/v1/completions/" + id + "/heartbeat"})
+			var hb api.HeartbeatAnswer
+			if r.decode(t, &hb); r.status != http.StatusOK || hb.Execution != doc.ID || hb.Task != "wait#1" || hb.Attempt != 1 || hb.Deadline != nil {
+				t.Errorf("heartbeat: %d %s", r.status, r.body)
+			}
+
+			r = f.do(t, req{method: "POST", path: "/v1/completions/" + id, body: tt.body})
 			if r.status != http.StatusOK {
 				t.Fatalf("completion: %d %s", r.status, r.body)
 			}
@@ -96,6 +104,10 @@ func TestCompletionRoute(t *testing.T) {
 			if p := r.problem(t); p.Name() != api.TypeStaleCompletion || p.Execution != doc.ID || !strings.Contains(p.Detail, "ended already") {
 				t.Errorf("a second completion: %d %+v", r.status, p)
 			}
+			r = f.do(t, req{method: "POST", path: "/v1/completions/" + id + "/heartbeat", body: `{}`})
+			if p := r.problem(t); p.Name() != api.TypeStaleCompletion || !strings.Contains(p.Detail, "ended already") {
+				t.Errorf("a heartbeat after the completion: %d %+v", r.status, p)
+			}
 		})
 	}
 }
@@ -105,15 +117,18 @@ func TestCompletionRouteRefuses(t *testing.T) {
 	f := newFixture(t)
 	stale := record.CallbackID(record.UnitKey{ExecID: "no-such", Task: "t#1"}, 1, "f")
 	for _, tt := range []struct {
-		name, id, body, want string
+		name, id, route, body, want string
 	}{
 		{name: "not an id", id: "nope", body: `{}`, want: api.TypeCompletionNotFound},
 		{name: "no such attempt", id: stale, body: `{}`, want: api.TypeStaleCompletion},
 		{name: "both", id: stale, body: `{"result": 1, "error": "x"}`, want: api.TypeBadRequest},
 		{name: "unknown field", id: stale, body: `{"output": 1}`, want: api.TypeBadRequest},
+		{name: "heartbeat, not an id", id: "nope", route: "/heartbeat", want: api.TypeCompletionNotFound},
+		{name: "heartbeat, no such attempt", id: stale, route: "/heartbeat", want: api.TypeStaleCompletion},
+		{name: "heartbeat, a body", id: stale, route: "/heartbeat", body: `{"result": 1}`, want: api.TypeBadRequest},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			r := f.do(t, req{method: "POST", path: "/v1/completions/" + tt.id, body: tt.body})
+			r := f.do(t, req{method: "POST", path: "/v1/completions/" + tt.id + tt.route, body: tt.body})
 			if p := r.problem(t); p.Name() != tt.want {
 				t.Errorf("%d %+v, want %s", r.status, p, tt.want)
 			}

@@ -433,6 +433,15 @@ func (c *Client) Complete(ctx context.Context, id string, q api.CompletionReques
 	return &out, err
 }
 
+// Heartbeat says that an asynchronous action's attempt is still being
+// worked on (POST /v1/completions/{id}/heartbeat). Sending it again is
+// harmless, so it is retried like a read.
+func (c *Client) Heartbeat(ctx context.Context, id string) (*api.HeartbeatAnswer, error) {
+	var out api.HeartbeatAnswer
+	_, err := c.do(ctx, request{method: "POST", path: "/completions/" + url.PathEscape(id) + "/heartbeat", retry: true}, &out)
+	return &out, err
+}
+
 func set(q url.Values, k, v string) {
 	if v != "" {
 		q.Set(k, v)

@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"time"
 
 	"github.com/borawf/bora/internal/worker"
 )
@@ -12,6 +13,19 @@ import (
 // completion for an attempt that is no longer current wraps
 // worker.ErrStale and changes nothing.
 func (r *Runtime) Complete(ctx context.Context, c worker.Completion) error {
-	w := &worker.Worker{Store: r.Store, Events: r.Events, Log: r.Log, Now: r.Now, MaxValueBytes: r.Limits.ValueBytes}
-	return w.Complete(ctx, c)
+	return r.completer().Complete(ctx, c)
+}
+
+// completer is the worker that takes completions and heartbeats.
+func (r *Runtime) completer() *worker.Worker {
+	return &worker.Worker{Store: r.Store, Events: r.Events, Log: r.Log, Now: r.Now, MaxValueBytes: r.Limits.ValueBytes}
+}
+
+// Heartbeat says that the work of an attempt awaiting its completion goes
+// on, moving its deadline when its action asked for heartbeats
+// (worker.Worker.Heartbeat); it returns the attempt's deadline (zero:
+// none). A heartbeat for an attempt that is no longer current, or past its
+// deadline, wraps worker.ErrStale and changes nothing.
+func (r *Runtime) Heartbeat(ctx context.Context, callbackID string) (time.Time, error) {
+	return r.completer().Heartbeat(ctx, callbackID)
 }

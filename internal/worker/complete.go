@@ -35,17 +35,15 @@ var ErrStale = errors.New("the attempt is no longer current")
 
 // await records that the unit's action started work whose outcome comes
 // with a completion: the unit stays RUNNING with no lease, holding its
-// callback id (record.Awaited), due at the attempt's deadline (its
-// timeout from the claim; none without a timeout). The execution's Due is
-// moved to that deadline when it is later, so the reconciler ends the
-// attempt if no completion comes.
-func (c *Worker) await(ctx context.Context, log *slog.Logger, u *record.Unit, x record.Expect) error {
-	var due time.Time
-	if u.Timeout > 0 {
-		due = u.Started.Add(u.Timeout)
-	}
+// callback id and heartbeat timeout (record.Awaited), due at the attempt's
+// deadline (record.Unit.AwaitDue: its first heartbeat's, or its timeout
+// from the claim; none without either). The execution's Due is moved to
+// that deadline when it is later, so the reconciler ends the attempt if
+// no completion comes.
+func (c *Worker) await(ctx context.Context, log *slog.Logger, u *record.Unit, x record.Expect, heartbeat time.Duration) error {
+	due := u.AwaitDue(heartbeat, c.Now())
 	id := record.CallbackID(u.UnitKey, u.Attempt, u.Fence)
-	_, err := c.Store.UpdateUnit(ctx, u.UnitKey, x, record.UnitChange{State: record.Running, Due: due, Result: record.Awaited(id)})
+	_, err := c.Store.UpdateUnit(ctx, u.UnitKey, x, record.UnitChange{State: record.Running, Due: due, Result: record.Awaited(id, heartbeat)})
 	if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) {
 		// Completed (or ended) before the wait was written: announce
 		// that end again, as for any outcome recorded elsewhere.
@@ -54,7 +52,7 @@ func (c *Worker) await(ctx context.Context, log *slog.Logger, u *record.Unit, x 
 	if err != nil {
 		return fmt.Errorf("record unit %s attempt %d as awaiting its completion: %w", u.UnitKey, u.Attempt, err)
 	}
-	log.Info("attempt awaits its completion", "action", u.Action, "callback_id", id, "due", due)
+	log.Info("attempt awaits its completion", "action", u.Action, "callback_id", id, "due", due, "heartbeat", heartbeat)
 	if !due.IsZero() {
 		if err := lookBy(ctx, c.Store, u.ExecID, due); err != nil {
 			// The reconciler still looks when the head's own Due comes.
@@ -148,6 +146,64 @@ func (w *Worker) Complete(ctx context.Context, comp Completion) error {
 	}
 	log.Info("attempt completed", "state", ch.State)
 	return c.notify(ctx, k, attempt, fence)
+}
+
+// Heartbeat says that the work of an attempt awaiting its completion
+// goes on. When its action asked for heartbeats (action.Pending), the
+// attempt's deadline moves to a heartbeat timeout from now, never past the
+// task's timeout; it returns that deadline (zero: none). Conditional on the
+// attempt the callback id names, as a completion is: a heartbeat for an
+// attempt that is no longer current, or that comes after its deadline,
+// returns an error wrapping ErrStale and changes nothing. A heartbeat
+// before the wait is recorded (the worker still holds the attempt) changes
+// nothing either: the wait starts its first heartbeat timeout when it is
+// recorded. Heartbeat needs Store.
+func (w *Worker) Heartbeat(ctx context.Context, id string) (time.Time, error) {
+	c := w.config()
+	k, attempt, fence, err := record.ParseCallbackID(id)
+	if err != nil {
+		return time.Time{}, err
+	}
+	u, err := c.Store.GetUnit(ctx, k)
+	if errors.Is(err, store.ErrNotFound) {
+		return time.Time{}, fmt.Errorf("%w: there is no such task execution", ErrStale)
+	}
+	if err != nil {
+		return time.Time{}, fmt.Errorf("read unit %s: %w", k, err)
+	}
+	if err := current(u, attempt, fence); err != nil {
+		return time.Time{}, err
+	}
+	e, err := c.Store.GetExecution(ctx, k.ExecID)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("read execution %s: %w", k.ExecID, err)
+	}
+	if e.State.Terminal() && !drains(e, k) {
+		return time.Time{}, fmt.Errorf("%w: execution %s is %s", ErrStale, e.ID, e.State)
+	}
+	if !u.Awaiting() {
+		return time.Time{}, nil // the worker still holds the attempt
+	}
+	hb := u.AwaitHeartbeat()
+	if hb == 0 {
+		return u.Due, nil
+	}
+	now := c.Now()
+	if !u.Due.IsZero() && !now.Before(u.Due) {
+		return time.Time{}, fmt.Errorf("%w: the heartbeat came after attempt %d's deadline, %s", ErrStale, attempt, u.Due.UTC().Format(time.RFC3339))
+	}
+	due := u.AwaitDue(hb, now)
+	if !due.After(u.Due) {
+		return u.Due, nil // at the task's timeout already
+	}
+	_, err = c.Store.UpdateUnit(ctx, k, record.Expect{States: []record.State{record.Running}, Attempt: attempt, Fence: fence}, record.UnitChange{State: record.Running, Due: due})
+	if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) {
+		return time.Time{}, fmt.Errorf("%w: the attempt ended meanwhile", ErrStale)
+	}
+	if err != nil {
+		return time.Time{}, fmt.Errorf("heartbeat of unit %s attempt %d: %w", k, attempt, err)
+	}
+	return due, nil
 }
 
 // current reports, as an ErrStale error, why a unit's attempt cannot take

@@ -214,3 +214,119 @@ func TestCompletionRacesTheDeadline(t *testing.T) {
 		}
 	}
 }
+
+// TestHeartbeat: an attempt whose action asked for heartbeats is due a
+// heartbeat timeout after the wait starts and after each heartbeat, never
+// past the task's timeout; a heartbeat after the deadline, or after the
+// completion, is stale and changes nothing; one for an action that asked
+// for none, or before the wait is recorded, changes nothing.
+func TestHeartbeat(t *testing.T) {
+	t.Parallel()
+	base := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	const hb = 10 * time.Second
+	tests := []struct {
+		name    string
+		timeout time.Duration
+		beats   []time.Duration // heartbeat times after the claim
+		want    []time.Duration // the deadline each answers, after the claim
+	}{
+		{name: "no task timeout", beats: []time.Duration{8 * time.Second, 16 * time.Second, 25 * time.Second}, want: []time.Duration{18 * time.Second, 26 * time.Second, 35 * time.Second}},
+		{name: "capped by the task timeout", timeout: 25 * time.Second, beats: []time.Duration{8 * time.Second, 16 * time.Second, 20 * time.Second}, want: []time.Duration{18 * time.Second, 25 * time.Second, 25 * time.Second}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			f := newFixture(t)
+			now := base
+			f.w.Now = func() time.Time { return now }
+			ids := make(chan string, 1)
+			if err := f.w.Actions.Register("test.beat", action.Func(func(_ context.Context, in action.Input) (any, error) {
+				ids <- in.CallbackID
+				return nil, &action.Pending{Heartbeat: hb}
+			})); err != nil {
+				t.Fatal(err)
+			}
+			m := f.unit(t, "test.beat", `{}`, func(u *record.Unit) { u.Timeout = tt.timeout })
+			f.head(t, m, record.ExecRunning)
+			if err := f.w.Handle(ctx, m, nil); err != nil {
+				t.Fatalf("Handle: %v", err)
+			}
+			id := <-ids
+			u := f.get(t, m)
+			if !u.Awaiting() || u.AwaitHeartbeat() != hb || !u.Due.Equal(base.Add(hb)) {
+				t.Fatalf("unit %s %s due %v, want awaiting with a %v heartbeat, due %v", u.State, u.Result, u.Due, hb, base.Add(hb))
+			}
+			for i, at := range tt.beats {
+				now = base.Add(at)
+				due, err := f.w.Heartbeat(ctx, id)
+				if err != nil {
+					t.Fatalf("heartbeat at +%v: %v", at, err)
+				}
+				want := base.Add(tt.want[i])
+				if !due.Equal(want) || !f.get(t, m).Due.Equal(want) {
+					t.Fatalf("heartbeat at +%v: deadline %v, unit due %v; want %v", at, due, f.get(t, m).Due, want)
+				}
+			}
+			late := f.get(t, m)
+			now = late.Due
+			if _, err := f.w.Heartbeat(ctx, id); !errors.Is(err, ErrStale) || !strings.Contains(err.Error(), "after attempt 1's deadline") {
+				t.Fatalf("heartbeat at the deadline: %v, want ErrStale", err)
+			}
+			if u := f.get(t, m); !u.Due.Equal(late.Due) || !u.Awaiting() {
+				t.Fatalf("a late heartbeat changed the unit: %s due %v", u.State, u.Due)
+			}
+			now = late.Due.Add(-time.Second)
+			if err := f.w.Complete(ctx, Completion{ID: id, Result: json.RawMessage(`1`)}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := f.w.Heartbeat(ctx, id); !errors.Is(err, ErrStale) || !strings.Contains(err.Error(), "ended already in SUCCESS") {
+				t.Fatalf("heartbeat after the completion: %v, want ErrStale", err)
+			}
+			if evs := f.q.events(t); len(evs) != 1 {
+				t.Errorf("events %+v, want only the completion's attempt-done event", evs)
+			}
+		})
+	}
+	t.Run("no heartbeat asked", func(t *testing.T) {
+		t.Parallel()
+		ctx := context.Background()
+		f, ids := asyncFixture(t)
+		m := f.unit(t, "test.async", `{}`, func(u *record.Unit) { u.Timeout = time.Hour })
+		f.head(t, m, record.ExecRunning)
+		if err := f.w.Handle(ctx, m, nil); err != nil {
+			t.Fatal(err)
+		}
+		id := <-ids
+		before := f.get(t, m)
+		due, err := f.w.Heartbeat(ctx, id)
+		if err != nil || !due.Equal(before.Due) {
+			t.Fatalf("heartbeat: %v, %v; want the task timeout's deadline %v", due, err, before.Due)
+		}
+		if after := f.get(t, m); !after.Due.Equal(before.Due) {
+			t.Errorf("due moved from %v to %v", before.Due, after.Due)
+		}
+	})
+	t.Run("before the wait is recorded", func(t *testing.T) {
+		t.Parallel()
+		f, _ := asyncFixture(t)
+		m := f.unit(t, "test.async", `{}`, func(u *record.Unit) { u.State, u.Due = record.Running, time.Now().Add(time.Minute) })
+		f.head(t, m, record.ExecRunning)
+		due, err := f.w.Heartbeat(context.Background(), record.CallbackID(m.Key(), 1, "f1"))
+		if err != nil || !due.IsZero() {
+			t.Fatalf("heartbeat: %v, %v; want accepted, no deadline", due, err)
+		}
+	})
+	t.Run("stale", func(t *testing.T) {
+		t.Parallel()
+		f, _ := asyncFixture(t)
+		m := f.unit(t, "test.async", `{}`, func(u *record.Unit) { u.State, u.Attempt = record.Running, 2 })
+		f.head(t, m, record.ExecRunning)
+		if _, err := f.w.Heartbeat(context.Background(), record.CallbackID(m.Key(), 1, "f1")); !errors.Is(err, ErrStale) {
+			t.Fatalf("heartbeat for attempt 1 when 2 runs: %v, want ErrStale", err)
+		}
+		if _, err := f.w.Heartbeat(context.Background(), "not-an-id"); !errors.Is(err, record.ErrBadCallbackID) {
+			t.Fatalf("heartbeat with a malformed id: %v", err)
+		}
+	})
+}

@@ -401,7 +401,7 @@ func (c *Worker) record(ctx context.Context, log *slog.Logger, u *record.Unit, o
 	}
 	x := record.Expect{States: []record.State{record.Running}, Attempt: u.Attempt, Fence: u.Fence}
 	if errors.Is(out.err, action.ErrPending) {
-		return c.await(ctx, log, u, x)
+		return c.await(ctx, log, u, x, action.HeartbeatOf(out.err))
 	}
 	ch := outcomeChange(u, out, limit)
 	ch.Finished = c.Now()

@@ -42,7 +42,13 @@
 // work — the function itself, or a system it handed the work to — ends the
 // attempt with POST /v1/completions/{callback_id}, `bora complete` or
 // `bora fail`. The task's timeout bounds the wait; a completion for an
-// attempt that is no longer current is refused. Lambda retries a function
+// attempt that is no longer current is refused. With `heartbeat_timeout:
+// N` (seconds) the event also carries "heartbeat_seconds", and the attempt
+// times out — an ordinary error, which retry sees — unless a heartbeat
+// (POST <callback_url>/heartbeat, `bora heartbeat`) or the completion
+// comes within N seconds of the invocation and of each heartbeat: a
+// function that dies half-way is noticed in N seconds, not at the task's
+// timeout. Lambda retries a function
 // error of an asynchronous invocation itself (twice by default), so the
 // function should report its failure with `fail` rather than raise it.
 //
@@ -62,6 +68,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
@@ -71,6 +78,10 @@ import (
 	"github.com/borawf/bora/internal/action"
 	"github.com/borawf/bora/internal/awsx"
 )
+
+// maxHeartbeat bounds heartbeat_timeout: a longer wait is the task's
+// timeout's job.
+const maxHeartbeat = 24 * time.Hour
 
 // Name is the action's name in workflows.
 const Name = "aws.lambda"
@@ -115,7 +126,7 @@ func Registry(p action.Policy, connect Connect) (*action.Registry, error) {
 
 var signature = action.Signature{
 	Required: []string{"function"},
-	Optional: []string{"qualifier", "payload", "async"},
+	Optional: []string{"qualifier", "payload", "async", "heartbeat_timeout"},
 }
 
 // Action is aws.lambda.
@@ -169,6 +180,10 @@ type Context struct {
 	// its completion; CallbackURL is where to post it, when known.
 	CallbackID  string `json:"callback_id,omitempty"`
 	CallbackURL string `json:"callback_url,omitempty"`
+	// HeartbeatSeconds, when the task asked for heartbeats, is how often
+	// the function must send one (POST <callback_url>/heartbeat, or `bora
+	// heartbeat`) for the attempt not to time out.
+	HeartbeatSeconds float64 `json:"heartbeat_seconds,omitempty"`
 }
 
 // Run invokes the function.
@@ -192,6 +207,9 @@ func (a *Action) Run(ctx context.Context, in action.Input) (any, error) {
 	if call.async {
 		// Lambda queued the event (202): the outcome comes with the
 		// completion.
+		if call.heartbeat > 0 {
+			return nil, &action.Pending{Heartbeat: call.heartbeat}
+		}
 		return nil, action.ErrPending
 	}
 	if out.FunctionError != nil {
@@ -202,9 +220,10 @@ func (a *Action) Run(ctx context.Context, in action.Input) (any, error) {
 
 // call is one invocation, checked.
 type call struct {
-	async    bool
-	function string
-	input    *lambda.InvokeInput
+	async     bool
+	heartbeat time.Duration
+	function  string
+	input     *lambda.InvokeInput
 }
 
 // request checks the task's parameters and builds the invocation.
@@ -242,6 +261,17 @@ func (a *Action) request(in action.Input) (*call, error) {
 		}
 		async = b
 	}
+	var heartbeat time.Duration
+	if v, given := in.Params["heartbeat_timeout"]; given && v != nil {
+		f, ok := action.Number(v)
+		if !ok || f <= 0 || f > maxHeartbeat.Seconds() {
+			return nil, fmt.Errorf("%s: parameter \"heartbeat_timeout\" must be a number of seconds above 0 and at most %g, got %s", Name, maxHeartbeat.Seconds(), brief(v))
+		}
+		if !async {
+			return nil, fmt.Errorf("%s: parameter \"heartbeat_timeout\" is for an asynchronous invocation (async: true): a synchronous one is bounded by the task's timeout", Name)
+		}
+		heartbeat = time.Duration(f * float64(time.Second))
+	}
 	if async && in.CallbackID == "" {
 		return nil, fmt.Errorf("%s: async: the worker gave this attempt no callback id to complete it by", Name)
 	}
@@ -259,12 +289,13 @@ func (a *Action) request(in action.Input) (*call, error) {
 		if in.CallbackURL != "" {
 			ev.Bora.CallbackURL = strings.TrimSuffix(in.CallbackURL, "/") + "/" + in.CallbackID
 		}
+		ev.Bora.HeartbeatSeconds = heartbeat.Seconds()
 	}
 	body, err := json.Marshal(ev)
 	if err != nil {
 		return nil, fmt.Errorf("%s: parameter \"payload\" is not JSON-encodable: %v", Name, err)
 	}
-	return &call{async: async, function: fn, input: &lambda.InvokeInput{
+	return &call{async: async, heartbeat: heartbeat, function: fn, input: &lambda.InvokeInput{
 		FunctionName:   aws.String(fn),
 		Qualifier:      qualifier,
 		InvocationType: invocation,

@@ -112,6 +112,18 @@ func TestAsyncInvocation(t *testing.T) {
 		t.Errorf("event's bora = %v, want the callback id and its completion URL", ev.Bora)
 	}
 
+	// With a heartbeat timeout, the event says it and the attempt's wait
+	// carries it.
+	in.Params["heartbeat_timeout"] = 45.5
+	_, err = a.Run(context.Background(), in)
+	if action.HeartbeatOf(err) != 45500*time.Millisecond || !errors.Is(err, action.ErrPending) {
+		t.Errorf("Run with heartbeat_timeout 45.5 = %v, want ErrPending with a 45.5 s heartbeat", err)
+	}
+	if err := json.Unmarshal(got.Payload, &ev); err != nil || ev.Bora["heartbeat_seconds"] != 45.5 {
+		t.Errorf("event's bora = %v (%v), want heartbeat_seconds 45.5", ev.Bora, err)
+	}
+	delete(in.Params, "heartbeat_timeout")
+
 	// Without a callback id nothing could complete it: refused before
 	// anything is invoked.
 	fake.calls.Store(0)
@@ -211,8 +223,11 @@ func TestBadParameters(t *testing.T) {
 		want   string
 	}{
 		{name: "no function", params: map[string]any{"payload": 1}, want: `missing required parameter "function"`},
-		{name: "unknown parameter", params: map[string]any{"function": "f", "fn": "g"}, want: `unknown parameter "fn"; valid parameters are required: function; optional: qualifier, payload, async`},
+		{name: "unknown parameter", params: map[string]any{"function": "f", "fn": "g"}, want: `unknown parameter "fn"; valid parameters are required: function; optional: qualifier, payload, async, heartbeat_timeout`},
 		{name: "async not a bool", params: map[string]any{"function": "f", "async": "yes"}, want: `parameter "async" must be true or false, got "yes"`},
+		{name: "heartbeat without async", params: map[string]any{"function": "f", "heartbeat_timeout": int64(30)}, want: `parameter "heartbeat_timeout" is for an asynchronous invocation (async: true)`},
+		{name: "heartbeat of 0", params: map[string]any{"function": "f", "async": true, "heartbeat_timeout": int64(0)}, want: `parameter "heartbeat_timeout" must be a number of seconds above 0 and at most 86400, got 0`},
+		{name: "heartbeat not a number", params: map[string]any{"function": "f", "async": true, "heartbeat_timeout": "soon"}, want: `parameter "heartbeat_timeout" must be a number of seconds above 0 and at most 86400, got "soon"`},
 		{name: "function not a string", params: map[string]any{"function": int64(3)}, want: `parameter "function" must be a string`},
 		{name: "bad name", params: map[string]any{"function": "my function"}, want: `"my function" is not a Lambda function's name`},
 		{name: "bad ARN", params: map[string]any{"function": "arn:aws:s3:us-east-1:123456789012:function:f"}, want: "is not a Lambda function's name"},

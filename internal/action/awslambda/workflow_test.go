@@ -30,6 +30,8 @@ type functions struct {
 	// complete, when set, is how an asynchronously invoked function
 	// reports its outcome (the API's completion route, in a deployment).
 	complete func(worker.Completion) error
+	// heartbeat is how it says its work goes on.
+	heartbeat func(id string) error
 }
 
 func (f *functions) Invoke(ctx context.Context, in *lambda.InvokeInput, _ ...func(*lambda.Options)) (*lambda.InvokeOutput, error) {
@@ -47,19 +49,36 @@ func (f *functions) Invoke(ctx context.Context, in *lambda.InvokeInput, _ ...fun
 	if in.InvocationType == types.InvocationTypeEvent {
 		// Queued, as Lambda does; the function runs later and completes
 		// its attempt: "approve" with its payload, "reject" with an error.
+		// "beat" sends two heartbeats first; "silent" says nothing on its
+		// first attempt, as a function that died would, and completes
+		// the next.
 		f.mu.Lock()
-		complete := f.complete
+		complete, heartbeat := f.complete, f.heartbeat
 		f.mu.Unlock()
 		c := worker.Completion{ID: ev.Bora.CallbackID}
+		beats := 0
 		switch aws.ToString(in.FunctionName) {
 		case "approve":
 			c.Result, _ = json.Marshal(map[string]any{"approved": ev.Payload})
 		case "reject":
 			c.Error, _ = json.Marshal("rejected " + fmt.Sprint(ev.Payload))
+		case "beat":
+			beats = 2
+			c.Result, _ = json.Marshal(map[string]any{"beats": beats, "every": ev.Bora.HeartbeatSeconds})
+		case "silent":
+			if ev.Bora.Attempt == 1 {
+				return &lambda.InvokeOutput{StatusCode: 202}, nil
+			}
+			c.Result, _ = json.Marshal(map[string]any{"attempt": ev.Bora.Attempt})
 		default:
 			return nil, fmt.Errorf("no function %s", aws.ToString(in.FunctionName))
 		}
 		go func() {
+			for range beats {
+				if err := heartbeat(c.ID); err != nil {
+					panic(fmt.Sprintf("heartbeat refused: %v", err))
+				}
+			}
 			if err := complete(c); err != nil {
 				panic(fmt.Sprintf("completion refused: %v", err))
 			}
@@ -97,6 +116,7 @@ func run(t *testing.T, fns *functions, src string, input map[string]any) (*recor
 	t.Cleanup(func() { b.Close() })
 	fns.mu.Lock()
 	fns.complete = func(c worker.Completion) error { return b.Runtime.Complete(context.Background(), c) }
+	fns.heartbeat = func(id string) error { _, err := b.Runtime.Heartbeat(context.Background(), id); return err }
 	fns.mu.Unlock()
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
@@ -180,6 +200,36 @@ func TestWorkflows(t *testing.T) {
       action: aws.lambda function="reject" async=true payload="po-8"
       timeout: 60`,
 			state: record.ExecError, stateInfo: "rejected po-8",
+		},
+		{
+			name: "async: heartbeats, then the completion",
+			src: `
+  output: {got: <% $.got %>}
+  tasks:
+    ask:
+      action: aws.lambda function="beat" async=true heartbeat_timeout=30
+      timeout: 60
+      publish: {got: <% task().result %>}`,
+			state: record.ExecSuccess, output: `{"got":{"beats":2,"every":30}}`,
+		},
+		{
+			name: "async: no heartbeat fails the attempt, and retry applies",
+			src: `
+  output: {got: <% $.got %>}
+  tasks:
+    ask:
+      action: aws.lambda function="silent" async=true heartbeat_timeout=0.5
+      retry: {count: 2, delay: 0}
+      publish: {got: <% task().result %>}`,
+			state: record.ExecSuccess, output: `{"got":{"attempt":2}}`,
+		},
+		{
+			name: "async: no heartbeat, no retry: the task's error says so",
+			src: `
+  tasks:
+    ask:
+      action: aws.lambda function="silent" async=true heartbeat_timeout=0.5`,
+			state: record.ExecError, stateInfo: "no heartbeat came for attempt 1 within 0.5 seconds",
 		},
 		{
 			name: "retry to success",
