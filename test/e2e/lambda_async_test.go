@@ -21,8 +21,9 @@ const asyncTimeout = 90 * time.Second
 // lambdaAsyncWorkflow invokes the user function asynchronously: the
 // function completes each attempt itself, by a SigV4-signed POST to the
 // completion route of the stack's API that the event names
-// (bora.callback_url, from the worker's BORA_CALLBACK_URL). One call, then
-// one per item.
+// (bora.callback_url, from the worker's BORA_CALLBACK_URL). One call, which
+// asks for heartbeats and gets one before its completion, then one call
+// per item.
 const lambdaAsyncWorkflow = `version: '2.0'
 lambda_async:
   input: [fn]
@@ -35,6 +36,7 @@ lambda_async:
       input:
         function: <% $.fn %>
         async: true
+        heartbeat_timeout: 60
         payload: {do: callback, value: approved}
       timeout: 90
       publish:
@@ -54,8 +56,8 @@ lambda_async:
 
 // An asynchronously invoked function completes its attempt through the
 // API: the execution succeeds with what the function posted, each item
-// with its own completion; the same completion sent again is refused as
-// stale.
+// with its own completion; a heartbeat through the API gives the attempt a
+// deadline; the same completion sent again is refused as stale.
 func TestLambdaAsync(t *testing.T) {
 	t.Parallel()
 	c := newClient(t)
@@ -65,8 +67,13 @@ func TestLambdaAsync(t *testing.T) {
 	out := output(t, d)
 	done, _ := out["done"].(map[string]any)
 	cb, _ := done["callback_id"].(string)
+	// The heartbeat's answer: the attempt's new deadline.
+	deadline, _ := done["heartbeat_deadline"].(string)
+	if _, err := time.Parse(time.RFC3339, deadline); err != nil {
+		t.Errorf("the heartbeat's deadline %q: %v", deadline, err)
+	}
 	want := map[string]any{
-		"done":  map[string]any{"value": "approved", "attempt": float64(1), "callback_id": cb},
+		"done":  map[string]any{"value": "approved", "attempt": float64(1), "callback_id": cb, "heartbeat_deadline": deadline},
 		"items": []any{[]any{float64(10), float64(1)}, []any{float64(20), float64(1)}, []any{float64(30), float64(1)}},
 	}
 	if diff := cmp.Diff(want, out); diff != "" {

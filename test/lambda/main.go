@@ -13,7 +13,9 @@
 // bora.callback_url, SigV4-signed with its own credentials.
 //
 //   - callback: completes with {"result": {"value": <value>, "attempt": n,
-//     "callback_id": <the callback id>}}.
+//     "callback_id": <the callback id>}}. When the task asked for
+//     heartbeats (the event's bora.heartbeat_seconds), it sends one first
+//     and adds the deadline of the answer as "heartbeat_deadline".
 //   - callback-fail: completes with {"error": {"reason": "<value> refused",
 //     "attempt": n}}.
 //   - callback-flaky: as callback-fail until the attempt numbered <until>,
@@ -83,16 +85,23 @@ func handle(ctx context.Context, ev event) (any, error) {
 		if id == "" || url == "" {
 			return nil, fmt.Errorf("%s: the event has no bora.callback_id and bora.callback_url: invoke the function with async: true, from a worker that knows its API's address", ev.Payload.Do)
 		}
-		var completion map[string]any
-		if ev.Payload.Do == "callback-fail" || (ev.Payload.Do == "callback-flaky" && n < ev.Payload.Until) {
-			completion = map[string]any{"error": map[string]any{"reason": fmt.Sprintf("%v refused", ev.Payload.Value), "attempt": n}}
-		} else {
-			completion = map[string]any{"result": map[string]any{"value": ev.Payload.Value, "attempt": n, "callback_id": id}}
-		}
 		// Lambda keeps no response of an asynchronous invocation, and
 		// invokes it again after an error (twice by default): an error
 		// here is one another try may cure.
-		return nil, complete(ctx, url, completion)
+		if ev.Payload.Do == "callback-fail" || (ev.Payload.Do == "callback-flaky" && n < ev.Payload.Until) {
+			return nil, post(ctx, url, map[string]any{"error": map[string]any{"reason": fmt.Sprintf("%v refused", ev.Payload.Value), "attempt": n}}, nil)
+		}
+		result := map[string]any{"value": ev.Payload.Value, "attempt": n, "callback_id": id}
+		if _, ok := ev.Bora["heartbeat_seconds"]; ok {
+			var beat struct {
+				Deadline string `json:"deadline"`
+			}
+			if err := post(ctx, url+"/heartbeat", nil, &beat); err != nil {
+				return nil, err
+			}
+			result["heartbeat_deadline"] = beat.Deadline
+		}
+		return nil, post(ctx, url, map[string]any{"result": result}, nil)
 	}
 	return nil, fmt.Errorf("unknown payload.do %q: want echo, fail, flaky, callback, callback-fail or callback-flaky", ev.Payload.Do)
 }
@@ -106,25 +115,30 @@ var loadConfig = sync.OnceValues(func() (aws.Config, error) {
 // executeAPIHost matches an API Gateway host name and captures its region.
 var executeAPIHost = regexp.MustCompile(`^[a-z0-9]+\.execute-api\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?$`)
 
-// complete posts a completion to url, signed for API Gateway's IAM
-// authorization (the function's role needs execute-api:Invoke on the
-// completion route). A completion the API refuses as stale (409: the
-// attempt timed out, was cancelled or completed already) is not an error:
-// trying again cannot change it.
-func complete(ctx context.Context, url string, completion any) error {
+// post sends a completion (or, with a nil body, a heartbeat) to url,
+// signed for API Gateway's IAM authorization (the function's role needs
+// execute-api:Invoke on the completion route), and decodes the answer
+// into out. One the API refuses as stale (409: the attempt timed out, was
+// cancelled or completed already) is not an error: trying again cannot
+// change it.
+func post(ctx context.Context, url string, completion, out any) error {
 	cfg, err := loadConfig()
 	if err != nil {
 		return fmt.Errorf("load AWS configuration: %w", err)
 	}
-	body, err := json.Marshal(completion)
-	if err != nil {
-		return err
+	var body []byte
+	if completion != nil {
+		if body, err = json.Marshal(completion); err != nil {
+			return err
+		}
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		return fmt.Errorf("callback_url %q: %w", url, err)
 	}
-	req.Header.Set("Content-Type", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	region := cfg.Region
 	if m := executeAPIHost.FindStringSubmatch(req.URL.Hostname()); m != nil {
 		region = m[1]
@@ -139,19 +153,22 @@ func complete(ctx context.Context, url string, completion any) error {
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return fmt.Errorf("post the completion: %w", err)
+		return fmt.Errorf("post to %s: %w", req.URL.Path, err)
 	}
 	defer resp.Body.Close()
 	answer, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 	switch {
 	case resp.StatusCode == http.StatusOK:
-		log.Printf("completed: %s", answer)
+		log.Printf("%s: %s", req.URL.Path, answer)
+		if out != nil {
+			return json.Unmarshal(answer, out)
+		}
 		return nil
 	case resp.StatusCode == http.StatusConflict:
-		log.Printf("the completion was refused as stale: %s", answer)
+		log.Printf("%s: refused as stale: %s", req.URL.Path, answer)
 		return nil
 	}
-	return errors.New("post the completion: " + resp.Status + ": " + string(answer))
+	return errors.New("post to " + req.URL.Path + ": " + resp.Status + ": " + string(answer))
 }
 
 func main() { lambda.Start(handle) }
