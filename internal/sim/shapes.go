@@ -219,9 +219,9 @@ async:
     safe-rerun: true
   tasks:
     call:
-      # Completed from outside, maybe late: the timeout ends a wait and
-      # the retry waits again.
-      action: sim.async value=7
+      # Completed from outside, maybe late: a missed heartbeat or the
+      # timeout ends a wait and the retry waits again.
+      action: sim.async value=7 heartbeat=15
       timeout: 30
       retry:
         count: 30

@@ -59,8 +59,10 @@ type Faults struct {
 	// fire must start exactly one execution.
 	Triggers bool
 	// Async has the remote side of asynchronous actions (sim.async) send
-	// completions late (past the attempt's timeout), twice, for attempts
-	// that are no longer current, and crash while completing.
+	// completions late (past the attempt's timeout or heartbeat timeout),
+	// twice, for attempts that are no longer current, and crash while
+	// completing; while late it sends heartbeats, some for earlier
+	// attempts, some after the deadline.
 	Async bool
 }
 

@@ -94,28 +94,12 @@ func lookBy(ctx context.Context, st store.Store, id string, at time.Time) error 
 // it is accepted, and the worker's own write then finds the attempt ended.
 func (w *Worker) Complete(ctx context.Context, comp Completion) error {
 	c := w.config()
-	k, attempt, fence, err := record.ParseCallbackID(comp.ID)
+	u, attempt, fence, err := c.named(ctx, comp.ID)
 	if err != nil {
 		return err
 	}
+	k := u.UnitKey
 	log := c.Log.With("execution_id", k.ExecID, "task", k.Task, "attempt", attempt, "item", k.Item)
-	u, err := c.Store.GetUnit(ctx, k)
-	if errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("%w: there is no such task execution", ErrStale)
-	}
-	if err != nil {
-		return fmt.Errorf("read unit %s: %w", k, err)
-	}
-	if err := current(u, attempt, fence); err != nil {
-		return err
-	}
-	e, err := c.Store.GetExecution(ctx, k.ExecID)
-	if err != nil {
-		return fmt.Errorf("read execution %s: %w", k.ExecID, err)
-	}
-	if e.State.Terminal() && !drains(e, k) {
-		return fmt.Errorf("%w: execution %s is %s", ErrStale, e.ID, e.State)
-	}
 
 	limit := c.MaxValueBytes
 	if limit <= 0 || limit > valueLimit(u) {
@@ -160,27 +144,11 @@ func (w *Worker) Complete(ctx context.Context, comp Completion) error {
 // recorded. Heartbeat needs Store.
 func (w *Worker) Heartbeat(ctx context.Context, id string) (time.Time, error) {
 	c := w.config()
-	k, attempt, fence, err := record.ParseCallbackID(id)
+	u, attempt, fence, err := c.named(ctx, id)
 	if err != nil {
 		return time.Time{}, err
 	}
-	u, err := c.Store.GetUnit(ctx, k)
-	if errors.Is(err, store.ErrNotFound) {
-		return time.Time{}, fmt.Errorf("%w: there is no such task execution", ErrStale)
-	}
-	if err != nil {
-		return time.Time{}, fmt.Errorf("read unit %s: %w", k, err)
-	}
-	if err := current(u, attempt, fence); err != nil {
-		return time.Time{}, err
-	}
-	e, err := c.Store.GetExecution(ctx, k.ExecID)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("read execution %s: %w", k.ExecID, err)
-	}
-	if e.State.Terminal() && !drains(e, k) {
-		return time.Time{}, fmt.Errorf("%w: execution %s is %s", ErrStale, e.ID, e.State)
-	}
+	k := u.UnitKey
 	if !u.Awaiting() {
 		return time.Time{}, nil // the worker still holds the attempt
 	}
@@ -204,6 +172,34 @@ func (w *Worker) Heartbeat(ctx context.Context, id string) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("heartbeat of unit %s attempt %d: %w", k, attempt, err)
 	}
 	return due, nil
+}
+
+// named reads the unit whose attempt a callback id names, checking that
+// the attempt is current and its execution goes on (an error wrapping
+// ErrStale when not; record.ErrBadCallbackID for a malformed id).
+func (c *Worker) named(ctx context.Context, id string) (u *record.Unit, attempt int, fence string, err error) {
+	k, attempt, fence, err := record.ParseCallbackID(id)
+	if err != nil {
+		return nil, 0, "", err
+	}
+	u, err = c.Store.GetUnit(ctx, k)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, 0, "", fmt.Errorf("%w: there is no such task execution", ErrStale)
+	}
+	if err != nil {
+		return nil, 0, "", fmt.Errorf("read unit %s: %w", k, err)
+	}
+	if err := current(u, attempt, fence); err != nil {
+		return nil, 0, "", err
+	}
+	e, err := c.Store.GetExecution(ctx, k.ExecID)
+	if err != nil {
+		return nil, 0, "", fmt.Errorf("read execution %s: %w", k.ExecID, err)
+	}
+	if e.State.Terminal() && !drains(e, k) {
+		return nil, 0, "", fmt.Errorf("%w: execution %s is %s", ErrStale, e.ID, e.State)
+	}
+	return u, attempt, fence, nil
 }
 
 // current reports, as an ErrStale error, why a unit's attempt cannot take
