@@ -8,10 +8,13 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2authorizers"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2integrations"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/borawf/bora/internal/function"
 )
 
 // JWT configures the HTTP API's JWT authorizer, which then replaces IAM
@@ -84,5 +87,45 @@ func (b *Bora) newAPI(scope constructs.Construct, p Props, fn awslambda.Function
 		DestinationArn: logs.LogGroupArn(),
 		Format:         jsii.String(accessLogFormat),
 	})
-	b.API, b.APIStage, b.APILogs = api, stage, logs
+	b.API, b.APIStage, b.APILogs, b.jwt = api, stage, logs, p.JWT != nil
+}
+
+// completionsPath is the API's completion route, under which a callback
+// id names the attempt to complete (POST <API>/v1/completions/{id}).
+const completionsPath = "/v1/completions"
+
+// setCallbackURL gives the worker the completion route of the API that
+// callers reach at apiURL (function.EnvCallbackURL), which asynchronous
+// actions hand out with their callback id.
+func (b *Bora) setCallbackURL(apiURL *string) {
+	b.Functions[Worker].AddEnvironment(jsii.String(function.EnvCallbackURL), jsii.String(*apiURL+completionsPath), nil)
+}
+
+// CompletionsARN is the execute-api ARN of the completion route, POST
+// /v1/completions/* in every stage: what a principal must be allowed
+// execute-api:Invoke on to complete asynchronous actions (a function
+// invoked by aws.lambda with async: true that completes its own attempt,
+// say). It is nil when the API authorizes by JWT (Props.JWT).
+func (b *Bora) CompletionsARN() *string {
+	if b.API == nil || b.jwt {
+		return nil
+	}
+	return b.API.ArnForExecuteApi(jsii.String("POST"), jsii.String(completionsPath+"/*"), nil)
+}
+
+// GrantComplete allows grantee to complete asynchronous actions through
+// the API: execute-api:Invoke on CompletionsARN, and no other route. With
+// Props.JWT the API takes tokens, not IAM grants: GrantComplete then fails
+// the synthesis.
+func (b *Bora) GrantComplete(grantee awsiam.IGrantable) awsiam.Grant {
+	arn := b.CompletionsARN()
+	if arn == nil {
+		awscdk.Annotations_Of(b.Construct).AddError(jsii.String("bora: GrantComplete: the API authorizes requests by JWT (Props.JWT); a caller completes with a token from the issuer, not an IAM grant"))
+		return awsiam.Grant_Drop(grantee, jsii.String("completions through a JWT-authorized API"))
+	}
+	return awsiam.Grant_AddToPrincipal(&awsiam.GrantOnPrincipalOptions{
+		Grantee:      grantee,
+		Actions:      jsii.Strings("execute-api:Invoke"),
+		ResourceArns: &[]*string{arn},
+	})
 }

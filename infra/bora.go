@@ -98,7 +98,10 @@ type Props struct {
 	InvokeFunctions []*string
 
 	// Environment is added to every function's environment. The emulator
-	// variant sets AWS_ENDPOINT_URL with it.
+	// variant sets AWS_ENDPOINT_URL with it. The worker's BORA_CALLBACK_URL,
+	// the completion route asynchronous actions hand out, is the API's
+	// <ApiEndpoint>/v1/completions unless Environment sets it (the API
+	// behind a domain name of its own, say).
 	Environment map[string]*string
 }
 
@@ -163,6 +166,8 @@ type Bora struct {
 	API      awsapigatewayv2.HttpApi
 	APIStage awsapigatewayv2.HttpStage
 	APILogs  awslogs.LogGroup
+
+	jwt bool // the API authorizes requests by JWT, not IAM
 }
 
 // NewBora adds Bora to scope. Invalid props are reported as errors on the
@@ -252,6 +257,12 @@ func NewBora(scope constructs.Construct, id *string, props *Props) *Bora {
 	})
 
 	b.newAPI(c, p, api)
+	// The worker hands asynchronous actions the completion route with
+	// their callback id. Only the worker depends on the API: the API's
+	// function does not, so the template has no cycle.
+	if _, set := p.Environment[function.EnvCallbackURL]; !set {
+		b.setCallbackURL(b.API.ApiEndpoint())
+	}
 
 	b.ReconcileRule = awsevents.NewRule(c, jsii.String("ReconcileSchedule"), &awsevents.RuleProps{
 		Description: jsii.String("Runs Bora's reconciler: resends lost messages, fires late timers, ends expired leases."),

@@ -18,10 +18,12 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/aws-cdk-go/awscdk/v2/cxapi"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/borawf/bora/internal/action"
@@ -416,9 +418,21 @@ func TestFunctions(t *testing.T) {
 				if name == Engine {
 					want[function.EnvDeadLetterARN] = map[string]any{"Fn::GetAtt": []any{tt.s.id(b.Events.DeadLetters), "Arn"}}
 				}
+				if name == Worker {
+					// The completion route asynchronous actions hand out:
+					// the ApiUrl output's, and nothing else depends on the API.
+					want[function.EnvCallbackURL] = map[string]any{"Fn::Join": []any{"", []any{
+						map[string]any{"Fn::GetAtt": []any{tt.s.id(b.API), "ApiEndpoint"}}, "/v1/completions",
+					}}}
+				}
 				if tt.s == local {
 					want["AWS_ENDPOINT_URL"] = map[string]any{"Ref": EndpointParameter}
 					want[action.EnvNetworkAllow] = "127.0.0.0/8, ::1"
+					if name == Worker {
+						want[function.EnvCallbackURL] = map[string]any{"Fn::Join": []any{"", []any{
+							map[string]any{"Ref": EndpointParameter}, "/_aws/execute-api/", ref(b.API), "/$default/v1/completions",
+						}}}
+					}
 				}
 				if diff := cmp.Diff(want, env); diff != "" {
 					t.Errorf("%s: environment (-want +got):\n%s", name, diff)
@@ -735,6 +749,7 @@ func TestOutputs(t *testing.T) {
 			OutReconcilerFunction: ref(b.Functions[Reconciler]),
 			OutAPIFunction:        ref(b.Functions[API]),
 			OutAPIURL:             getAtt(b.API, "ApiEndpoint"),
+			OutCompletionsARN:     completionsARN(s),
 		}
 		if *s.stack.StackName() == LocalStackName {
 			want[OutAPIURL] = map[string]any{"Fn::Join": []any{"", []any{
@@ -783,12 +798,15 @@ func TestAwsSolutions(t *testing.T) {
 	})
 }
 
-// synthesisErrors synthesizes a stack of props and returns the errors that
-// failed its synthesis (the validation report the CDK writes), or "".
-func synthesisErrors(t *testing.T, props Props) (errs string) {
+// synthesisErrors synthesizes a stack of props, changed by then, and
+// returns the errors that failed its synthesis (the validation report the CDK writes), or "".
+func synthesisErrors(t *testing.T, props Props, then ...func(*Stack)) (errs string) {
 	t.Helper()
 	app := newApp(t)
 	st := NewStack(app, "Test", &StackProps{Bora: props})
+	for _, f := range then {
+		f(st)
+	}
 	// A resource, so that the template is not empty.
 	awscdk.NewCfnWaitConditionHandle(st.Stack, jsii.String("Placeholder"), nil)
 	defer func() {
@@ -905,5 +923,82 @@ func TestJWTAuthorizer(t *testing.T) {
 	})
 	for _, f := range s.nag {
 		t.Errorf("cdk-nag %s", f)
+	}
+}
+
+// completionsARN is the template's value of the CompletionsARN of s's Bora:
+// POST /v1/completions/* of its API, in any stage.
+func completionsARN(s *synthesized) any {
+	ref := func(id string) any { return map[string]any{"Ref": id} }
+	return map[string]any{"Fn::Join": []any{"", []any{
+		"arn:", ref("AWS::Partition"), ":execute-api:", ref("AWS::Region"), ":", ref("AWS::AccountId"), ":",
+		ref(s.id(s.stack.Bora.API)), "/*/POST/v1/completions/*",
+	}}}
+}
+
+// A user's function that completes asynchronous actions is granted the
+// completion route and nothing else; with a JWT authorizer there is no
+// grant to give.
+func TestGrantComplete(t *testing.T) {
+	dist := fakeDist(t)
+	var user awsiam.Role
+	s := synth(t, func(app awscdk.App) *Stack {
+		st := NewStack(app, "Test", &StackProps{Bora: Props{Code: filepath.Join(dist, "arm64")}})
+		user = awsiam.NewRole(st.Stack, jsii.String("UserFunctionRole"), &awsiam.RoleProps{
+			AssumedBy: awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
+		})
+		st.Bora.GrantComplete(user)
+		// The route's path ends in the callback id, so the grant ends in a
+		// wildcard, which cdk-nag asks the user to justify (docs/deploy.md).
+		cdknag.NagSuppressions_AddResourceSuppressions(user, &[]*cdknag.NagPackSuppression{{
+			Id:        jsii.String("AwsSolutions-IAM5"),
+			Reason:    jsii.String("Completes Bora's asynchronous actions: the completion route's last segment is the attempt's callback id."),
+			AppliesTo: &[]any{cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::.*\/POST\/v1\/completions\/\*$/`)}},
+		}}, jsii.Bool(true))
+		return st
+	})
+	for _, f := range s.nag {
+		t.Errorf("cdk-nag %s", f)
+	}
+	var got []any
+	for _, pol := range s.resources("AWS::IAM::Policy") {
+		p := props(pol)
+		if cmp.Equal(p["Roles"], []any{map[string]any{"Ref": s.id(user)}}) {
+			got = append(got, p["PolicyDocument"].(map[string]any)["Statement"].([]any)...)
+		}
+	}
+	want := []any{map[string]any{"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": completionsARN(s)}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("the user role's grants (-want +got):\n%s", diff)
+	}
+
+	code := filepath.Join(dist, "arm64")
+	jwt := &JWT{Issuer: "https://issuer.example", Audience: []string{"bora"}}
+	errs := synthesisErrors(t, Props{Code: code, JWT: jwt}, func(st *Stack) {
+		if arn := st.Bora.CompletionsARN(); arn != nil {
+			t.Errorf("CompletionsARN with a JWT authorizer = %s, want nil", *arn)
+		}
+		st.Bora.GrantComplete(awsiam.NewRole(st.Stack, jsii.String("UserFunctionRole"), &awsiam.RoleProps{
+			AssumedBy: awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
+		}))
+	})
+	if !strings.Contains(errs, "GrantComplete") || !strings.Contains(errs, "JWT") {
+		t.Errorf("GrantComplete on a JWT-authorized API: synthesis errors %q, want one saying why", errs)
+	}
+}
+
+// A callback URL given in Props.Environment (the API behind a domain of
+// its own, say) is the worker's, not the API's endpoint.
+func TestCallbackURLFromProps(t *testing.T) {
+	dist := fakeDist(t)
+	const url = "https://bora.example.com/v1/completions"
+	s := synth(t, func(app awscdk.App) *Stack {
+		return NewStack(app, "Test", &StackProps{Bora: Props{
+			Code: filepath.Join(dist, "arm64"), Environment: map[string]*string{function.EnvCallbackURL: jsii.String(url)},
+		}})
+	})
+	p := props(s.resources("AWS::Lambda::Function")[s.id(s.stack.Bora.Functions[Worker])])
+	if got := p["Environment"].(map[string]any)["Variables"].(map[string]any)[function.EnvCallbackURL]; got != url {
+		t.Errorf("the worker's %s = %v, want %s", function.EnvCallbackURL, got, url)
 	}
 }

@@ -41,6 +41,7 @@ const (
 	OutReconcilerFunction = "ReconcilerFunctionName"
 	OutAPIFunction        = "ApiFunctionName"
 	OutAPIURL             = "ApiUrl"
+	OutCompletionsARN     = "CompletionsArn"
 )
 
 // StackProps configures NewStack.
@@ -111,6 +112,12 @@ func newStack(scope constructs.Construct, id string, props *StackProps, v varian
 		apiURL = v.apiURL(b)
 	}
 	out(OutAPIURL, "Bora's HTTP API: bora --endpoint <this URL>", apiURL)
+	if v.apiURL != nil {
+		b.setCallbackURL(apiURL)
+	}
+	if arn := b.CompletionsARN(); arn != nil {
+		out(OutCompletionsARN, "allow execute-api:Invoke on this ARN to what completes asynchronous actions (POST /v1/completions/{id})", arn)
+	}
 	return &Stack{Stack: st, Bora: b}
 }
 
@@ -144,7 +151,8 @@ const (
 //   - Short timeouts (LocalEngineTimeout, LocalWorkerTimeout), and the
 //     table and log groups are deleted with the stack.
 //   - The ApiUrl output is the emulator's path for the API,
-//     <EndpointUrl>/_aws/execute-api/<api id>/$default.
+//     <EndpointUrl>/_aws/execute-api/<api id>/$default, and the worker's
+//     callback URL (BORA_CALLBACK_URL) is that path's completion route.
 func NewLocalStack(scope constructs.Construct, dist string) *Stack {
 	arch := awslambda.Architecture_X86_64()
 	if runtime.GOARCH == "arm64" {

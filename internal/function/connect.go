@@ -97,7 +97,7 @@ func (d *Deps) Runtime() (*runtime.Runtime, error) {
 func (d *Deps) Worker() (*worker.Worker, error) {
 	pol, err := action.PolicyFromEnv(os.LookupEnv, true)
 	reg, rerr := lambdaaction.Registry(pol, lambdaaction.Client(d.Lambda))
-	w := &worker.Worker{Store: d.Store, Events: d.Events, Actions: reg, Log: d.Log, CallbackURL: os.Getenv("BORA_CALLBACK_URL")}
+	w := &worker.Worker{Store: d.Store, Events: d.Events, Actions: reg, Log: d.Log, CallbackURL: os.Getenv(EnvCallbackURL)}
 	return w, errors.Join(err, rerr, w.Validate())
 }
 

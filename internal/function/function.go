@@ -46,6 +46,10 @@ const (
 	// before DynamoDB's TTL deletes them, as a Go duration ("720h");
 	// unset or "0" keeps them.
 	EnvRetention = "BORA_RETENTION"
+	// EnvCallbackURL (optional, worker) is the API's completion route,
+	// <API>/v1/completions, which asynchronous actions hand out with
+	// their callback id (worker.Worker.CallbackURL).
+	EnvCallbackURL = "BORA_CALLBACK_URL"
 )
 
 // Config is what every function needs to find its table and queues.
