@@ -722,6 +722,13 @@ func (r *Runtime) failHead(ctx context.Context, head *record.Execution, reason s
 	if err := r.Store.CommitExecution(ctx, head); err != nil {
 		return fmt.Errorf("fail execution %s: %w", head.ID, err)
 	}
+	return r.tellParent(ctx, head)
+}
+
+// tellParent sends a final child's child-done event to its parent, if it
+// has one. The parent takes a child's end once: a second event is a
+// duplicate (the same id) or stale.
+func (r *Runtime) tellParent(ctx context.Context, head *record.Execution) error {
 	if task, item, ok := engine.ParseParentKey(head.ParentKey); ok && head.ParentID != "" {
 		done := engine.ChildDoneEvent(head, task, item)
 		if err := r.sendEvents(ctx, []record.Event{done}); err != nil {
@@ -780,7 +787,9 @@ func (r *Runtime) lastEffects(ctx context.Context, head *record.Execution, ev re
 // on. A fail command that is itself dead-lettered is one the engine cannot
 // take at all: the head alone is written ERROR with its reason. The dead
 // letter of a final execution's last step has that step's effects carried
-// out (lastEffects).
+// out (lastEffects), and that of a fail command tells the parent of a
+// final child again, in case the head was written here and the parent was
+// not told.
 func (r *Runtime) DeadLettered(ctx context.Context, body []byte, receives int) error {
 	var ev record.Event
 	if err := json.Unmarshal(body, &ev); err != nil || ev.ExecID == "" {
@@ -795,10 +804,18 @@ func (r *Runtime) DeadLettered(ctx context.Context, body []byte, receives int) e
 	if err != nil {
 		return fmt.Errorf("fail execution %s: %w", ev.ExecID, err)
 	}
+	failCmd := ev.Kind == record.EventCommand && ev.Command != nil && ev.Command.Op == record.OpFail
 	if head.State.Terminal() {
+		if failCmd {
+			// An earlier delivery of this dead letter may have written
+			// the head (failHead) and stopped before telling the parent.
+			if err := r.tellParent(ctx, head); err != nil {
+				return err
+			}
+		}
 		return r.lastEffects(ctx, head, ev)
 	}
-	if c := ev.Command; ev.Kind == record.EventCommand && c != nil && c.Op == record.OpFail {
+	if c := ev.Command; failCmd {
 		r.Log.Error("the engine cannot fail the execution; writing its head", "execution_id", ev.ExecID, "event", ev.ID)
 		return r.failHead(ctx, head, c.Msg)
 	}

@@ -710,3 +710,53 @@ child:
 		t.Errorf("engine queue holds %d events after a stale dead letter of a final execution, want 0", n)
 	}
 }
+
+// TestDeadLetteredFailOfAChildTellsItsParent: a child's fail command that
+// is dead-lettered has its head written ERROR here; when the send to the
+// parent fails after that write, the dead letter's next delivery finds
+// the child final and tells the parent all the same.
+func TestDeadLetteredFailOfAChildTellsItsParent(t *testing.T) {
+	t.Parallel()
+	const nested = `version: '2.0'
+parent:
+  tasks:
+    call:
+      workflow: child
+child:
+  tasks:
+    work:
+      action: std.echo output="hi"
+`
+	f := newFixture(t)
+	ctx := context.Background()
+	head, err := f.rt.Submit(ctx, runtime.Submission{File: "nested.yaml", Source: []byte(nested), Workflow: "parent"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.drive(t)
+	childID := engine.ChildID(head.ID, "call#1", 0, 1)
+	if c, err := f.rt.Store.GetExecution(ctx, childID); err != nil || c.State != record.ExecRunning {
+		t.Fatalf("child: %v, %v; want RUNNING", c, err)
+	}
+	body, _ := json.Marshal(engine.CommandEvent(childID, record.OpFail, record.Command{Msg: "the engine cannot take it"}, "dl"))
+	q := &sendsDown{Queue: f.events, down: true}
+	f.rt.Events = q
+	if err := f.rt.DeadLettered(ctx, body, 10); err == nil {
+		t.Fatal("DeadLettered with the engine queue down = nil, want its send's error")
+	}
+	q.down = false
+	if c, _ := f.rt.Store.GetExecution(ctx, childID); c.State != record.ExecError {
+		t.Fatalf("child is %s, want ERROR written before the failed send", c.State)
+	}
+	if err := f.rt.DeadLettered(ctx, body, 10); err != nil {
+		t.Fatal(err)
+	}
+	f.drive(t)
+	p, err := f.rt.Store.GetExecution(ctx, head.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.State != record.ExecError || !strings.Contains(p.StateInfo, "the engine cannot take it") {
+		t.Errorf("parent is %s (%s), want ERROR with its child's reason", p.State, p.StateInfo)
+	}
+}
