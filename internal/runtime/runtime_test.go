@@ -660,24 +660,9 @@ func (q *sendsDown) Send(ctx context.Context, out ...queue.Out) error {
 // ever for its child's end.
 func TestDeadLetterOfAnEndCarriesOutItsEffects(t *testing.T) {
 	t.Parallel()
-	const nested = `version: '2.0'
-parent:
-  tasks:
-    call:
-      workflow: child
-child:
-  tasks:
-    work:
-      action: std.echo output="hi"
-`
 	f := newFixture(t)
 	ctx := context.Background()
-	head, err := f.rt.Submit(ctx, runtime.Submission{File: "nested.yaml", Source: []byte(nested), Workflow: "parent"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.drive(t)
-	childID := engine.ChildID(head.ID, "call#1", 0, 1)
+	head, childID := f.startNested(t)
 	done := f.finishUnit(t, record.UnitKey{ExecID: childID, Task: "work#1"}, `"hi"`)
 	q := &sendsDown{Queue: f.events, down: true}
 	f.rt.Events = q
@@ -717,24 +702,9 @@ child:
 // the child final and tells the parent all the same.
 func TestDeadLetteredFailOfAChildTellsItsParent(t *testing.T) {
 	t.Parallel()
-	const nested = `version: '2.0'
-parent:
-  tasks:
-    call:
-      workflow: child
-child:
-  tasks:
-    work:
-      action: std.echo output="hi"
-`
 	f := newFixture(t)
 	ctx := context.Background()
-	head, err := f.rt.Submit(ctx, runtime.Submission{File: "nested.yaml", Source: []byte(nested), Workflow: "parent"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.drive(t)
-	childID := engine.ChildID(head.ID, "call#1", 0, 1)
+	head, childID := f.startNested(t)
 	if c, err := f.rt.Store.GetExecution(ctx, childID); err != nil || c.State != record.ExecRunning {
 		t.Fatalf("child: %v, %v; want RUNNING", c, err)
 	}
@@ -759,4 +729,26 @@ child:
 	if p.State != record.ExecError || !strings.Contains(p.StateInfo, "the engine cannot take it") {
 		t.Errorf("parent is %s (%s), want ERROR with its child's reason", p.State, p.StateInfo)
 	}
+}
+
+// startNested starts a parent whose one task calls a child workflow of one
+// std.echo task, and drives it until the child's task is scheduled.
+func (f *fixture) startNested(t *testing.T) (parent *record.Execution, childID string) {
+	t.Helper()
+	const nested = `version: '2.0'
+parent:
+  tasks:
+    call:
+      workflow: child
+child:
+  tasks:
+    work:
+      action: std.echo output="hi"
+`
+	head, err := f.rt.Submit(context.Background(), runtime.Submission{File: "nested.yaml", Source: []byte(nested), Workflow: "parent"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.drive(t)
+	return head, engine.ChildID(head.ID, "call#1", 0, 1)
 }
