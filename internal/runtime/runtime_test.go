@@ -53,16 +53,9 @@ func TestSubmitSendsStart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	msgs, err := f.events.Receive(ctx, 10, 0, time.Minute)
-	if err != nil || len(msgs) != 1 {
-		t.Fatalf("engine queue: %d messages, %v; want the start event", len(msgs), err)
-	}
-	var ev record.Event
-	if err := json.Unmarshal(msgs[0].Body, &ev); err != nil {
-		t.Fatal(err)
-	}
-	if ev != engine.StartEvent(head.ID) || msgs[0].Group != head.ID {
-		t.Errorf("got %+v in group %q, want the start event of %s in its group", ev, msgs[0].Group, head.ID)
+	ev, msg := f.oneEvent(t, "the start event")
+	if ev != engine.StartEvent(head.ID) || msg.Group != head.ID {
+		t.Errorf("got %+v in group %q, want the start event of %s in its group", ev, msg.Group, head.ID)
 	}
 	// Applying it schedules the task: one task message.
 	if err := f.rt.HandleEvent(ctx, ev); err != nil {
@@ -613,18 +606,11 @@ func TestDeadLetteredFailCommandWritesTheHead(t *testing.T) {
 	if err := f.rt.DeadLettered(ctx, pause, 10); err != nil {
 		t.Fatal(err)
 	}
-	msgs, err := f.events.Receive(ctx, 10, 0, time.Minute)
-	if err != nil || len(msgs) != 1 {
-		t.Fatalf("engine queue: %d messages, %v; want the fail command", len(msgs), err)
+	fail, msg := f.oneEvent(t, "the fail command")
+	if fail.Command == nil || fail.Command.Op != record.OpFail || msg.Group != head.ID {
+		t.Fatalf("sent %s in group %q, want a fail command in the execution's group", msg.Body, msg.Group)
 	}
-	var fail record.Event
-	if err := json.Unmarshal(msgs[0].Body, &fail); err != nil {
-		t.Fatal(err)
-	}
-	if fail.Command == nil || fail.Command.Op != record.OpFail || msgs[0].Group != head.ID {
-		t.Fatalf("sent %s in group %q, want a fail command in the execution's group", msgs[0].Body, msgs[0].Group)
-	}
-	if err := f.rt.DeadLettered(ctx, msgs[0].Body, 10); err != nil {
+	if err := f.rt.DeadLettered(ctx, msg.Body, 10); err != nil {
 		t.Fatal(err)
 	}
 	e, err := f.rt.Store.GetExecution(ctx, head.ID)
@@ -751,4 +737,19 @@ child:
 	}
 	f.drive(t)
 	return head, engine.ChildID(head.ID, "call#1", 0, 1)
+}
+
+// oneEvent receives the one event the engine queue holds (want says what
+// it should be), leaving it in the queue.
+func (f *fixture) oneEvent(t *testing.T, want string) (record.Event, queue.Message) {
+	t.Helper()
+	msgs, err := f.events.Receive(context.Background(), 10, 0, time.Minute)
+	if err != nil || len(msgs) != 1 {
+		t.Fatalf("engine queue: %d messages, %v; want %s", len(msgs), err, want)
+	}
+	var ev record.Event
+	if err := json.Unmarshal(msgs[0].Body, &ev); err != nil {
+		t.Fatal(err)
+	}
+	return ev, msgs[0]
 }
