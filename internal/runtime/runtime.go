@@ -815,9 +815,9 @@ func (r *Runtime) DeadLettered(ctx context.Context, body []byte, receives int) e
 		}
 		return r.lastEffects(ctx, head, ev)
 	}
-	if c := ev.Command; failCmd {
+	if failCmd {
 		r.Log.Error("the engine cannot fail the execution; writing its head", "execution_id", ev.ExecID, "event", ev.ID)
-		return r.failHead(ctx, head, c.Msg)
+		return r.failHead(ctx, head, ev.Command.Msg)
 	}
 	reason := fmt.Sprintf(
 		"engine event %s was dead-lettered after %d deliveries without being applied: the process applying it stopped every time (it crashed, or ran out of memory or time)",

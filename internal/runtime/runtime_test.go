@@ -375,27 +375,12 @@ func (s *panicky) GetTask(ctx context.Context, execID, key string) (*record.Task
 // runtime, even one whose head the engine cannot step, tells its parent.
 func TestFailedChildTellsItsParent(t *testing.T) {
 	t.Parallel()
-	const nested = `version: '2.0'
-parent:
-  tasks:
-    call:
-      workflow: child
-child:
-  tasks:
-    work:
-      action: std.echo output="hi"
-`
 	for _, broken := range []bool{false, true} {
 		t.Run(fmt.Sprintf("head broken %v", broken), func(t *testing.T) {
 			t.Parallel()
 			f := newFixture(t)
 			ctx := context.Background()
-			head, err := f.rt.Submit(ctx, runtime.Submission{File: "nested.yaml", Source: []byte(nested), Workflow: "parent"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			f.drive(t)
-			childID := engine.ChildID(head.ID, "call#1", 0, 1)
+			head, childID := f.startNested(t)
 			child, err := f.rt.Store.GetExecution(ctx, childID)
 			if err != nil {
 				t.Fatalf("child: %v", err)
@@ -425,16 +410,6 @@ child:
 // of sub-workflows from growing instead of chasing it.
 func TestChildOfEndedParentDoesNotStart(t *testing.T) {
 	t.Parallel()
-	const nested = `version: '2.0'
-parent:
-  tasks:
-    call:
-      workflow: child
-child:
-  tasks:
-    work:
-      action: std.echo output="hi"
-`
 	f := newFixture(t)
 	ctx := context.Background()
 	head, err := f.rt.Submit(ctx, runtime.Submission{File: "nested.yaml", Source: []byte(nested), Workflow: "parent"})
@@ -717,11 +692,9 @@ func TestDeadLetteredFailOfAChildTellsItsParent(t *testing.T) {
 	}
 }
 
-// startNested starts a parent whose one task calls a child workflow of one
-// std.echo task, and drives it until the child's task is scheduled.
-func (f *fixture) startNested(t *testing.T) (parent *record.Execution, childID string) {
-	t.Helper()
-	const nested = `version: '2.0'
+// nested is a parent whose one task calls a child workflow of one std.echo
+// task.
+const nested = `version: '2.0'
 parent:
   tasks:
     call:
@@ -731,6 +704,11 @@ child:
     work:
       action: std.echo output="hi"
 `
+
+// startNested starts nested's parent and drives it until the child's task
+// is scheduled.
+func (f *fixture) startNested(t *testing.T) (parent *record.Execution, childID string) {
+	t.Helper()
 	head, err := f.rt.Submit(context.Background(), runtime.Submission{File: "nested.yaml", Source: []byte(nested), Workflow: "parent"})
 	if err != nil {
 		t.Fatal(err)

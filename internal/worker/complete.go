@@ -94,11 +94,11 @@ func lookBy(ctx context.Context, st store.Store, id string, at time.Time) error 
 // it is accepted, and the worker's own write then finds the attempt ended.
 func (w *Worker) Complete(ctx context.Context, comp Completion) error {
 	c := w.config()
-	u, attempt, fence, err := c.named(ctx, comp.ID)
+	u, err := c.named(ctx, comp.ID)
 	if err != nil {
 		return err
 	}
-	k := u.UnitKey
+	k, attempt, fence := u.UnitKey, u.Attempt, u.Fence
 	log := c.Log.With("execution_id", k.ExecID, "task", k.Task, "attempt", attempt, "item", k.Item)
 
 	limit := c.MaxValueBytes
@@ -144,11 +144,11 @@ func (w *Worker) Complete(ctx context.Context, comp Completion) error {
 // recorded. Heartbeat needs Store.
 func (w *Worker) Heartbeat(ctx context.Context, id string) (time.Time, error) {
 	c := w.config()
-	u, attempt, fence, err := c.named(ctx, id)
+	u, err := c.named(ctx, id)
 	if err != nil {
 		return time.Time{}, err
 	}
-	k := u.UnitKey
+	k, attempt, fence := u.UnitKey, u.Attempt, u.Fence
 	if !u.Awaiting() {
 		return time.Time{}, nil // the worker still holds the attempt
 	}
@@ -175,31 +175,32 @@ func (w *Worker) Heartbeat(ctx context.Context, id string) (time.Time, error) {
 }
 
 // named reads the unit whose attempt a callback id names, checking that
-// the attempt is current and its execution goes on (an error wrapping
-// ErrStale when not; record.ErrBadCallbackID for a malformed id).
-func (c *Worker) named(ctx context.Context, id string) (u *record.Unit, attempt int, fence string, err error) {
+// the attempt is current (the unit's Attempt and Fence are the id's) and
+// its execution goes on: an error wrapping ErrStale when not,
+// record.ErrBadCallbackID for a malformed id.
+func (c *Worker) named(ctx context.Context, id string) (*record.Unit, error) {
 	k, attempt, fence, err := record.ParseCallbackID(id)
 	if err != nil {
-		return nil, 0, "", err
+		return nil, err
 	}
-	u, err = c.Store.GetUnit(ctx, k)
+	u, err := c.Store.GetUnit(ctx, k)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, 0, "", fmt.Errorf("%w: there is no such task execution", ErrStale)
+		return nil, fmt.Errorf("%w: there is no such task execution", ErrStale)
 	}
 	if err != nil {
-		return nil, 0, "", fmt.Errorf("read unit %s: %w", k, err)
+		return nil, fmt.Errorf("read unit %s: %w", k, err)
 	}
 	if err := current(u, attempt, fence); err != nil {
-		return nil, 0, "", err
+		return nil, err
 	}
 	e, err := c.Store.GetExecution(ctx, k.ExecID)
 	if err != nil {
-		return nil, 0, "", fmt.Errorf("read execution %s: %w", k.ExecID, err)
+		return nil, fmt.Errorf("read execution %s: %w", k.ExecID, err)
 	}
 	if e.State.Terminal() && !drains(e, k) {
-		return nil, 0, "", fmt.Errorf("%w: execution %s is %s", ErrStale, e.ID, e.State)
+		return nil, fmt.Errorf("%w: execution %s is %s", ErrStale, e.ID, e.State)
 	}
-	return u, attempt, fence, nil
+	return u, nil
 }
 
 // current reports, as an ErrStale error, why a unit's attempt cannot take

@@ -48,9 +48,9 @@
 // (POST <callback_url>/heartbeat, `bora heartbeat`) or the completion
 // comes within N seconds of the invocation and of each heartbeat: a
 // function that dies half-way is noticed in N seconds, not at the task's
-// timeout. Lambda retries a function
-// error of an asynchronous invocation itself (twice by default), so the
-// function should report its failure with `fail` rather than raise it.
+// timeout. Lambda retries a function error of an asynchronous invocation
+// itself (twice by default), so the function should report its failure
+// with `fail` rather than raise it.
 //
 // An invocation is bounded by the task's timeout and by the worker's
 // remaining time, as any action: when either passes, the attempt fails and
