@@ -60,7 +60,11 @@ type fixture struct {
 	h      http.Handler
 	store  store.Store
 	events *qmem.Queue
+	tasks  *qmem.Queue
 }
+
+// sent is the number of messages the handler's runtime has sent.
+func (f *fixture) sent() int { return f.events.Len() + f.tasks.Len() }
 
 func newFixture(t *testing.T, opts ...func(*api.Options)) *fixture {
 	t.Helper()
@@ -70,8 +74,8 @@ func newFixture(t *testing.T, opts ...func(*api.Options)) *fixture {
 // newFixtureOver is newFixture over a store of the test's.
 func newFixtureOver(t *testing.T, st store.Store, opts ...func(*api.Options)) *fixture {
 	t.Helper()
-	events := qmem.New(qmem.Options{FIFO: true})
-	rt := &runtime.Runtime{Store: st, Events: events, Tasks: qmem.New(qmem.Options{}), Timers: qmem.New(qmem.Options{})}
+	events, tasks := qmem.New(qmem.Options{FIFO: true}), qmem.New(qmem.Options{})
+	rt := &runtime.Runtime{Store: st, Events: events, Tasks: tasks, Timers: qmem.New(qmem.Options{})}
 	if err := rt.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +87,7 @@ func newFixtureOver(t *testing.T, st store.Store, opts ...func(*api.Options)) *f
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &fixture{h: h, store: st, events: events}
+	return &fixture{h: h, store: st, events: events, tasks: tasks}
 }
 
 // req is one request to the handler.
@@ -288,8 +292,10 @@ func TestStartAndGetExecution(t *testing.T) {
 	if loc := r.header.Get("Location"); loc != "/v1/executions/"+doc.ID {
 		t.Errorf("Location %q", loc)
 	}
-	if f.events.Len() != 1 {
-		t.Errorf("engine queue holds %d events, want the start event", f.events.Len())
+	// The request took the execution's first step: the first task's
+	// message is sent, and no start event.
+	if f.tasks.Len() != 1 || f.events.Len() != 0 {
+		t.Errorf("%d task messages and %d events sent, want the first task's message alone", f.tasks.Len(), f.events.Len())
 	}
 	r = f.do(t, req{method: "GET", path: "/v1/executions/" + doc.ID})
 	var got runtime.Document
@@ -455,7 +461,7 @@ func TestErrors(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			before := f.events.Len()
+			before := f.sent()
 			r := f.do(t, tc.r)
 			if r.status != tc.wantStatus {
 				t.Fatalf("status %d, want %d: %s", r.status, tc.wantStatus, r.body)
@@ -464,8 +470,8 @@ func TestErrors(t *testing.T) {
 			if p.Name() != tc.wantType || !strings.Contains(p.Detail, tc.wantDetail) {
 				t.Errorf("problem %s %q, want %s with %q", p.Name(), p.Detail, tc.wantType, tc.wantDetail)
 			}
-			if f.events.Len() != before {
-				t.Errorf("a refused request sent an event")
+			if f.sent() != before {
+				t.Errorf("a refused request sent a message")
 			}
 		})
 	}

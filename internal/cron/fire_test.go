@@ -45,6 +45,9 @@ func newRig(t *testing.T) *rig {
 		Store: r.store, Now: now,
 		Events: qmem.New(qmem.Options{FIFO: true, Now: now}), Tasks: qmem.New(qmem.Options{Now: now}), Timers: qmem.New(qmem.Options{Now: now}),
 	}
+	if err := r.rt.Validate(); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := r.store.PutDefinition(t.Context(), "hello", []byte(hello)); err != nil {
 		t.Fatal(err)
 	}
@@ -248,8 +251,8 @@ func TestStartFailureLeavesTheFireDue(t *testing.T) {
 	t.Parallel()
 	r := newRig(t)
 	tr := r.trigger(t, "later", "* * * * *", 0)
-	events := r.rt.Events
-	r.rt.Events = brokenQueue{events}
+	events, tasks := r.rt.Events, r.rt.Tasks
+	r.rt.Events, r.rt.Tasks = brokenQueue{events}, brokenQueue{tasks}
 	r.set(at("2026-03-01 10:01:00"))
 	rep, err := r.firer(nil).Fire(t.Context())
 	if err == nil || rep.Fired != 0 {
@@ -258,7 +261,7 @@ func TestStartFailureLeavesTheFireDue(t *testing.T) {
 	if got, _ := r.store.GetTrigger(t.Context(), "later"); !got.Next.Equal(tr.Next) {
 		t.Fatalf("a fire whose start failed was recorded: next %s", got.Next)
 	}
-	r.rt.Events = events
+	r.rt.Events, r.rt.Tasks = events, tasks
 	if rep, err = r.firer(nil).Fire(t.Context()); err != nil || rep.Fired != 1 {
 		t.Fatalf("Fire = %+v, %v", rep, err)
 	}

@@ -250,7 +250,18 @@ func TestCrashLoopEndsInError(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
 	src := []byte(linear(2))
-	bad, err := b.Runtime.Submit(ctx, runtime.Submission{File: "linear.yaml", Source: src})
+	// Its first task starts a sub-workflow, so the start is left to the
+	// engine: the start event is the one that kills every delivery.
+	bad, err := b.Runtime.Submit(ctx, runtime.Submission{File: "nested.yaml", Workflow: "outer", Source: []byte(`version: '2.0'
+outer:
+  tasks:
+    sub:
+      workflow: leaf
+leaf:
+  tasks:
+    a:
+      action: std.noop
+`)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,8 +16,12 @@ package queue
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
+
+	"github.com/borawf/bora/internal/record"
 )
 
 // MaxDelay is the longest Delay a queue accepts (SQS: 900 s).
@@ -68,4 +72,14 @@ type Queue interface {
 	Delete(ctx context.Context, handles ...string) error
 	// ChangeVisibility hides a received message for d from now (heartbeat).
 	ChangeVisibility(ctx context.Context, handle string, d time.Duration) error
+}
+
+// EventOut is an engine event as a message of the engine queue: in its
+// execution's group, deduplicated by its id.
+func EventOut(ev record.Event) (Out, error) {
+	body, err := json.Marshal(ev)
+	if err != nil {
+		return Out{}, fmt.Errorf("encode event %s: %w", ev.ID, err)
+	}
+	return Out{Body: body, Group: ev.ExecID, DedupID: ev.ID}, nil
 }

@@ -294,6 +294,6 @@ func (r *Reconciler) pending(ctx context.Context, e *record.Execution) ([]*recor
 // its execution, deduplicated by its id. (Events hold only strings and
 // numbers, so encoding cannot fail.)
 func eventOut(ev record.Event) queue.Out {
-	body, _ := json.Marshal(ev)
-	return queue.Out{Body: body, Group: ev.ExecID, DedupID: ev.ID}
+	out, _ := queue.EventOut(ev)
+	return out
 }

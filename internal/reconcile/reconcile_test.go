@@ -3,6 +3,7 @@ package reconcile_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -31,6 +32,9 @@ type fixture struct {
 	id            string
 }
 
+// newFixture submits a with-items of 5 items; with start, its execution is
+// started (its first step taken by the submission); without, the start is
+// left to the engine, its start event queued.
 func newFixture(t *testing.T, start bool) *fixture {
 	t.Helper()
 	f := &fixture{now: time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC), st: smem.New()}
@@ -42,6 +46,12 @@ func newFixture(t *testing.T, start bool) *fixture {
 		t.Fatal(err)
 	}
 	f.rc = &reconcile.Reconciler{Store: f.st, Tasks: f.tasks, Events: f.events, Now: clock}
+	if !start {
+		// The request cannot commit the first step it takes: it leaves
+		// the step to the engine, sending the start event.
+		f.rt.Store = commitsDown{f.st}
+		defer func() { f.rt.Store = f.st }()
+	}
 	head, err := f.rt.Submit(t.Context(), runtime.Submission{File: "wf.yaml", Source: []byte(`
 version: '2.0'
 wf:
@@ -59,6 +69,13 @@ wf:
 	}
 	f.drain(t, f.tasks)
 	return f
+}
+
+// commitsDown is a store whose commits fail.
+type commitsDown struct{ store.Store }
+
+func (commitsDown) CommitExecution(context.Context, *record.Execution) error {
+	return errors.New("commit refused")
 }
 
 // handleEvents applies every queued engine event.

@@ -98,7 +98,25 @@ func (r *Runtime) HandleEvent(ctx context.Context, ev record.Event) error {
 	if err != nil {
 		return err
 	}
-	if ev, err = r.orphan(ctx, head, ev); err != nil {
+	if head.Version == 0 && ev.Kind != record.EventStart && (ev.Command == nil || ev.Command.Op != record.OpFail) {
+		// An execution's first step is its start. An event that comes
+		// before its start event — a command sent while the request that
+		// created the execution was taking the first step, which it then
+		// left to the engine — goes back into the group behind the start
+		// event, so that each step is still taken by the handler of its
+		// own event. (A fail command is not deferred: it is sent when an
+		// event, perhaps the start, cannot be applied at all.)
+		log.Info("event before the start: sent again behind the start event")
+		return r.afterStart(ctx, ev)
+	}
+	return r.take(ctx, log, head, bundle, wf, ev)
+}
+
+// take applies one event to the head read for it, failing the execution
+// when the event cannot be applied at all.
+func (r *Runtime) take(ctx context.Context, log *slog.Logger, head *record.Execution, bundle *dsl.Bundle, wf *dsl.Workflow, ev record.Event) error {
+	ev, err := r.orphan(ctx, head, ev)
+	if err != nil {
 		return err
 	}
 	err = r.apply(ctx, log, head, bundle, wf, ev)
@@ -160,15 +178,7 @@ func (e *permanentError) Unwrap() error { return e.err }
 // commit, the effects. Its error is a *permanentError when trying again
 // cannot help.
 func (r *Runtime) apply(ctx context.Context, log *slog.Logger, head *record.Execution, bundle *dsl.Bundle, wf *dsl.Workflow, ev record.Event) error {
-	out, err := r.step(log, engine.Input{
-		Exec:     head,
-		Workflow: wf,
-		Defs:     &definitions{ctx: ctx, r: r, bundle: bundle, name: head.DefName, ver: head.DefVer},
-		Event:    ev,
-		Now:      r.Now(),
-		Read:     &reader{ctx: ctx, s: r.Store, exec: ev.ExecID},
-		Limits:   r.Limits,
-	})
+	out, err := r.step(log, r.input(ctx, head, bundle, wf, ev))
 	if err != nil {
 		if !engine.IsTransient(err) {
 			err = &permanentError{err}
@@ -191,6 +201,19 @@ func (r *Runtime) apply(ctx context.Context, log *slog.Logger, head *record.Exec
 		return fmt.Errorf("execution %s: effects of step %s: %w", ev.ExecID, ev.ID, err)
 	}
 	return nil
+}
+
+// input is the engine's input for applying ev to head.
+func (r *Runtime) input(ctx context.Context, head *record.Execution, bundle *dsl.Bundle, wf *dsl.Workflow, ev record.Event) engine.Input {
+	return engine.Input{
+		Exec:     head,
+		Workflow: wf,
+		Defs:     &definitions{ctx: ctx, r: r, bundle: bundle, name: head.DefName, ver: head.DefVer},
+		Event:    ev,
+		Now:      r.Now(),
+		Read:     &reader{ctx: ctx, s: r.Store, exec: ev.ExecID},
+		Limits:   r.Limits,
+	}
 }
 
 // step runs engine.Step, turning a panic into a permanent error: a bug, or
@@ -406,12 +429,32 @@ func (r *Runtime) sendEvents(ctx context.Context, evs []record.Event) error {
 	}
 	out := make([]queue.Out, len(evs))
 	for i, ev := range evs {
-		body, err := json.Marshal(ev)
+		o, err := queue.EventOut(ev)
 		if err != nil {
 			return err
 		}
-		out[i] = queue.Out{Body: body, Group: ev.ExecID, DedupID: ev.ID}
+		out[i] = o
 	}
+	return r.sendOut(ctx, out)
+}
+
+// afterStart sends the start event of ev's execution, then ev again, into
+// the execution's group. The second sending of ev is deduplicated under an
+// id of its own, or the queue would take it for the first.
+func (r *Runtime) afterStart(ctx context.Context, ev record.Event) error {
+	start, err := queue.EventOut(engine.StartEvent(ev.ExecID))
+	if err != nil {
+		return err
+	}
+	again, err := queue.EventOut(ev)
+	if err != nil {
+		return err
+	}
+	again.DedupID = "after-start/" + again.DedupID
+	return r.sendOut(ctx, []queue.Out{start, again})
+}
+
+func (r *Runtime) sendOut(ctx context.Context, out []queue.Out) error {
 	if err := r.Events.Send(ctx, out...); err != nil {
 		return fmt.Errorf("send %d events: %w", len(out), err)
 	}

@@ -45,7 +45,12 @@ hello:
       action: std.echo output="hi"
 `
 
-func TestSubmitSendsStart(t *testing.T) {
+// TestSubmitTakesTheFirstStep: a submission takes its execution's first
+// step itself, as the engine would on the start event: the head is
+// committed at version 1, the first task's message is sent, and the engine
+// queue carries nothing. A start event delivered later (a retried request
+// sends one) changes nothing and sends that step's message again.
+func TestSubmitTakesTheFirstStep(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
@@ -53,27 +58,178 @@ func TestSubmitSendsStart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ev, msg := f.oneEvent(t, "the start event")
-	if ev != engine.StartEvent(head.ID) || msg.Group != head.ID {
-		t.Errorf("got %+v in group %q, want the start event of %s in its group", ev, msg.Group, head.ID)
+	if head.Version != 1 || head.State != record.ExecRunning {
+		t.Errorf("submitted head: version %d %s, want version 1 RUNNING", head.Version, head.State)
 	}
-	// Applying it schedules the task: one task message.
-	if err := f.rt.HandleEvent(ctx, ev); err != nil {
-		t.Fatal(err)
+	if n, m := f.events.Len(), f.tasks.Len(); n != 0 || m != 1 {
+		t.Fatalf("%d events and %d task messages sent, want the first task's message alone", n, m)
 	}
-	if n := f.tasks.Len(); n != 1 {
-		t.Errorf("task queue holds %d messages, want 1", n)
-	}
-	// Applying it again (redelivery) changes nothing and sends nothing new
-	// that a claim would accept.
-	before, _ := f.rt.Store.GetExecution(ctx, head.ID)
-	if err := f.rt.HandleEvent(ctx, ev); err != nil {
+	first := f.taskMessages(t)[0]
+	if err := f.rt.HandleEvent(ctx, engine.StartEvent(head.ID)); err != nil {
 		t.Fatal(err)
 	}
 	after, _ := f.rt.Store.GetExecution(ctx, head.ID)
-	if before.Version != after.Version {
-		t.Errorf("redelivered start moved the head from version %d to %d", before.Version, after.Version)
+	if after.Version != 1 {
+		t.Errorf("a start event after the first step moved the head to version %d", after.Version)
 	}
+	if again := f.taskMessages(t); len(again) != 1 || again[0] != first {
+		t.Errorf("the start event sent %v, want the first step's message %v again", again, first)
+	}
+}
+
+// TestFirstStepLeftToTheEngine: a submission leaves the first step to the
+// engine, sending the start event, when the step starts a sub-workflow or
+// cannot be committed; one committed whose messages could not be sent has
+// them sent by the engine on the start event.
+func TestFirstStepLeftToTheEngine(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	t.Run("sub-workflow", func(t *testing.T) {
+		t.Parallel()
+		f := newFixture(t)
+		head, err := f.rt.Submit(ctx, runtime.Submission{File: "nested.yaml", Source: []byte(nested), Workflow: "parent"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev, _ := f.oneEvent(t, "the start event"); ev != engine.StartEvent(head.ID) || head.Version != 0 {
+			t.Errorf("got %+v and head version %d, want the start event and a head at version 0", ev, head.Version)
+		}
+	})
+	t.Run("commit fails", func(t *testing.T) {
+		t.Parallel()
+		f := newFixture(t)
+		st := &commitsDown{Store: f.rt.Store, down: true}
+		f.rt.Store = st
+		head, err := f.rt.Submit(ctx, runtime.Submission{File: "hello.yaml", Source: []byte(hello)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		st.down = false
+		ev, _ := f.oneEvent(t, "the start event")
+		if ev != engine.StartEvent(head.ID) || head.Version != 0 || f.tasks.Len() != 0 {
+			t.Fatalf("got %+v, head version %d, %d task messages; want the start event alone", ev, head.Version, f.tasks.Len())
+		}
+		if err := f.rt.HandleEvent(ctx, ev); err != nil {
+			t.Fatal(err)
+		}
+		if got := f.taskMessages(t); len(got) != 1 {
+			t.Errorf("the engine's start sent %d task messages, want 1", len(got))
+		}
+	})
+	t.Run("send fails", func(t *testing.T) {
+		t.Parallel()
+		f := newFixture(t)
+		q := &sendsDown{Queue: f.tasks, down: true}
+		f.rt.Tasks = q
+		head, err := f.rt.Submit(ctx, runtime.Submission{File: "hello.yaml", Source: []byte(hello)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		q.down = false
+		ev, _ := f.oneEvent(t, "the start event")
+		if ev != engine.StartEvent(head.ID) || head.Version != 1 {
+			t.Fatalf("got %+v and head version %d, want the start event and the committed head", ev, head.Version)
+		}
+		if err := f.rt.HandleEvent(ctx, ev); err != nil {
+			t.Fatal(err)
+		}
+		if got := f.taskMessages(t); len(got) != 1 {
+			t.Errorf("the engine sent %d task messages, want the first step's one", len(got))
+		}
+	})
+}
+
+// TestStartComesFirst: an event of an execution whose start is not taken
+// yet — a command sent while the request that created it was taking the
+// first step, which it then left to the engine and failed to send the
+// start event, is
+// sent again behind the start event, and applied after it: a cancel
+// cancels the first task, and a pause pauses it, to run on resume.
+// Applied before the start, a cancel would leave the task the request
+// wrote SCHEDULED in a cancelled execution, and a pause an execution whose
+// start the engine then refuses (it is no longer at version 0). The start
+// is not taken by the command's handler: should that handler stop after
+// the start's commit, the command's redelivery would not send the start's
+// messages again.
+func TestStartComesFirst(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	unstarted := func(t *testing.T) (*fixture, *record.Execution) {
+		f := newFixture(t)
+		st := &commitsDown{Store: f.rt.Store, down: true}
+		q := &sendsDown{Queue: f.events, down: true}
+		f.rt.Store, f.rt.Events = st, q
+		if _, err := f.rt.Submit(ctx, runtime.Submission{ID: "x", File: "hello.yaml", Source: []byte(hello)}); err == nil {
+			t.Fatal("Submit with commits and events down succeeded")
+		}
+		st.down, q.down = false, false
+		head, err := f.rt.Store.GetExecution(ctx, "x")
+		if err != nil || head.Version != 0 || f.events.Len() != 0 {
+			t.Fatalf("after the failed request: %+v, %v, %d events; want a head at version 0 and no event", head, err, f.events.Len())
+		}
+		return f, head
+	}
+	greet := record.UnitKey{Task: "greet#1"}
+	t.Run("cancel", func(t *testing.T) {
+		t.Parallel()
+		f, head := unstarted(t)
+		if err := f.rt.HandleEvent(ctx, engine.CommandEvent(head.ID, record.OpCancel, record.Command{}, "n")); err != nil {
+			t.Fatal(err)
+		}
+		if e, _ := f.rt.Store.GetExecution(ctx, head.ID); e.Version != 0 {
+			t.Fatalf("the command's handler moved the head to version %d, want it sent behind the start", e.Version)
+		}
+		f.drive(t)
+		e, _ := f.rt.Store.GetExecution(ctx, head.ID)
+		greet.ExecID = head.ID
+		u, err := f.rt.Store.GetUnit(ctx, greet)
+		if err != nil || e.State != record.ExecCancelled || u.State != record.Cancelled {
+			t.Errorf("execution %s, its first task's unit %+v (%v); want both cancelled", e.State, u, err)
+		}
+	})
+	t.Run("pause", func(t *testing.T) {
+		t.Parallel()
+		f, head := unstarted(t)
+		if err := f.rt.HandleEvent(ctx, engine.CommandEvent(head.ID, record.OpPause, record.Command{}, "n")); err != nil {
+			t.Fatal(err)
+		}
+		if e, _ := f.rt.Store.GetExecution(ctx, head.ID); e.Version != 0 {
+			t.Fatalf("the command's handler moved the head to version %d, want it sent behind the start", e.Version)
+		}
+		f.drive(t)
+		greet.ExecID = head.ID
+		if u, err := f.rt.Store.GetUnit(ctx, greet); err != nil || u.State != record.Paused {
+			t.Fatalf("first task's unit %+v (%v), want PAUSED", u, err)
+		}
+		_ = f.taskMessages(t) // the start's message, stale once paused
+		if err := f.rt.HandleEvent(ctx, engine.CommandEvent(head.ID, record.OpResume, record.Command{}, "n")); err != nil {
+			t.Fatal(err)
+		}
+		e, _ := f.rt.Store.GetExecution(ctx, head.ID)
+		if got := f.taskMessages(t); e.State != record.ExecRunning || len(got) != 1 || got[0].Task != greet.Task {
+			t.Errorf("resumed: %s with task messages %+v, want RUNNING and greet's message", e.State, got)
+		}
+	})
+}
+
+// taskMessages receives and deletes every message of the task queue.
+func (f *fixture) taskMessages(t *testing.T) []record.TaskMessage {
+	t.Helper()
+	ctx := context.Background()
+	msgs, err := f.tasks.Receive(ctx, 10, 0, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make([]record.TaskMessage, len(msgs))
+	for i, m := range msgs {
+		if err := json.Unmarshal(m.Body, &out[i]); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.tasks.Delete(ctx, m.Handle); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return out
 }
 
 func TestSubmitInvalid(t *testing.T) {
@@ -186,9 +342,10 @@ func TestSubmitRetriedWithSameID(t *testing.T) {
 	if again.ID != first.ID || again.Version != first.Version {
 		t.Errorf("retry gave %s v%d, want the same execution %s v%d", again.ID, again.Version, first.ID, first.Version)
 	}
-	// The start event was sent twice with one id: the engine queue keeps one.
+	// The retry sent the start event, which the engine meets applied: it
+	// only sends the first step's messages again.
 	if n := f.events.Len(); n != 1 {
-		t.Errorf("engine queue holds %d events, want 1", n)
+		t.Errorf("engine queue holds %d events, want the start event", n)
 	}
 	// Another workflow under a taken id is refused.
 	other := runtime.Submission{ID: "fixed", File: "other.yaml", Source: []byte(strings.Replace(hello, "hello:", "other:", 1))}

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -49,10 +50,11 @@ func (e *ConflictError) Error() string {
 }
 
 // StartStored validates a start request against its stored definition,
-// creates the execution's head and sends its start event; it does not wait
-// for the execution. created is false when the execution existed already
-// (a retried request): it is returned as it is now, and its start event is
-// sent again, which is harmless (same id).
+// creates the execution's head and takes its first step (begin); it does
+// not wait for the execution. created is false when the execution existed
+// already (a retried request): it is returned as it is now, and its start
+// event is sent, which is harmless (an applied event only has its messages
+// sent again).
 //
 // A definition that does not exist is reported wrapping store.ErrNotFound;
 // a request the workflow cannot run as an *InvalidError.
@@ -72,7 +74,7 @@ func (r *Runtime) StartStored(ctx context.Context, s Start) (head *record.Execut
 			ver = existing.DefVer
 		}
 	}
-	want, err := r.prepare(ctx, s, ver)
+	want, bundle, wf, err := r.prepare(ctx, s, ver)
 	if err != nil {
 		return nil, false, err
 	}
@@ -81,7 +83,10 @@ func (r *Runtime) StartStored(ctx context.Context, s Start) (head *record.Execut
 		err = r.Store.CreateExecution(ctx, want)
 		switch {
 		case err == nil:
-			head, created = want, true
+			if head, err = r.begin(ctx, want, bundle, wf); err != nil {
+				return nil, false, err
+			}
+			return head, true, nil
 		case errors.Is(err, store.ErrExists):
 			// A concurrent request with the same id won.
 			if existing, err = r.Store.GetExecution(ctx, id); err != nil {
@@ -108,29 +113,29 @@ func (r *Runtime) StartStored(ctx context.Context, s Start) (head *record.Execut
 // params — without starting anything: for a cron trigger, whose requests
 // are made later.
 func (r *Runtime) CheckStart(ctx context.Context, s Start) error {
-	_, err := r.prepare(ctx, s, s.DefVer)
+	_, _, _, err := r.prepare(ctx, s, s.DefVer)
 	return err
 }
 
 // prepare builds the head that s starts with version ver of its
-// definition (0: the latest).
-func (r *Runtime) prepare(ctx context.Context, s Start, ver int) (*record.Execution, error) {
+// definition (0: the latest), and returns the workflow it runs.
+func (r *Runtime) prepare(ctx context.Context, s Start, ver int) (*record.Execution, *dsl.Bundle, *dsl.Workflow, error) {
 	var err error
 	if ver == 0 {
 		if _, ver, err = r.Store.GetDefinition(ctx, s.DefName, 0); err != nil {
-			return nil, fmt.Errorf("workflow %s: %w", s.DefName, err)
+			return nil, nil, nil, fmt.Errorf("workflow %s: %w", s.DefName, err)
 		}
 	}
 	bundle, err := r.defs.load(ctx, r.Store, s.DefName, ver)
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
 	wf, err := pickStored(bundle, s.DefName, s.Workflow)
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
 	if err := checkTarget(wf, s.Params); err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
 	id := s.ID
 	if id == "" {
@@ -142,12 +147,12 @@ func (r *Runtime) prepare(ctx context.Context, s Start, ver int) (*record.Execut
 		Now: r.Now(), Limits: r.Limits,
 	})
 	if err != nil {
-		return nil, &InvalidError{Msg: err.Error()}
+		return nil, nil, nil, &InvalidError{Msg: err.Error()}
 	}
 	if bundle.Name != "" {
 		want.Workflow = bundle.Name + "." + wf.Name
 	}
-	return want, nil
+	return want, bundle, wf, nil
 }
 
 // pickStored chooses the workflow to start from a stored definition: the
@@ -196,4 +201,84 @@ func sameJSON(a, b json.RawMessage) bool {
 		return string(a) == string(b)
 	}
 	return reflect.DeepEqual(va, vb)
+}
+
+// maxFirstWrites bounds the writes of a first step that begin takes: a
+// larger one (a wide with-items among the start tasks) is left to the
+// engine, whose handler has the time for it.
+const maxFirstWrites = 16
+
+// begin sets going an execution just created (version 0). It takes the
+// execution's first step here, as the engine would on its start event,
+// and sends that step's task messages: the engine queue carries no start
+// event, and the first task starts without waiting for an engine
+// invocation. When the step is better left to the engine, or could not be
+// finished here, it sends the start event instead; for a step committed
+// here whose messages could not all be sent, the engine, finding the start
+// applied, sends them again. It returns the head as it now is.
+//
+// No other step can come between: the engine takes an execution's start
+// first, whatever event of it comes first (HandleEvent), and a start taken
+// by the engine is this same step (the same writes, the same fences), so
+// whichever commits first wins and the other commits nothing.
+func (r *Runtime) begin(ctx context.Context, head *record.Execution, bundle *dsl.Bundle, wf *dsl.Workflow) (*record.Execution, error) {
+	start := engine.StartEvent(head.ID)
+	log := r.Log.With("execution_id", head.ID, "event", start.ID)
+	out, err := r.step(log, r.input(ctx, head, bundle, wf, start))
+	if err == nil && out.Exec != nil && firstAlone(out) {
+		err = r.firstStep(ctx, out)
+		if err == nil {
+			return out.Exec, nil
+		}
+		log.Info("first step left to the engine", "err", err)
+		if errors.Is(err, errSent) {
+			head = out.Exec
+		}
+	}
+	if err := r.sendEvents(ctx, []record.Event{start}); err != nil {
+		return nil, err
+	}
+	return head, nil
+}
+
+// errSent marks a first step committed whose messages were not all sent.
+var errSent = errors.New("committed; its messages were not all sent")
+
+// firstStep performs out, the first step of an execution: its writes, the
+// commit at version 1, then its messages.
+func (r *Runtime) firstStep(ctx context.Context, out engine.Output) error {
+	if then, err := r.before(ctx, out.Before); err != nil || len(then) > 0 {
+		return cmp.Or(err, errors.New("its writes have effects of their own"))
+	}
+	if err := r.Store.CommitExecution(ctx, out.Exec); err != nil {
+		return err
+	}
+	if err := r.perform(ctx, out.After); err != nil {
+		return fmt.Errorf("%w: %w", errSent, err)
+	}
+	return nil
+}
+
+// firstAlone reports whether a first step is one to take outside the
+// engine: a few records created, and only task messages and timers to
+// send — what the reconciler sends again from the records (a SCHEDULED
+// unit's message, a DELAYED unit's timer) should the process stop after
+// the commit and the start event be lost too. A step that starts a
+// sub-workflow or sends an event is left to the engine, whose queue keeps
+// its event until all of it is done.
+func firstAlone(out engine.Output) bool {
+	if len(out.Before) > maxFirstWrites {
+		return false
+	}
+	for _, w := range out.Before {
+		if w.CreateTask == nil && w.CreateUnit == nil {
+			return false
+		}
+	}
+	for _, e := range out.After {
+		if e.SendTask == nil && e.SendUnits == nil && e.SendTimer == nil {
+			return false
+		}
+	}
+	return true
 }

@@ -59,7 +59,7 @@ func (e *InvalidError) Error() string {
 }
 
 // Submit validates a submission, stores its definition, creates the
-// execution and sends its start event.
+// execution and takes its first step (begin).
 func (r *Runtime) Submit(ctx context.Context, s Submission) (*record.Execution, error) {
 	bundle := s.Bundle
 	if bundle == nil {
@@ -112,20 +112,22 @@ func (r *Runtime) Submit(ctx context.Context, s Submission) (*record.Execution, 
 		// Mistral; the bundle answers to both names.
 		head.Workflow = bundle.Name + "." + wf.Name
 	}
-	if err := r.Store.CreateExecution(ctx, head); errors.Is(err, store.ErrExists) {
-		// A retried submission: the execution is there; its start event
-		// may not have been sent. Sending it again is harmless (same id).
-		existing, gerr := r.Store.GetExecution(ctx, id)
-		if gerr != nil {
-			return nil, fmt.Errorf("execution %s: %w", id, gerr)
-		}
-		if existing.DefName != head.DefName || existing.Workflow != head.Workflow {
-			return nil, &InvalidError{Msg: fmt.Sprintf("execution id %s is taken by a run of %s", id, existing.Workflow)}
-		}
-		head = existing
-	} else if err != nil {
+	switch err := r.Store.CreateExecution(ctx, head); {
+	case err == nil:
+		return r.begin(ctx, head, bundle, wf)
+	case !errors.Is(err, store.ErrExists):
 		return nil, fmt.Errorf("create execution %s: %w", id, err)
 	}
+	// A retried submission: the execution is there; its start event may
+	// not have been sent. Sending it again is harmless (same id).
+	existing, err := r.Store.GetExecution(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("execution %s: %w", id, err)
+	}
+	if existing.DefName != head.DefName || existing.Workflow != head.Workflow {
+		return nil, &InvalidError{Msg: fmt.Sprintf("execution id %s is taken by a run of %s", id, existing.Workflow)}
+	}
+	head = existing
 	if err := r.sendEvents(ctx, []record.Event{engine.StartEvent(id)}); err != nil {
 		return nil, err
 	}

@@ -124,7 +124,8 @@ type sim struct {
 	// every delivery (0: none); poison is that event's id once chosen.
 	poisonAt, eventDeliveries int
 	poison                    string
-	deadLetters               *qmem.Queue // the engine queue's
+	lettered                  map[string]bool // executions with an event dead-lettered
+	deadLetters               *qmem.Queue     // the engine queue's
 	// stopHandle stops the worker handling the current task message.
 	stopHandle context.CancelFunc
 	// trigger is the run's cron trigger (Faults.Triggers), nil without;
@@ -156,6 +157,8 @@ func newSim(shape Shape, seed uint64, f Faults) *sim {
 		now:    time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC),
 		ran:    map[string]int{},
 		faults: map[string]int{},
+
+		lettered: map[string]bool{},
 	}
 	clock := func() time.Time { return s.now }
 	s.store = &faultStore{Store: smem.New(), s: s}
@@ -187,6 +190,66 @@ func newSim(shape Shape, seed uint64, f Faults) *sim {
 	return s
 }
 
+// submit starts the execution as a client would. With Crash or DropAfter
+// the request may die at a store call or have a queue refuse its sends —
+// in the middle of the first step it takes — and is made again with the
+// same id until the execution exists; then the client may give up,
+// leaving the rest to the engine and the reconciler. Its faults are drawn
+// from a stream of their own, so that the run's draws stay those of the
+// seed.
+func (s *sim) submit(ctx context.Context, sub runtime.Submission) (*record.Execution, error) {
+	rng := rand.New(rand.NewPCG(s.seed, 0x5ab))
+	defer func() {
+		s.store.reset()
+		for _, q := range []*faultQueue{s.events, s.tasks, s.timers} {
+			q.reset()
+		}
+	}()
+	// Another client, knowing the id, pauses or cancels the execution
+	// while the request runs: the command is ahead of everything the
+	// request sends.
+	if op := ""; s.f.Commands || s.f.Cancel {
+		switch x := rng.Float64(); {
+		case s.f.Cancel && x < 0.05:
+			op, s.cancelled = record.OpCancel, true
+		case s.f.Commands && x < 0.2:
+			op, s.paused = record.OpPause, true
+		}
+		if op != "" {
+			s.fault(op + "-before-start")
+			out, err := queue.EventOut(engine.CommandEvent(sub.ID, op, record.Command{}, "early"))
+			if err != nil {
+				return nil, err
+			}
+			if err := s.events.Queue.Send(ctx, out); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for try := 0; ; try++ {
+		s.store.reset()
+		queues := []*faultQueue{s.events, s.tasks, s.timers}
+		for _, q := range queues {
+			q.reset()
+		}
+		if try < 3 && s.f.Crash && rng.Float64() < 0.3 {
+			s.store.crashAt = 1 + rng.IntN(8)
+		}
+		if try < 3 && s.f.DropAfter && rng.Float64() < 0.2 {
+			queues[rng.IntN(len(queues))].failAt = 1
+		}
+		head, err := s.rt.Submit(ctx, sub)
+		if err == nil || !isInjected(err) {
+			return head, err
+		}
+		s.store.reset()
+		if head, gerr := s.store.Store.GetExecution(ctx, sub.ID); gerr == nil && rng.Float64() < 0.5 {
+			s.fault("submit-abandoned")
+			return head, nil
+		}
+	}
+}
+
 func (s *sim) violate(format string, args ...any) {
 	s.violations = append(s.violations, fmt.Sprintf(format, args...))
 }
@@ -197,7 +260,7 @@ func (s *sim) fault(kind string) { s.faults[kind]++ }
 func (s *sim) chance(p float64) bool { return s.rng.Float64() < p }
 
 func (s *sim) run(ctx context.Context) (*Result, error) {
-	head, err := s.rt.Submit(ctx, runtime.Submission{
+	head, err := s.submit(ctx, runtime.Submission{
 		ID: fmt.Sprintf("sim-%d", s.seed), File: s.shape.Name + ".yaml", Source: []byte(s.shape.YAML), Workflow: s.shape.Workflow,
 		Input: json.RawMessage(cmpOr(s.shape.Input, "{}")),
 	})
@@ -233,6 +296,9 @@ func (s *sim) run(ctx context.Context) (*Result, error) {
 		}
 	}
 	if err := s.checkTrigger(ctx, all); err != nil {
+		return nil, err
+	}
+	if err := s.checkSettled(ctx, all); err != nil {
 		return nil, err
 	}
 	return &Result{Seed: s.seed, Shape: s.shape.Name, Doc: doc, Steps: s.steps, Violations: s.violations, Faults: s.faults, Cancelled: s.cancelled, Poisoned: s.poison != ""}, nil
@@ -285,6 +351,10 @@ func (s *sim) step(ctx context.Context) (bool, error) {
 	} else if len(msgs) == 1 {
 		if trace {
 			fmt.Printf("t=%s step=%d dead letter %s\n", s.now.Format("15:04:05"), s.steps, msgs[0].Body)
+		}
+		var ev record.Event
+		if json.Unmarshal(msgs[0].Body, &ev) == nil {
+			s.lettered[ev.ExecID] = true
 		}
 		if err := s.rt.DeadLettered(ctx, msgs[0].Body, maxReceives); err != nil {
 			if isInjected(err) {
@@ -434,9 +504,11 @@ func (s *sim) command(ctx context.Context, op string) error {
 		return nil
 	}
 	s.fault(op)
-	ev := engine.CommandEvent(s.execID, op, record.Command{}, fmt.Sprintf("%d", s.steps))
-	body, _ := json.Marshal(ev)
-	if err := s.events.Queue.Send(ctx, queue.Out{Body: body, Group: ev.ExecID, DedupID: ev.ID}); err != nil {
+	out, err := queue.EventOut(engine.CommandEvent(s.execID, op, record.Command{}, fmt.Sprintf("%d", s.steps)))
+	if err != nil {
+		return err
+	}
+	if err := s.events.Queue.Send(ctx, out); err != nil {
 		return err
 	}
 	s.paused = op == record.OpPause

@@ -480,11 +480,11 @@ func errorChange(err error) record.UnitChange {
 // notify sends the attempt-done event of an attempt to the engine queue.
 func (c *Worker) notify(ctx context.Context, k record.UnitKey, attempt int, fence string) error {
 	ev := DoneEvent(k, attempt, fence)
-	body, err := json.Marshal(ev)
+	out, err := queue.EventOut(ev)
 	if err != nil {
-		return fmt.Errorf("encode event %s: %w", ev.ID, err)
+		return err
 	}
-	if err := c.Events.Send(ctx, queue.Out{Body: body, Group: k.ExecID, DedupID: ev.ID}); err != nil {
+	if err := c.Events.Send(ctx, out); err != nil {
 		return fmt.Errorf("send event %s: %w", ev.ID, err)
 	}
 	return nil
