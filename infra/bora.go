@@ -227,12 +227,18 @@ func NewBora(scope constructs.Construct, id *string, props *Props) *Bora {
 	// list, and no other.
 	grantInvoke(worker, p.InvokeFunctions)
 	// The reconciler resends task messages and sends the events of
-	// expired leases and fired timers.
+	// expired leases and fired timers; the executions of the cron triggers
+	// it fires take their first step there, which sends task messages and
+	// timers.
 	b.Events.Queue.GrantSendMessages(reconciler)
 	b.Tasks.Queue.GrantSendMessages(reconciler)
-	// The API sends start events and commands; it never waits for an
-	// execution.
-	b.Events.Queue.GrantSendMessages(api)
+	b.Timers.Queue.GrantSendMessages(reconciler)
+	// The API sends commands, and takes the first step of the executions
+	// it starts (their first task messages and timers, or their start
+	// event); it never waits for an execution.
+	for _, q := range []*Queue{b.Events, b.Tasks, b.Timers} {
+		q.Queue.GrantSendMessages(api)
+	}
 
 	mapQueue(engine, b.Events.Queue, engineBatchSize, 0)
 	mapQueue(engine, b.Timers.Queue, engineBatchSize, 0)

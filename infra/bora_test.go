@@ -669,12 +669,12 @@ func TestGrantsAreLeastPrivilege(t *testing.T) {
 		}
 		add(Reconciler, storeActions, table+"/index/"+dynamo.IndexDue)
 		add(API, storeActions, table+"/index/"+dynamo.IndexByState)
-		add(API, send, s.id(b.Events.Queue))
+		add(API, send, s.id(b.Events.Queue), s.id(b.Tasks.Queue), s.id(b.Timers.Queue))
 		add(Engine, send, s.id(b.Events.Queue), s.id(b.Tasks.Queue), s.id(b.Timers.Queue))
 		add(Engine, consume, s.id(b.Events.Queue), s.id(b.Timers.Queue), s.id(b.Events.DeadLetters))
 		add(Worker, send, s.id(b.Events.Queue))
 		add(Worker, consume, s.id(b.Tasks.Queue))
-		add(Reconciler, send, s.id(b.Events.Queue), s.id(b.Tasks.Queue))
+		add(Reconciler, send, s.id(b.Events.Queue), s.id(b.Tasks.Queue), s.id(b.Timers.Queue))
 		got := s.grants(t)
 		for fn, g := range want {
 			slices.SortFunc(g, func(a, b grant) int { return strings.Compare(a.action+a.resource, b.action+b.resource) })
