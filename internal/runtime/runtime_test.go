@@ -95,48 +95,45 @@ func TestFirstStepLeftToTheEngine(t *testing.T) {
 			t.Errorf("got %+v and head version %d, want the start event and a head at version 0", ev, head.Version)
 		}
 	})
-	t.Run("commit fails", func(t *testing.T) {
-		t.Parallel()
-		f := newFixture(t)
-		st := &commitsDown{Store: f.rt.Store, down: true}
-		f.rt.Store = st
-		head, err := f.rt.Submit(ctx, runtime.Submission{File: "hello.yaml", Source: []byte(hello)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		st.down = false
-		ev, _ := f.oneEvent(t, "the start event")
-		if ev != engine.StartEvent(head.ID) || head.Version != 0 || f.tasks.Len() != 0 {
-			t.Fatalf("got %+v, head version %d, %d task messages; want the start event alone", ev, head.Version, f.tasks.Len())
-		}
-		if err := f.rt.HandleEvent(ctx, ev); err != nil {
-			t.Fatal(err)
-		}
-		if got := f.taskMessages(t); len(got) != 1 {
-			t.Errorf("the engine's start sent %d task messages, want 1", len(got))
-		}
-	})
-	t.Run("send fails", func(t *testing.T) {
-		t.Parallel()
-		f := newFixture(t)
-		q := &sendsDown{Queue: f.tasks, down: true}
-		f.rt.Tasks = q
-		head, err := f.rt.Submit(ctx, runtime.Submission{File: "hello.yaml", Source: []byte(hello)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		q.down = false
-		ev, _ := f.oneEvent(t, "the start event")
-		if ev != engine.StartEvent(head.ID) || head.Version != 1 {
-			t.Fatalf("got %+v and head version %d, want the start event and the committed head", ev, head.Version)
-		}
-		if err := f.rt.HandleEvent(ctx, ev); err != nil {
-			t.Fatal(err)
-		}
-		if got := f.taskMessages(t); len(got) != 1 {
-			t.Errorf("the engine sent %d task messages, want the first step's one", len(got))
-		}
-	})
+	// A request whose commit, or whose sends, fail: the start event comes,
+	// and the engine, applying it, sends the first task's message.
+	for _, tc := range []struct {
+		name    string
+		down    func(f *fixture) (up func())
+		version int64 // the head's, as Submit returns it
+	}{
+		{"commit fails", func(f *fixture) func() {
+			st := &commitsDown{Store: f.rt.Store, down: true}
+			f.rt.Store = st
+			return func() { st.down = false }
+		}, 0},
+		{"send fails", func(f *fixture) func() {
+			q := &sendsDown{Queue: f.tasks, down: true}
+			f.rt.Tasks = q
+			return func() { q.down = false }
+		}, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t)
+			up := tc.down(f)
+			head, err := f.rt.Submit(ctx, runtime.Submission{File: "hello.yaml", Source: []byte(hello)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			up()
+			ev, _ := f.oneEvent(t, "the start event")
+			if ev != engine.StartEvent(head.ID) || head.Version != tc.version || f.tasks.Len() != 0 {
+				t.Fatalf("got %+v, head version %d, %d task messages; want the start event alone and version %d", ev, head.Version, f.tasks.Len(), tc.version)
+			}
+			if err := f.rt.HandleEvent(ctx, ev); err != nil {
+				t.Fatal(err)
+			}
+			if got := f.taskMessages(t); len(got) != 1 {
+				t.Errorf("the engine sent %d task messages, want the first task's one", len(got))
+			}
+		})
+	}
 }
 
 // TestStartComesFirst: an event of an execution whose start is not taken
@@ -169,19 +166,23 @@ func TestStartComesFirst(t *testing.T) {
 		}
 		return f, head
 	}
-	greet := record.UnitKey{Task: "greet#1"}
-	t.Run("cancel", func(t *testing.T) {
-		t.Parallel()
+	// early sends op to an unstarted execution, and applies what follows:
+	// the start, then op. It returns the first task's unit.
+	early := func(t *testing.T, op string) (*fixture, *record.Execution, record.UnitKey) {
 		f, head := unstarted(t)
-		if err := f.rt.HandleEvent(ctx, engine.CommandEvent(head.ID, record.OpCancel, record.Command{}, "n")); err != nil {
+		if err := f.rt.HandleEvent(ctx, engine.CommandEvent(head.ID, op, record.Command{}, "n")); err != nil {
 			t.Fatal(err)
 		}
 		if e, _ := f.rt.Store.GetExecution(ctx, head.ID); e.Version != 0 {
 			t.Fatalf("the command's handler moved the head to version %d, want it sent behind the start", e.Version)
 		}
 		f.drive(t)
+		return f, head, record.UnitKey{ExecID: head.ID, Task: "greet#1"}
+	}
+	t.Run("cancel", func(t *testing.T) {
+		t.Parallel()
+		f, head, greet := early(t, record.OpCancel)
 		e, _ := f.rt.Store.GetExecution(ctx, head.ID)
-		greet.ExecID = head.ID
 		u, err := f.rt.Store.GetUnit(ctx, greet)
 		if err != nil || e.State != record.ExecCancelled || u.State != record.Cancelled {
 			t.Errorf("execution %s, its first task's unit %+v (%v); want both cancelled", e.State, u, err)
@@ -189,15 +190,7 @@ func TestStartComesFirst(t *testing.T) {
 	})
 	t.Run("pause", func(t *testing.T) {
 		t.Parallel()
-		f, head := unstarted(t)
-		if err := f.rt.HandleEvent(ctx, engine.CommandEvent(head.ID, record.OpPause, record.Command{}, "n")); err != nil {
-			t.Fatal(err)
-		}
-		if e, _ := f.rt.Store.GetExecution(ctx, head.ID); e.Version != 0 {
-			t.Fatalf("the command's handler moved the head to version %d, want it sent behind the start", e.Version)
-		}
-		f.drive(t)
-		greet.ExecID = head.ID
+		f, head, greet := early(t, record.OpPause)
 		if u, err := f.rt.Store.GetUnit(ctx, greet); err != nil || u.State != record.Paused {
 			t.Fatalf("first task's unit %+v (%v), want PAUSED", u, err)
 		}
