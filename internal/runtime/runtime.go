@@ -135,7 +135,8 @@ func (r *Runtime) take(ctx context.Context, log *slog.Logger, head *record.Execu
 // into a cancel: the parent's cancel reaches its running children only
 // after their start (their queue holds the start first), and a child that
 // started its own children first would let a cancelled tree go on growing.
-// It costs one read of the parent per sub-workflow start.
+// It costs one read of the parent per sub-workflow start, and a listing of
+// the child's tasks when the parent has ended.
 func (r *Runtime) orphan(ctx context.Context, head *record.Execution, ev record.Event) (record.Event, error) {
 	if ev.Kind != record.EventStart || head.ParentID == "" || head.Version != 0 {
 		return ev, nil
@@ -148,6 +149,15 @@ func (r *Runtime) orphan(ctx context.Context, head *record.Execution, ev record.
 		return ev, fmt.Errorf("execution %s: read its parent %s: %w", head.ID, head.ParentID, err)
 	}
 	if !parent.State.Terminal() {
+		return ev, nil
+	}
+	// A start cut short after its writes (the start tasks' records made,
+	// the head not committed) is taken again instead: a cancel would not
+	// know those records and leave them SCHEDULED. The parent's end sent
+	// this child a cancel, which comes after the start and ends them.
+	if tasks, err := r.Store.ListTasks(ctx, head.ID); err != nil {
+		return ev, fmt.Errorf("execution %s: %w", head.ID, err)
+	} else if len(tasks) > 0 {
 		return ev, nil
 	}
 	msg := fmt.Sprintf("Not started: the parent execution %s ended %s first", parent.ID, parent.State)

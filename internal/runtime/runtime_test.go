@@ -601,6 +601,45 @@ func TestChildOfEndedParentDoesNotStart(t *testing.T) {
 	}
 }
 
+// TestChildStartCutShortAfterItsWrites: a sub-workflow whose start step
+// made its writes and was cut short before its commit, and whose parent
+// then ended, takes its start when the start event comes again — the
+// cancel the parent sent it follows and ends the task the start made.
+// Turned into a cancel instead, the start would leave that task SCHEDULED
+// in a cancelled execution.
+func TestChildStartCutShortAfterItsWrites(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	head, err := f.rt.Submit(ctx, runtime.Submission{File: "nested.yaml", Source: []byte(nested), Workflow: "parent"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, m := f.oneEvent(t, "the parent's start")
+	if err := f.rt.HandleEvent(ctx, ev); err != nil {
+		t.Fatal(err)
+	}
+	_ = f.events.Delete(ctx, m.Handle)
+	childID := engine.ChildID(head.ID, "call#1", 0, 1)
+	ev, m = f.oneEvent(t, "the child's start")
+	st := &commitsDown{Store: f.rt.Store, down: true}
+	f.rt.Store = st
+	if err := f.rt.HandleEvent(ctx, ev); err == nil {
+		t.Fatal("the child's start committed with commits down")
+	}
+	st.down = false
+	_ = f.events.ChangeVisibility(ctx, m.Handle, 0) // delivered again
+	if err := f.rt.HandleEvent(ctx, engine.CommandEvent(head.ID, record.OpCancel, record.Command{}, "n")); err != nil {
+		t.Fatal(err)
+	}
+	f.drive(t)
+	c, _ := f.rt.Store.GetExecution(ctx, childID)
+	u, err := f.rt.Store.GetUnit(ctx, record.UnitKey{ExecID: childID, Task: "work#1"})
+	if err != nil || c.State != record.ExecCancelled || u.State != record.Cancelled {
+		t.Errorf("child %s, its task's unit %v (%v); want both cancelled", c.State, u.State, err)
+	}
+}
+
 // chained publishes what each of its two tasks returns, so that the engine
 // writes each task's final fields when it applies the task's outcome.
 const chained = `version: '2.0'

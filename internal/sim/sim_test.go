@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/borawf/bora/internal/engine"
+	"github.com/borawf/bora/internal/record"
 	"github.com/borawf/bora/internal/runtime"
 )
 
@@ -115,6 +117,10 @@ func TestSimulation(t *testing.T) {
 			case r.Poisoned && r.Doc.State == "ERROR" && strings.Contains(r.Doc.StateInfo, "dead-lettered after"):
 				// An event killed its process at every delivery: the
 				// dead-letter handler failed its execution, saying so.
+			case r.Doc.State == "ERROR" && lostTooOften(r.Doc):
+				// A task's worker was lost more often than safe-rerun
+				// runs an item again: the last loss is an ordinary
+				// error, as designed (engine.MaxLostReruns).
 			case r.Cancelled && r.Doc.State == "CANCELLED":
 				// Cancelled mid-flight: the invariants above are the check.
 			case r.Cancelled && r.Doc.State != baseline[sh.Name].State:
@@ -140,4 +146,15 @@ func TestSimulation(t *testing.T) {
 	wg.Wait()
 	t.Logf("faults injected: %v", faults)
 	fmt.Println(Summary(len(list), violations))
+}
+
+// lostTooOften reports whether an execution failed on a task whose worker
+// was lost on more attempts than safe-rerun runs again.
+func lostTooOften(d *runtime.Document) bool {
+	for _, t := range d.Tasks {
+		if t.State == "ERROR" && record.IsLost(t.Error) && t.Attempts > engine.MaxLostReruns {
+			return true
+		}
+	}
+	return false
 }
