@@ -281,6 +281,12 @@ type Expect struct {
 	States  []State // current state must be one of these
 	Attempt int     // current attempt must equal this (0: any)
 	Fence   string  // current fence must equal this ("": any)
+	// Awaiting admits a RUNNING unit only when its attempt awaits its
+	// completion (Unit.Awaiting: it holds a Result), so that no worker
+	// runs it; units in the other states are not affected. With States
+	// holding RUNNING among others, one write ends both the unclaimed
+	// work and the awaited one, and never an attempt a worker holds.
+	Awaiting bool
 }
 
 // UnitChange is what a conditional unit write sets. Zero fields are left

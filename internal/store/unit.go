@@ -15,6 +15,9 @@ func Check(u *record.Unit, x record.Expect) error {
 	if len(x.States) > 0 && !slices.Contains(x.States, u.State) {
 		return fmt.Errorf("state is %s, want one of %v: %w", u.State, x.States, ErrConflict)
 	}
+	if x.Awaiting && u.State == record.Running && !u.Awaiting() {
+		return fmt.Errorf("state is RUNNING under a worker, not awaiting a completion: %w", ErrConflict)
+	}
 	if x.Attempt != 0 && u.Attempt != x.Attempt {
 		return fmt.Errorf("attempt is %d, want %d: %w", u.Attempt, x.Attempt, ErrConflict)
 	}

@@ -102,6 +102,7 @@ func TestUnitsAgreeWithMemory(t *testing.T) {
 		}
 		x.Attempt = pick(3)
 		x.Fence = fences[pick(3)]
+		x.Awaiting = pick(3) == 0
 		if pick(2) == 0 {
 			// Half the writes expect what is there, so that most succeed.
 			cur, _ := mem.GetUnit(ctx, k)

@@ -224,7 +224,7 @@ func (u *update) fits(found item, added int, guess map[string]int, kept []string
 var taskVariableAttrs = []string{aStateInfo, aPublished, aResult, aError, aUnitResult, aUnitError}
 
 // UpdateUnit applies c if the unit matches x, in one UpdateItem conditional
-// on state, attempt and fence, and returns the unit as written (ALL_NEW).
+// on state (and, with x.Awaiting, a RUNNING unit's result), attempt and fence, and returns the unit as written (ALL_NEW).
 // When the condition fails, DynamoDB returns the item it found (ALL_OLD),
 // and the error says what differed.
 //
@@ -302,6 +302,14 @@ func (s *Store) unitUpdate(k record.UnitKey, x record.Expect, c record.UnitChang
 			ph = append(ph, p)
 		}
 		up.cond = append(up.cond, "#"+n.state+" IN ("+strings.Join(ph, ", ")+")")
+	}
+	if x.Awaiting {
+		// A RUNNING unit must hold a result: the marker of an attempt
+		// that awaits its completion (record.Unit.Awaiting).
+		up.names["#"+n.result] = n.result
+		up.values[":xrun"] = str(string(record.Running))
+		up.values[":xnone"] = num(0)
+		up.cond = append(up.cond, fmt.Sprintf("(#%s <> :xrun OR (attribute_exists(#%s) AND size(#%s) > :xnone))", n.state, n.result, n.result))
 	}
 	if x.Attempt != 0 {
 		up.names["#"+aAttempt] = aAttempt

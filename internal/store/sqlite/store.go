@@ -853,7 +853,8 @@ func newPlace(table, where, state, result, errv, finished, cols string, key func
 		get: `SELECT ` + cols + ` FROM ` + table + ` WHERE ` + get,
 		// One statement for every change (UpdateUnit's arguments): a NULL
 		// leaves a column alone; ?10 clears the outcome; ?13 accepts any
-		// state, else the state must be one of ?14 … ?21.
+		// state, else the state must be one of ?14 … ?21; with ?25 a
+		// RUNNING unit must hold a result (record.Expect.Awaiting).
 		update: `UPDATE ` + table + ` SET ` + state + ` = ?1, due = ?2,
 			attempt = coalesce(?3, attempt), fence = coalesce(?4, fence), started = coalesce(?5, started),
 			` + finished + ` = coalesce(?6, ` + finished + `),
@@ -862,6 +863,7 @@ func newPlace(table, where, state, result, errv, finished, cols string, key func
 			no_retry = CASE WHEN ?9 THEN 1 WHEN ?10 THEN 0 ELSE no_retry END
 			WHERE ` + where + ` AND (?13 OR ` + state + ` IN (?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21))
 			AND (?22 = 0 OR attempt = ?22) AND (?23 = '' OR fence = ?23)
+			AND (NOT ?25 OR ` + state + ` <> '` + string(record.Running) + `' OR coalesce(length(` + result + `), 0) > 0)
 			RETURNING ` + cols,
 		args: key,
 	}
@@ -966,7 +968,7 @@ func (s *Store) UpdateUnit(ctx context.Context, k record.UnitKey, x record.Expec
 		}
 		return nil
 	}
-	args := make([]any, 24)
+	args := make([]any, 25)
 	args[0], args[1] = string(c.State), nullMs(c.Due)
 	args[2] = orNull(c.Attempt != 0, c.Attempt)
 	args[3] = orNull(c.Fence != "", c.Fence)
@@ -984,6 +986,7 @@ func (s *Store) UpdateUnit(ctx context.Context, k record.UnitKey, x record.Expec
 		}
 	}
 	args[21], args[22] = x.Attempt, x.Fence
+	args[24] = boolInt(x.Awaiting)
 
 	var u *record.Unit
 	rows, err := s.query(ctx, p.update, args...)

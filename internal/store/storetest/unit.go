@@ -20,6 +20,8 @@ var unitTests = []test{
 	{"UpdateChanges", testUnitChanges},
 	{"UpdateMissing", testUnitUpdateMissing},
 	{"ClaimRace", testClaimRace},
+	{"UpdateAwaiting", testUnitAwaiting},
+	{"AwaitRace", testAwaitRace},
 	{"ItemZeroNeedsItsTask", testUnitNeedsTask},
 }
 
@@ -319,5 +321,120 @@ func testClaimRace(t *testing.T, s store.Store) {
 	mustDiff(t, "claimed unit", won[winner], got)
 	if want := at.Add(time.Duration(winner+1) * time.Millisecond); !got.Started.Equal(want) {
 		t.Errorf("Started = %v, want the winner's %v", got.Started, fmt.Sprint(want))
+	}
+}
+
+// awaitingUnit creates a unit of item and moves it to state: claimed
+// (RUNNING), awaiting its completion (RUNNING with the marker), or ended.
+func awaitingUnit(t *testing.T, s store.Store, item int, state string) *record.Unit {
+	t.Helper()
+	at := now()
+	u := newUnit(uid("ex"), "a#1", item, at)
+	createUnit(t, s, u)
+	x := record.Expect{States: []record.State{record.Scheduled}, Attempt: 1, Fence: "fence-1"}
+	steps := map[string][]record.UnitChange{
+		"scheduled": nil,
+		"running":   {{State: record.Running, Started: at, Due: at.Add(time.Minute)}},
+		"awaiting": {{State: record.Running, Started: at, Due: at.Add(time.Minute)},
+			{State: record.Running, Due: at.Add(time.Hour), Result: record.Awaited(record.CallbackID(u.UnitKey, 1, "fence-1"), 0)}},
+		"success": {{State: record.Running, Started: at, Due: at.Add(time.Minute)},
+			{State: record.Success, Finished: at, Result: raw(`{"n":1}`)}},
+	}[state]
+	for _, c := range steps {
+		if _, err := s.UpdateUnit(ctx(t), u.UnitKey, x, c); err != nil {
+			t.Fatalf("%s: UpdateUnit(%+v): %v", state, c, err)
+		}
+		x = record.Expect{States: []record.State{record.Running}, Attempt: 1, Fence: "fence-1"}
+	}
+	return getUnit(t, s, u.UnitKey)
+}
+
+// testUnitAwaiting: with Expect.Awaiting a RUNNING unit matches only when
+// it awaits its completion (it holds a result), in a unit's own record and
+// in its task's; the other states are not affected.
+func testUnitAwaiting(t *testing.T, s store.Store) {
+	unclaimed := []record.State{record.Scheduled, record.Delayed, record.Paused, record.Waiting, record.Running}
+	for _, tc := range []struct {
+		name  string
+		state string
+		x     record.Expect
+		ok    bool
+	}{
+		{"awaiting among unclaimed states", "awaiting", record.Expect{States: unclaimed, Awaiting: true}, true},
+		{"awaiting alone", "awaiting", record.Expect{States: []record.State{record.Running}, Awaiting: true, Attempt: 1, Fence: "fence-1"}, true},
+		{"awaiting in any state", "awaiting", record.Expect{Awaiting: true}, true},
+		{"awaiting, wrong attempt", "awaiting", record.Expect{States: unclaimed, Awaiting: true, Attempt: 2}, false},
+		{"awaiting, wrong fence", "awaiting", record.Expect{States: unclaimed, Awaiting: true, Fence: "fence-2"}, false},
+		{"awaiting, RUNNING not expected", "awaiting", record.Expect{States: unclaimed[:4], Awaiting: true}, false},
+		{"worker holds it, among unclaimed states", "running", record.Expect{States: unclaimed, Awaiting: true}, false},
+		{"worker holds it, RUNNING alone", "running", record.Expect{States: []record.State{record.Running}, Awaiting: true, Attempt: 1, Fence: "fence-1"}, false},
+		{"worker holds it, any state", "running", record.Expect{Awaiting: true}, false},
+		{"worker holds it, without Awaiting", "running", record.Expect{States: unclaimed}, true},
+		{"unclaimed", "scheduled", record.Expect{States: unclaimed, Awaiting: true}, true},
+		{"ended with a result", "success", record.Expect{States: []record.State{record.Success}, Awaiting: true}, true},
+	} {
+		for _, item := range []int{0, 3} {
+			name := fmt.Sprintf("%s (item %d)", tc.name, item)
+			u := awaitingUnit(t, s, item, tc.state)
+			c := record.UnitChange{State: record.Cancelled, ClearOutcome: true}
+			got, err := s.UpdateUnit(ctx(t), u.UnitKey, tc.x, c)
+			if !tc.ok {
+				if !errors.Is(err, store.ErrConflict) {
+					t.Errorf("%s: UpdateUnit error = %v, want ErrConflict", name, err)
+				}
+				mustDiff(t, name+": unit after refused update", u, getUnit(t, s, u.UnitKey))
+				continue
+			}
+			if err != nil {
+				t.Errorf("%s: UpdateUnit: %v", name, err)
+				continue
+			}
+			want := *u
+			want.State, want.Due, want.Result, want.Error = record.Cancelled, time.Time{}, nil, nil
+			mustDiff(t, name+": returned unit", &want, got)
+			mustDiff(t, name+": stored unit", &want, getUnit(t, s, u.UnitKey))
+		}
+	}
+}
+
+// testAwaitRace has the completion of an attempt that awaits it and the
+// cancel of its execution write the unit at once, each on its own
+// condition: exactly one may win, and the unit holds what the winner wrote.
+func testAwaitRace(t *testing.T, s store.Store) {
+	for _, item := range []int{0, 3} {
+		for range 4 {
+			u := awaitingUnit(t, s, item, "awaiting")
+			writes := []struct {
+				x record.Expect
+				c record.UnitChange
+			}{
+				{record.Expect{States: []record.State{record.Running}, Attempt: 1, Fence: "fence-1"},
+					record.UnitChange{State: record.Success, Finished: now(), Result: raw(`{"done":true}`), ClearOutcome: true}},
+				{record.Expect{States: []record.State{record.Scheduled, record.Delayed, record.Paused, record.Waiting, record.Running}, Awaiting: true},
+					record.UnitChange{State: record.Cancelled, ClearOutcome: true}},
+			}
+			errs := make([]error, len(writes))
+			won := make([]*record.Unit, len(writes))
+			var wg sync.WaitGroup
+			for i, w := range writes {
+				wg.Go(func() { won[i], errs[i] = s.UpdateUnit(ctx(t), u.UnitKey, w.x, w.c) })
+			}
+			wg.Wait()
+			winner := -1
+			for i, err := range errs {
+				switch {
+				case err == nil && winner >= 0:
+					t.Errorf("item %d: the completion and the cancel both wrote the unit", item)
+				case err == nil:
+					winner = i
+				case !errors.Is(err, store.ErrConflict):
+					t.Errorf("item %d: write %d: error = %v, want ErrConflict", item, i, err)
+				}
+			}
+			if winner < 0 {
+				t.Fatalf("item %d: neither the completion nor the cancel wrote the unit", item)
+			}
+			mustDiff(t, "raced unit", won[winner], getUnit(t, s, u.UnitKey))
+		}
 	}
 }
