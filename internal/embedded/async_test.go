@@ -182,9 +182,54 @@ mh:
 	}
 }
 
+// TestCancelEndsTheWait cancels an execution whose task awaits its
+// completion: the attempt ends CANCELLED with the execution (no unit is
+// left RUNNING), its task too, and a completion that comes later is
+// refused and changes nothing.
+func TestCancelEndsTheWait(t *testing.T) {
+	t.Parallel()
+	b, ctx := openStarted(t)
+	e, err := b.Runtime.Submit(ctx, runtime.Submission{File: "async.yaml", Source: []byte(strings.Replace(asyncFlow, "%TIMEOUT%", "3600", 1))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := awaited(t, ctx, b, e.ID, "wait")
+	if err := b.Runtime.Command(ctx, e.ID, record.Command{Op: record.OpCancel, Msg: "enough"}); err != nil {
+		t.Fatal(err)
+	}
+	final, err := b.Wait(ctx, e.ID, 10*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if final.State != record.ExecCancelled {
+		t.Fatalf("execution %s (%s), want CANCELLED", final.State, final.StateInfo)
+	}
+	k := record.UnitKey{ExecID: e.ID, Task: "wait#1"}
+	units := settled(t, ctx, b, e.ID)
+	if u := units[k]; u.State != record.Cancelled || len(u.Result) != 0 {
+		t.Errorf("the awaited attempt is %s holding %s, want CANCELLED holding nothing", u.State, u.Result)
+	}
+	tk, err := b.Store.GetTask(ctx, e.ID, "wait#1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tk.State != record.Cancelled {
+		t.Errorf("task wait is %s, want CANCELLED", tk.State)
+	}
+	err = b.Runtime.Complete(ctx, worker.Completion{ID: id, Result: json.RawMessage(`"late"`)})
+	if !errors.Is(err, worker.ErrStale) {
+		t.Errorf("a completion after the cancel: %v, want ErrStale", err)
+	}
+	if u, err := b.Store.GetUnit(ctx, k); err != nil || u.State != record.Cancelled || len(u.Result) != 0 {
+		t.Errorf("after the refused completion the attempt is %+v (%v), want it CANCELLED as it was", u, err)
+	}
+}
+
 // TestCompletionRacesCancel sends a completion and a cancel at once, many
-// times: the execution always ends CANCELLED, and a completion the cancel beat is refused and
-// leaves the attempt as it was.
+// times: the execution always ends CANCELLED, and exactly one of the two
+// writes the awaited attempt — the completion (SUCCESS with its result;
+// applied only when its event came before the cancel) or the cancel
+// (CANCELLED, the completion refused). No unit is left RUNNING.
 func TestCompletionRacesCancel(t *testing.T) {
 	t.Parallel()
 	b, ctx := openStarted(t)
@@ -201,6 +246,7 @@ race:
     again:
       action: std.async_noop
 `)
+	won := map[record.State]int{}
 	for i := range 8 {
 		e, err := b.Runtime.Submit(ctx, runtime.Submission{File: "race.yaml", Source: src})
 		if err != nil {
@@ -229,17 +275,51 @@ race:
 		if final.State != record.ExecCancelled {
 			t.Fatalf("round %d: execution %s (%s), want CANCELLED", i, final.State, final.StateInfo)
 		}
-		u, err := b.Store.GetUnit(ctx, record.UnitKey{ExecID: e.ID, Task: "wait#1"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if cerr != nil && u.State != record.Running {
-			t.Errorf("round %d: the refused completion left the attempt %s, want it as it was (RUNNING)", i, u.State)
+		u := settled(t, ctx, b, e.ID)[record.UnitKey{ExecID: e.ID, Task: "wait#1"}]
+		won[u.State]++
+		switch {
+		case cerr == nil && (u.State != record.Success || string(u.Result) != `"completed"`):
+			t.Errorf("round %d: the completion was accepted, but the attempt is %s holding %s", i, u.State, u.Result)
+		case cerr != nil && (u.State != record.Cancelled || len(u.Result) != 0):
+			t.Errorf("round %d: the completion was refused, but the attempt is %s holding %s, want CANCELLED", i, u.State, u.Result)
 		}
 		// After the cancel, any completion is refused.
 		if err := b.Runtime.Complete(ctx, worker.Completion{ID: id}); !errors.Is(err, worker.ErrStale) {
 			t.Errorf("round %d: a completion after the cancel: %v, want ErrStale", i, err)
 		}
+	}
+	t.Logf("the awaited attempt ended: %v", won)
+}
+
+// settled waits until no unit of a final execution is RUNNING (a worker
+// may still be recording the wait of an attempt the cancel left to it)
+// and returns its units.
+func settled(t *testing.T, ctx context.Context, b *embedded.Bora, execID string) map[record.UnitKey]*record.Unit {
+	t.Helper()
+	var running []string // as last read
+	for {
+		units := map[record.UnitKey]*record.Unit{}
+		var now []string
+		tasks, err := b.Store.ListTasks(ctx, execID)
+		for _, tk := range tasks {
+			us, uerr := b.Store.ListUnits(ctx, execID, tk.Key)
+			err = errors.Join(err, uerr)
+			for _, u := range us {
+				units[u.UnitKey] = u
+				if u.State == record.Running {
+					now = append(now, u.UnitKey.String())
+				}
+			}
+		}
+		if err == nil {
+			if running = now; len(running) == 0 {
+				return units
+			}
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("execution %s keeps units RUNNING: %v", execID, running)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 

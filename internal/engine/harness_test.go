@@ -13,6 +13,7 @@ import (
 
 	"github.com/borawf/bora/internal/dsl"
 	"github.com/borawf/bora/internal/record"
+	"github.com/borawf/bora/internal/store"
 )
 
 // This file is a small in-memory runtime and worker that drive Step the
@@ -304,44 +305,9 @@ func (w *world) move(m *MoveUnit) bool {
 	return true
 }
 
-func matches(u *record.Unit, x record.Expect) bool {
-	if len(x.States) > 0 && !slices.Contains(x.States, u.State) {
-		return false
-	}
-	if x.Attempt != 0 && u.Attempt != x.Attempt {
-		return false
-	}
-	if x.Fence != "" && u.Fence != x.Fence {
-		return false
-	}
-	return true
-}
+func matches(u *record.Unit, x record.Expect) bool { return store.Check(u, x) == nil }
 
-func change(u *record.Unit, c record.UnitChange) {
-	u.State = c.State
-	if c.Attempt != 0 {
-		u.Attempt = c.Attempt
-	}
-	if c.Fence != "" {
-		u.Fence = c.Fence
-	}
-	u.Due = c.Due
-	if !c.Started.IsZero() {
-		u.Started = c.Started
-	}
-	if !c.Finished.IsZero() {
-		u.Finished = c.Finished
-	}
-	if c.ClearOutcome {
-		u.Result, u.Error = nil, nil
-	}
-	if c.Result != nil {
-		u.Result = c.Result
-	}
-	if c.Error != nil {
-		u.Error = c.Error
-	}
-}
+func change(u *record.Unit, c record.UnitChange) { store.Apply(u, c) }
 
 func (w *world) effect(e Effect) {
 	switch {

@@ -248,11 +248,24 @@ func inflight(r *run) []int {
 // the head records the new state (docs/protocol.md, rule 2). Sub-workflows
 // get the same command. Units written earlier in this step are already in
 // their right state.
+//
+// When the execution ended, an attempt that awaits its completion (its
+// action returned pending: RUNNING, no worker) ends CANCELLED too, by the
+// same write: its condition admits a RUNNING unit only when it awaits
+// (record.Expect.Awaiting), so an attempt a worker holds is left to its
+// worker, and a completion racing the cancel is decided by the unit's
+// condition — exactly one of the two writes lands. The cost is unchanged:
+// one conditional write per started, unfinished item of an active task,
+// whatever its state (the engine does not know which items are claimed or
+// awaited; the condition tells).
 func (s *stepper) halt(touched map[record.UnitKey]bool, to record.State) error {
-	from := []record.State{record.Scheduled, record.Delayed}
+	x := record.Expect{States: []record.State{record.Scheduled, record.Delayed}}
+	c := record.UnitChange{State: to}
 	op := record.OpPause
 	if to == record.Cancelled {
-		from = []record.State{record.Scheduled, record.Delayed, record.Paused, record.Waiting}
+		x = record.Expect{States: []record.State{record.Scheduled, record.Delayed, record.Paused, record.Waiting, record.Running}, Awaiting: true}
+		// An awaited attempt's marker goes: the unit holds no result.
+		c.ClearOutcome = true
 		op = record.OpCancel
 	}
 	for _, r := range s.b.Active {
@@ -276,11 +289,7 @@ func (s *stepper) halt(touched map[record.UnitKey]bool, to record.State) error {
 					continue
 				}
 			}
-			s.before = append(s.before, Write{MoveUnit: &MoveUnit{
-				Key:    k,
-				Expect: record.Expect{States: from},
-				Change: record.UnitChange{State: to},
-			}})
+			s.before = append(s.before, Write{MoveUnit: &MoveUnit{Key: k, Expect: x, Change: c}})
 		}
 	}
 	return nil
