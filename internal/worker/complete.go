@@ -53,8 +53,13 @@ func (c *Worker) await(ctx context.Context, log *slog.Logger, u *record.Unit, x 
 		return fmt.Errorf("record unit %s attempt %d as awaiting its completion: %w", u.UnitKey, u.Attempt, err)
 	}
 	log.Info("attempt awaits its completion", "action", u.Action, "callback_id", id, "due", due, "heartbeat", heartbeat)
-	if !due.IsZero() {
-		if err := lookBy(ctx, c.Store, u.ExecID, due); err != nil {
+	e, err := c.cancelWait(ctx, log, u)
+	if err != nil {
+		// Delivered again, the message finds the wait and looks again.
+		return err
+	}
+	if !due.IsZero() && !e.State.Terminal() {
+		if err := lookBy(ctx, c.Store, e, due); err != nil {
 			// The reconciler still looks when the head's own Due comes.
 			log.Warn("could not move the execution's next look to the attempt's deadline", "err", err)
 		}
@@ -62,19 +67,48 @@ func (c *Worker) await(ctx context.Context, log *slog.Logger, u *record.Unit, x 
 	return nil
 }
 
-// lookBy moves an execution's Due to at, when it is set and later. Moving
-// it earlier is always safe: the reconciler looks, and moves it on to when
-// something is due. An engine step that commits meanwhile keeps its own.
-func lookBy(ctx context.Context, st store.Store, id string, at time.Time) error {
+// cancelWait ends the wait of u's attempt CANCELLED when its execution has
+// ended (and does not drain the task, docs/protocol.md): the step that
+// ended it found the attempt held by this worker, its action still
+// running, and left it to the worker, whose wait came after. The write is
+// the one that step makes (RUNNING admitted only while awaiting, at u's
+// attempt and fence), so a completion racing it is decided by the unit's
+// condition. It returns the head it read.
+func (c *Worker) cancelWait(ctx context.Context, log *slog.Logger, u *record.Unit) (*record.Execution, error) {
+	e, err := c.Store.GetExecution(ctx, u.ExecID)
+	if err != nil {
+		return nil, fmt.Errorf("read execution %s after unit %s attempt %d started its wait: %w", u.ExecID, u.UnitKey, u.Attempt, err)
+	}
+	if !e.State.Terminal() || drains(e, u.UnitKey) {
+		return e, nil
+	}
+	x := record.Expect{States: []record.State{record.Running}, Awaiting: true, Attempt: u.Attempt, Fence: u.Fence}
+	_, err = c.Store.UpdateUnit(ctx, u.UnitKey, x, record.UnitChange{State: record.Cancelled, ClearOutcome: true})
+	switch {
+	case err == nil:
+		log.Info("the execution ended while the action ran: its wait is cancelled", "execution_state", e.State)
+	case errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound):
+		// Completed, timed out or cancelled meanwhile.
+	default:
+		return nil, fmt.Errorf("cancel the wait of unit %s attempt %d: %w", u.UnitKey, u.Attempt, err)
+	}
+	return e, nil
+}
+
+// lookBy moves an execution's Due to at, when it is set and later, from
+// the head e as read. Moving it earlier is always safe: the reconciler
+// looks, and moves it on to when something is due. An engine step that
+// commits meanwhile keeps its own.
+func lookBy(ctx context.Context, st store.Store, e *record.Execution, at time.Time) error {
 	for range 3 {
-		e, err := st.GetExecution(ctx, id)
-		if err != nil {
-			return err
-		}
 		if e.Due.IsZero() || !e.Due.After(at) {
 			return nil
 		}
-		if err := st.SetDue(ctx, id, e.Version, at); !errors.Is(err, store.ErrConflict) {
+		err := st.SetDue(ctx, e.ID, e.Version, at)
+		if !errors.Is(err, store.ErrConflict) {
+			return err
+		}
+		if e, err = st.GetExecution(ctx, e.ID); err != nil {
 			return err
 		}
 	}

@@ -118,6 +118,77 @@ func TestAsyncActionAwaitsCompletion(t *testing.T) {
 	}
 }
 
+// TestWaitAfterTheExecutionEnded: the step that ended an execution found
+// an attempt held by its worker (its action still ran) and left it to the
+// worker; the wait the worker records after must not stay RUNNING for
+// ever. The worker finds the execution ended and cancels the wait, as the
+// step would have; so does a redelivered task message that finds such a
+// wait. A completion afterwards is refused and changes nothing. While the
+// execution runs, the wait stays.
+func TestWaitAfterTheExecutionEnded(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		// during is the execution's state while the action runs, after
+		// the state after the worker recorded the wait; a redelivery of
+		// the message follows.
+		during, after record.ExecState
+		want          record.State
+	}{
+		{name: "cancelled while the action ran", during: record.ExecCancelled, after: record.ExecCancelled, want: record.Cancelled},
+		{name: "ended in ERROR while the action ran", during: record.ExecError, after: record.ExecError, want: record.Cancelled},
+		{name: "cancelled after the wait, then redelivered", during: record.ExecRunning, after: record.ExecCancelled, want: record.Cancelled},
+		{name: "running", during: record.ExecRunning, after: record.ExecRunning, want: record.Running},
+		{name: "paused", during: record.ExecPaused, after: record.ExecPaused, want: record.Running},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			f, ids := asyncFixture(t)
+			m := f.unit(t, "test.async", `{}`, nil)
+			f.head(t, m, tt.during)
+			if err := f.w.Handle(ctx, m, nil); err != nil {
+				t.Fatalf("Handle: %v", err)
+			}
+			id := <-ids
+			if tt.after != tt.during {
+				e, err := f.st.GetExecution(ctx, m.ExecID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				e.State, e.Version = tt.after, e.Version+1
+				if err := f.st.CommitExecution(ctx, e); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := f.w.Handle(ctx, m, nil); err != nil {
+				t.Fatalf("Handle of a redelivery: %v", err)
+			}
+			u := f.get(t, m)
+			if tt.want == record.Running {
+				if !u.Awaiting() {
+					t.Errorf("unit is %s with result %s, want it awaiting its completion", u.State, u.Result)
+				}
+				return
+			}
+			if u.State != tt.want || len(u.Result) != 0 || !u.Due.IsZero() {
+				t.Fatalf("unit is %s with result %s due %v, want %s with neither", u.State, u.Result, u.Due, tt.want)
+			}
+			err := f.w.Complete(ctx, Completion{ID: id, Result: json.RawMessage(`"late"`)})
+			if !errors.Is(err, ErrStale) {
+				t.Errorf("a completion after the wait was cancelled: %v, want ErrStale", err)
+			}
+			if after := f.get(t, m); after.State != u.State || len(after.Result) != 0 {
+				t.Errorf("the refused completion changed the unit to %s %s", after.State, after.Result)
+			}
+			if evs := f.q.events(t); len(evs) != 0 {
+				t.Errorf("events %+v, want none: the execution ended", evs)
+			}
+		})
+	}
+}
+
 func TestCompletionOfAnAttemptNoLongerCurrent(t *testing.T) {
 	t.Parallel()
 	tests := []struct {

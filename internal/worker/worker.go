@@ -215,9 +215,11 @@ func (c *Worker) unclaimed(ctx context.Context, log *slog.Logger, k record.UnitK
 			return c.Fail(ctx, u, "")
 		}
 		// The action ran and its completion is awaited: nothing to keep
-		// the message for (the completion announces the end).
+		// the message for (the completion announces the end), unless the
+		// execution ended without ending the wait.
 		log.Debug("attempt awaits its completion")
-		return nil
+		_, err := c.cancelWait(ctx, log, u)
+		return err
 	}
 	if u.Attempt == attempt && u.Fence == fence && u.State == record.Running {
 		if !u.Due.IsZero() && !u.Due.After(c.Now()) {
