@@ -135,11 +135,19 @@ type Effect struct {
 	// task of thousands of items keeps the head's outbox small. The engine
 	// uses it only above a handful of units.
 	SendUnits *UnitRange `json:",omitempty"`
+	// EndWaits ends CANCELLED the units of the range found awaiting their
+	// completion (record.Unit.Awaiting), each by a write conditional on
+	// that and on the attempt and fence it was found at
+	// (store.CancelWait); it sends nothing. The step that ends an
+	// execution asks for it for the attempts its own writes found held by
+	// a worker, whose wait may be recorded just after them.
+	EndWaits *UnitRange `json:",omitempty"`
 }
 
-// UnitRange asks the runtime to send the task message of every unit of one
-// task execution whose item is in [From, To) and that is SCHEDULED, built
-// from the unit as stored (its attempt, fence and action).
+// UnitRange names the units of one task execution whose item is in
+// [From, To). As SendUnits, it asks the runtime to send the task message of
+// every one that is SCHEDULED, built from the unit as stored (its attempt,
+// fence and action).
 //
 // With Resume, a unit found PAUSED is first moved, conditionally on its
 // state, attempt and fence, to SCHEDULED with the fence

@@ -328,6 +328,13 @@ func (w *world) effect(e Effect) {
 		if w.move(e.MoveUnit) && e.MoveUnit.Then != nil {
 			w.effect(*e.MoveUnit.Then)
 		}
+	case e.EndWaits != nil:
+		r := e.EndWaits
+		for i := r.From; i < r.To; i++ {
+			if u, ok := w.units[record.UnitKey{ExecID: r.ExecID, Task: r.Task, Item: i}]; ok && u.Awaiting() {
+				change(u, record.UnitChange{State: record.Cancelled, ClearOutcome: true})
+			}
+		}
 	case e.SendUnits != nil:
 		r := e.SendUnits
 		for i := r.From; i < r.To; i++ {

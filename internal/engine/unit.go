@@ -254,10 +254,15 @@ func inflight(r *run) []int {
 // same write: its condition admits a RUNNING unit only when it awaits
 // (record.Expect.Awaiting), so an attempt a worker holds is left to its
 // worker, and a completion racing the cancel is decided by the unit's
-// condition — exactly one of the two writes lands. The cost is unchanged:
-// one conditional write per started, unfinished item of an active task,
-// whatever its state (the engine does not know which items are claimed or
-// awaited; the condition tells).
+// condition — exactly one of the two writes lands. A worker whose action
+// still runs may record its wait just after that write: after the commit
+// the runtime looks at those units again (EndWaits), and a wait recorded
+// later still is its worker's to end, which then finds the execution
+// ended. The cost: one conditional write per started, unfinished item of
+// an active task, whatever its state, as before (the engine does not know
+// which items are claimed or awaited; the condition tells), then a read of
+// each such task's units (one read for a task of one item, a listing for
+// a with-items task), and a write only for a wait found.
 func (s *stepper) halt(touched map[record.UnitKey]bool, to record.State) error {
 	x := record.Expect{States: []record.State{record.Scheduled, record.Delayed}}
 	c := record.UnitChange{State: to}
@@ -269,6 +274,7 @@ func (s *stepper) halt(touched map[record.UnitKey]bool, to record.State) error {
 		op = record.OpCancel
 	}
 	for _, r := range s.b.Active {
+		moved := []int{}
 		for _, i := range inflight(r) {
 			k := s.unitKey(r.Key, i)
 			if touched[k] {
@@ -290,6 +296,11 @@ func (s *stepper) halt(touched map[record.UnitKey]bool, to record.State) error {
 				}
 			}
 			s.before = append(s.before, Write{MoveUnit: &MoveUnit{Key: k, Expect: x, Change: c}})
+			moved = append(moved, i)
+		}
+		if to == record.Cancelled && !r.Child && len(moved) > 0 {
+			ur := &UnitRange{ExecID: s.exec.ID, Task: r.Key, From: slices.Min(moved), To: slices.Max(moved) + 1}
+			s.after = append(s.after, Effect{EndWaits: ur})
 		}
 	}
 	return nil

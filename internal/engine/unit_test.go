@@ -50,8 +50,9 @@ func TestHaltEndsAwaitedAttempts(t *testing.T) {
 		// want is every unit's state after the step, "+result" when it
 		// holds a result (an awaited one: its callback marker).
 		want map[string]string
-		// moved are the units the step's cancel writes name.
-		moved []string
+		// moved are the units the step's cancel writes name, looked the
+		// ranges of items it looks at again after its commit.
+		moved, looked []string
 	}{
 		{
 			name: "cancel",
@@ -61,7 +62,8 @@ func TestHaltEndsAwaitedAttempts(t *testing.T) {
 				"waits#1/0": "CANCELLED", "works#1/0": "RUNNING", "queued#1/0": "CANCELLED", "ender#1/0": "CANCELLED",
 				"items#1/0": "CANCELLED", "items#1/1": "RUNNING", "items#1/2": "CANCELLED",
 			},
-			moved: []string{"ender#1/0", "items#1/0", "items#1/1", "items#1/2", "queued#1/0", "waits#1/0", "works#1/0"},
+			moved:  []string{"ender#1/0", "items#1/0", "items#1/1", "items#1/2", "queued#1/0", "waits#1/0", "works#1/0"},
+			looked: []string{"ender#1/0-1", "items#1/0-3", "queued#1/0-1", "waits#1/0-1", "works#1/0-1"},
 		},
 		{
 			name: "cancel while paused",
@@ -74,7 +76,8 @@ func TestHaltEndsAwaitedAttempts(t *testing.T) {
 				"waits#1/0": "CANCELLED", "works#1/0": "RUNNING", "queued#1/0": "CANCELLED", "ender#1/0": "CANCELLED",
 				"items#1/0": "CANCELLED", "items#1/1": "RUNNING", "items#1/2": "CANCELLED",
 			},
-			moved: []string{"ender#1/0", "items#1/0", "items#1/1", "items#1/2", "queued#1/0", "waits#1/0", "works#1/0"},
+			moved:  []string{"ender#1/0", "items#1/0", "items#1/1", "items#1/2", "queued#1/0", "waits#1/0", "works#1/0"},
+			looked: []string{"ender#1/0-1", "items#1/0-3", "queued#1/0-1", "waits#1/0-1", "works#1/0-1"},
 		},
 		{
 			name: "fail command drains",
@@ -93,7 +96,8 @@ func TestHaltEndsAwaitedAttempts(t *testing.T) {
 				"waits#1/0": "RUNNING+result", "works#1/0": "RUNNING", "queued#1/0": "CANCELLED", "ender#1/0": "SUCCESS+result",
 				"items#1/0": "CANCELLED", "items#1/1": "RUNNING", "items#1/2": "CANCELLED",
 			},
-			moved: []string{"items#1/0", "items#1/1", "items#1/2", "queued#1/0"},
+			moved:  []string{"items#1/0", "items#1/1", "items#1/2", "queued#1/0"},
+			looked: []string{"items#1/0-3", "queued#1/0-1"},
 		},
 		{
 			name: "pause",
@@ -131,6 +135,18 @@ func TestHaltEndsAwaitedAttempts(t *testing.T) {
 			}
 			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Errorf("units (-want +got):\n%s", diff)
+			}
+			// The runtime looks again after the commit at the units the
+			// cancel writes named, task by task.
+			var looked []string
+			for _, e := range out.After {
+				if r := e.EndWaits; r != nil {
+					looked = append(looked, fmt.Sprintf("%s/%d-%d", r.Task, r.From, r.To))
+				}
+			}
+			slices.Sort(looked)
+			if diff := cmp.Diff(tc.looked, looked); diff != "" {
+				t.Errorf("ranges looked at after the commit (-want +got):\n%s", diff)
 			}
 			var moved []string
 			for _, wr := range out.Before {

@@ -357,6 +357,8 @@ func (r *Runtime) perform(ctx context.Context, effects []engine.Effect) error {
 			for _, m := range msgs {
 				out.add(engine.Effect{SendTask: &m})
 			}
+		case e.EndWaits != nil:
+			return r.endWaits(ctx, e.EndWaits)
 		case e.MoveUnit != nil:
 			ok, err := r.move(ctx, e.MoveUnit)
 			if err != nil {
@@ -413,6 +415,37 @@ func (r *Runtime) unitRange(ctx context.Context, ur *engine.UnitRange) ([]record
 		msgs = append(msgs, record.TaskMessage{ExecID: u.ExecID, Task: u.Task, Item: u.Item, Attempt: u.Attempt, Fence: u.Fence, Action: u.Action})
 	}
 	return msgs, nil
+}
+
+// endWaits carries out an EndWaits effect: the units of the range found
+// awaiting their completion are ended CANCELLED. One read for a range of
+// one unit, a listing of the task's units otherwise; a write per unit
+// found waiting.
+func (r *Runtime) endWaits(ctx context.Context, ur *engine.UnitRange) error {
+	var units []*record.Unit
+	if ur.To-ur.From == 1 {
+		u, err := r.Store.GetUnit(ctx, record.UnitKey{ExecID: ur.ExecID, Task: ur.Task, Item: ur.From})
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("units of %s/%s: %w", ur.ExecID, ur.Task, err)
+		}
+		if u != nil {
+			units = append(units, u)
+		}
+	} else {
+		var err error
+		if units, err = r.Store.ListUnits(ctx, ur.ExecID, ur.Task); err != nil {
+			return fmt.Errorf("units of %s/%s: %w", ur.ExecID, ur.Task, err)
+		}
+	}
+	for _, u := range units {
+		if u.Item < ur.From || u.Item >= ur.To || !u.Awaiting() {
+			continue
+		}
+		if _, err := store.CancelWait(ctx, r.Store, u); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (r *Runtime) sendTasks(ctx context.Context, msgs []record.TaskMessage) error {

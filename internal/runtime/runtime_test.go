@@ -920,3 +920,84 @@ func (f *fixture) oneEvent(t *testing.T, want string) (record.Event, queue.Messa
 	}
 	return ev, msgs[0]
 }
+
+// waitsAtCommit records, just before the commit of a step that ends an
+// execution, the wait of an attempt a worker held: as a worker whose
+// action returned pending right after the step's own write had found the
+// attempt RUNNING under it, and left it.
+type waitsAtCommit struct {
+	store.Store
+	unit record.UnitKey
+}
+
+func (s *waitsAtCommit) CommitExecution(ctx context.Context, e *record.Execution) error {
+	if u, err := s.Store.GetUnit(ctx, s.unit); err == nil && e.State.Terminal() && u.State == record.Running && !u.Awaiting() {
+		x := record.Expect{States: []record.State{record.Running}, Attempt: u.Attempt, Fence: u.Fence}
+		wait := record.UnitChange{State: record.Running, Result: record.Awaited(record.CallbackID(u.UnitKey, u.Attempt, u.Fence), 0)}
+		if _, err := s.Store.UpdateUnit(ctx, s.unit, x, wait); err != nil {
+			return err
+		}
+	}
+	return s.Store.CommitExecution(ctx, e)
+}
+
+// TestEndLooksAgainForWaits: a cancel's step finds an attempt RUNNING
+// under its worker and leaves it; the worker records its wait before the
+// step commits. After the commit the runtime looks at the units again
+// (EndWaits) and ends that wait CANCELLED, for a task of one item (one
+// read) as for an item of a with-items task (a listing), so no final
+// execution keeps an attempt waiting for ever.
+func TestEndLooksAgainForWaits(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		src  string
+		item int
+	}{
+		{name: "a task of one item", src: hello},
+		{name: "an item of a with-items task", item: 1, src: `version: '2.0'
+hello:
+  tasks:
+    greet:
+      with-items: x in <% [1, 2, 3] %>
+      action: std.echo output=<% $.x %>
+`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t)
+			ctx := context.Background()
+			head, err := f.rt.Submit(ctx, runtime.Submission{File: "hello.yaml", Source: []byte(tt.src)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			k := record.UnitKey{ExecID: head.ID, Task: "greet#1", Item: tt.item}
+			f.rt.Store = &waitsAtCommit{Store: f.rt.Store, unit: k}
+			if _, err := f.rt.Store.UpdateUnit(ctx, k, record.Expect{States: []record.State{record.Scheduled}},
+				record.UnitChange{State: record.Running, Started: f.now, Due: f.now.Add(time.Minute)}); err != nil {
+				t.Fatal(err)
+			}
+			if err := f.rt.Command(ctx, head.ID, record.Command{Op: record.OpCancel}); err != nil {
+				t.Fatal(err)
+			}
+			f.drive(t)
+			e, err := f.rt.Store.GetExecution(ctx, head.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if e.State != record.ExecCancelled {
+				t.Fatalf("execution %s, want CANCELLED", e.State)
+			}
+			units, err := f.rt.Store.ListUnits(ctx, head.ID, "greet#1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, u := range units {
+				if u.State != record.Cancelled || len(u.Result) != 0 {
+					t.Errorf("unit %s is %s holding %s, want CANCELLED holding nothing", u.UnitKey, u.State, u.Result)
+				}
+			}
+		})
+	}
+}

@@ -1,6 +1,8 @@
 package store
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -25,6 +27,24 @@ func Check(u *record.Unit, x record.Expect) error {
 		return fmt.Errorf("fence differs: %w", ErrConflict)
 	}
 	return nil
+}
+
+// CancelWait ends CANCELLED the wait of u's attempt (record.Unit.Awaiting)
+// once its execution has ended: one write conditional on the unit still
+// awaiting at u's attempt and fence, the marker cleared, so that a
+// completion racing it is decided by the unit's condition. It reports
+// whether it wrote; a unit no longer so waiting (completed, timed out,
+// cancelled already) is not an error.
+func CancelWait(ctx context.Context, s Store, u *record.Unit) (bool, error) {
+	x := record.Expect{States: []record.State{record.Running}, Awaiting: true, Attempt: u.Attempt, Fence: u.Fence}
+	_, err := s.UpdateUnit(ctx, u.UnitKey, x, record.UnitChange{State: record.Cancelled, ClearOutcome: true})
+	switch {
+	case errors.Is(err, ErrConflict), errors.Is(err, ErrNotFound):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("cancel the wait of unit %s attempt %d: %w", u.UnitKey, u.Attempt, err)
+	}
+	return true, nil
 }
 
 // Apply applies c to u, as every adapter's unit write must (see UnitChange).

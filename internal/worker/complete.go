@@ -70,10 +70,9 @@ func (c *Worker) await(ctx context.Context, log *slog.Logger, u *record.Unit, x 
 // cancelWait ends the wait of u's attempt CANCELLED when its execution has
 // ended (and does not drain the task, docs/protocol.md): the step that
 // ended it found the attempt held by this worker, its action still
-// running, and left it to the worker, whose wait came after. The write is
-// the one that step makes (RUNNING admitted only while awaiting, at u's
-// attempt and fence), so a completion racing it is decided by the unit's
-// condition. It returns the head it read.
+// running, and left it to the worker, whose wait came after (the step's
+// own look after its commit, EndWaits, catches a wait recorded before
+// that; this one, any later). It returns the head it read.
 func (c *Worker) cancelWait(ctx context.Context, log *slog.Logger, u *record.Unit) (*record.Execution, error) {
 	e, err := c.Store.GetExecution(ctx, u.ExecID)
 	if err != nil {
@@ -82,15 +81,12 @@ func (c *Worker) cancelWait(ctx context.Context, log *slog.Logger, u *record.Uni
 	if !e.State.Terminal() || drains(e, u.UnitKey) {
 		return e, nil
 	}
-	x := record.Expect{States: []record.State{record.Running}, Awaiting: true, Attempt: u.Attempt, Fence: u.Fence}
-	_, err = c.Store.UpdateUnit(ctx, u.UnitKey, x, record.UnitChange{State: record.Cancelled, ClearOutcome: true})
-	switch {
-	case err == nil:
+	ended, err := store.CancelWait(ctx, c.Store, u)
+	if err != nil {
+		return nil, err
+	}
+	if ended {
 		log.Info("the execution ended while the action ran: its wait is cancelled", "execution_state", e.State)
-	case errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound):
-		// Completed, timed out or cancelled meanwhile.
-	default:
-		return nil, fmt.Errorf("cancel the wait of unit %s attempt %d: %w", u.UnitKey, u.Attempt, err)
 	}
 	return e, nil
 }
