@@ -43,6 +43,14 @@ func TestHaltEndsAwaitedAttempts(t *testing.T) {
 	pause := func(w *world, id string) Output {
 		return w.deliver(CommandEvent(id, record.OpPause, record.Command{}, "pause"))
 	}
+	// A cancel, whether or not the execution was paused first, ends every
+	// unit but those a worker holds.
+	cancelled := map[string]string{
+		"waits#1/0": "CANCELLED", "works#1/0": "RUNNING", "queued#1/0": "CANCELLED", "ender#1/0": "CANCELLED",
+		"items#1/0": "CANCELLED", "items#1/1": "RUNNING", "items#1/2": "CANCELLED",
+	}
+	cancelMoved := []string{"ender#1/0", "items#1/0", "items#1/1", "items#1/2", "queued#1/0", "waits#1/0", "works#1/0"}
+	cancelLooked := []string{"ender#1/0-1", "items#1/0-3", "queued#1/0-1", "waits#1/0-1", "works#1/0-1"}
 	for _, tc := range []struct {
 		name string
 		end  func(w *world, id string) Output
@@ -55,15 +63,12 @@ func TestHaltEndsAwaitedAttempts(t *testing.T) {
 		moved, looked []string
 	}{
 		{
-			name: "cancel",
-			end:  cancel,
-			exec: record.ExecCancelled,
-			want: map[string]string{
-				"waits#1/0": "CANCELLED", "works#1/0": "RUNNING", "queued#1/0": "CANCELLED", "ender#1/0": "CANCELLED",
-				"items#1/0": "CANCELLED", "items#1/1": "RUNNING", "items#1/2": "CANCELLED",
-			},
-			moved:  []string{"ender#1/0", "items#1/0", "items#1/1", "items#1/2", "queued#1/0", "waits#1/0", "works#1/0"},
-			looked: []string{"ender#1/0-1", "items#1/0-3", "queued#1/0-1", "waits#1/0-1", "works#1/0-1"},
+			name:   "cancel",
+			end:    cancel,
+			exec:   record.ExecCancelled,
+			want:   cancelled,
+			moved:  cancelMoved,
+			looked: cancelLooked,
 		},
 		{
 			name: "cancel while paused",
@@ -71,13 +76,10 @@ func TestHaltEndsAwaitedAttempts(t *testing.T) {
 				pause(w, id)
 				return cancel(w, id)
 			},
-			exec: record.ExecCancelled,
-			want: map[string]string{
-				"waits#1/0": "CANCELLED", "works#1/0": "RUNNING", "queued#1/0": "CANCELLED", "ender#1/0": "CANCELLED",
-				"items#1/0": "CANCELLED", "items#1/1": "RUNNING", "items#1/2": "CANCELLED",
-			},
-			moved:  []string{"ender#1/0", "items#1/0", "items#1/1", "items#1/2", "queued#1/0", "waits#1/0", "works#1/0"},
-			looked: []string{"ender#1/0-1", "items#1/0-3", "queued#1/0-1", "waits#1/0-1", "works#1/0-1"},
+			exec:   record.ExecCancelled,
+			want:   cancelled,
+			moved:  cancelMoved,
+			looked: cancelLooked,
 		},
 		{
 			name: "fail command drains",
