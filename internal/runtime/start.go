@@ -1,7 +1,6 @@
 package runtime
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -247,8 +246,10 @@ var errSent = errors.New("committed; its messages were not all sent")
 // firstStep performs out, the first step of an execution: its writes, the
 // commit at version 1, then its messages.
 func (r *Runtime) firstStep(ctx context.Context, out engine.Output) error {
-	if then, err := r.before(ctx, out.Before); err != nil || len(then) > 0 {
-		return cmp.Or(err, errors.New("its writes have effects of their own"))
+	// Its writes are creates alone (firstAlone): none has an effect of
+	// its own to perform.
+	if _, err := r.before(ctx, out.Before); err != nil {
+		return err
 	}
 	if err := r.Store.CommitExecution(ctx, out.Exec); err != nil {
 		return err

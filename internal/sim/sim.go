@@ -199,12 +199,7 @@ func newSim(shape Shape, seed uint64, f Faults) *sim {
 // seed.
 func (s *sim) submit(ctx context.Context, sub runtime.Submission) (*record.Execution, error) {
 	rng := rand.New(rand.NewPCG(s.seed, 0x5ab))
-	defer func() {
-		s.store.reset()
-		for _, q := range []*faultQueue{s.events, s.tasks, s.timers} {
-			q.reset()
-		}
-	}()
+	defer s.disarm()
 	// Another client, knowing the id, pauses or cancels the execution
 	// while the request runs: the command is ahead of everything the
 	// request sends.
@@ -227,27 +222,31 @@ func (s *sim) submit(ctx context.Context, sub runtime.Submission) (*record.Execu
 		}
 	}
 	for try := 0; ; try++ {
-		s.store.reset()
-		queues := []*faultQueue{s.events, s.tasks, s.timers}
-		for _, q := range queues {
-			q.reset()
-		}
+		s.disarm()
 		if try < 3 && s.f.Crash && rng.Float64() < 0.3 {
 			s.store.crashAt = 1 + rng.IntN(8)
 		}
 		if try < 3 && s.f.DropAfter && rng.Float64() < 0.2 {
-			queues[rng.IntN(len(queues))].failAt = 1
+			[]*faultQueue{s.events, s.tasks, s.timers}[rng.IntN(3)].failAt = 1
 		}
 		head, err := s.rt.Submit(ctx, sub)
 		if err == nil || !isInjected(err) {
 			return head, err
 		}
-		s.store.reset()
+		s.disarm()
 		if head, gerr := s.store.Store.GetExecution(ctx, sub.ID); gerr == nil && rng.Float64() < 0.5 {
 			s.fault("submit-abandoned")
 			return head, nil
 		}
 	}
+}
+
+// disarm clears the faults armed for a delivery or a request.
+func (s *sim) disarm() {
+	s.store.reset()
+	s.events.reset()
+	s.tasks.reset()
+	s.timers.reset()
 }
 
 func (s *sim) violate(format string, args ...any) {
@@ -308,10 +307,7 @@ func (s *sim) run(ctx context.Context) (*Result, error) {
 // is final and every queue is drained.
 func (s *sim) step(ctx context.Context) (bool, error) {
 	s.vanished = false
-	s.store.reset()
-	s.events.reset()
-	s.tasks.reset()
-	s.timers.reset()
+	s.disarm()
 
 	if s.cancelAt > 0 && s.steps == s.cancelAt {
 		return false, s.command(ctx, record.OpCancel)
